@@ -1,0 +1,170 @@
+//! Command-line interface: the service, the console, and operator commands.
+
+use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    config::Config,
+    domain::{ConsoleUser, RequestState},
+    error::ServiceError,
+    services::ListedRequest,
+    startup::App,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "dsr-bot", version, about = "Records and answers data-subject requests against a policy deadline")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the service: the mail worker and, without a Discord token, the console (the default).
+    Run {
+        /// Who you are on the terminal console (defaults to $USER).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Type slash commands as a console user; reads stdin, interactive or piped.
+    Console {
+        #[arg(long)]
+        user: String,
+    },
+    /// List and complete requests (privacy officers).
+    Requests {
+        #[command(subcommand)]
+        command: RequestsCmd,
+    },
+    /// The mail outbox.
+    Mail {
+        #[command(subcommand)]
+        command: MailCmd,
+    },
+    /// Create or upgrade the database, then exit.
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCmd {
+    /// Requests, oldest due first.
+    List {
+        /// Only requests in this state (awaiting_confirmation, confirmed, completed, cancelled, expired).
+        #[arg(long, value_parser = parse_state)]
+        state: Option<RequestState>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Mark a confirmed deletion done: the person's data is erased and they are told.
+    Complete { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCmd {
+    /// Deliver every mail that is due now, then exit.
+    Flush,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+fn parse_state(s: &str) -> Result<RequestState, String> {
+    s.parse()
+}
+
+/// Why the program stopped: a configuration problem (exit 2) or anything else (exit 1).
+pub enum Failure {
+    Config(String),
+    User(String),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Internal(e)
+    }
+}
+
+impl From<ServiceError> for Failure {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::User(u) => Failure::User(u.0),
+            ServiceError::Internal(e) => Failure::Internal(e),
+        }
+    }
+}
+
+pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let config = Config::from_env().map_err(|e| Failure::Config(e.to_string()))?;
+    let command = cli.command.unwrap_or(Cmd::Run { user: None });
+    crate::telemetry::init(match command {
+        Cmd::Run { .. } => "info",
+        _ => "warn",
+    });
+    let app = App::build(config).await?;
+    match command {
+        Cmd::Run { user } => {
+            let name = user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "local".into());
+            app.run(ConsoleUser::parse(&name).map_err(Failure::User)?).await?;
+        }
+        Cmd::Console { user } => {
+            let user = ConsoleUser::parse(&user).map_err(Failure::User)?;
+            let interactive = std::io::stdin().is_terminal();
+            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+            crate::console::run(&app.services, user, stdin, tokio::io::stdout(), interactive).await?;
+        }
+        Cmd::Requests { command: RequestsCmd::List { state, format } } => {
+            let rows = app.services.list_requests(state).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?),
+                Format::Table => print!("{}", table(&rows)),
+            }
+        }
+        Cmd::Requests { command: RequestsCmd::Complete { id } } => {
+            let done = app.services.complete_deletion(id).await?;
+            println!(
+                "Request #{} completed: {} identities erased (keyed hashes kept); {} confirmation mail(s) queued.",
+                done.request_id, done.identities_erased, done.people_told
+            );
+            app.outbox_worker()?.flush().await?;
+        }
+        Cmd::Mail { command: MailCmd::Flush } => {
+            let s = app.outbox_worker()?.flush().await?;
+            println!("{} delivered, {} failed (kept for retry)", s.delivered, s.failed);
+        }
+        Cmd::Migrate => {
+            println!("database {} is up to date", app.services.config().database_path.display());
+        }
+    }
+    Ok(())
+}
+
+fn table(rows: &[ListedRequest]) -> String {
+    if rows.is_empty() {
+        return "no requests\n".to_owned();
+    }
+    let mut out = format!(
+        "{:>5}  {:<9} {:<22} {:<8} {:<20} {:>13}  {:<20} {:>5}  {}\n",
+        "id", "kind", "state", "channel", "received", "offset (s)", "due", "days", "email"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:>5}  {:<9} {:<22} {:<8} {:<20} {:>13}  {:<20} {:>5}  {}\n",
+            r.id,
+            r.kind.as_str(),
+            r.state.as_str(),
+            r.channel,
+            r.received_at,
+            r.deadline_offset_seconds,
+            r.due_at,
+            r.days_left,
+            if r.email_verified { "verified" } else { "-" }
+        ));
+    }
+    out
+}
+

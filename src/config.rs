@@ -1,0 +1,196 @@
+//! Typed settings read from the environment (and an optional `.env`), each one documented in
+//! `.env.example`. A bad value stops start-up with one line naming the key and the problem.
+
+use std::{path::PathBuf, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+
+use crate::domain::EmailAddress;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_path: PathBuf,
+    /// `full` makes every acknowledged request survive a power cut; `normal` only a crash.
+    pub sqlite_synchronous: String,
+    pub policy_name: String,
+    pub organisation_name: String,
+    /// How long data is kept for people who opted in, and for those who opted out.
+    pub retention_opted_in: String,
+    pub retention_opted_out: String,
+    pub policy_deadline: DateTime<Utc>,
+    pub response_days: u32,
+    pub display_timezone: Tz,
+    pub mail_from: Mailbox,
+    pub smtp_url: Option<String>,
+    pub outbox_dir: PathBuf,
+    pub privacy_officers: Vec<EmailAddress>,
+    /// Key for codes and for the hashes kept after an erasure; generated and stored in the
+    /// database when unset.
+    pub hash_key: Option<Vec<u8>>,
+    pub code_ttl_minutes: u32,
+    pub confirm_within_hours: u32,
+    pub mail_poll_seconds: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key}: {problem}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` from the working folder if present.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(ConfigError { key: ".env", problem: e.to_string() });
+        }
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Builds settings from any key lookup; empty values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let text = |k: &'static str, default: &str| get(k).unwrap_or_else(|| default.to_owned());
+        let parsed = |k: &'static str, default: &str| -> Result<u32, ConfigError> {
+            let raw = text(k, default);
+            raw.parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError { key: k, problem: format!("'{raw}' is not a whole number above 0") })
+        };
+
+        let deadline_raw = text("POLICY_DEADLINE", "2025-09-28T23:59:59Z");
+        let policy_deadline = DateTime::parse_from_rfc3339(&deadline_raw)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| ConfigError {
+                key: "POLICY_DEADLINE",
+                problem: format!("'{deadline_raw}' is not an RFC 3339 instant like 2025-09-28T23:59:59Z ({e})"),
+            })?;
+
+        let tz_raw = text("DISPLAY_TIMEZONE", "UTC");
+        let display_timezone = Tz::from_str(&tz_raw).map_err(|_| ConfigError {
+            key: "DISPLAY_TIMEZONE",
+            problem: format!("'{tz_raw}' is not an IANA time zone name like Europe/Berlin or UTC"),
+        })?;
+
+        let from_raw = text("MAIL_FROM", "dsr-bot <privacy@example.org>");
+        let mail_from = from_raw.parse::<Mailbox>().map_err(|e| ConfigError {
+            key: "MAIL_FROM",
+            problem: format!("'{from_raw}' is not a mailbox like 'Privacy team <privacy@example.org>' ({e})"),
+        })?;
+
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError {
+                key: "SMTP_URL",
+                problem: "must start with smtp:// or smtps:// (leave it unset to write mail into OUTBOX_DIR)"
+                    .into(),
+            });
+        }
+
+        let privacy_officers = get("PRIVACY_OFFICERS")
+            .map(|list| {
+                list.split(',')
+                    .map(|a| {
+                        EmailAddress::parse(a)
+                            .map_err(|e| ConfigError { key: "PRIVACY_OFFICERS", problem: e.to_string() })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+
+        let hash_key = get("HASH_KEY")
+            .map(|hex_key| {
+                hex::decode(&hex_key).ok().filter(|k| k.len() >= 32).ok_or(ConfigError {
+                    key: "HASH_KEY",
+                    problem: "must be at least 32 bytes written as hex (64 hex digits); `openssl rand -hex 32` makes one"
+                        .into(),
+                })
+            })
+            .transpose()?;
+
+        let sqlite_synchronous = text("SQLITE_SYNCHRONOUS", "full").to_ascii_lowercase();
+        if !matches!(sqlite_synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError { key: "SQLITE_SYNCHRONOUS", problem: "must be full or normal".into() });
+        }
+
+        Ok(Config {
+            database_path: PathBuf::from(text("DATABASE_PATH", "dsr-bot.db")),
+            sqlite_synchronous,
+            policy_name: text("POLICY_NAME", "AI training on member chats"),
+            organisation_name: text("ORGANISATION_NAME", "Example Community"),
+            retention_opted_in: text("RETENTION_OPTED_IN", "up to 5 years"),
+            retention_opted_out: text("RETENTION_OPTED_OUT", "30 days"),
+            policy_deadline,
+            response_days: parsed("RESPONSE_DAYS", "30")?,
+            display_timezone,
+            mail_from,
+            smtp_url,
+            outbox_dir: PathBuf::from(text("OUTBOX_DIR", "outbox")),
+            privacy_officers,
+            hash_key,
+            code_ttl_minutes: parsed("CODE_TTL_MINUTES", "30")?,
+            confirm_within_hours: parsed("CONFIRM_WITHIN_HOURS", "72")?,
+            mail_poll_seconds: u64::from(parsed("MAIL_POLL_SECONDS", "5")?),
+        })
+    }
+
+    /// Settings for tests and examples: the defaults, with the database and outbox in `dir`.
+    pub fn for_folder(dir: &std::path::Path) -> Config {
+        let db = dir.join("dsr-bot.db");
+        let outbox = dir.join("outbox");
+        Self::from_lookup(|k| match k {
+            "DATABASE_PATH" => Some(db.display().to_string()),
+            "OUTBOX_DIR" => Some(outbox.display().to_string()),
+            _ => None,
+        })
+        .expect("defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_follow_the_policy() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.policy_deadline.to_rfc3339(), "2025-09-28T23:59:59+00:00");
+        assert_eq!(c.response_days, 30);
+        assert_eq!(c.database_path, PathBuf::from("dsr-bot.db"));
+        assert!(c.smtp_url.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            ("POLICY_DEADLINE", "28/09/2025"),
+            ("RESPONSE_DAYS", "thirty"),
+            ("RESPONSE_DAYS", "0"),
+            ("DISPLAY_TIMEZONE", "Mars/Olympus"),
+            ("MAIL_FROM", "not a mailbox"),
+            ("SMTP_URL", "http://mail"),
+            ("PRIVACY_OFFICERS", "dpo@example.org,nobody"),
+            ("HASH_KEY", "abcd"),
+            ("SQLITE_SYNCHRONOUS", "off"),
+        ] {
+            let err = with(&[(key, value)]).unwrap_err();
+            assert_eq!(err.key, key);
+            let line = err.to_string();
+            assert!(line.starts_with(&format!("configuration: {key}: ")), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+}

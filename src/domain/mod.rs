@@ -1,0 +1,12 @@
+//! Pure types and rules: no I/O here.
+
+pub mod command;
+pub mod deadline;
+pub mod email_address;
+pub mod identity;
+pub mod request;
+
+pub use command::{Command, CommandError};
+pub use email_address::EmailAddress;
+pub use identity::{Actor, ConsoleUser, DiscordId};
+pub use request::{Channel, RequestKind, RequestState};

@@ -1,0 +1,8 @@
+//! Outgoing mail: templates with typed contexts, the message format, and the transport seam.
+
+pub mod mailer;
+pub mod message;
+pub mod templates;
+
+pub use mailer::Mailer;
+pub use templates::{MailContext, Rendered, Templates};

@@ -1,0 +1,52 @@
+//! The two kinds of failure a person can meet: their own mistake, shown verbatim, and ours,
+//! logged with its cause chain and answered with an apology and a reference.
+
+/// Something the person can fix; the text says what was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+impl UserError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Internal(e.into())
+    }
+}
+
+impl From<crate::domain::CommandError> for ServiceError {
+    fn from(e: crate::domain::CommandError) -> Self {
+        ServiceError::User(UserError(e.to_string()))
+    }
+}
+
+impl ServiceError {
+    /// The text to show the person. Internal errors are logged here, once, with their whole
+    /// cause chain and a fresh reference that the reply repeats.
+    pub fn reply_text(&self) -> String {
+        match self {
+            ServiceError::User(e) => e.0.clone(),
+            ServiceError::Internal(e) => {
+                let reference = crate::crypto::new_reference();
+                tracing::error!(reference = %reference, error = format!("{e:#}"), "request failed");
+                format!(
+                    "Sorry, something went wrong on our side and your request was not recorded. \
+                     Please try again in a few minutes; if it keeps failing, contact the privacy team \
+                     and quote reference {reference}."
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! dsr-bot: records data-subject requests (opt-out, opt-in, deletion, status) against a policy
+//! deadline, confirms them by email through a durable outbox, and answers every channel alike.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod email;
+pub mod error;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+pub mod workers;

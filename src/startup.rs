@@ -1,0 +1,63 @@
+//! Builds the application from its settings and runs it until stopped.
+
+use std::{io::IsTerminal, sync::Arc};
+
+use anyhow::Context;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::Config,
+    console, db,
+    domain::ConsoleUser,
+    email::Mailer,
+    services::Services,
+    workers::outbox::OutboxWorker,
+};
+
+pub struct App {
+    pub services: Services,
+}
+
+impl App {
+    /// Opens the database (migrating it) and wires the services with the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let pool = db::connect(&config).await?;
+        let services = Services::new(pool, Arc::new(config), clock).await?;
+        Ok(App { services })
+    }
+
+    pub fn outbox_worker(&self) -> anyhow::Result<OutboxWorker> {
+        Ok(OutboxWorker::new(self.services.clone(), Mailer::from_config(self.services.config())?))
+    }
+
+    /// The service: the mail worker in the background and, with no Discord token, the console
+    /// on this terminal as `console_user`. Stops at end of input or Ctrl-C, after a last flush.
+    pub async fn run(self, console_user: ConsoleUser) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(self.outbox_worker()?.run(stop_rx));
+        let interactive = std::io::stdin().is_terminal();
+        match self.services.config().smtp_url {
+            Some(_) => tracing::info!("mail goes to the SMTP server in SMTP_URL"),
+            None => tracing::info!(folder = %self.services.config().outbox_dir.display(), "mail is written as .eml files"),
+        }
+        if interactive {
+            eprintln!(
+                "dsr-bot is running (no DISCORD_TOKEN set, so the console is this terminal; you are '{}').\n\
+                 Type /help for the commands, Ctrl-D to stop.",
+                console_user.as_str()
+            );
+        }
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        tokio::select! {
+            r = console::run(&self.services, console_user, stdin, tokio::io::stdout(), interactive) => r?,
+            _ = tokio::signal::ctrl_c() => tracing::info!("stopping on Ctrl-C"),
+        }
+        let _ = stop_tx.send(true);
+        worker.await.context("the mail worker stopped abnormally")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! Background loops. Each exposes one public step so tests drive it without sleeping.
+
+pub mod outbox;

@@ -1,0 +1,149 @@
+//! The mail worker: delivers due outbox rows one at a time, marks them sent, and on failure
+//! schedules a retry with exponential backoff. A row is never dropped.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::Duration;
+
+use crate::{db, email::Mailer, email::message, services::Services};
+
+/// First retry after 30 s, doubling up to one hour between attempts.
+const BACKOFF_BASE_SECS: i64 = 30;
+const BACKOFF_MAX_SECS: i64 = 3_600;
+/// How long a claimed mail is left to the worker sending it (above the SMTP timeout).
+const LEASE_SECS: i64 = 300;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Delivered { outbox_id: i64 },
+    Failed { outbox_id: i64, attempts: i64 },
+    Empty,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushSummary {
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 20) - 1;
+    Duration::seconds((BACKOFF_BASE_SECS << exp).min(BACKOFF_MAX_SECS))
+}
+
+pub struct OutboxWorker {
+    services: Services,
+    mailer: Mailer,
+}
+
+impl OutboxWorker {
+    pub fn new(services: Services, mailer: Mailer) -> Self {
+        Self { services, mailer }
+    }
+
+    /// Delivers the oldest due mail, if any.
+    ///
+    /// The mail is handed to the server first and marked sent after; a crash between the two
+    /// (one local UPDATE) resends it with the same Message-ID, so the receiver can tell.
+    pub async fn try_deliver_next(&self) -> anyhow::Result<Step> {
+        let now = self.services.now();
+        let pool = self.services.pool();
+        let mut conn = pool.acquire().await.context("acquiring a connection for the outbox")?;
+        let lease_until = now + Duration::seconds(LEASE_SECS);
+        let Some(mail) = db::outbox::claim_next_due(&mut conn, now, lease_until).await? else {
+            return Ok(Step::Empty);
+        };
+        let from = &self.services.config().mail_from;
+        let sent = match message::build(&mail, from) {
+            Ok(msg) => self.mailer.send(&msg, &format!("{:06}", mail.id)).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) => {
+                let started = Instant::now();
+                db::outbox::mark_sent(&mut conn, mail.id, self.services.now()).await?;
+                tracing::info!(
+                    outbox_id = mail.id,
+                    template = %mail.template,
+                    mark_sent_us = started.elapsed().as_micros() as u64,
+                    "mail delivered"
+                );
+                Ok(Step::Delivered { outbox_id: mail.id })
+            }
+            Err(e) => {
+                let attempts = mail.attempts + 1;
+                let error = redact_addresses(&format!("{e:#}"));
+                let retry_at = self.services.now() + backoff(attempts);
+                db::outbox::mark_failed(&mut conn, mail.id, &error, retry_at).await?;
+                tracing::warn!(outbox_id = mail.id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
+                Ok(Step::Failed { outbox_id: mail.id, attempts })
+            }
+        }
+    }
+
+    /// Delivers everything due now; failures wait for their next attempt.
+    pub async fn flush(&self) -> anyhow::Result<FlushSummary> {
+        let mut summary = FlushSummary::default();
+        loop {
+            match self.try_deliver_next().await? {
+                Step::Delivered { .. } => summary.delivered += 1,
+                Step::Failed { .. } => summary.failed += 1,
+                Step::Empty => return Ok(summary),
+            }
+        }
+    }
+
+    /// Runs until `stop` fires: delivers when woken by new mail or every `MAIL_POLL_SECONDS`,
+    /// and expires unconfirmed requests along the way.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let notify = self.services.mail_ready();
+        let period = std::time::Duration::from_secs(self.services.config().mail_poll_seconds);
+        loop {
+            if let Err(e) = self.flush().await {
+                tracing::error!(error = format!("{e:#}"), "mail worker step failed");
+            }
+            if let Err(e) = self.services.expire_unconfirmed().await {
+                tracing::error!(error = %e, "expiring unconfirmed requests failed");
+            }
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = tokio::time::sleep(period) => {}
+                _ = stop.changed() => break,
+            }
+        }
+        if let Err(e) = self.flush().await {
+            tracing::error!(error = format!("{e:#}"), "final mail flush failed");
+        }
+    }
+}
+
+/// Server replies often quote the recipient ("550 <bob@example.org>: unknown user"); keep the
+/// reason, drop the address.
+pub fn redact_addresses(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| if word.contains('@') { "[address] " } else { word })
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(60));
+        assert_eq!(backoff(5), Duration::seconds(480));
+        assert_eq!(backoff(50), Duration::seconds(3_600));
+    }
+
+    #[test]
+    fn addresses_are_redacted_from_errors() {
+        let r = redact_addresses("permanent error (550): 5.1.1 <bob@example.org>: Recipient address rejected");
+        assert!(!r.contains("bob"), "{r}");
+        assert!(r.contains("Recipient address rejected"));
+    }
+}
