@@ -1,0 +1,171 @@
+//! Shared test set-up: an app on a fresh SQLite file with a pinned clock, and a real SMTP
+//! server (aiosmtpd from Debian) on a free loopback port.
+#![allow(dead_code)]
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use dsr_bot::{
+    clock::ManualClock,
+    config::Config,
+    domain::{Actor, ConsoleUser},
+    services::Services,
+    startup::App,
+};
+use sqlx::Row;
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// 3 days 4 hours before the default deadline (2025-09-28T23:59:59Z).
+pub const BEFORE_DEADLINE: &str = "2025-09-25T19:59:59Z";
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+    pub clock: ManualClock,
+    pub services: Services,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(at(BEFORE_DEADLINE), |_| {}).await
+    }
+
+    pub async fn spawn_at(now: DateTime<Utc>) -> TestApp {
+        Self::spawn_with(now, |_| {}).await
+    }
+
+    pub async fn spawn_with(now: DateTime<Utc>, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_folder(dir.path());
+        adjust(&mut config);
+        let clock = ManualClock::new(now);
+        let app = App::build_with_clock(config, Arc::new(clock.clone())).await.unwrap();
+        TestApp { dir, clock, services: app.services }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.services.config().database_path.clone()
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.services.config().outbox_dir.clone()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.services.pool())
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        sqlx::query(sql).fetch_one(self.services.pool()).await.unwrap().get(0)
+    }
+
+    pub async fn request_state(&self, id: i64) -> String {
+        sqlx::query("SELECT state FROM requests WHERE id = ?")
+            .bind(id)
+            .fetch_one(self.services.pool())
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// (template, recipient, body_text) of every outbox row, oldest first.
+    pub async fn mails(&self) -> Vec<(String, String, String)> {
+        sqlx::query_as("SELECT template, recipient, body_text FROM outbox ORDER BY id")
+            .fetch_all(self.services.pool())
+            .await
+            .unwrap()
+    }
+
+    /// The code in the newest confirmation-code mail.
+    pub async fn latest_code(&self) -> String {
+        let mails = self.mails().await;
+        let (_, _, text) = mails.iter().rev().find(|(t, _, _)| t == "confirmation_code").expect("a code mail");
+        code_in(text)
+    }
+}
+
+pub fn code_in(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .expect("a line with the 6-digit code")
+        .to_owned()
+}
+
+pub fn console(name: &str) -> Actor {
+    Actor::Console(ConsoleUser::parse(name).unwrap())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real SMTP server (Debian's python3-aiosmtpd) that stores what it accepts in a Maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: Child,
+}
+
+impl SmtpServer {
+    pub fn start(port: u16, maildir: &Path) -> SmtpServer {
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting aiosmtpd: run scripts/test, which installs python3-aiosmtpd");
+        let server = SmtpServer { port, maildir: maildir.to_owned(), child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message the server accepted, as raw text.
+    pub fn messages(&self) -> Vec<String> {
+        let new = self.maildir.join("new");
+        let mut out: Vec<String> = std::fs::read_dir(&new)
+            .map(|rd| rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+}
