@@ -69,6 +69,13 @@ impl OutboxWorker {
                     mark_sent_us = started.elapsed().as_micros() as u64,
                     "mail delivered"
                 );
+                if mail.scrub_after_send {
+                    // The last mail to an erased person: push the wiped page out of the WAL.
+                    drop(conn);
+                    if let Err(e) = db::checkpoint(pool).await {
+                        tracing::warn!(error = format!("{e:#}"), "checkpoint after an erased person's last mail failed");
+                    }
+                }
                 Ok(Step::Delivered { outbox_id: mail.id })
             }
             Err(e) => {
