@@ -13,7 +13,11 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "dsr-bot", version, about = "Records and answers data-subject requests against a policy deadline")]
+#[command(
+    name = "dsr-bot",
+    version,
+    about = "Records and answers data-subject requests against a policy deadline"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -108,23 +112,34 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
     let app = App::build(config).await?;
     match command {
         Cmd::Run { user } => {
-            let name = user.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "local".into());
-            app.run(ConsoleUser::parse(&name).map_err(Failure::User)?).await?;
+            let name = user
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "local".into());
+            app.run(ConsoleUser::parse(&name).map_err(Failure::User)?)
+                .await?;
         }
         Cmd::Console { user } => {
             let user = ConsoleUser::parse(&user).map_err(Failure::User)?;
             let interactive = std::io::stdin().is_terminal();
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-            crate::console::run(&app.services, user, stdin, tokio::io::stdout(), interactive).await?;
+            crate::console::run(&app.services, user, stdin, tokio::io::stdout(), interactive)
+                .await?;
         }
-        Cmd::Requests { command: RequestsCmd::List { state, format } } => {
+        Cmd::Requests {
+            command: RequestsCmd::List { state, format },
+        } => {
             let rows = app.services.list_requests(state).await?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?
+                ),
                 Format::Table => print!("{}", table(&rows)),
             }
         }
-        Cmd::Requests { command: RequestsCmd::Complete { id } } => {
+        Cmd::Requests {
+            command: RequestsCmd::Complete { id },
+        } => {
             let done = app.services.complete_deletion(id).await?;
             println!(
                 "Request #{} completed: {} identities erased (keyed hashes kept); {} confirmation mail(s) queued.",
@@ -132,12 +147,20 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
             app.outbox_worker()?.flush().await?;
         }
-        Cmd::Mail { command: MailCmd::Flush } => {
+        Cmd::Mail {
+            command: MailCmd::Flush,
+        } => {
             let s = app.outbox_worker()?.flush().await?;
-            println!("{} delivered, {} failed (kept for retry)", s.delivered, s.failed);
+            println!(
+                "{} delivered, {} failed (kept for retry)",
+                s.delivered, s.failed
+            );
         }
         Cmd::Migrate => {
-            println!("database {} is up to date", app.services.config().database_path.display());
+            println!(
+                "database {} is up to date",
+                app.services.config().database_path.display()
+            );
         }
     }
     Ok(())
@@ -167,4 +190,3 @@ fn table(rows: &[ListedRequest]) -> String {
     }
     out
 }
-

@@ -47,21 +47,31 @@ impl Config {
         if let Err(e) = dotenvy::dotenv()
             && !e.not_found()
         {
-            return Err(ConfigError { key: ".env", problem: e.to_string() });
+            return Err(ConfigError {
+                key: ".env",
+                problem: e.to_string(),
+            });
         }
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Builds settings from any key lookup; empty values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let text = |k: &'static str, default: &str| get(k).unwrap_or_else(|| default.to_owned());
         let parsed = |k: &'static str, default: &str| -> Result<u32, ConfigError> {
             let raw = text(k, default);
             raw.parse::<u32>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError { key: k, problem: format!("'{raw}' is not a whole number above 0") })
+                .ok_or_else(|| ConfigError {
+                    key: k,
+                    problem: format!("'{raw}' is not a whole number above 0"),
+                })
         };
 
         let deadline_raw = text("POLICY_DEADLINE", "2025-09-28T23:59:59Z");
@@ -69,7 +79,9 @@ impl Config {
             .map(|d| d.with_timezone(&Utc))
             .map_err(|e| ConfigError {
                 key: "POLICY_DEADLINE",
-                problem: format!("'{deadline_raw}' is not an RFC 3339 instant like 2025-09-28T23:59:59Z ({e})"),
+                problem: format!(
+                    "'{deadline_raw}' is not an RFC 3339 instant like 2025-09-28T23:59:59Z ({e})"
+                ),
             })?;
 
         let tz_raw = text("DISPLAY_TIMEZONE", "UTC");
@@ -81,7 +93,9 @@ impl Config {
         let from_raw = text("MAIL_FROM", "dsr-bot <privacy@example.org>");
         let mail_from = from_raw.parse::<Mailbox>().map_err(|e| ConfigError {
             key: "MAIL_FROM",
-            problem: format!("'{from_raw}' is not a mailbox like 'Privacy team <privacy@example.org>' ({e})"),
+            problem: format!(
+                "'{from_raw}' is not a mailbox like 'Privacy team <privacy@example.org>' ({e})"
+            ),
         })?;
 
         let smtp_url = get("SMTP_URL");
@@ -99,8 +113,10 @@ impl Config {
             .map(|list| {
                 list.split(',')
                     .map(|a| {
-                        EmailAddress::parse(a)
-                            .map_err(|e| ConfigError { key: "PRIVACY_OFFICERS", problem: e.to_string() })
+                        EmailAddress::parse(a).map_err(|e| ConfigError {
+                            key: "PRIVACY_OFFICERS",
+                            problem: e.to_string(),
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -119,7 +135,10 @@ impl Config {
 
         let sqlite_synchronous = text("SQLITE_SYNCHRONOUS", "full").to_ascii_lowercase();
         if !matches!(sqlite_synchronous.as_str(), "full" | "normal") {
-            return Err(ConfigError { key: "SQLITE_SYNCHRONOUS", problem: "must be full or normal".into() });
+            return Err(ConfigError {
+                key: "SQLITE_SYNCHRONOUS",
+                problem: "must be full or normal".into(),
+            });
         }
 
         Ok(Config {
@@ -161,7 +180,12 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+        Config::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
     }
 
     #[test]
@@ -189,7 +213,10 @@ mod tests {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);
             let line = err.to_string();
-            assert!(line.starts_with(&format!("configuration: {key}: ")), "{line}");
+            assert!(
+                line.starts_with(&format!("configuration: {key}: ")),
+                "{line}"
+            );
             assert!(!line.contains('\n'), "{line}");
         }
     }

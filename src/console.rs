@@ -22,17 +22,36 @@ Commands:
 An email address is used only to confirm your requests and later changes.";
 
 /// Runs one command for `actor` and returns the text to show.
-pub async fn handle(services: &Services, actor: &Actor, command: Command) -> Result<Reply, ServiceError> {
+pub async fn handle(
+    services: &Services,
+    actor: &Actor,
+    command: Command,
+) -> Result<Reply, ServiceError> {
     let ch = Channel::Console;
     match command {
-        Command::OptOut { email } => services.file_request(actor, ch, RequestKind::OptOut, email).await,
-        Command::OptIn { email } => services.file_request(actor, ch, RequestKind::OptIn, email).await,
-        Command::Delete { email } => services.file_request(actor, ch, RequestKind::Deletion, email).await,
+        Command::OptOut { email } => {
+            services
+                .file_request(actor, ch, RequestKind::OptOut, email)
+                .await
+        }
+        Command::OptIn { email } => {
+            services
+                .file_request(actor, ch, RequestKind::OptIn, email)
+                .await
+        }
+        Command::Delete { email } => {
+            services
+                .file_request(actor, ch, RequestKind::Deletion, email)
+                .await
+        }
         Command::Confirm => services.confirm(actor, ch).await,
         Command::Cancel => services.cancel(actor, ch).await,
         Command::Verify { code } => services.verify(actor, ch, &code).await,
         Command::Status => services.status(actor, ch).await,
-        Command::Help => Ok(Reply { text: HELP.to_owned(), request_id: None }),
+        Command::Help => Ok(Reply {
+            text: HELP.to_owned(),
+            request_id: None,
+        }),
     }
 }
 
@@ -52,7 +71,13 @@ pub async fn answer_line(services: &Services, actor: &Actor, line: &str) -> Opti
 }
 
 /// Reads lines until end of input, answering each. `prompt` is for an interactive terminal.
-pub async fn run<R, W>(services: &Services, user: ConsoleUser, input: R, mut output: W, prompt: bool) -> anyhow::Result<()>
+pub async fn run<R, W>(
+    services: &Services,
+    user: ConsoleUser,
+    input: R,
+    mut output: W,
+    prompt: bool,
+) -> anyhow::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -67,20 +92,27 @@ where
         }
         buf.clear();
         // Read at most a little past the limit, so an endless line cannot fill memory.
-        let n = (&mut input).take((MAX_LINE_LEN * 4 + 2) as u64).read_until(b'\n', &mut buf).await?;
+        let n = (&mut input)
+            .take((MAX_LINE_LEN * 4 + 2) as u64)
+            .read_until(b'\n', &mut buf)
+            .await?;
         if n == 0 {
             break;
         }
         let reply = if !buf.ends_with(b"\n") && n > MAX_LINE_LEN * 4 {
             skip_rest_of_line(&mut input).await?;
-            Some(UserError::new(format!(
-                "The line is longer than {MAX_LINE_LEN} characters. Send a shorter command."
-            ))
-            .to_string())
+            Some(
+                UserError::new(format!(
+                    "The line is longer than {MAX_LINE_LEN} characters. Send a shorter command."
+                ))
+                .to_string(),
+            )
         } else {
             match std::str::from_utf8(&buf) {
                 Ok(line) => answer_line(services, &actor, line).await,
-                Err(_) => Some("The line is not valid UTF-8 text. Type the command as plain text.".to_owned()),
+                Err(_) => Some(
+                    "The line is not valid UTF-8 text. Type the command as plain text.".to_owned(),
+                ),
             }
         };
         if let Some(text) = reply {
@@ -96,7 +128,10 @@ async fn skip_rest_of_line<R: AsyncBufRead + Unpin>(input: &mut R) -> std::io::R
     let mut sink = Vec::new();
     loop {
         sink.clear();
-        let n = (&mut *input).take(64 * 1024).read_until(b'\n', &mut sink).await?;
+        let n = (&mut *input)
+            .take(64 * 1024)
+            .read_until(b'\n', &mut sink)
+            .await?;
         if n == 0 || sink.ends_with(b"\n") {
             return Ok(());
         }

@@ -39,13 +39,21 @@ impl Keys {
 
     /// The hash kept for a code: bound to the verification it belongs to.
     pub fn code_hash(&self, verification_salt: &str, code: &str) -> String {
-        hex::encode(self.mac(&["code", verification_salt, code]).finalize().into_bytes())
+        hex::encode(
+            self.mac(&["code", verification_salt, code])
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Compares in constant time.
     pub fn code_matches(&self, verification_salt: &str, code: &str, stored_hex: &str) -> bool {
-        let Ok(stored) = hex::decode(stored_hex) else { return false };
-        self.mac(&["code", verification_salt, code]).verify_slice(&stored).is_ok()
+        let Ok(stored) = hex::decode(stored_hex) else {
+            return false;
+        };
+        self.mac(&["code", verification_salt, code])
+            .verify_slice(&stored)
+            .is_ok()
     }
 
     /// What remains of an erased identity: answers "was this address erased?" only for
@@ -64,7 +72,9 @@ pub fn new_code() -> String {
 pub fn new_reference() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..8)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]

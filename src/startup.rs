@@ -31,7 +31,10 @@ impl App {
     }
 
     pub fn outbox_worker(&self) -> anyhow::Result<OutboxWorker> {
-        Ok(OutboxWorker::new(self.services.clone(), Mailer::from_config(self.services.config())?))
+        Ok(OutboxWorker::new(
+            self.services.clone(),
+            Mailer::from_config(self.services.config())?,
+        ))
     }
 
     /// The service: the mail worker in the background and, with no Discord token, the console
@@ -42,7 +45,9 @@ impl App {
         let interactive = std::io::stdin().is_terminal();
         match self.services.config().smtp_url {
             Some(_) => tracing::info!("mail goes to the SMTP server in SMTP_URL"),
-            None => tracing::info!(folder = %self.services.config().outbox_dir.display(), "mail is written as .eml files"),
+            None => {
+                tracing::info!(folder = %self.services.config().outbox_dir.display(), "mail is written as .eml files")
+            }
         }
         if interactive {
             eprintln!(

@@ -18,20 +18,36 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
     let alice = console("alice-erasable");
     let address = "alice.erasable@example.org";
     app.services
-        .file_request(&alice, CH, RequestKind::OptOut, EmailAddress::parse(address).ok())
+        .file_request(
+            &alice,
+            CH,
+            RequestKind::OptOut,
+            EmailAddress::parse(address).ok(),
+        )
         .await
         .unwrap();
     let code = app.latest_code().await;
     app.services.verify(&alice, CH, &code).await.unwrap();
-    let del = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    let del = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
     app.services.confirm(&alice, CH).await.unwrap();
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     worker.flush().await.unwrap();
 
-    let done = app.services.complete_deletion(del.request_id.unwrap()).await.unwrap();
+    let done = app
+        .services
+        .complete_deletion(del.request_id.unwrap())
+        .await
+        .unwrap();
     assert_eq!((done.identities_erased, done.people_told), (2, 1));
     let last = app.mails().await.pop().unwrap();
-    assert_eq!((last.0.as_str(), last.1.as_str()), ("deletion_completed", address));
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str()),
+        ("deletion_completed", address)
+    );
     worker.flush().await.unwrap();
 
     // Read while the service still runs, so the WAL is looked at as it is, not after a close.
@@ -43,7 +59,9 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
     .concat();
     for needle in [address, "alice-erasable"] {
         assert!(
-            !db_bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            !db_bytes
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
             "{needle} is still in the database file or its WAL"
         );
     }
@@ -53,18 +71,36 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
 async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let del = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    let del = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
     app.services.confirm(&alice, CH).await.unwrap();
 
-    app.services.complete_deletion(del.request_id.unwrap()).await.unwrap();
+    app.services
+        .complete_deletion(del.request_id.unwrap())
+        .await
+        .unwrap();
 
-    assert_eq!(app.request_state(del.request_id.unwrap()).await, "completed");
+    assert_eq!(
+        app.request_state(del.request_id.unwrap()).await,
+        "completed"
+    );
     assert_eq!(app.count("identities").await, 0);
     assert_eq!(app.count("erasure_receipts").await, 1);
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM people WHERE erased_at IS NOT NULL").await, 1);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM people WHERE erased_at IS NOT NULL")
+            .await,
+        1
+    );
     // Coming back later makes a new person, with none of the old history attached.
     let status = app.services.status(&alice, CH).await.unwrap();
-    assert!(status.text.contains("No choice recorded"), "{}", status.text);
+    assert!(
+        status.text.contains("No choice recorded"),
+        "{}",
+        status.text
+    );
     assert_eq!(app.count("people").await, 2);
 }
 
@@ -72,8 +108,16 @@ async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
 async fn only_a_confirmed_deletion_can_be_completed() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let out = app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
-    let del = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    let out = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+    let del = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
 
     for (id, expected) in [
         (out.request_id.unwrap(), "only deletion requests"),

@@ -12,11 +12,22 @@ use dsr_bot::{
 
 async fn queue_one_code_mail(app: &TestApp) {
     let email = EmailAddress::parse("alice@example.org").ok();
-    app.services.file_request(&console("alice"), Channel::Console, RequestKind::OptOut, email).await.unwrap();
+    app.services
+        .file_request(
+            &console("alice"),
+            Channel::Console,
+            RequestKind::OptOut,
+            email,
+        )
+        .await
+        .unwrap();
 }
 
 async fn stored_message_id(app: &TestApp) -> String {
-    sqlx::query_scalar("SELECT message_id FROM outbox").fetch_one(app.services.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT message_id FROM outbox")
+        .fetch_one(app.services.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -35,10 +46,17 @@ async fn the_worker_delivers_a_queued_mail_to_a_real_smtp_server() {
     assert_eq!(messages.len(), 1);
     let raw = &messages[0];
     assert_eq!(header(raw, "To"), Some("alice@example.org"));
-    assert_eq!(header(raw, "Message-ID"), Some(stored_message_id(&app).await.as_str()));
+    assert_eq!(
+        header(raw, "Message-ID"),
+        Some(stored_message_id(&app).await.as_str())
+    );
     assert_eq!(header(raw, "Auto-Submitted"), Some("auto-generated"));
     assert!(raw.contains("multipart/alternative"));
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL").await, 1);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -47,21 +65,38 @@ async fn mail_queued_while_the_server_is_down_arrives_exactly_once_after_it_retu
     let port = free_port();
     let maildir = app.dir.path().join("maildir");
     queue_one_code_mail(&app).await;
-    let worker = OutboxWorker::new(app.services.clone(), Mailer::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap());
+    let worker = OutboxWorker::new(
+        app.services.clone(),
+        Mailer::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap(),
+    );
 
     // Nothing listens yet: the attempt fails, the row stays, and its retry is scheduled.
     let step = worker.try_deliver_next().await.unwrap();
     assert!(matches!(step, Step::Failed { attempts: 1, .. }), "{step:?}");
-    assert_eq!(worker.try_deliver_next().await.unwrap(), Step::Empty, "not due again before the backoff");
+    assert_eq!(
+        worker.try_deliver_next().await.unwrap(),
+        Step::Empty,
+        "not due again before the backoff"
+    );
     app.clock.advance(Duration::seconds(31));
-    assert!(matches!(worker.try_deliver_next().await.unwrap(), Step::Failed { attempts: 2, .. }));
+    assert!(matches!(
+        worker.try_deliver_next().await.unwrap(),
+        Step::Failed { attempts: 2, .. }
+    ));
     let (attempts, error): (i64, String) =
-        sqlx::query_as("SELECT attempts, last_error FROM outbox").fetch_one(app.services.pool()).await.unwrap();
+        sqlx::query_as("SELECT attempts, last_error FROM outbox")
+            .fetch_one(app.services.pool())
+            .await
+            .unwrap();
     assert_eq!(attempts, 2);
     assert!(!error.contains("alice@"), "{error}");
 
     let server = SmtpServer::start(port, &maildir);
-    assert_eq!(worker.try_deliver_next().await.unwrap(), Step::Empty, "still waiting out the 60 s backoff");
+    assert_eq!(
+        worker.try_deliver_next().await.unwrap(),
+        Step::Empty,
+        "still waiting out the 60 s backoff"
+    );
     app.clock.advance(Duration::seconds(61));
     let summary = worker.flush().await.unwrap();
 
@@ -69,7 +104,10 @@ async fn mail_queued_while_the_server_is_down_arrives_exactly_once_after_it_retu
     assert_eq!(worker.flush().await.unwrap().delivered, 0);
     let messages = server.messages();
     assert_eq!(messages.len(), 1);
-    assert_eq!(header(&messages[0], "Message-ID"), Some(stored_message_id(&app).await.as_str()));
+    assert_eq!(
+        header(&messages[0], "Message-ID"),
+        Some(stored_message_id(&app).await.as_str())
+    );
 }
 
 #[tokio::test]
@@ -83,13 +121,26 @@ async fn a_resend_after_a_lost_acknowledgement_carries_the_same_message_id() {
 
     // A crash between the server's acceptance and the row's marking looks like this: the
     // row is unsent again once its lease runs out.
-    sqlx::query("UPDATE outbox SET sent_at = NULL").execute(app.services.pool()).await.unwrap();
-    assert_eq!(worker.try_deliver_next().await.unwrap(), Step::Empty, "leased to the crashed worker");
+    sqlx::query("UPDATE outbox SET sent_at = NULL")
+        .execute(app.services.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        worker.try_deliver_next().await.unwrap(),
+        Step::Empty,
+        "leased to the crashed worker"
+    );
     app.clock.advance(Duration::seconds(301));
-    assert!(matches!(worker.try_deliver_next().await.unwrap(), Step::Delivered { .. }));
+    assert!(matches!(
+        worker.try_deliver_next().await.unwrap(),
+        Step::Delivered { .. }
+    ));
 
-    let ids: Vec<String> =
-        server.messages().iter().map(|m| header(m, "Message-ID").unwrap().to_owned()).collect();
+    let ids: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|m| header(m, "Message-ID").unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1]);
 }
@@ -101,12 +152,21 @@ async fn folder_delivery_writes_one_eml_per_mail_and_a_resend_overwrites_it() {
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
 
     worker.flush().await.unwrap();
-    sqlx::query("UPDATE outbox SET sent_at = NULL").execute(app.services.pool()).await.unwrap();
+    sqlx::query("UPDATE outbox SET sent_at = NULL")
+        .execute(app.services.pool())
+        .await
+        .unwrap();
     worker.flush().await.unwrap();
 
-    let files: Vec<_> = std::fs::read_dir(app.outbox_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let files: Vec<_> = std::fs::read_dir(app.outbox_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(files, [std::ffi::OsString::from("000001.eml")]);
     let raw = std::fs::read_to_string(app.outbox_dir().join("000001.eml")).unwrap();
     let code = app.latest_code().await;
-    assert!(raw.contains(&code), "the .eml carries the code in plain text");
+    assert!(
+        raw.contains(&code),
+        "the .eml carries the code in plain text"
+    );
 }

@@ -27,10 +27,18 @@ fn user_error(e: ServiceError) -> String {
 async fn an_opt_out_from_the_console_is_confirmed_at_once_and_placed_against_the_deadline() {
     let app = TestApp::spawn().await;
 
-    let reply = app.services.file_request(&console("alice"), CH, RequestKind::OptOut, None).await.unwrap();
+    let reply = app
+        .services
+        .file_request(&console("alice"), CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
 
     let id = reply.request_id.unwrap();
-    assert!(reply.text.contains("3 days 4 hours before the deadline"), "{}", reply.text);
+    assert!(
+        reply.text.contains("3 days 4 hours before the deadline"),
+        "{}",
+        reply.text
+    );
     let (state, offset, received, due): (String, i64, String, String) = sqlx::query_as(
         "SELECT state, deadline_offset_secs, received_at, due_at FROM requests WHERE id = ?",
     )
@@ -51,11 +59,22 @@ async fn an_opt_out_from_the_console_is_confirmed_at_once_and_placed_against_the
 async fn a_request_after_the_deadline_has_a_positive_offset_and_its_own_due_date() {
     let app = TestApp::spawn_with(at("2026-11-29T00:00:00Z"), |c| c.response_days = 45).await;
 
-    let reply = app.services.file_request(&console("bob"), CH, RequestKind::OptIn, None).await.unwrap();
+    let reply = app
+        .services
+        .file_request(&console("bob"), CH, RequestKind::OptIn, None)
+        .await
+        .unwrap();
 
-    assert!(reply.text.contains("1 year 2 months after the deadline"), "{}", reply.text);
+    assert!(
+        reply.text.contains("1 year 2 months after the deadline"),
+        "{}",
+        reply.text
+    );
     let (offset, due): (i64, String) =
-        sqlx::query_as("SELECT deadline_offset_secs, due_at FROM requests").fetch_one(app.services.pool()).await.unwrap();
+        sqlx::query_as("SELECT deadline_offset_secs, due_at FROM requests")
+            .fetch_one(app.services.pool())
+            .await
+            .unwrap();
     // 2025-09-28T23:59:59Z to 2026-11-29T00:00:00Z: 1 s to midnight, 365 days to 2026-09-29,
     // 30 to 29 October, 31 to 29 November: 426 days and 1 second.
     assert_eq!(offset, 426 * 86_400 + 1);
@@ -66,9 +85,17 @@ async fn a_request_after_the_deadline_has_a_positive_offset_and_its_own_due_date
 async fn repeating_an_open_request_files_nothing_new() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let first = app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
+    let first = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
 
-    let again = app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
+    let again = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
 
     assert_eq!(again.request_id, first.request_id);
     assert!(again.text.contains("already recorded"), "{}", again.text);
@@ -84,7 +111,9 @@ async fn concurrent_repeats_of_one_request_file_it_once() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (s, a) = (app.services.clone(), alice.clone());
-        tasks.push(tokio::spawn(async move { s.file_request(&a, CH, RequestKind::OptOut, None).await }));
+        tasks.push(tokio::spawn(async move {
+            s.file_request(&a, CH, RequestKind::OptOut, None).await
+        }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
@@ -98,21 +127,47 @@ async fn concurrent_repeats_of_one_request_file_it_once() {
 async fn changing_ones_mind_supersedes_the_earlier_choice() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let out = app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
-
-    let inn = app.services.file_request(&alice, CH, RequestKind::OptIn, None).await.unwrap();
-    let out_again = app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
-
-    assert_eq!(app.request_state(out.request_id.unwrap()).await, "completed");
-    assert_eq!(app.request_state(inn.request_id.unwrap()).await, "completed");
-    assert_eq!(app.request_state(out_again.request_id.unwrap()).await, "confirmed");
-    assert_ne!(out_again.request_id, out.request_id);
-    let note: String = sqlx::query_scalar("SELECT note FROM request_events WHERE request_id = ? AND to_state = 'completed'")
-        .bind(out.request_id.unwrap())
-        .fetch_one(app.services.pool())
+    let out = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
         .await
         .unwrap();
-    assert_eq!(note, format!("superseded by request #{}", inn.request_id.unwrap()));
+
+    let inn = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptIn, None)
+        .await
+        .unwrap();
+    let out_again = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.request_state(out.request_id.unwrap()).await,
+        "completed"
+    );
+    assert_eq!(
+        app.request_state(inn.request_id.unwrap()).await,
+        "completed"
+    );
+    assert_eq!(
+        app.request_state(out_again.request_id.unwrap()).await,
+        "confirmed"
+    );
+    assert_ne!(out_again.request_id, out.request_id);
+    let note: String = sqlx::query_scalar(
+        "SELECT note FROM request_events WHERE request_id = ? AND to_state = 'completed'",
+    )
+    .bind(out.request_id.unwrap())
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        note,
+        format!("superseded by request #{}", inn.request_id.unwrap())
+    );
 }
 
 #[tokio::test]
@@ -120,7 +175,11 @@ async fn a_deletion_waits_for_a_second_confirmation() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
 
-    let reply = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    let reply = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
     let id = reply.request_id.unwrap();
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
     assert!(reply.text.contains("/confirm"), "{}", reply.text);
@@ -129,11 +188,12 @@ async fn a_deletion_waits_for_a_second_confirmation() {
 
     assert_eq!(confirmed.request_id, Some(id));
     assert_eq!(app.request_state(id).await, "confirmed");
-    let states: Vec<String> = sqlx::query_scalar("SELECT to_state FROM request_events WHERE request_id = ? ORDER BY id")
-        .bind(id)
-        .fetch_all(app.services.pool())
-        .await
-        .unwrap();
+    let states: Vec<String> =
+        sqlx::query_scalar("SELECT to_state FROM request_events WHERE request_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(app.services.pool())
+            .await
+            .unwrap();
     assert_eq!(states, ["awaiting_confirmation", "confirmed"]);
 }
 
@@ -141,7 +201,10 @@ async fn a_deletion_waits_for_a_second_confirmation() {
 async fn confirm_without_a_waiting_deletion_is_refused() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
+    app.services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
 
     let err = user_error(app.services.confirm(&alice, CH).await.unwrap_err());
 
@@ -153,18 +216,31 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
 
-    let reply =
-        app.services.file_request(&alice, CH, RequestKind::OptOut, email("Alice@Example.org")).await.unwrap();
+    let reply = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, email("Alice@Example.org"))
+        .await
+        .unwrap();
     let id = reply.request_id.unwrap();
 
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
     let mails = app.mails().await;
     assert_eq!(mails.len(), 1);
-    assert_eq!((mails[0].0.as_str(), mails[0].1.as_str()), ("confirmation_code", "alice@example.org"));
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email'").await, 0);
+    assert_eq!(
+        (mails[0].0.as_str(), mails[0].1.as_str()),
+        ("confirmation_code", "alice@example.org")
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email'")
+            .await,
+        0
+    );
     // The code is stored only as a keyed hash.
     let code = app.latest_code().await;
-    let stored: String = sqlx::query_scalar("SELECT code_hash FROM email_verifications").fetch_one(app.services.pool()).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT code_hash FROM email_verifications")
+        .fetch_one(app.services.pool())
+        .await
+        .unwrap();
     assert!(!stored.contains(&code));
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -177,7 +253,10 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
     assert!(ok.text.contains("confirmed"), "{}", ok.text);
     assert_eq!(app.request_state(id).await, "confirmed");
     assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email' AND verified_at IS NOT NULL").await,
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM identities WHERE kind = 'email' AND verified_at IS NOT NULL"
+        )
+        .await,
         1
     );
     let templates: Vec<String> = app.mails().await.into_iter().map(|m| m.0).collect();
@@ -189,9 +268,15 @@ async fn a_code_cannot_be_used_by_someone_else_or_after_it_expires() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
     let mallory = console("mallory");
-    app.services.file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org")).await.unwrap();
+    app.services
+        .file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org"))
+        .await
+        .unwrap();
     let code = app.latest_code().await;
-    app.services.file_request(&mallory, CH, RequestKind::OptIn, None).await.unwrap();
+    app.services
+        .file_request(&mallory, CH, RequestKind::OptIn, None)
+        .await
+        .unwrap();
 
     let err = user_error(app.services.verify(&mallory, CH, &code).await.unwrap_err());
     assert!(err.contains("No code is waiting"), "{err}");
@@ -199,21 +284,38 @@ async fn a_code_cannot_be_used_by_someone_else_or_after_it_expires() {
     app.clock.advance(Duration::minutes(31));
     let err = user_error(app.services.verify(&alice, CH, &code).await.unwrap_err());
     assert!(err.contains("expired"), "{err}");
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email'").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email'")
+            .await,
+        0
+    );
 
     // Repeating the request sends a fresh code that works.
-    let again = app.services.file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org")).await.unwrap();
+    let again = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org"))
+        .await
+        .unwrap();
     assert!(again.text.contains("already recorded"), "{}", again.text);
     let fresh = app.latest_code().await;
     app.services.verify(&alice, CH, &fresh).await.unwrap();
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM requests WHERE state = 'confirmed' AND kind = 'opt_out'").await, 1);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM requests WHERE state = 'confirmed' AND kind = 'opt_out'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn five_wrong_codes_use_the_code_up() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    app.services.file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org")).await.unwrap();
+    app.services
+        .file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org"))
+        .await
+        .unwrap();
     let code = app.latest_code().await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
@@ -231,7 +333,12 @@ async fn a_deletion_for_an_email_needs_both_the_code_and_the_confirmation() {
     let alice = console("alice");
     let id = app
         .services
-        .file_request(&alice, CH, RequestKind::Deletion, email("alice@example.org"))
+        .file_request(
+            &alice,
+            CH,
+            RequestKind::Deletion,
+            email("alice@example.org"),
+        )
         .await
         .unwrap()
         .request_id
@@ -239,7 +346,11 @@ async fn a_deletion_for_an_email_needs_both_the_code_and_the_confirmation() {
     let code = app.latest_code().await;
 
     let after_verify = app.services.verify(&alice, CH, &code).await.unwrap();
-    assert!(after_verify.text.contains("/confirm"), "{}", after_verify.text);
+    assert!(
+        after_verify.text.contains("/confirm"),
+        "{}",
+        after_verify.text
+    );
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
 
     app.services.confirm(&alice, CH).await.unwrap();
@@ -252,41 +363,86 @@ async fn status_tells_the_standing_choice_and_what_is_open() {
     let alice = console("alice");
     let fresh = app.services.status(&alice, CH).await.unwrap();
     assert!(fresh.text.contains("No choice recorded"), "{}", fresh.text);
-    assert!(fresh.text.contains("3 days 4 hours from now"), "{}", fresh.text);
+    assert!(
+        fresh.text.contains("3 days 4 hours from now"),
+        "{}",
+        fresh.text
+    );
 
-    app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
-    let del = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    app.services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+    let del = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
     let status = app.services.status(&alice, CH).await.unwrap();
 
-    assert!(status.text.contains("Opted out since 2025-09-25 19:59 UTC"), "{}", status.text);
     assert!(
-        status.text.contains(&format!("#{} (deletion) is awaiting your confirmation", del.request_id.unwrap())),
+        status.text.contains("Opted out since 2025-09-25 19:59 UTC"),
+        "{}",
+        status.text
+    );
+    assert!(
+        status.text.contains(&format!(
+            "#{} (deletion) is awaiting your confirmation",
+            del.request_id.unwrap()
+        )),
         "{}",
         status.text
     );
     assert!(status.text.contains("30 days left"), "{}", status.text);
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM requests WHERE kind = 'status' AND state = 'completed'").await, 2);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM requests WHERE kind = 'status' AND state = 'completed'"
+        )
+        .await,
+        2
+    );
 }
 
 #[tokio::test]
 async fn cancel_drops_what_waits_but_not_a_recorded_choice() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let out = app.services.file_request(&alice, CH, RequestKind::OptOut, None).await.unwrap();
-    let del = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    let out = app
+        .services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+    let del = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
 
     app.services.cancel(&alice, CH).await.unwrap();
 
-    assert_eq!(app.request_state(del.request_id.unwrap()).await, "cancelled");
-    assert_eq!(app.request_state(out.request_id.unwrap()).await, "confirmed");
-    assert!(user_error(app.services.cancel(&alice, CH).await.unwrap_err()).contains("Nothing is waiting"));
+    assert_eq!(
+        app.request_state(del.request_id.unwrap()).await,
+        "cancelled"
+    );
+    assert_eq!(
+        app.request_state(out.request_id.unwrap()).await,
+        "confirmed"
+    );
+    assert!(
+        user_error(app.services.cancel(&alice, CH).await.unwrap_err())
+            .contains("Nothing is waiting")
+    );
 }
 
 #[tokio::test]
 async fn unconfirmed_requests_expire_after_the_configured_hours() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let del = app.services.file_request(&alice, CH, RequestKind::Deletion, None).await.unwrap();
+    let del = app
+        .services
+        .file_request(&alice, CH, RequestKind::Deletion, None)
+        .await
+        .unwrap();
     app.clock.advance(Duration::hours(71));
     assert_eq!(app.services.expire_unconfirmed().await.unwrap(), 0);
 
@@ -320,7 +476,14 @@ async fn invalid_input_is_answered_clearly_and_writes_nothing() {
         assert!(reply.contains(expected), "{line:?} answered {reply:?}");
     }
 
-    for table in ["people", "identities", "requests", "request_events", "email_verifications", "outbox"] {
+    for table in [
+        "people",
+        "identities",
+        "requests",
+        "request_events",
+        "email_verifications",
+        "outbox",
+    ] {
         assert_eq!(app.count(table).await, 0, "{table} has rows");
     }
 }
@@ -328,10 +491,17 @@ async fn invalid_input_is_answered_clearly_and_writes_nothing() {
 #[tokio::test]
 async fn the_audit_trail_cannot_be_rewritten() {
     let app = TestApp::spawn().await;
-    app.services.file_request(&console("alice"), CH, RequestKind::OptOut, None).await.unwrap();
+    app.services
+        .file_request(&console("alice"), CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
 
-    let update = sqlx::query("UPDATE request_events SET to_state = 'cancelled'").execute(app.services.pool()).await;
-    let delete = sqlx::query("DELETE FROM request_events").execute(app.services.pool()).await;
+    let update = sqlx::query("UPDATE request_events SET to_state = 'cancelled'")
+        .execute(app.services.pool())
+        .await;
+    let delete = sqlx::query("DELETE FROM request_events")
+        .execute(app.services.pool())
+        .await;
 
     assert!(update.unwrap_err().to_string().contains("append-only"));
     assert!(delete.unwrap_err().to_string().contains("append-only"));
@@ -341,8 +511,12 @@ async fn the_audit_trail_cannot_be_rewritten() {
 #[tokio::test]
 async fn help_lists_every_command() {
     let app = TestApp::spawn().await;
-    let help = answer_line(&app.services, &console("alice"), "/help").await.unwrap();
-    for cmd in ["/optout", "/optin", "/delete", "/confirm", "/cancel", "/verify", "/status"] {
+    let help = answer_line(&app.services, &console("alice"), "/help")
+        .await
+        .unwrap();
+    for cmd in [
+        "/optout", "/optin", "/delete", "/confirm", "/cancel", "/verify", "/status",
+    ] {
         assert!(help.contains(cmd), "{cmd} missing from help");
     }
     assert_eq!(app.count("requests").await, 0);

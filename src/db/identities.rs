@@ -13,7 +13,11 @@ pub struct Identity {
     pub verified_at: Option<DateTime<Utc>>,
 }
 
-pub async fn find(conn: &mut SqliteConnection, kind: &str, value: &str) -> sqlx::Result<Option<Identity>> {
+pub async fn find(
+    conn: &mut SqliteConnection,
+    kind: &str,
+    value: &str,
+) -> sqlx::Result<Option<Identity>> {
     sqlx::query_as("SELECT id, person_id, kind, value, verified_at FROM identities WHERE kind = ? AND value = ?")
         .bind(kind)
         .bind(value)
@@ -66,14 +70,20 @@ pub async fn assign_verified(
     Ok(())
 }
 
-pub async fn for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<Vec<Identity>> {
+pub async fn for_person(
+    conn: &mut SqliteConnection,
+    person_id: i64,
+) -> sqlx::Result<Vec<Identity>> {
     sqlx::query_as("SELECT id, person_id, kind, value, verified_at FROM identities WHERE person_id = ? ORDER BY id")
         .bind(person_id)
         .fetch_all(conn)
         .await
 }
 
-pub async fn verified_emails(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<Vec<String>> {
+pub async fn verified_emails(
+    conn: &mut SqliteConnection,
+    person_id: i64,
+) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT value FROM identities WHERE person_id = ? AND kind = 'email' AND verified_at IS NOT NULL ORDER BY id",
     )

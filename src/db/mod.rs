@@ -27,8 +27,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
     let path = &config.database_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating the folder for the database {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!("creating the folder for the database {}", parent.display())
+        })?;
     }
     let synchronous = SqliteSynchronous::from_str(&config.sqlite_synchronous)
         .map_err(|e| anyhow::anyhow!("SQLITE_SYNCHRONOUS: {e}"))?;
@@ -56,7 +57,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
 /// A write transaction that takes the write lock up front, so two writers never deadlock on
 /// upgrading a read lock (SQLITE_BUSY) and a read-then-write decision cannot go stale.
 pub async fn begin_write(pool: &SqlitePool) -> anyhow::Result<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.context("starting a write transaction")
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .context("starting a write transaction")
 }
 
 /// Moves the WAL's content into the main file and truncates it, so erased rows do not

@@ -36,7 +36,11 @@ pub struct NewMail<'a> {
 const COLUMNS: &str = "id, message_id, person_id, request_id, template, recipient, subject, body_text, body_html, \
                        attempts, next_attempt_at, last_error, sent_at, scrub_after_send";
 
-pub async fn insert(conn: &mut SqliteConnection, mail: &NewMail<'_>, now: DateTime<Utc>) -> sqlx::Result<i64> {
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    mail: &NewMail<'_>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
     let row: (i64,) = sqlx::query_as(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient, subject, body_text, body_html,
                              created_at, next_attempt_at, scrub_after_send)
@@ -86,14 +90,20 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<Ma
 }
 
 pub async fn for_request(conn: &mut SqliteConnection, request_id: i64) -> sqlx::Result<Vec<Mail>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE request_id = ? ORDER BY id"))
-        .bind(request_id)
-        .fetch_all(conn)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE request_id = ? ORDER BY id"
+    ))
+    .bind(request_id)
+    .fetch_all(conn)
+    .await
 }
 
 /// Marks a mail delivered; mail to an erased person loses its address and text at once.
-pub async fn mark_sent(conn: &mut SqliteConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn mark_sent(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL,
              recipient = CASE WHEN scrub_after_send THEN '' ELSE recipient END,

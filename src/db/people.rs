@@ -11,7 +11,11 @@ pub async fn insert(conn: &mut SqliteConnection, now: DateTime<Utc>) -> sqlx::Re
     Ok(row.0)
 }
 
-pub async fn mark_erased(conn: &mut SqliteConnection, person_id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn mark_erased(
+    conn: &mut SqliteConnection,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE people SET erased_at = ? WHERE id = ?")
         .bind(now)
         .bind(person_id)

@@ -21,11 +21,15 @@ pub struct Request {
 
 impl Request {
     pub fn kind(&self) -> RequestKind {
-        self.kind.parse().expect("kind is constrained by the schema")
+        self.kind
+            .parse()
+            .expect("kind is constrained by the schema")
     }
 
     pub fn state(&self) -> RequestState {
-        self.state.parse().expect("state is constrained by the schema")
+        self.state
+            .parse()
+            .expect("state is constrained by the schema")
     }
 }
 
@@ -67,7 +71,11 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<Re
         .await
 }
 
-pub async fn find_open(conn: &mut SqliteConnection, person_id: i64, kind: RequestKind) -> sqlx::Result<Option<Request>> {
+pub async fn find_open(
+    conn: &mut SqliteConnection,
+    person_id: i64,
+    kind: RequestKind,
+) -> sqlx::Result<Option<Request>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM requests
          WHERE person_id = ? AND kind = ? AND state IN ('awaiting_confirmation', 'confirmed')"
@@ -78,7 +86,10 @@ pub async fn find_open(conn: &mut SqliteConnection, person_id: i64, kind: Reques
     .await
 }
 
-pub async fn open_for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<Vec<Request>> {
+pub async fn open_for_person(
+    conn: &mut SqliteConnection,
+    person_id: i64,
+) -> sqlx::Result<Vec<Request>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM requests
          WHERE person_id = ? AND state IN ('awaiting_confirmation', 'confirmed') ORDER BY id"
@@ -103,7 +114,11 @@ pub async fn set_state(
     Ok(())
 }
 
-pub async fn set_person_confirmed(conn: &mut SqliteConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn set_person_confirmed(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE requests SET person_confirmed_at = ?, updated_at = ? WHERE id = ?")
         .bind(now)
         .bind(now)
@@ -114,7 +129,10 @@ pub async fn set_person_confirmed(conn: &mut SqliteConnection, id: i64, now: Dat
 }
 
 /// Requests still waiting for the person that were received before `cutoff`.
-pub async fn awaiting_since_before(conn: &mut SqliteConnection, cutoff: DateTime<Utc>) -> sqlx::Result<Vec<Request>> {
+pub async fn awaiting_since_before(
+    conn: &mut SqliteConnection,
+    cutoff: DateTime<Utc>,
+) -> sqlx::Result<Vec<Request>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM requests WHERE state = 'awaiting_confirmation' AND received_at < ? ORDER BY id"
     ))
@@ -132,7 +150,10 @@ pub struct Listed {
 }
 
 /// Requests in `state` (or all), oldest due first.
-pub async fn list(conn: &mut SqliteConnection, state: Option<RequestState>) -> sqlx::Result<Vec<Listed>> {
+pub async fn list(
+    conn: &mut SqliteConnection,
+    state: Option<RequestState>,
+) -> sqlx::Result<Vec<Listed>> {
     sqlx::query_as(
         "SELECT r.id, r.person_id, r.kind, r.channel, r.state, r.received_at, r.deadline_offset_secs, r.due_at,
                 r.person_confirmed_at, r.updated_at,

@@ -10,7 +10,11 @@ pub async fn get(conn: &mut SqliteConnection, name: &str) -> sqlx::Result<Option
 }
 
 /// Stores `value` unless the name is already set; returns what is stored afterwards.
-pub async fn get_or_insert(conn: &mut SqliteConnection, name: &str, value: &str) -> sqlx::Result<String> {
+pub async fn get_or_insert(
+    conn: &mut SqliteConnection,
+    name: &str,
+    value: &str,
+) -> sqlx::Result<String> {
     sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(value)

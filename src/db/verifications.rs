@@ -15,7 +15,8 @@ pub struct Verification {
     pub verified_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, person_id, request_id, email, code_hash, attempts, expires_at, verified_at";
+const COLUMNS: &str =
+    "id, person_id, request_id, email, code_hash, attempts, expires_at, verified_at";
 
 pub async fn insert(
     conn: &mut SqliteConnection,
@@ -42,7 +43,10 @@ pub async fn insert(
 }
 
 /// The newest unverified code for a request, expired or not.
-pub async fn latest_for_request(conn: &mut SqliteConnection, request_id: i64) -> sqlx::Result<Option<Verification>> {
+pub async fn latest_for_request(
+    conn: &mut SqliteConnection,
+    request_id: i64,
+) -> sqlx::Result<Option<Verification>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM email_verifications WHERE request_id = ? AND verified_at IS NULL ORDER BY id DESC LIMIT 1"
     ))
@@ -76,7 +80,11 @@ pub async fn count_attempt(conn: &mut SqliteConnection, id: i64) -> sqlx::Result
     Ok(())
 }
 
-pub async fn mark_verified(conn: &mut SqliteConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn mark_verified(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE email_verifications SET verified_at = ? WHERE id = ?")
         .bind(now)
         .bind(id)

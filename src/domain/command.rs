@@ -35,7 +35,11 @@ pub enum CommandError {
     #[error("'{0}' is not of the form name:value, like email:me@example.org.")]
     MalformedArgument(String),
     #[error("/{command} needs {argument}, like {example}.")]
-    MissingArgument { command: String, argument: &'static str, example: &'static str },
+    MissingArgument {
+        command: String,
+        argument: &'static str,
+        example: &'static str,
+    },
     #[error("The {argument} is longer than {max} characters.")]
     ArgumentTooLong { argument: &'static str, max: usize },
     #[error("That email address cannot be used: {0}.")]
@@ -78,7 +82,10 @@ impl Command {
             _ => return Err(CommandError::Unknown(shorten(&name))),
         };
         if let Some((k, _)) = args.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            return Err(CommandError::UnexpectedArgument { command: name, argument: shorten(k) });
+            return Err(CommandError::UnexpectedArgument {
+                command: name,
+                argument: shorten(k),
+            });
         }
         let arg = |k: &str| args.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let email = arg("email").map(parse_email).transpose()?;
@@ -96,7 +103,9 @@ impl Command {
                     argument: "the code from the email",
                     example: "/verify code:123456",
                 })?;
-                Command::Verify { code: parse_code(code)? }
+                Command::Verify {
+                    code: parse_code(code)?,
+                }
             }
             _ => unreachable!("names are checked above"),
         })
@@ -105,7 +114,10 @@ impl Command {
 
 pub fn parse_email(value: &str) -> Result<EmailAddress, CommandError> {
     if value.chars().count() > MAX_EMAIL_LEN {
-        return Err(CommandError::ArgumentTooLong { argument: "email address", max: MAX_EMAIL_LEN });
+        return Err(CommandError::ArgumentTooLong {
+            argument: "email address",
+            max: MAX_EMAIL_LEN,
+        });
     }
     EmailAddress::parse(value).map_err(|e| CommandError::BadEmail(e.to_string()))
 }
@@ -134,33 +146,54 @@ mod tests {
 
     #[test]
     fn parses_every_command() {
-        assert_eq!(Command::parse("/optout").unwrap(), Command::OptOut { email: None });
+        assert_eq!(
+            Command::parse("/optout").unwrap(),
+            Command::OptOut { email: None }
+        );
         assert_eq!(
             Command::parse("/OptOut Email:Me@Example.org\n").unwrap(),
-            Command::OptOut { email: Some(EmailAddress::parse("me@example.org").unwrap()) }
+            Command::OptOut {
+                email: Some(EmailAddress::parse("me@example.org").unwrap())
+            }
         );
-        assert_eq!(Command::parse("/optin").unwrap(), Command::OptIn { email: None });
-        assert_eq!(Command::parse("/delete").unwrap(), Command::Delete { email: None });
+        assert_eq!(
+            Command::parse("/optin").unwrap(),
+            Command::OptIn { email: None }
+        );
+        assert_eq!(
+            Command::parse("/delete").unwrap(),
+            Command::Delete { email: None }
+        );
         assert_eq!(Command::parse("/confirm").unwrap(), Command::Confirm);
         assert_eq!(Command::parse("/cancel").unwrap(), Command::Cancel);
         assert_eq!(Command::parse("/status").unwrap(), Command::Status);
         assert_eq!(Command::parse("  /help ").unwrap(), Command::Help);
         assert_eq!(
             Command::parse("/verify code:012345").unwrap(),
-            Command::Verify { code: "012345".into() }
+            Command::Verify {
+                code: "012345".into()
+            }
         );
     }
 
     #[test]
     fn refuses_bad_lines_with_a_reason() {
         use CommandError::*;
-        let cases: &[(&str, fn(&CommandError) -> bool)] = &[
+        type Expect = fn(&CommandError) -> bool;
+        let cases: &[(&str, Expect)] = &[
             ("optout", |e| matches!(e, NotACommand)),
-            ("/frobnicate", |e| matches!(e, Unknown(n) if n == "frobnicate")),
+            (
+                "/frobnicate",
+                |e| matches!(e, Unknown(n) if n == "frobnicate"),
+            ),
             ("/optout name:x", |e| matches!(e, UnexpectedArgument { .. })),
-            ("/optout me@example.org", |e| matches!(e, MalformedArgument(_))),
+            ("/optout me@example.org", |e| {
+                matches!(e, MalformedArgument(_))
+            }),
             ("/optout email", |e| matches!(e, MalformedArgument(_))),
-            ("/optout email:a@b.org email:c@d.org", |e| matches!(e, RepeatedArgument(_))),
+            ("/optout email:a@b.org email:c@d.org", |e| {
+                matches!(e, RepeatedArgument(_))
+            }),
             ("/optout email:not-an-address", |e| matches!(e, BadEmail(_))),
             ("/verify", |e| matches!(e, MissingArgument { .. })),
             ("/verify code:12345", |e| matches!(e, BadCode)),

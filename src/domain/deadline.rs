@@ -21,7 +21,11 @@ pub fn describe_offset(received: DateTime<Utc>, deadline: DateTime<Utc>, tz: Tz)
     if offset == 0 {
         return "exactly at the deadline".to_owned();
     }
-    let (from, to) = if offset < 0 { (received, deadline) } else { (deadline, received) };
+    let (from, to) = if offset < 0 {
+        (received, deadline)
+    } else {
+        (deadline, received)
+    };
     let side = if offset < 0 { "before" } else { "after" };
     format!("{} {side} the deadline", describe_span(from, to, tz))
 }
@@ -50,7 +54,11 @@ pub fn describe_span(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> String {
         .take(2)
         .map(|(n, unit)| format!("{n} {unit}{}", if *n == 1 { "" } else { "s" }))
         .collect();
-    if parts.is_empty() { "0 seconds".to_owned() } else { parts.join(" ") }
+    if parts.is_empty() {
+        "0 seconds".to_owned()
+    } else {
+        parts.join(" ")
+    }
 }
 
 fn whole_months_between(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> u32 {
@@ -79,7 +87,10 @@ mod tests {
     #[test]
     fn offset_is_negative_before_and_positive_after() {
         let d = at(DEADLINE);
-        assert_eq!(offset_seconds(at("2025-09-25T19:59:59Z"), d), -(3 * 86_400 + 4 * 3_600));
+        assert_eq!(
+            offset_seconds(at("2025-09-25T19:59:59Z"), d),
+            -(3 * 86_400 + 4 * 3_600)
+        );
         assert_eq!(offset_seconds(at("2025-09-29T00:00:00Z"), d), 1);
         assert_eq!(offset_seconds(d, d), 0);
     }
@@ -122,17 +133,32 @@ mod tests {
         // the deadline there (2025-09-29 01:59:59 local), but not yet in UTC.
         let d = at(DEADLINE);
         let r = at("2025-10-31T23:30:00Z");
-        assert_eq!(describe_offset(r, d, Tz::UTC), "1 month 2 days after the deadline");
-        assert_eq!(describe_offset(r, d, chrono_tz::Europe::Berlin), "1 month 2 days after the deadline");
+        assert_eq!(
+            describe_offset(r, d, Tz::UTC),
+            "1 month 2 days after the deadline"
+        );
+        assert_eq!(
+            describe_offset(r, d, chrono_tz::Europe::Berlin),
+            "1 month 2 days after the deadline"
+        );
         // 00:30 UTC on 29 October is one calendar month and half an hour after the deadline in
         // UTC, but in Berlin (deadline 01:59:59 local, now 01:30 local) the month is not yet full.
         let r2 = at("2025-10-29T00:30:00Z");
-        assert_eq!(describe_offset(r2, d, Tz::UTC), "1 month 30 minutes after the deadline");
-        assert_eq!(describe_offset(r2, d, chrono_tz::Europe::Berlin), "30 days 30 minutes after the deadline");
+        assert_eq!(
+            describe_offset(r2, d, Tz::UTC),
+            "1 month 30 minutes after the deadline"
+        );
+        assert_eq!(
+            describe_offset(r2, d, chrono_tz::Europe::Berlin),
+            "30 days 30 minutes after the deadline"
+        );
     }
 
     #[test]
     fn due_date_adds_response_days() {
-        assert_eq!(due_at(at("2025-09-28T10:00:00Z"), 30), at("2025-10-28T10:00:00Z"));
+        assert_eq!(
+            due_at(at("2025-09-28T10:00:00Z"), 30),
+            at("2025-10-28T10:00:00Z")
+        );
     }
 }

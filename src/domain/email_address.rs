@@ -15,7 +15,9 @@ pub enum EmailAddressError {
     Empty,
     #[error("the email address is longer than {MAX_LEN} characters")]
     TooLong,
-    #[error("'{0}' is not an email address: it needs exactly one @ with a name before it and a domain after it, like name@example.org")]
+    #[error(
+        "'{0}' is not an email address: it needs exactly one @ with a name before it and a domain after it, like name@example.org"
+    )]
     Malformed(String),
 }
 
@@ -30,12 +32,15 @@ impl EmailAddress {
         if s.chars().count() > MAX_LEN {
             return Err(EmailAddressError::TooLong);
         }
-        let shown = || EmailAddressError::Malformed(s.chars().filter(|c| !c.is_control()).collect());
+        let shown =
+            || EmailAddressError::Malformed(s.chars().filter(|c| !c.is_control()).collect());
         let (local, domain) = s.split_once('@').ok_or_else(shown)?;
         if local.is_empty() || local.len() > MAX_LOCAL_LEN || domain.contains('@') {
             return Err(shown());
         }
-        let local_ok = local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");

@@ -10,7 +10,9 @@ impl ConsoleUser {
     pub fn parse(input: &str) -> Result<Self, String> {
         let ok = !input.is_empty()
             && input.len() <= 64
-            && input.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            && input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if ok {
             Ok(Self(input.to_owned()))
         } else {

@@ -85,7 +85,10 @@ impl RequestKind {
 impl RequestState {
     /// Open requests still need something from the person or from a privacy officer.
     pub fn is_open(self) -> bool {
-        matches!(self, RequestState::AwaitingConfirmation | RequestState::Confirmed)
+        matches!(
+            self,
+            RequestState::AwaitingConfirmation | RequestState::Confirmed
+        )
     }
 
     pub fn label(self) -> &'static str {
@@ -111,6 +114,11 @@ mod tests {
         for s in RequestState::ALL {
             assert_eq!(s.as_str().parse::<RequestState>().unwrap(), *s);
         }
-        assert!("open".parse::<RequestState>().unwrap_err().contains("awaiting_confirmation"));
+        assert!(
+            "open"
+                .parse::<RequestState>()
+                .unwrap_err()
+                .contains("awaiting_confirmation")
+        );
     }
 }

@@ -32,7 +32,10 @@ impl Mailer {
     pub async fn send(&self, message: &Message, file_stem: &str) -> anyhow::Result<()> {
         match self {
             Mailer::Smtp(transport) => {
-                transport.send(message.clone()).await.context("the SMTP server did not accept the mail")?;
+                transport
+                    .send(message.clone())
+                    .await
+                    .context("the SMTP server did not accept the mail")?;
             }
             Mailer::Folder(dir) => {
                 tokio::fs::create_dir_all(dir)

@@ -46,6 +46,9 @@ pub fn build(mail: &Mail, from: &Mailbox) -> anyhow::Result<Message> {
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.clone()))
         .header(AutoSubmitted)
-        .multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), mail.body_html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            mail.body_text.clone(),
+            mail.body_html.clone(),
+        ))
         .with_context(|| format!("building outbox mail {}", mail.id))
 }

@@ -6,22 +6,62 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 /// Every outgoing mail's template name; each has a `.txt` and an `.html` file.
-pub const MAIL_TEMPLATES: &[&str] =
-    &["confirmation_code", "request_received", "change_confirmed", "deletion_completed"];
+pub const MAIL_TEMPLATES: &[&str] = &[
+    "confirmation_code",
+    "request_received",
+    "change_confirmed",
+    "deletion_completed",
+];
 
 const FILES: &[(&str, &str)] = &[
-    ("_layout.html", include_str!("../../templates/email/_layout.html")),
-    ("_footer.txt", include_str!("../../templates/email/_footer.txt")),
-    ("_facts.txt", include_str!("../../templates/email/_facts.txt")),
-    ("_facts.html", include_str!("../../templates/email/_facts.html")),
-    ("confirmation_code.txt", include_str!("../../templates/email/confirmation_code.txt")),
-    ("confirmation_code.html", include_str!("../../templates/email/confirmation_code.html")),
-    ("request_received.txt", include_str!("../../templates/email/request_received.txt")),
-    ("request_received.html", include_str!("../../templates/email/request_received.html")),
-    ("change_confirmed.txt", include_str!("../../templates/email/change_confirmed.txt")),
-    ("change_confirmed.html", include_str!("../../templates/email/change_confirmed.html")),
-    ("deletion_completed.txt", include_str!("../../templates/email/deletion_completed.txt")),
-    ("deletion_completed.html", include_str!("../../templates/email/deletion_completed.html")),
+    (
+        "_layout.html",
+        include_str!("../../templates/email/_layout.html"),
+    ),
+    (
+        "_footer.txt",
+        include_str!("../../templates/email/_footer.txt"),
+    ),
+    (
+        "_facts.txt",
+        include_str!("../../templates/email/_facts.txt"),
+    ),
+    (
+        "_facts.html",
+        include_str!("../../templates/email/_facts.html"),
+    ),
+    (
+        "confirmation_code.txt",
+        include_str!("../../templates/email/confirmation_code.txt"),
+    ),
+    (
+        "confirmation_code.html",
+        include_str!("../../templates/email/confirmation_code.html"),
+    ),
+    (
+        "request_received.txt",
+        include_str!("../../templates/email/request_received.txt"),
+    ),
+    (
+        "request_received.html",
+        include_str!("../../templates/email/request_received.html"),
+    ),
+    (
+        "change_confirmed.txt",
+        include_str!("../../templates/email/change_confirmed.txt"),
+    ),
+    (
+        "change_confirmed.html",
+        include_str!("../../templates/email/change_confirmed.html"),
+    ),
+    (
+        "deletion_completed.txt",
+        include_str!("../../templates/email/deletion_completed.txt"),
+    ),
+    (
+        "deletion_completed.html",
+        include_str!("../../templates/email/deletion_completed.html"),
+    ),
 ];
 
 /// What every request mail can say. Displayed times are already in the display time zone.
@@ -57,7 +97,8 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, source) in FILES {
-            env.add_template(name, source).with_context(|| format!("template {name}"))?;
+            env.add_template(name, source)
+                .with_context(|| format!("template {name}"))?;
         }
         Ok(Self { env })
     }
@@ -77,14 +118,20 @@ impl Templates {
         // Subjects come from our templates and our settings; refuse rather than let a line
         // break through into the header block.
         if subject.chars().any(char::is_control) {
-            return Err(anyhow!("{name}.txt produced a subject with control characters"));
+            return Err(anyhow!(
+                "{name}.txt produced a subject with control characters"
+            ));
         }
         let html = self
             .env
             .get_template(&format!("{name}.html"))?
             .render(context! { subject => &subject, ..Value::from_serialize(ctx) })
             .with_context(|| format!("rendering {name}.html"))?;
-        Ok(Rendered { subject, text: text.trim_start().to_owned(), html })
+        Ok(Rendered {
+            subject,
+            text: text.trim_start().to_owned(),
+            html,
+        })
     }
 }
 
@@ -129,7 +176,11 @@ mod tests {
         let out = t.render("change_confirmed", &ctx("opt_out")).unwrap();
         assert!(out.text.contains("deleted after 30 days"), "{}", out.text);
         let inn = t.render("change_confirmed", &ctx("opt_in")).unwrap();
-        assert!(inn.text.contains("keeps it for up to 5 years"), "{}", inn.text);
+        assert!(
+            inn.text.contains("keeps it for up to 5 years"),
+            "{}",
+            inn.text
+        );
         let code = t.render("confirmation_code", &ctx("opt_out")).unwrap();
         assert!(code.text.contains("/verify code:012345"));
     }

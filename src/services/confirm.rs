@@ -13,11 +13,18 @@ use crate::{
 
 impl Services {
     /// `/verify code:NNNNNN`: proves control of the address a code was sent to.
-    pub async fn verify(&self, actor: &Actor, channel: Channel, code: &str) -> Result<Reply, ServiceError> {
+    pub async fn verify(
+        &self,
+        actor: &Actor,
+        channel: Channel,
+        code: &str,
+    ) -> Result<Reply, ServiceError> {
         let code = parse_code(code)?;
         let now = self.now();
         let mut tx = db::begin_write(self.pool()).await?;
-        let person = people::find(&mut tx, actor).await?.ok_or_else(nothing_waiting)?;
+        let person = people::find(&mut tx, actor)
+            .await?
+            .ok_or_else(nothing_waiting)?;
         let v = db::verifications::latest_pending_for_person(&mut tx, person).await?.ok_or_else(|| {
             UserError::new(
                 "No code is waiting for you. Codes come with a request that names an email address, \
@@ -25,13 +32,20 @@ impl Services {
             )
         })?;
         if v.expires_at <= now || v.attempts >= MAX_CODE_ATTEMPTS {
-            let why = if v.expires_at <= now { "has expired" } else { "was entered wrongly too many times" };
+            let why = if v.expires_at <= now {
+                "has expired"
+            } else {
+                "was entered wrongly too many times"
+            };
             return Err(UserError::new(format!(
                 "That code {why}. Repeat your request with the email address to get a new one."
             ))
             .into());
         }
-        if !self.keys.code_matches(&code_salt(v.request_id, &v.email), &code, &v.code_hash) {
+        if !self
+            .keys
+            .code_matches(&code_salt(v.request_id, &v.email), &code, &v.code_hash)
+        {
             db::verifications::count_attempt(&mut tx, v.id).await?;
             tx.commit().await?;
             let left = MAX_CODE_ATTEMPTS - v.attempts - 1;
@@ -42,14 +56,19 @@ impl Services {
         }
         db::verifications::mark_verified(&mut tx, v.id, now).await?;
         db::identities::assign_verified(&mut tx, person, "email", &v.email, now).await?;
-        let mut req = db::requests::get(&mut tx, v.request_id).await?.expect("verification has a request");
-        let masked = crate::domain::EmailAddress::parse(&v.email).map(|e| e.masked()).unwrap_or_default();
+        let mut req = db::requests::get(&mut tx, v.request_id)
+            .await?
+            .expect("verification has a request");
+        let masked = crate::domain::EmailAddress::parse(&v.email)
+            .map(|e| e.masked())
+            .unwrap_or_default();
         let kind = req.kind();
         let text = match req.state() {
             RequestState::AwaitingConfirmation
                 if kind == RequestKind::Deletion && req.person_confirmed_at.is_none() =>
             {
-                self.queue_mail(&mut tx, "request_received", &req, &v.email, None, false).await?;
+                self.queue_mail(&mut tx, "request_received", &req, &v.email, None, false)
+                    .await?;
                 format!(
                     "Thank you, {masked} is verified. Deletion request #{} cannot be undone, so it still waits \
                      for you: type /confirm to go ahead or /cancel to drop it.",
@@ -57,9 +76,18 @@ impl Services {
                 )
             }
             RequestState::AwaitingConfirmation => {
-                transitions::transition(&mut tx, &mut req, RequestState::Confirmed, channel.as_str(), None, now)
+                transitions::transition(
+                    &mut tx,
+                    &mut req,
+                    RequestState::Confirmed,
+                    channel.as_str(),
+                    None,
+                    now,
+                )
+                .await?;
+                let sent = self
+                    .on_confirmed(&mut tx, &mut req, channel.as_str())
                     .await?;
-                let sent = self.on_confirmed(&mut tx, &mut req, channel.as_str()).await?;
                 format!(
                     "Thank you, {masked} is verified and your {} request #{} is confirmed. {}{}",
                     kind.label(),
@@ -69,7 +97,8 @@ impl Services {
                 )
             }
             _ => {
-                self.queue_mail(&mut tx, "change_confirmed", &req, &v.email, None, false).await?;
+                self.queue_mail(&mut tx, "change_confirmed", &req, &v.email, None, false)
+                    .await?;
                 format!(
                     "Thank you, {masked} is verified and linked to your {} request #{}. A receipt is on its way.",
                     kind.label(),
@@ -86,8 +115,11 @@ impl Services {
     pub async fn confirm(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
         let now = self.now();
         let mut tx = db::begin_write(self.pool()).await?;
-        let person = people::find(&mut tx, actor).await?.ok_or_else(nothing_waiting)?;
-        let Some(mut req) = db::requests::find_open(&mut tx, person, RequestKind::Deletion).await? else {
+        let person = people::find(&mut tx, actor)
+            .await?
+            .ok_or_else(nothing_waiting)?;
+        let Some(mut req) = db::requests::find_open(&mut tx, person, RequestKind::Deletion).await?
+        else {
             return Err(UserError::new(
                 "No deletion request is waiting for your confirmation. /delete starts one.",
             )
@@ -96,22 +128,38 @@ impl Services {
         if req.state() == RequestState::Confirmed {
             return Ok(Reply::about(
                 req.id,
-                format!("Deletion request #{} is already confirmed; it will be carried out by {}.", req.id, self.show_time(req.due_at)),
+                format!(
+                    "Deletion request #{} is already confirmed; it will be carried out by {}.",
+                    req.id,
+                    self.show_time(req.due_at)
+                ),
             ));
         }
         db::requests::set_person_confirmed(&mut tx, req.id, now).await?;
         req.person_confirmed_at = Some(now);
         let pending_code = db::verifications::latest_for_request(&mut tx, req.id).await?;
         let text = if let Some(v) = pending_code {
-            let masked = crate::domain::EmailAddress::parse(&v.email).map(|e| e.masked()).unwrap_or_default();
+            let masked = crate::domain::EmailAddress::parse(&v.email)
+                .map(|e| e.masked())
+                .unwrap_or_default();
             format!(
                 "Noted. Deletion request #{} also needs the code we emailed to {masked}: enter it with \
                  /verify code:NNNNNN.",
                 req.id
             )
         } else {
-            transitions::transition(&mut tx, &mut req, RequestState::Confirmed, channel.as_str(), None, now).await?;
-            let sent = self.on_confirmed(&mut tx, &mut req, channel.as_str()).await?;
+            transitions::transition(
+                &mut tx,
+                &mut req,
+                RequestState::Confirmed,
+                channel.as_str(),
+                None,
+                now,
+            )
+            .await?;
+            let sent = self
+                .on_confirmed(&mut tx, &mut req, channel.as_str())
+                .await?;
             format!(
                 "Deletion request #{} is confirmed. {}{}",
                 req.id,
@@ -129,15 +177,24 @@ impl Services {
     pub async fn cancel(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
         let now = self.now();
         let mut tx = db::begin_write(self.pool()).await?;
-        let person = people::find(&mut tx, actor).await?.ok_or_else(nothing_waiting)?;
+        let person = people::find(&mut tx, actor)
+            .await?
+            .ok_or_else(nothing_waiting)?;
         let mut cancelled = Vec::new();
         for mut req in db::requests::open_for_person(&mut tx, person).await? {
-            let cancellable =
-                req.state() == RequestState::AwaitingConfirmation || req.kind() == RequestKind::Deletion;
+            let cancellable = req.state() == RequestState::AwaitingConfirmation
+                || req.kind() == RequestKind::Deletion;
             if cancellable {
                 let note = Some("cancelled by the person".to_owned());
-                transitions::transition(&mut tx, &mut req, RequestState::Cancelled, channel.as_str(), note, now)
-                    .await?;
+                transitions::transition(
+                    &mut tx,
+                    &mut req,
+                    RequestState::Cancelled,
+                    channel.as_str(),
+                    note,
+                    now,
+                )
+                .await?;
                 cancelled.push(format!("#{} ({})", req.id, req.kind().label()));
             }
         }
@@ -148,10 +205,17 @@ impl Services {
             .into());
         }
         tx.commit().await?;
-        Ok(Reply { text: format!("Cancelled: {}.", cancelled.join(", ")), request_id: None })
+        Ok(Reply {
+            text: format!("Cancelled: {}.", cancelled.join(", ")),
+            request_id: None,
+        })
     }
 
-    pub(super) fn confirmed_consequence(&self, kind: RequestKind, req: &db::requests::Request) -> String {
+    pub(super) fn confirmed_consequence(
+        &self,
+        kind: RequestKind,
+        req: &db::requests::Request,
+    ) -> String {
         match kind {
             RequestKind::Deletion => format!(
                 "A privacy officer will erase your data by {} and you will be told when it is done.",

@@ -44,7 +44,10 @@ impl Services {
                     text.push_str(&format!(" The code we sent to {} still works.", e.masked()));
                 } else {
                     self.start_email_proof(&mut tx, &open, e).await?;
-                    text.push_str(&format!(" {}", proof_instructions(e, self.config().code_ttl_minutes)));
+                    text.push_str(&format!(
+                        " {}",
+                        proof_instructions(e, self.config().code_ttl_minutes)
+                    ));
                 }
             }
             tx.commit().await?;
@@ -67,7 +70,9 @@ impl Services {
             due_at: deadline::due_at(now, self.config().response_days),
         };
         let id = db::requests::insert(&mut tx, &new).await?;
-        let mut req = db::requests::get(&mut tx, id).await?.expect("just inserted");
+        let mut req = db::requests::get(&mut tx, id)
+            .await?
+            .expect("just inserted");
         transitions::record_new(&mut tx, &req, channel.as_str()).await?;
 
         let mut text = format!(
@@ -78,7 +83,10 @@ impl Services {
         );
         if let Some(e) = email.as_ref().filter(|_| proof_needed) {
             self.start_email_proof(&mut tx, &req, e).await?;
-            text.push_str(&format!(" {}", proof_instructions(e, self.config().code_ttl_minutes)));
+            text.push_str(&format!(
+                " {}",
+                proof_instructions(e, self.config().code_ttl_minutes)
+            ));
         }
         if kind == RequestKind::Deletion {
             text.push_str(&format!(
@@ -87,10 +95,13 @@ impl Services {
                 self.show_time(req.due_at)
             ));
             if !proof_needed {
-                self.queue_receipts(&mut tx, &req, "request_received").await?;
+                self.queue_receipts(&mut tx, &req, "request_received")
+                    .await?;
             }
         } else if state == RequestState::Confirmed {
-            let sent = self.on_confirmed(&mut tx, &mut req, channel.as_str()).await?;
+            let sent = self
+                .on_confirmed(&mut tx, &mut req, channel.as_str())
+                .await?;
             text.push_str(&format!(" {}", self.choice_consequence(kind)));
             text.push_str(&receipt_note(sent, kind));
         }
@@ -108,10 +119,29 @@ impl Services {
     ) -> anyhow::Result<()> {
         let now = self.now();
         let code = crypto::new_code();
-        let hash = self.keys.code_hash(&code_salt(req.id, email.as_str()), &code);
+        let hash = self
+            .keys
+            .code_hash(&code_salt(req.id, email.as_str()), &code);
         let expires = now + Duration::minutes(i64::from(self.config().code_ttl_minutes));
-        db::verifications::insert(conn, req.person_id, req.id, email.as_str(), &hash, now, expires).await?;
-        self.queue_mail(conn, "confirmation_code", req, email.as_str(), Some(code), false).await
+        db::verifications::insert(
+            conn,
+            req.person_id,
+            req.id,
+            email.as_str(),
+            &hash,
+            now,
+            expires,
+        )
+        .await?;
+        self.queue_mail(
+            conn,
+            "confirmation_code",
+            req,
+            email.as_str(),
+            Some(code),
+            false,
+        )
+        .await
     }
 
     async fn code_still_valid(
@@ -122,7 +152,11 @@ impl Services {
     ) -> anyhow::Result<bool> {
         Ok(db::verifications::latest_for_request(conn, req.id)
             .await?
-            .is_some_and(|v| v.email == email.as_str() && v.expires_at > self.now() && v.attempts < MAX_CODE_ATTEMPTS))
+            .is_some_and(|v| {
+                v.email == email.as_str()
+                    && v.expires_at > self.now()
+                    && v.attempts < MAX_CODE_ATTEMPTS
+            }))
     }
 
     /// A request has just become confirmed: the opposite choice stops counting and the person
@@ -171,7 +205,11 @@ pub(super) fn code_salt(request_id: i64, email: &str) -> String {
     format!("{request_id}:{email}")
 }
 
-async fn is_proven_for(conn: &mut SqliteConnection, person: i64, email: &EmailAddress) -> sqlx::Result<bool> {
+async fn is_proven_for(
+    conn: &mut SqliteConnection,
+    person: i64,
+    email: &EmailAddress,
+) -> sqlx::Result<bool> {
     Ok(db::identities::find(conn, "email", email.as_str())
         .await?
         .is_some_and(|i| i.person_id == person && i.verified_at.is_some()))

@@ -36,7 +36,10 @@ pub struct Reply {
 
 impl Reply {
     fn about(request_id: i64, text: String) -> Self {
-        Self { text, request_id: Some(request_id) }
+        Self {
+            text,
+            request_id: Some(request_id),
+        }
     }
 }
 
@@ -53,12 +56,18 @@ pub struct Services {
 impl Services {
     /// Takes an open, migrated pool. The hashing key comes from `HASH_KEY`, or is generated once
     /// and kept in the database.
-    pub async fn new(pool: SqlitePool, config: Arc<Config>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn new(
+        pool: SqlitePool,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let key = match &config.hash_key {
             Some(k) => k.clone(),
             None => {
                 let mut conn = pool.acquire().await?;
-                let stored = db::settings::get_or_insert(&mut conn, "hash_key", &Keys::generate_hex()).await?;
+                let stored =
+                    db::settings::get_or_insert(&mut conn, "hash_key", &Keys::generate_hex())
+                        .await?;
                 hex::decode(stored).context("the stored hash_key setting is not hex")?
             }
         };
@@ -91,11 +100,17 @@ impl Services {
 
     /// A time as people read it, in the display time zone.
     pub fn show_time(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.config.display_timezone).format("%Y-%m-%d %H:%M %Z").to_string()
+        at.with_timezone(&self.config.display_timezone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
     }
 
     pub fn describe_offset(&self, received: DateTime<Utc>) -> String {
-        deadline::describe_offset(received, self.config.policy_deadline, self.config.display_timezone)
+        deadline::describe_offset(
+            received,
+            self.config.policy_deadline,
+            self.config.display_timezone,
+        )
     }
 
     fn mail_context(&self, req: &Request, code: Option<String>) -> MailContext {
@@ -126,7 +141,9 @@ impl Services {
         code: Option<String>,
         scrub_after_send: bool,
     ) -> anyhow::Result<()> {
-        let rendered = self.templates.render(template, &self.mail_context(req, code))?;
+        let rendered = self
+            .templates
+            .render(template, &self.mail_context(req, code))?;
         let message_id = new_message_id(&self.config.mail_from);
         let mail = NewMail {
             message_id: &message_id,
@@ -139,15 +156,23 @@ impl Services {
             body_html: &rendered.html,
             scrub_after_send,
         };
-        db::outbox::insert(conn, &mail, self.now()).await.context("queueing mail")?;
+        db::outbox::insert(conn, &mail, self.now())
+            .await
+            .context("queueing mail")?;
         Ok(())
     }
 
     /// Sends the receipt for a confirmed request to each of the person's proven addresses.
-    async fn queue_receipts(&self, conn: &mut SqliteConnection, req: &Request, template: &str) -> anyhow::Result<usize> {
+    async fn queue_receipts(
+        &self,
+        conn: &mut SqliteConnection,
+        req: &Request,
+        template: &str,
+    ) -> anyhow::Result<usize> {
         let emails = db::identities::verified_emails(conn, req.person_id).await?;
         for email in &emails {
-            self.queue_mail(conn, template, req, email, None, false).await?;
+            self.queue_mail(conn, template, req, email, None, false)
+                .await?;
         }
         Ok(emails.len())
     }

@@ -34,7 +34,10 @@ pub struct Completed {
 }
 
 impl Services {
-    pub async fn list_requests(&self, state: Option<RequestState>) -> Result<Vec<ListedRequest>, ServiceError> {
+    pub async fn list_requests(
+        &self,
+        state: Option<RequestState>,
+    ) -> Result<Vec<ListedRequest>, ServiceError> {
         let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
         let now = self.now();
         let rows = db::requests::list(&mut conn, state).await?;
@@ -47,7 +50,9 @@ impl Services {
                     kind: r.kind(),
                     state: r.state(),
                     channel: r.channel.clone(),
-                    received_at: r.received_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    received_at: r
+                        .received_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     deadline_offset_seconds: r.deadline_offset_secs,
                     deadline_offset: self.describe_offset(r.received_at),
                     due_at: r.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -65,7 +70,11 @@ impl Services {
         let mut tx = db::begin_write(self.pool()).await?;
         let mut req = db::requests::get(&mut tx, request_id)
             .await?
-            .ok_or_else(|| UserError::new(format!("There is no request #{request_id}. `requests list` shows them.")))?;
+            .ok_or_else(|| {
+                UserError::new(format!(
+                    "There is no request #{request_id}. `requests list` shows them."
+                ))
+            })?;
         if req.kind() != RequestKind::Deletion {
             return Err(UserError::new(format!(
                 "Request #{request_id} is of kind {}; only deletion requests are completed by an officer.",
@@ -83,7 +92,8 @@ impl Services {
         let person = req.person_id;
         let emails = db::identities::verified_emails(&mut tx, person).await?;
         for email in &emails {
-            self.queue_mail(&mut tx, "deletion_completed", &req, email, None, true).await?;
+            self.queue_mail(&mut tx, "deletion_completed", &req, email, None, true)
+                .await?;
         }
         let identities = db::identities::for_person(&mut tx, person).await?;
         for i in &identities {
@@ -93,18 +103,41 @@ impl Services {
         db::identities::delete_for_person(&mut tx, person).await?;
         db::verifications::delete_for_person(&mut tx, person).await?;
         db::outbox::scrub_for_person(&mut tx, person).await?;
-        transitions::transition(&mut tx, &mut req, RequestState::Completed, "operator", None, now).await?;
+        transitions::transition(
+            &mut tx,
+            &mut req,
+            RequestState::Completed,
+            "operator",
+            None,
+            now,
+        )
+        .await?;
         for mut other in db::requests::open_for_person(&mut tx, person).await? {
             let note = Some(format!("person erased by request #{request_id}"));
-            transitions::transition(&mut tx, &mut other, RequestState::Cancelled, "system", note, now).await?;
+            transitions::transition(
+                &mut tx,
+                &mut other,
+                RequestState::Cancelled,
+                "system",
+                note,
+                now,
+            )
+            .await?;
         }
         db::people::mark_erased(&mut tx, person, now).await?;
         tx.commit().await?;
         self.mail_ready().notify_one();
         if let Err(e) = db::checkpoint(self.pool()).await {
-            tracing::warn!(error = format!("{e:#}"), "checkpoint after erasure failed; it will happen later");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "checkpoint after erasure failed; it will happen later"
+            );
         }
-        Ok(Completed { request_id, identities_erased: identities.len(), people_told: emails.len() })
+        Ok(Completed {
+            request_id,
+            identities_erased: identities.len(),
+            people_told: emails.len(),
+        })
     }
 
     /// Requests never confirmed within `CONFIRM_WITHIN_HOURS` expire. Returns how many did.
@@ -116,7 +149,15 @@ impl Services {
         let n = stale.len();
         for mut req in stale {
             let note = Some("not confirmed in time".to_owned());
-            transitions::transition(&mut tx, &mut req, RequestState::Expired, "system", note, now).await?;
+            transitions::transition(
+                &mut tx,
+                &mut req,
+                RequestState::Expired,
+                "system",
+                note,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(n)

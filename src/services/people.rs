@@ -6,7 +6,11 @@ use sqlx::SqliteConnection;
 use crate::{db, domain::Actor};
 
 /// The person an authenticated actor is, created on first contact.
-pub async fn resolve(conn: &mut SqliteConnection, actor: &Actor, now: DateTime<Utc>) -> sqlx::Result<i64> {
+pub async fn resolve(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
     if let Some(id) = find(conn, actor).await? {
         return Ok(id);
     }
@@ -19,5 +23,7 @@ pub async fn resolve(conn: &mut SqliteConnection, actor: &Actor, now: DateTime<U
 /// The person an actor is, if the bot has met them.
 pub async fn find(conn: &mut SqliteConnection, actor: &Actor) -> sqlx::Result<Option<i64>> {
     let (kind, value) = actor.identity();
-    Ok(db::identities::find(conn, kind, &value).await?.map(|i| i.person_id))
+    Ok(db::identities::find(conn, kind, &value)
+        .await?
+        .map(|i| i.person_id))
 }

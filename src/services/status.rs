@@ -24,7 +24,9 @@ impl Services {
             due_at: deadline::due_at(now, cfg.response_days),
         };
         let id = db::requests::insert(&mut tx, &new).await?;
-        let req = db::requests::get(&mut tx, id).await?.expect("just inserted");
+        let req = db::requests::get(&mut tx, id)
+            .await?
+            .expect("just inserted");
         transitions::record_new(&mut tx, &req, channel.as_str()).await?;
 
         let open = db::requests::open_for_person(&mut tx, person).await?;
@@ -52,7 +54,10 @@ impl Services {
                 deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone)
             ),
         });
-        let pending: Vec<_> = open.iter().filter(|r| Some(r.id) != standing.map(|s| s.id)).collect();
+        let pending: Vec<_> = open
+            .iter()
+            .filter(|r| Some(r.id) != standing.map(|s| s.id))
+            .collect();
         if pending.is_empty() {
             lines.push("- Nothing else is open.".into());
         }
@@ -64,11 +69,18 @@ impl Services {
                 r.kind().label(),
                 r.state().label(),
                 self.show_time(r.due_at),
-                if days_left >= 0 { format!("{days_left} days left") } else { format!("{} days late", -days_left) }
+                if days_left >= 0 {
+                    format!("{days_left} days left")
+                } else {
+                    format!("{} days late", -days_left)
+                }
             ));
         }
-        let masked: Vec<String> =
-            emails.iter().filter_map(|e| EmailAddress::parse(e).ok()).map(|e| e.masked()).collect();
+        let masked: Vec<String> = emails
+            .iter()
+            .filter_map(|e| EmailAddress::parse(e).ok())
+            .map(|e| e.masked())
+            .collect();
         lines.push(if masked.is_empty() {
             "- No email address is linked; replies come only here.".into()
         } else {

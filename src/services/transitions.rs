@@ -8,7 +8,11 @@ use crate::{
     domain::RequestState,
 };
 
-pub async fn record_new(conn: &mut SqliteConnection, req: &Request, actor: &str) -> sqlx::Result<()> {
+pub async fn record_new(
+    conn: &mut SqliteConnection,
+    req: &Request,
+    actor: &str,
+) -> sqlx::Result<()> {
     db::events::append(
         conn,
         &Event {

@@ -49,7 +49,10 @@ impl OutboxWorker {
     pub async fn try_deliver_next(&self) -> anyhow::Result<Step> {
         let now = self.services.now();
         let pool = self.services.pool();
-        let mut conn = pool.acquire().await.context("acquiring a connection for the outbox")?;
+        let mut conn = pool
+            .acquire()
+            .await
+            .context("acquiring a connection for the outbox")?;
         let lease_until = now + Duration::seconds(LEASE_SECS);
         let Some(mail) = db::outbox::claim_next_due(&mut conn, now, lease_until).await? else {
             return Ok(Step::Empty);
@@ -73,7 +76,10 @@ impl OutboxWorker {
                     // The last mail to an erased person: push the wiped page out of the WAL.
                     drop(conn);
                     if let Err(e) = db::checkpoint(pool).await {
-                        tracing::warn!(error = format!("{e:#}"), "checkpoint after an erased person's last mail failed");
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            "checkpoint after an erased person's last mail failed"
+                        );
                     }
                 }
                 Ok(Step::Delivered { outbox_id: mail.id })
@@ -84,7 +90,10 @@ impl OutboxWorker {
                 let retry_at = self.services.now() + backoff(attempts);
                 db::outbox::mark_failed(&mut conn, mail.id, &error, retry_at).await?;
                 tracing::warn!(outbox_id = mail.id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
-                Ok(Step::Failed { outbox_id: mail.id, attempts })
+                Ok(Step::Failed {
+                    outbox_id: mail.id,
+                    attempts,
+                })
             }
         }
     }
@@ -129,7 +138,13 @@ impl OutboxWorker {
 /// reason, drop the address.
 pub fn redact_addresses(text: &str) -> String {
     text.split_inclusive(char::is_whitespace)
-        .map(|word| if word.contains('@') { "[address] " } else { word })
+        .map(|word| {
+            if word.contains('@') {
+                "[address] "
+            } else {
+                word
+            }
+        })
         .collect::<String>()
         .trim_end()
         .to_owned()
@@ -149,7 +164,9 @@ mod tests {
 
     #[test]
     fn addresses_are_redacted_from_errors() {
-        let r = redact_addresses("permanent error (550): 5.1.1 <bob@example.org>: Recipient address rejected");
+        let r = redact_addresses(
+            "permanent error (550): 5.1.1 <bob@example.org>: Recipient address rejected",
+        );
         assert!(!r.contains("bob"), "{r}");
         assert!(r.contains("Recipient address rejected"));
     }

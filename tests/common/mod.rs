@@ -47,8 +47,14 @@ impl TestApp {
         let mut config = Config::for_folder(dir.path());
         adjust(&mut config);
         let clock = ManualClock::new(now);
-        let app = App::build_with_clock(config, Arc::new(clock.clone())).await.unwrap();
-        TestApp { dir, clock, services: app.services }
+        let app = App::build_with_clock(config, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        TestApp {
+            dir,
+            clock,
+            services: app.services,
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -68,7 +74,11 @@ impl TestApp {
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        sqlx::query(sql).fetch_one(self.services.pool()).await.unwrap().get(0)
+        sqlx::query(sql)
+            .fetch_one(self.services.pool())
+            .await
+            .unwrap()
+            .get(0)
     }
 
     pub async fn request_state(&self, id: i64) -> String {
@@ -91,7 +101,11 @@ impl TestApp {
     /// The code in the newest confirmation-code mail.
     pub async fn latest_code(&self) -> String {
         let mails = self.mails().await;
-        let (_, _, text) = mails.iter().rev().find(|(t, _, _)| t == "confirmation_code").expect("a code mail");
+        let (_, _, text) = mails
+            .iter()
+            .rev()
+            .find(|(t, _, _)| t == "confirmation_code")
+            .expect("a code mail");
         code_in(text)
     }
 }
@@ -109,7 +123,11 @@ pub fn console(name: &str) -> Actor {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A real SMTP server (Debian's python3-aiosmtpd) that stores what it accepts in a Maildir.
@@ -122,16 +140,31 @@ pub struct SmtpServer {
 impl SmtpServer {
     pub fn start(port: u16, maildir: &Path) -> SmtpServer {
         let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting aiosmtpd: run scripts/test, which installs python3-aiosmtpd");
-        let server = SmtpServer { port, maildir: maildir.to_owned(), child };
+        let server = SmtpServer {
+            port,
+            maildir: maildir.to_owned(),
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -145,7 +178,10 @@ impl SmtpServer {
     pub fn messages(&self) -> Vec<String> {
         let new = self.maildir.join("new");
         let mut out: Vec<String> = std::fs::read_dir(&new)
-            .map(|rd| rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
+            .map(|rd| {
+                rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort();
         out
@@ -165,7 +201,9 @@ impl Drop for SmtpServer {
 }
 
 pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+    raw.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    })
 }

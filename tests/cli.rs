@@ -1,0 +1,172 @@
+//! The binary as a new user meets it, in a fresh folder with nothing configured.
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Output, Stdio},
+};
+
+fn dsr_bot(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn code_in_eml(dir: &Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let raw = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    raw.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .expect("a code line in the .eml")
+        .to_owned()
+}
+
+#[test]
+fn a_new_user_opts_out_by_email_and_the_operator_sees_it_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let filed = stdout(&dsr_bot(
+        d,
+        &["console", "--user", "alice"],
+        "/optout email:alice@example.org\n",
+    ));
+    assert!(
+        filed.contains("emailed a 6-digit code to a***@example.org"),
+        "{filed}"
+    );
+    assert!(d.join("dsr-bot.db").exists());
+
+    let flushed = stdout(&dsr_bot(d, &["mail", "flush"], ""));
+    assert!(flushed.starts_with("1 delivered"), "{flushed}");
+    let code = code_in_eml(d);
+
+    let verified = stdout(&dsr_bot(
+        d,
+        &["console", "--user", "alice"],
+        &format!("/verify code:{code}\n"),
+    ));
+    assert!(verified.contains("is confirmed"), "{verified}");
+
+    let listed = stdout(&dsr_bot(d, &["requests", "list", "--format", "json"], ""));
+    let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["kind"], "opt_out");
+    assert_eq!(row["state"], "confirmed");
+    assert_eq!(row["email_verified"], true);
+    assert!(row["received_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        row["deadline_offset_seconds"].as_i64().unwrap() > 0,
+        "filed after the 2025 deadline"
+    );
+    assert!(
+        row["deadline_offset"]
+            .as_str()
+            .unwrap()
+            .ends_with("after the deadline")
+    );
+    assert!(row["due_at"].is_string());
+    assert!(!listed.contains("alice"), "the listing names no one");
+
+    let table = stdout(&dsr_bot(
+        d,
+        &["requests", "list", "--state", "confirmed"],
+        "",
+    ));
+    assert!(
+        table.contains("opt_out") && table.contains("verified"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_default_command_runs_the_console_and_the_mail_worker_until_input_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dsr_bot(dir.path(), &["--help"], "");
+    assert!(stdout(&out).contains("console"));
+
+    let run = dsr_bot(
+        dir.path(),
+        &["run", "--user", "bob"],
+        "/delete email:bob@example.org\n/status\n",
+    );
+    let text = stdout(&run);
+    assert!(
+        text.contains("Your deletion request #1 is recorded"),
+        "{text}"
+    );
+    assert!(text.contains("awaiting your confirmation"), "{text}");
+    // The worker's last flush on the way out wrote the code mail.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "RESPONSE_DAYS=thirty\n").unwrap();
+
+    let out = dsr_bot(dir.path(), &["migrate"], "");
+
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: configuration: RESPONSE_DAYS: 'thirty'"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("dsr-bot.db").exists(),
+        "nothing is created on bad configuration"
+    );
+}
+
+#[test]
+fn operator_errors_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dsr_bot(dir.path(), &["requests", "complete", "42"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("There is no request #42"), "{err}");
+
+    let bad_state = dsr_bot(dir.path(), &["requests", "list", "--state", "open"], "");
+    assert!(!bad_state.status.success());
+    assert!(
+        String::from_utf8(bad_state.stderr)
+            .unwrap()
+            .contains("awaiting_confirmation")
+    );
+}
