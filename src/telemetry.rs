@@ -1,5 +1,7 @@
 //! Structured logs on stderr. `RUST_LOG` overrides the default level.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(default_level: &str) {
@@ -8,5 +10,6 @@ pub fn init(default_level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
