@@ -48,6 +48,20 @@ pub enum Cmd {
     },
     /// Create or upgrade the database, then exit.
     Migrate,
+    /// Discord helpers that need no connection.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordCmd {
+    /// Print the slash commands the bot registers (names, descriptions, options, permissions).
+    Commands {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +107,16 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<crate::startup::RunError> for Failure {
+    fn from(e: crate::startup::RunError) -> Self {
+        match e {
+            // Token and connection problems are configuration to the operator: one line, exit 2.
+            crate::startup::RunError::Discord(e) => Failure::Config(e.to_string()),
+            crate::startup::RunError::Other(e) => Failure::Internal(e),
+        }
+    }
+}
+
 impl From<ServiceError> for Failure {
     fn from(e: ServiceError) -> Self {
         match e {
@@ -105,6 +129,13 @@ impl From<ServiceError> for Failure {
 pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
     let config = Config::from_env().map_err(|e| Failure::Config(e.to_string()))?;
     let command = cli.command.unwrap_or(Cmd::Run { user: None });
+    if let Cmd::Discord {
+        command: DiscordCmd::Commands { format },
+    } = &command
+    {
+        print_commands(*format);
+        return Ok(());
+    }
     crate::telemetry::init(match command {
         Cmd::Run { .. } => "info",
         _ => "warn",
@@ -156,6 +187,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 s.delivered, s.failed
             );
         }
+        Cmd::Discord { .. } => unreachable!("answered before the database is opened"),
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",
@@ -164,6 +196,28 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+fn print_commands(format: Format) {
+    let defs = crate::discord::commands::definitions_json();
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&defs).expect("JSON values print")
+        ),
+        Format::Table => {
+            for c in defs.as_array().into_iter().flatten() {
+                let perms = c["default_member_permissions"]
+                    .as_str()
+                    .map_or(String::new(), |p| format!("  [permissions {p}]"));
+                println!(
+                    "/{:<9} {}{perms}",
+                    c["name"].as_str().unwrap_or("?"),
+                    c["description"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
 }
 
 fn table(rows: &[ListedRequest]) -> String {

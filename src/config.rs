@@ -32,6 +32,27 @@ pub struct Config {
     pub code_ttl_minutes: u32,
     pub confirm_within_hours: u32,
     pub mail_poll_seconds: u64,
+    pub discord: DiscordConfig,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiscordConfig {
+    /// Unset: no Discord connection; `dsr-bot run` uses the console instead.
+    pub token: Option<Secret>,
+    /// Register commands in this guild only (instant, for testing); unset: globally.
+    pub guild_id: Option<u64>,
+    /// Members with this role may use the privacy-officer commands.
+    pub officer_role_id: Option<u64>,
+}
+
+/// A value that never appears in logs or debug output.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +162,24 @@ impl Config {
             });
         }
 
+        let snowflake = |k: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(k)
+                .map(|raw| {
+                    raw.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError {
+                        key: k,
+                        problem: format!("'{raw}' is not a Discord id (a number, from Developer Mode's Copy ID)"),
+                    })
+                })
+                .transpose()
+        };
+        let discord = DiscordConfig {
+            token: get("DISCORD_TOKEN").map(Secret),
+            guild_id: snowflake("DISCORD_GUILD_ID")?,
+            officer_role_id: snowflake("PRIVACY_OFFICER_ROLE_ID")?,
+        };
+
         Ok(Config {
+            discord,
             database_path: PathBuf::from(text("DATABASE_PATH", "dsr-bot.db")),
             sqlite_synchronous,
             policy_name: text("POLICY_NAME", "AI training on member chats"),
@@ -209,6 +247,8 @@ mod tests {
             ("PRIVACY_OFFICERS", "dpo@example.org,nobody"),
             ("HASH_KEY", "abcd"),
             ("SQLITE_SYNCHRONOUS", "off"),
+            ("DISCORD_GUILD_ID", "my-server"),
+            ("PRIVACY_OFFICER_ROLE_ID", "-5"),
         ] {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);

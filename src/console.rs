@@ -51,6 +51,7 @@ pub async fn handle(
         Command::Help => Ok(Reply {
             text: HELP.to_owned(),
             request_id: None,
+            receipt: false,
         }),
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod console;
 pub mod crypto;
 pub mod db;
+pub mod discord;
 pub mod domain;
 pub mod email;
 pub mod error;

@@ -8,6 +8,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     console, db,
+    discord::{self, Adapter},
     domain::ConsoleUser,
     email::Mailer,
     services::Services,
@@ -37,11 +38,24 @@ impl App {
         ))
     }
 
-    /// The service: the mail worker in the background and, with no Discord token, the console
-    /// on this terminal as `console_user`. Stops at end of input or Ctrl-C, after a last flush.
-    pub async fn run(self, console_user: ConsoleUser) -> anyhow::Result<()> {
+    /// The service: the mail worker in the background, and the Discord bot when
+    /// `DISCORD_TOKEN` is set, or else the console on this terminal as `console_user`. Stops at
+    /// Ctrl-C (or the console's end of input), after a last mail flush.
+    pub async fn run(self, console_user: ConsoleUser) -> Result<(), RunError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(self.outbox_worker()?.run(stop_rx));
+        let worker = tokio::spawn(self.outbox_worker()?.run(stop_rx.clone()));
+        let discord = self.services.config().discord.clone();
+        if let Some(token) = discord.token {
+            let adapter = Arc::new(Adapter::new(self.services.clone()));
+            let bot = discord::bot::run(adapter, &token.0, discord.guild_id, stop_rx);
+            let result = tokio::select! {
+                r = bot => r,
+                _ = tokio::signal::ctrl_c() => { tracing::info!("stopping on Ctrl-C"); Ok(()) }
+            };
+            let _ = stop_tx.send(true);
+            worker.await.context("the mail worker stopped abnormally")?;
+            return result.map_err(RunError::Discord);
+        }
         let interactive = std::io::stdin().is_terminal();
         match self.services.config().smtp_url {
             Some(_) => tracing::info!("mail goes to the SMTP server in SMTP_URL"),
@@ -64,5 +78,19 @@ impl App {
         let _ = stop_tx.send(true);
         worker.await.context("the mail worker stopped abnormally")?;
         Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Discord(#[from] discord::bot::StartError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(e: std::io::Error) -> Self {
+        RunError::Other(e.into())
     }
 }

@@ -99,3 +99,26 @@ pub async fn delete_for_person(conn: &mut SqliteConnection, person_id: i64) -> s
         .await?;
     Ok(done.rows_affected())
 }
+
+pub async fn mark_dm_closed(
+    conn: &mut SqliteConnection,
+    discord_id: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE identities SET dm_closed_at = ? WHERE kind = 'discord' AND value = ?")
+        .bind(now)
+        .bind(discord_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn dm_closed(conn: &mut SqliteConnection, discord_id: &str) -> sqlx::Result<bool> {
+    let closed: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT dm_closed_at FROM identities WHERE kind = 'discord' AND value = ?",
+    )
+    .bind(discord_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(matches!(closed, Some(Some(_))))
+}

@@ -4,6 +4,7 @@
 pub mod erasure;
 pub mod events;
 pub mod identities;
+pub mod inputs;
 pub mod outbox;
 pub mod people;
 pub mod requests;

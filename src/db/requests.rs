@@ -168,3 +168,19 @@ pub async fn list(
     .fetch_all(conn)
     .await
 }
+
+/// (kind, state, count), for requests received in `[from, to)` when given.
+pub async fn count_by_kind_state(
+    conn: &mut SqliteConnection,
+    bounds: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as(
+        "SELECT kind, state, COUNT(*) FROM requests
+         WHERE ?1 IS NULL OR (received_at >= ?1 AND received_at < ?2)
+         GROUP BY kind, state ORDER BY kind, state",
+    )
+    .bind(bounds.map(|b| b.0))
+    .bind(bounds.map(|b| b.1))
+    .fetch_all(conn)
+    .await
+}

@@ -22,3 +22,12 @@ pub async fn get_or_insert(
         .await?;
     Ok(get(conn, name).await?.unwrap_or_default())
 }
+
+pub async fn set(conn: &mut SqliteConnection, name: &str, value: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        .bind(name)
+        .bind(value)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -21,7 +21,7 @@ impl Services {
     ) -> Result<Reply, ServiceError> {
         let code = parse_code(code)?;
         let now = self.now();
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let person = people::find(&mut tx, actor)
             .await?
             .ok_or_else(nothing_waiting)?;
@@ -63,17 +63,18 @@ impl Services {
             .map(|e| e.masked())
             .unwrap_or_default();
         let kind = req.kind();
-        let text = match req.state() {
+        let (text, receipt) = match req.state() {
             RequestState::AwaitingConfirmation
                 if kind == RequestKind::Deletion && req.person_confirmed_at.is_none() =>
             {
                 self.queue_mail(&mut tx, "request_received", &req, &v.email, None, false)
                     .await?;
-                format!(
+                let text = format!(
                     "Thank you, {masked} is verified. Deletion request #{} cannot be undone, so it still waits \
                      for you: type /confirm to go ahead or /cancel to drop it.",
                     req.id
-                )
+                );
+                (text, false)
             }
             RequestState::AwaitingConfirmation => {
                 transitions::transition(
@@ -88,33 +89,36 @@ impl Services {
                 let sent = self
                     .on_confirmed(&mut tx, &mut req, channel.as_str())
                     .await?;
-                format!(
+                let text = format!(
                     "Thank you, {masked} is verified and your {} request #{} is confirmed. {}{}",
                     kind.label(),
                     req.id,
                     self.confirmed_consequence(kind, &req),
                     receipt_note(sent, kind)
-                )
+                );
+                (text, true)
             }
             _ => {
                 self.queue_mail(&mut tx, "change_confirmed", &req, &v.email, None, false)
                     .await?;
-                format!(
+                let text = format!(
                     "Thank you, {masked} is verified and linked to your {} request #{}. A receipt is on its way.",
                     kind.label(),
                     req.id
-                )
+                );
+                (text, true)
             }
         };
         tx.commit().await?;
         self.mail_ready().notify_one();
-        Ok(Reply::about(req.id, text))
+        let reply = Reply::about(req.id, text);
+        Ok(if receipt { reply.with_receipt() } else { reply })
     }
 
     /// `/confirm`: the explicit second step a deletion needs.
     pub async fn confirm(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
         let now = self.now();
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let person = people::find(&mut tx, actor)
             .await?
             .ok_or_else(nothing_waiting)?;
@@ -138,15 +142,16 @@ impl Services {
         db::requests::set_person_confirmed(&mut tx, req.id, now).await?;
         req.person_confirmed_at = Some(now);
         let pending_code = db::verifications::latest_for_request(&mut tx, req.id).await?;
-        let text = if let Some(v) = pending_code {
+        let (text, receipt) = if let Some(v) = pending_code {
             let masked = crate::domain::EmailAddress::parse(&v.email)
                 .map(|e| e.masked())
                 .unwrap_or_default();
-            format!(
+            let text = format!(
                 "Noted. Deletion request #{} also needs the code we emailed to {masked}: enter it with \
                  /verify code:NNNNNN.",
                 req.id
-            )
+            );
+            (text, false)
         } else {
             transitions::transition(
                 &mut tx,
@@ -160,30 +165,52 @@ impl Services {
             let sent = self
                 .on_confirmed(&mut tx, &mut req, channel.as_str())
                 .await?;
-            format!(
+            let text = format!(
                 "Deletion request #{} is confirmed. {}{}",
                 req.id,
                 self.confirmed_consequence(RequestKind::Deletion, &req),
                 receipt_note(sent, RequestKind::Deletion)
-            )
+            );
+            (text, true)
         };
         tx.commit().await?;
         self.mail_ready().notify_one();
-        Ok(Reply::about(req.id, text))
+        let reply = Reply::about(req.id, text);
+        Ok(if receipt { reply.with_receipt() } else { reply })
     }
 
     /// `/cancel`: drops every request still waiting for the person, and a confirmed deletion
     /// that has not been carried out yet. Recorded choices are changed by the opposite choice.
     pub async fn cancel(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
+        self.cancel_waiting(actor, channel, None).await
+    }
+
+    /// Cancels one request of the person's (the Cancel button under a deletion).
+    pub async fn cancel_request(
+        &self,
+        actor: &Actor,
+        channel: Channel,
+        request_id: i64,
+    ) -> Result<Reply, ServiceError> {
+        self.cancel_waiting(actor, channel, Some(request_id)).await
+    }
+
+    async fn cancel_waiting(
+        &self,
+        actor: &Actor,
+        channel: Channel,
+        only: Option<i64>,
+    ) -> Result<Reply, ServiceError> {
         let now = self.now();
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let person = people::find(&mut tx, actor)
             .await?
             .ok_or_else(nothing_waiting)?;
         let mut cancelled = Vec::new();
         for mut req in db::requests::open_for_person(&mut tx, person).await? {
-            let cancellable = req.state() == RequestState::AwaitingConfirmation
-                || req.kind() == RequestKind::Deletion;
+            let cancellable = (req.state() == RequestState::AwaitingConfirmation
+                || req.kind() == RequestKind::Deletion)
+                && only.is_none_or(|id| id == req.id);
             if cancellable {
                 let note = Some("cancelled by the person".to_owned());
                 transitions::transition(
@@ -207,7 +234,8 @@ impl Services {
         tx.commit().await?;
         Ok(Reply {
             text: format!("Cancelled: {}.", cancelled.join(", ")),
-            request_id: None,
+            request_id: only,
+            receipt: false,
         })
     }
 

@@ -24,7 +24,7 @@ impl Services {
             return self.status(actor, channel).await;
         }
         let now = self.now();
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let person = people::resolve(&mut tx, actor, now).await?;
 
         let proof_needed = match &email {
@@ -107,7 +107,12 @@ impl Services {
         }
         tx.commit().await?;
         self.mail_ready().notify_one();
-        Ok(Reply::about(id, text))
+        let reply = Reply::about(id, text);
+        Ok(if state == RequestState::Confirmed {
+            reply.with_receipt()
+        } else {
+            reply
+        })
     }
 
     /// Sends a fresh code for `email` tied to `req`.

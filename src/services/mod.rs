@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
-pub use operator::{Completed, ListedRequest};
+pub use operator::{Completed, KindStateCount, ListedRequest};
 
 use crate::{
     clock::Clock,
@@ -32,6 +32,8 @@ pub struct Reply {
     pub text: String,
     /// The request the reply is about, when there is one.
     pub request_id: Option<i64>,
+    /// A change took effect: channels that can (Discord) send the text as a receipt too.
+    pub receipt: bool,
 }
 
 impl Reply {
@@ -39,7 +41,13 @@ impl Reply {
         Self {
             text,
             request_id: Some(request_id),
+            receipt: false,
         }
+    }
+
+    fn with_receipt(mut self) -> Self {
+        self.receipt = true;
+        self
     }
 }
 
@@ -51,6 +59,8 @@ pub struct Services {
     templates: Arc<Templates>,
     keys: Keys,
     mail_ready: Arc<Notify>,
+    /// Set by `for_input`: the redeliverable input this call handles.
+    input: Option<(&'static str, Arc<str>)>,
 }
 
 impl Services {
@@ -78,7 +88,34 @@ impl Services {
             templates: Arc::new(Templates::load()?),
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
+            input: None,
         })
+    }
+
+    /// The same services, for one input that may be delivered more than once (a Discord
+    /// interaction id, an email Message-ID): its first write records the key in the same
+    /// transaction, and any later delivery is refused without effect.
+    pub fn for_input(&self, source: &'static str, key: &str) -> Services {
+        Services {
+            input: Some((source, Arc::from(key))),
+            ..self.clone()
+        }
+    }
+
+    /// Starts a use-case's write transaction, claiming the input key when there is one.
+    async fn begin(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::error::ServiceError> {
+        let mut tx = db::begin_write(&self.pool).await?;
+        if let Some((source, key)) = &self.input
+            && !db::inputs::claim(&mut tx, source, key, self.now()).await?
+        {
+            return Err(crate::error::UserError::new(
+                "This was already handled; doing it again changes nothing. /status shows where things stand.",
+            )
+            .into());
+        }
+        Ok(tx)
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Services, transitions};
 use crate::{
     db,
-    domain::{RequestKind, RequestState},
+    domain::{DiscordId, RequestKind, RequestState},
     error::{ServiceError, UserError},
 };
 
@@ -31,6 +31,8 @@ pub struct Completed {
     pub request_id: i64,
     pub identities_erased: usize,
     pub people_told: usize,
+    /// The person's Discord account, for a last DM; it is no longer stored anywhere.
+    pub tell_on_discord: Vec<DiscordId>,
 }
 
 impl Services {
@@ -67,7 +69,7 @@ impl Services {
     /// and mail texts are erased (keyed hashes remain), and they are told at each proven address.
     pub async fn complete_deletion(&self, request_id: i64) -> Result<Completed, ServiceError> {
         let now = self.now();
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let mut req = db::requests::get(&mut tx, request_id)
             .await?
             .ok_or_else(|| {
@@ -100,6 +102,11 @@ impl Services {
             let hash = self.keys.identity_hash(&i.kind, &i.value);
             db::erasure::insert(&mut tx, person, request_id, &i.kind, &hash, now).await?;
         }
+        let tell_on_discord = identities
+            .iter()
+            .filter(|i| i.kind == "discord")
+            .filter_map(|i| i.value.parse().ok().map(DiscordId))
+            .collect();
         db::identities::delete_for_person(&mut tx, person).await?;
         db::verifications::delete_for_person(&mut tx, person).await?;
         db::outbox::scrub_for_person(&mut tx, person).await?;
@@ -137,6 +144,7 @@ impl Services {
             request_id,
             identities_erased: identities.len(),
             people_told: emails.len(),
+            tell_on_discord,
         })
     }
 
@@ -144,7 +152,7 @@ impl Services {
     pub async fn expire_unconfirmed(&self) -> Result<usize, ServiceError> {
         let now = self.now();
         let cutoff = now - Duration::hours(i64::from(self.config().confirm_within_hours));
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let stale = db::requests::awaiting_since_before(&mut tx, cutoff).await?;
         let n = stale.len();
         for mut req in stale {
@@ -161,5 +169,53 @@ impl Services {
         }
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+/// How many requests of each kind are in each state, optionally only those received in one
+/// UTC month. Counts only, never people.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KindStateCount {
+    pub kind: String,
+    pub state: String,
+    pub count: i64,
+}
+
+impl Services {
+    pub async fn counts(
+        &self,
+        month: Option<chrono::NaiveDate>,
+    ) -> Result<Vec<KindStateCount>, ServiceError> {
+        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
+        let bounds = month.map(|first| {
+            let next = first + chrono::Months::new(1);
+            (
+                first.and_time(chrono::NaiveTime::MIN).and_utc(),
+                next.and_time(chrono::NaiveTime::MIN).and_utc(),
+            )
+        });
+        let rows = db::requests::count_by_kind_state(&mut conn, bounds).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, state, count)| KindStateCount { kind, state, count })
+            .collect())
+    }
+}
+
+impl Services {
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, ServiceError> {
+        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
+        Ok(db::settings::get(&mut conn, name).await?)
+    }
+
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), ServiceError> {
+        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
+        db::settings::set(&mut conn, name, value).await?;
+        Ok(())
+    }
+
+    pub async fn request_state(&self, id: i64) -> Result<Option<RequestState>, ServiceError> {
+        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
+        Ok(db::requests::get(&mut conn, id).await?.map(|r| r.state()))
     }
 }

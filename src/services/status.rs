@@ -12,7 +12,7 @@ impl Services {
     pub async fn status(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
         let now = self.now();
         let cfg = self.config();
-        let mut tx = db::begin_write(self.pool()).await?;
+        let mut tx = self.begin().await?;
         let person = people::resolve(&mut tx, actor, now).await?;
         let new = NewRequest {
             person_id: person,
@@ -87,5 +87,54 @@ impl Services {
             format!("- Confirmations go to {}.", masked.join(", "))
         });
         Ok(Reply::about(id, lines.join("\n")))
+    }
+}
+
+impl Services {
+    /// `/privacy`: what the policy is, where the deadline stands, and what each choice means.
+    pub fn privacy_notice(&self) -> String {
+        let cfg = self.config();
+        let now = self.now();
+        let when = if now < cfg.policy_deadline {
+            format!(
+                "in {}",
+                deadline::describe_span(now, cfg.policy_deadline, cfg.display_timezone)
+            )
+        } else {
+            format!(
+                "{} ago",
+                deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone)
+            )
+        };
+        format!(
+            "**{policy}**\n\
+             {org} asks whether your data that it holds outside Discord (for example your chats with its AI \
+             product) may be used for this purpose. This bot never reads your Discord messages, and nothing you \
+             write on Discord is used for it.\n\
+             - Deadline: {deadline} ({when}). If you do nothing, you count as opted in.\n\
+             - Opt in (/optin): your data may be used and is kept for {kept_in}.\n\
+             - Opt out (/optout): it is not used from then on, and data kept only for it is deleted after {kept_out}.\n\
+             - Delete (/delete): your data held by {org} is erased; this cannot be undone.\n\
+             A change affects future use only. Every request is answered within {days} days; /status shows yours.",
+            policy = cfg.policy_name,
+            org = cfg.organisation_name,
+            deadline = self.show_time(cfg.policy_deadline),
+            kept_in = cfg.retention_opted_in,
+            kept_out = cfg.retention_opted_out,
+            days = cfg.response_days,
+        )
+    }
+
+    /// Notes that Discord refused a DM to this person, so no further DM is tried.
+    pub async fn mark_dm_closed(&self, id: crate::domain::DiscordId) -> Result<(), ServiceError> {
+        let mut tx = db::begin_write(self.pool()).await?;
+        db::identities::mark_dm_closed(&mut tx, &id.to_string(), self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn dm_closed(&self, id: crate::domain::DiscordId) -> Result<bool, ServiceError> {
+        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
+        Ok(db::identities::dm_closed(&mut conn, &id.to_string()).await?)
     }
 }

@@ -1,0 +1,235 @@
+//! The live connection: serenity client, poise framework, component presses, DMs, errors.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use poise::serenity_prelude as serenity;
+use sha2::{Digest, Sha256};
+
+use super::{
+    adapter::{Adapter, Dm, DmError, Invocation},
+    buttons::{Action, DeletionButton},
+    commands::{self, Error},
+};
+use crate::domain::DiscordId;
+
+/// Discord's "Cannot send messages to this user".
+const CLOSED_DMS: isize = 50007;
+
+pub struct SerenityDm {
+    http: Arc<serenity::Http>,
+}
+
+impl SerenityDm {
+    pub fn new(http: Arc<serenity::Http>) -> Self {
+        Self { http }
+    }
+}
+
+impl Dm for SerenityDm {
+    async fn send(&self, to: DiscordId, text: &str) -> Result<(), DmError> {
+        let user = serenity::UserId::new(to.0);
+        let sent = async {
+            let channel = user.create_dm_channel(&self.http).await?;
+            channel
+                .send_message(&self.http, serenity::CreateMessage::new().content(text))
+                .await
+        };
+        match sent.await {
+            Ok(_) => Ok(()),
+            Err(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)))
+                if r.error.code == CLOSED_DMS =>
+            {
+                Err(DmError::Closed)
+            }
+            Err(e) => Err(DmError::Failed(e.into())),
+        }
+    }
+}
+
+pub fn button_rows(buttons: &[(DeletionButton, &'static str)]) -> Vec<serenity::CreateActionRow> {
+    if buttons.is_empty() {
+        return Vec::new();
+    }
+    let row = buttons
+        .iter()
+        .map(|(b, label)| {
+            let style = match b.action {
+                Action::Confirm => serenity::ButtonStyle::Danger,
+                Action::Cancel => serenity::ButtonStyle::Secondary,
+            };
+            serenity::CreateButton::new(b.custom_id())
+                .label(*label)
+                .style(style)
+        })
+        .collect();
+    vec![serenity::CreateActionRow::Buttons(row)]
+}
+
+/// Why the bot could not start, in one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "DISCORD_TOKEN is not a bot token (it should look like three dot-separated parts from the Developer Portal's Bot page)"
+    )]
+    MalformedToken,
+    #[error(
+        "Discord refused DISCORD_TOKEN: reset the token on the Developer Portal's Bot page and set the new one"
+    )]
+    RefusedToken,
+    #[error("the Discord connection failed: {0}")]
+    Other(String),
+}
+
+/// Connects and serves until `stop` fires or Discord ends the session.
+pub async fn run(
+    adapter: Arc<Adapter>,
+    token: &str,
+    guild: Option<u64>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), StartError> {
+    serenity::validate_token(token).map_err(|_| StartError::MalformedToken)?;
+    let data = adapter.clone();
+    let framework = poise::Framework::builder()
+        .options(poise::FrameworkOptions {
+            commands: commands::all(),
+            on_error: |e| Box::pin(on_error(e)),
+            event_handler: |ctx, event, _fw, data| Box::pin(on_event(ctx, event, data)),
+            ..Default::default()
+        })
+        .setup(move |ctx, _ready, framework| {
+            Box::pin(async move {
+                register_if_changed(ctx, &data, &framework.options().commands, guild).await?;
+                tracing::info!("connected to Discord");
+                Ok(data)
+            })
+        })
+        .build();
+    // Interactions arrive without any privileged intent.
+    let mut client = serenity::ClientBuilder::new(token, serenity::GatewayIntents::GUILDS)
+        .framework(framework)
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move {
+        let _ = stop.changed().await;
+        shards.shutdown_all().await;
+    });
+    client.start().await.map_err(|e| match e {
+        serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication) => {
+            StartError::RefusedToken
+        }
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+            if r.status_code.as_u16() == 401 =>
+        {
+            StartError::RefusedToken
+        }
+        other => StartError::Other(other.to_string()),
+    })
+}
+
+/// Registers the command set only when it differs from the last one registered in this scope
+/// (Discord caps command creation at 200 a day per guild).
+async fn register_if_changed(
+    ctx: &serenity::Context,
+    adapter: &Adapter,
+    commands: &[commands::Command],
+    guild: Option<u64>,
+) -> anyhow::Result<()> {
+    let payload = poise::builtins::create_application_commands(commands);
+    let digest = hex::encode(Sha256::digest(serde_json::to_vec(&payload)?));
+    let scope = guild.map_or("global".to_owned(), |g| format!("guild:{g}"));
+    let key = format!("discord_commands:{scope}");
+    if adapter.services().setting(&key).await?.as_deref() == Some(digest.as_str()) {
+        return Ok(());
+    }
+    match guild {
+        Some(g) => {
+            serenity::GuildId::new(g)
+                .set_commands(&ctx.http, payload)
+                .await
+                .context("registering guild commands")?;
+        }
+        None => {
+            serenity::Command::set_global_commands(&ctx.http, payload)
+                .await
+                .context("registering global commands")?;
+        }
+    }
+    adapter.services().set_setting(&key, &digest).await?;
+    tracing::info!(scope = %scope, "slash commands registered");
+    Ok(())
+}
+
+async fn on_event(
+    ctx: &serenity::Context,
+    event: &serenity::FullEvent,
+    adapter: &Arc<Adapter>,
+) -> Result<(), Error> {
+    let serenity::FullEvent::InteractionCreate {
+        interaction: serenity::Interaction::Component(press),
+    } = event
+    else {
+        return Ok(());
+    };
+    if DeletionButton::parse(&press.data.custom_id).is_none() {
+        return Ok(());
+    }
+    press
+        .create_response(&ctx.http, serenity::CreateInteractionResponse::Acknowledge)
+        .await?;
+    let inv = Invocation {
+        interaction_id: press.id.get(),
+        user: DiscordId(press.user.id.get()),
+        roles: press
+            .member
+            .as_ref()
+            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .unwrap_or_default(),
+    };
+    let Some(answer) = adapter.button(&inv, &press.data.custom_id).await else {
+        return Ok(());
+    };
+    let edit = |text: &str| {
+        serenity::EditInteractionResponse::new()
+            .content(text)
+            .components(Vec::new())
+    };
+    press.edit_response(&ctx.http, edit(&answer.text)).await?;
+    if let Some((to, text)) = &answer.receipt {
+        let dm = SerenityDm::new(ctx.http.clone());
+        if let Some(note) = adapter.deliver_receipt(*to, text, &dm).await {
+            press
+                .edit_response(&ctx.http, edit(&format!("{}\n\n{note}", answer.text)))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Anything that escaped the adapter (Discord API failures): logged with its cause chain, and
+/// the member gets an apology with a reference.
+async fn on_error(error: poise::FrameworkError<'_, Arc<Adapter>, Error>) {
+    match error {
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            let reference = crate::crypto::new_reference();
+            tracing::error!(reference = %reference, command = %ctx.command().name, error = format!("{error:#}"), "command failed");
+            let text = format!(
+                "Sorry, something went wrong on our side. Please try again in a few minutes; if it keeps failing, \
+                 contact the privacy team and quote reference {reference}."
+            );
+            let _ = ctx
+                .send(poise::CreateReply::default().content(text).ephemeral(true))
+                .await;
+        }
+        poise::FrameworkError::EventHandler { error, .. } => {
+            let reference = crate::crypto::new_reference();
+            tracing::error!(reference = %reference, error = format!("{error:#}"), "event handling failed");
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                tracing::error!(error = %e, "error while handling an error");
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The slash commands. Each one only gathers its arguments and hands them to the adapter; the
+//! `///` line is the help text Discord shows.
+
+use std::sync::Arc;
+
+use poise::CreateReply;
+
+use super::{
+    adapter::{Adapter, Answer, Invocation, MemberCommand, OfficerCommand},
+    bot::SerenityDm,
+};
+use crate::domain::DiscordId;
+
+pub type Error = anyhow::Error;
+pub type Ctx<'a> = poise::Context<'a, Arc<Adapter>, Error>;
+pub type Command = poise::Command<Arc<Adapter>, Error>;
+
+/// Every command the bot registers.
+pub fn all() -> Vec<Command> {
+    vec![
+        optout(),
+        optin(),
+        delete(),
+        confirm(),
+        cancel(),
+        verify(),
+        status(),
+        privacy(),
+        requests(),
+        complete(),
+        report(),
+    ]
+}
+
+/// The registration payload, as Discord would receive it.
+pub fn definitions_json() -> serde_json::Value {
+    serde_json::to_value(poise::builtins::create_application_commands(&all()))
+        .expect("command builders serialize")
+}
+
+/// Opt out: your data held outside Discord is no longer used for the policy's purpose
+#[poise::command(slash_command, ephemeral)]
+pub async fn optout(
+    ctx: Ctx<'_>,
+    #[description = "Also confirm by email (used only for this request and later changes)"]
+    #[max_length = 254]
+    email: Option<String>,
+) -> Result<(), Error> {
+    member(ctx, MemberCommand::OptOut { email }).await
+}
+
+/// Opt in: allow your data held outside Discord to be used for the policy's purpose
+#[poise::command(slash_command, ephemeral)]
+pub async fn optin(
+    ctx: Ctx<'_>,
+    #[description = "Also confirm by email (used only for this request and later changes)"]
+    #[max_length = 254]
+    email: Option<String>,
+) -> Result<(), Error> {
+    member(ctx, MemberCommand::OptIn { email }).await
+}
+
+/// Ask for your data held by us to be erased (asks you to confirm)
+#[poise::command(slash_command, ephemeral)]
+pub async fn delete(
+    ctx: Ctx<'_>,
+    #[description = "Also confirm by email (used only for this request and later changes)"]
+    #[max_length = 254]
+    email: Option<String>,
+) -> Result<(), Error> {
+    member(ctx, MemberCommand::Delete { email }).await
+}
+
+/// Confirm the deletion you asked for
+#[poise::command(slash_command, ephemeral)]
+pub async fn confirm(ctx: Ctx<'_>) -> Result<(), Error> {
+    member(ctx, MemberCommand::Confirm).await
+}
+
+/// Drop what is still waiting for you
+#[poise::command(slash_command, ephemeral)]
+pub async fn cancel(ctx: Ctx<'_>) -> Result<(), Error> {
+    member(ctx, MemberCommand::Cancel).await
+}
+
+/// Enter the 6-digit code we emailed you
+#[poise::command(slash_command, ephemeral)]
+pub async fn verify(
+    ctx: Ctx<'_>,
+    #[description = "The code from the email"]
+    #[min_length = 6]
+    #[max_length = 6]
+    code: String,
+) -> Result<(), Error> {
+    member(ctx, MemberCommand::Verify { code }).await
+}
+
+/// See your choice, your open requests and when they are due
+#[poise::command(slash_command, ephemeral)]
+pub async fn status(ctx: Ctx<'_>) -> Result<(), Error> {
+    member(ctx, MemberCommand::Status).await
+}
+
+/// What the policy is, its deadline, and what each choice means
+#[poise::command(slash_command, ephemeral)]
+pub async fn privacy(ctx: Ctx<'_>) -> Result<(), Error> {
+    member(ctx, MemberCommand::Privacy).await
+}
+
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+pub enum StateChoice {
+    #[name = "awaiting_confirmation"]
+    AwaitingConfirmation,
+    #[name = "confirmed"]
+    Confirmed,
+    #[name = "completed"]
+    Completed,
+    #[name = "cancelled"]
+    Cancelled,
+    #[name = "expired"]
+    Expired,
+}
+
+/// Privacy officers: open requests, oldest due first
+#[poise::command(
+    slash_command,
+    ephemeral,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD"
+)]
+pub async fn requests(
+    ctx: Ctx<'_>,
+    #[description = "Only this state (default: all open requests)"] state: Option<StateChoice>,
+) -> Result<(), Error> {
+    let state = state.map(|s| poise::ChoiceParameter::name(&s).to_owned());
+    officer(ctx, OfficerCommand::Requests { state }).await
+}
+
+/// Privacy officers: mark a confirmed deletion done (erases the person's data, tells them)
+#[poise::command(
+    slash_command,
+    ephemeral,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD"
+)]
+pub async fn complete(
+    ctx: Ctx<'_>,
+    #[description = "The request number"]
+    #[min = 1]
+    request_id: i64,
+) -> Result<(), Error> {
+    officer(ctx, OfficerCommand::Complete { request_id }).await
+}
+
+/// Privacy officers: request counts, for one month or all time
+#[poise::command(
+    slash_command,
+    ephemeral,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD"
+)]
+pub async fn report(
+    ctx: Ctx<'_>,
+    #[description = "Month as YYYY-MM (default: all time)"]
+    #[max_length = 7]
+    month: Option<String>,
+) -> Result<(), Error> {
+    officer(ctx, OfficerCommand::Report { month }).await
+}
+
+async fn invocation(ctx: Ctx<'_>) -> Invocation {
+    let roles = ctx
+        .author_member()
+        .await
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default();
+    Invocation {
+        interaction_id: ctx.id(),
+        user: DiscordId(ctx.author().id.get()),
+        roles,
+    }
+}
+
+/// Defers first (the database may be slow; Discord allows 3 seconds), then answers.
+async fn member(ctx: Ctx<'_>, cmd: MemberCommand) -> Result<(), Error> {
+    ctx.defer_ephemeral().await?;
+    let inv = invocation(ctx).await;
+    let answer = ctx.data().member(&inv, cmd).await;
+    show(ctx, answer).await
+}
+
+async fn officer(ctx: Ctx<'_>, cmd: OfficerCommand) -> Result<(), Error> {
+    ctx.defer_ephemeral().await?;
+    let inv = invocation(ctx).await;
+    let dm = SerenityDm::new(ctx.serenity_context().http.clone());
+    let answer = ctx.data().officer(&inv, cmd, &dm).await;
+    show(ctx, answer).await
+}
+
+/// Shows the answer, then sends the DM receipt and notes in the reply if it failed.
+async fn show(ctx: Ctx<'_>, answer: Answer) -> Result<(), Error> {
+    let reply = |text: String| {
+        CreateReply::default()
+            .content(text)
+            .ephemeral(true)
+            .components(super::bot::button_rows(&answer.buttons))
+    };
+    let handle = ctx.send(reply(answer.text.clone())).await?;
+    if let Some((to, text)) = &answer.receipt {
+        let dm = SerenityDm::new(ctx.serenity_context().http.clone());
+        if let Some(note) = ctx.data().deliver_receipt(*to, text, &dm).await {
+            handle
+                .edit(ctx, reply(format!("{}\n\n{note}", answer.text)))
+                .await?;
+        }
+    }
+    Ok(())
+}
