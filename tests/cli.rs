@@ -170,3 +170,37 @@ fn operator_errors_say_what_to_do() {
             .contains("awaiting_confirmation")
     );
 }
+
+#[test]
+fn a_bogus_discord_token_stops_start_up_with_one_line_about_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "DISCORD_TOKEN=not-a-token\n").unwrap();
+
+    let out = dsr_bot(dir.path(), &["run"], "");
+
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: DISCORD_TOKEN is not a bot token"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("not-a-token"),
+        "the token is never printed: {err}"
+    );
+}
+
+#[test]
+fn the_discord_command_list_prints_without_a_connection_or_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&dsr_bot(
+        dir.path(),
+        &["discord", "commands", "--format", "json"],
+        "",
+    ));
+    let defs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(defs.as_array().unwrap().len(), 11);
+    assert!(!dir.path().join("dsr-bot.db").exists());
+}

@@ -77,6 +77,10 @@ pub enum StartError {
         "Discord refused DISCORD_TOKEN: reset the token on the Developer Portal's Bot page and set the new one"
     )]
     RefusedToken,
+    #[error(
+        "could not reach Discord to check DISCORD_TOKEN ({0}); check the network, or unset DISCORD_TOKEN to use the console"
+    )]
+    Unreachable(String),
     #[error("the Discord connection failed: {0}")]
     Other(String),
 }
@@ -89,6 +93,19 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), StartError> {
     serenity::validate_token(token).map_err(|_| StartError::MalformedToken)?;
+    // One authenticated call first: a refused token or an unreachable Discord is reported in
+    // one line instead of the gateway retrying forever.
+    serenity::Http::new(token)
+        .get_current_user()
+        .await
+        .map_err(|e| match e {
+            serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+                if r.status_code.as_u16() == 401 =>
+            {
+                StartError::RefusedToken
+            }
+            other => StartError::Unreachable(format!("{other}")),
+        })?;
     let data = adapter.clone();
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
