@@ -121,9 +121,14 @@ impl From<ServiceError> for Failure {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::User(u) => Failure::User(u.0),
+            ServiceError::Duplicate => Failure::User(e_dup()),
             ServiceError::Internal(e) => Failure::Internal(e),
         }
     }
+}
+
+fn e_dup() -> String {
+    ServiceError::Duplicate.reply_text()
 }
 
 pub async fn dispatch(cli: Cli) -> Result<(), Failure> {

@@ -33,6 +33,22 @@ pub struct Config {
     pub confirm_within_hours: u32,
     pub mail_poll_seconds: u64,
     pub discord: DiscordConfig,
+    pub inbound: InboundConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct InboundConfig {
+    /// The privacy mailbox people write to; replies come to `local+TOKEN@domain`.
+    pub reply_address: EmailAddress,
+    /// `imap://user:pass@host:port/MAILBOX` (loopback only) or `imaps://...`; unset: no polling.
+    pub imap_url: Option<Secret>,
+    pub imap_poll_seconds: u64,
+    /// Processed messages are flagged (and kept) unless this is set.
+    pub imap_delete_processed: bool,
+    /// Larger messages are not read; they are kept for a person to look at.
+    pub max_message_bytes: usize,
+    /// Where `ingest-mail` keeps messages it could not read.
+    pub held_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -178,7 +194,35 @@ impl Config {
             officer_role_id: snowflake("PRIVACY_OFFICER_ROLE_ID")?,
         };
 
+        let reply_raw = get("REPLY_ADDRESS").unwrap_or_else(|| mail_from.email.to_string());
+        let reply_address = EmailAddress::parse(&reply_raw)
+            .map_err(|e| ConfigError { key: "REPLY_ADDRESS", problem: e.to_string() })?;
+        let imap_url = get("IMAP_URL");
+        if let Some(url) = &imap_url {
+            crate::workers::inbox::ImapTarget::parse(url).map_err(|problem| ConfigError { key: "IMAP_URL", problem })?;
+        }
+        let delete_raw = text("IMAP_DELETE_PROCESSED", "false");
+        let imap_delete_processed = match delete_raw.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => true,
+            "false" | "no" | "0" => false,
+            _ => {
+                return Err(ConfigError {
+                    key: "IMAP_DELETE_PROCESSED",
+                    problem: format!("'{delete_raw}' is not true or false"),
+                });
+            }
+        };
+        let inbound = InboundConfig {
+            reply_address,
+            imap_url: imap_url.map(Secret),
+            imap_poll_seconds: u64::from(parsed("IMAP_POLL_SECONDS", "60")?),
+            imap_delete_processed,
+            max_message_bytes: parsed("MAX_INBOUND_BYTES", "10485760")? as usize,
+            held_dir: PathBuf::from(text("HELD_DIR", "held")),
+        };
+
         Ok(Config {
+            inbound,
             discord,
             database_path: PathBuf::from(text("DATABASE_PATH", "dsr-bot.db")),
             sqlite_synchronous,
@@ -204,9 +248,11 @@ impl Config {
     pub fn for_folder(dir: &std::path::Path) -> Config {
         let db = dir.join("dsr-bot.db");
         let outbox = dir.join("outbox");
+        let held = dir.join("held");
         Self::from_lookup(|k| match k {
             "DATABASE_PATH" => Some(db.display().to_string()),
             "OUTBOX_DIR" => Some(outbox.display().to_string()),
+            "HELD_DIR" => Some(held.display().to_string()),
             _ => None,
         })
         .expect("defaults are valid")
@@ -249,6 +295,10 @@ mod tests {
             ("SQLITE_SYNCHRONOUS", "off"),
             ("DISCORD_GUILD_ID", "my-server"),
             ("PRIVACY_OFFICER_ROLE_ID", "-5"),
+            ("REPLY_ADDRESS", "privacy"),
+            ("IMAP_URL", "imap://user:pw@mail.example.org/INBOX"),
+            ("IMAP_URL", "pop3://mail.example.org"),
+            ("IMAP_DELETE_PROCESSED", "maybe"),
         ] {
             let err = with(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);

@@ -68,6 +68,13 @@ pub fn new_code() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
 }
 
+/// A reply token: 20 characters from [a-z2-7] (100 bits), safe in the local part of an address.
+pub fn new_reply_token() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut rng = rand::thread_rng();
+    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
 /// A short reference a person can quote when something went wrong on our side.
 pub fn new_reference() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";

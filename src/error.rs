@@ -16,6 +16,9 @@ impl UserError {
 pub enum ServiceError {
     #[error(transparent)]
     User(#[from] UserError),
+    /// The input (interaction, email) was handled before; this delivery changes nothing.
+    #[error("this input was already handled")]
+    Duplicate,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -38,6 +41,9 @@ impl ServiceError {
     pub fn reply_text(&self) -> String {
         match self {
             ServiceError::User(e) => e.0.clone(),
+            ServiceError::Duplicate => {
+                "This was already handled; doing it again changes nothing. /status shows where things stand.".into()
+            }
             ServiceError::Internal(e) => {
                 let reference = crate::crypto::new_reference();
                 tracing::error!(reference = %reference, error = format!("{e:#}"), "request failed");

@@ -7,6 +7,7 @@ pub mod identities;
 pub mod inputs;
 pub mod outbox;
 pub mod people;
+pub mod reply_tokens;
 pub mod requests;
 pub mod settings;
 pub mod verifications;

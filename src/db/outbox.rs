@@ -19,6 +19,8 @@ pub struct Mail {
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub scrub_after_send: bool,
+    pub reply_token: Option<String>,
+    pub in_reply_to: Option<String>,
 }
 
 pub struct NewMail<'a> {
@@ -31,10 +33,12 @@ pub struct NewMail<'a> {
     pub body_text: &'a str,
     pub body_html: &'a str,
     pub scrub_after_send: bool,
+    pub reply_token: Option<&'a str>,
+    pub in_reply_to: Option<&'a str>,
 }
 
 const COLUMNS: &str = "id, message_id, person_id, request_id, template, recipient, subject, body_text, body_html, \
-                       attempts, next_attempt_at, last_error, sent_at, scrub_after_send";
+                       attempts, next_attempt_at, last_error, sent_at, scrub_after_send, reply_token, in_reply_to";
 
 pub async fn insert(
     conn: &mut SqliteConnection,
@@ -43,8 +47,8 @@ pub async fn insert(
 ) -> sqlx::Result<i64> {
     let row: (i64,) = sqlx::query_as(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient, subject, body_text, body_html,
-                             created_at, next_attempt_at, scrub_after_send)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                             created_at, next_attempt_at, scrub_after_send, reply_token, in_reply_to)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(mail.message_id)
     .bind(mail.person_id)
@@ -57,6 +61,8 @@ pub async fn insert(
     .bind(now)
     .bind(now)
     .bind(mail.scrub_after_send)
+    .bind(mail.reply_token)
+    .bind(mail.in_reply_to)
     .fetch_one(conn)
     .await?;
     Ok(row.0)
@@ -109,7 +115,8 @@ pub async fn mark_sent(
              recipient = CASE WHEN scrub_after_send THEN '' ELSE recipient END,
              subject = CASE WHEN scrub_after_send THEN '' ELSE subject END,
              body_text = CASE WHEN scrub_after_send THEN '' ELSE body_text END,
-             body_html = CASE WHEN scrub_after_send THEN '' ELSE body_html END
+             body_html = CASE WHEN scrub_after_send THEN '' ELSE body_html END,
+             reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END
          WHERE id = ?",
     )
     .bind(now)
@@ -138,7 +145,8 @@ pub async fn mark_failed(
 /// once delivered.
 pub async fn scrub_for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET recipient = '', subject = '', body_text = '', body_html = '', scrub_after_send = 1
+        "UPDATE outbox SET recipient = '', subject = '', body_text = '', body_html = '', reply_token = NULL,
+                           scrub_after_send = 1
          WHERE person_id = ? AND sent_at IS NOT NULL",
     )
     .bind(person_id)

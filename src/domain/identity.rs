@@ -38,12 +38,14 @@ impl fmt::Display for DiscordId {
     }
 }
 
-/// An authenticated person acting through a channel. Channels that cannot authenticate the
-/// sender (a plain email) are not actors: their requests wait for proof of control.
+/// An authenticated person acting through a channel. A plain email, whose From line anyone
+/// can write, is not an actor: its requests wait for a confirming reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Console(ConsoleUser),
     Discord(DiscordId),
+    /// An email address whose control was just shown by a reply carrying our token from it.
+    Email(super::EmailAddress),
 }
 
 impl Actor {
@@ -52,6 +54,7 @@ impl Actor {
         match self {
             Actor::Console(u) => ("console", u.as_str().to_owned()),
             Actor::Discord(id) => ("discord", id.to_string()),
+            Actor::Email(e) => ("email", e.as_str().to_owned()),
         }
     }
 }

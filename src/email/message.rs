@@ -35,17 +35,35 @@ pub fn new_message_id(from: &Mailbox) -> String {
     format!("<{}@{}>", uuid::Uuid::new_v4(), from.email.domain())
 }
 
-pub fn build(mail: &Mail, from: &Mailbox) -> anyhow::Result<Message> {
+/// `privacy+TOKEN@example.org` for reply address `privacy@example.org`.
+pub fn plus_address(reply: &crate::domain::EmailAddress, token: &str) -> String {
+    let (local, domain) = reply.as_str().split_once('@').expect("parsed address has @");
+    format!("{local}+{token}@{domain}")
+}
+
+/// Replies come back to `reply` with the row's token in the local part, so they find their
+/// request even when a client drops In-Reply-To.
+pub fn build(mail: &Mail, from: &Mailbox, reply: &crate::domain::EmailAddress) -> anyhow::Result<Message> {
     let to: Mailbox = mail
         .recipient
         .parse()
         .with_context(|| format!("outbox mail {} has an unusable recipient", mail.id))?;
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.clone()))
-        .header(AutoSubmitted)
+        .header(AutoSubmitted);
+    if let Some(token) = &mail.reply_token {
+        let reply_to: Mailbox = plus_address(reply, token)
+            .parse()
+            .with_context(|| format!("outbox mail {} has an unusable reply token", mail.id))?;
+        builder = builder.reply_to(reply_to);
+    }
+    if let Some(parent) = &mail.in_reply_to {
+        builder = builder.in_reply_to(parent.clone()).references(parent.clone());
+    }
+    builder
         .multipart(MultiPart::alternative_plain_html(
             mail.body_text.clone(),
             mail.body_html.clone(),

@@ -1,8 +1,9 @@
 //! Outgoing mail: templates with typed contexts, the message format, and the transport seam.
 
+pub mod inbound;
 pub mod mailer;
 pub mod message;
 pub mod templates;
 
 pub use mailer::Mailer;
-pub use templates::{MailContext, Rendered, Templates};
+pub use templates::{MailContext, Rendered, ReplyContext, Templates};

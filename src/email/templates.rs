@@ -62,11 +62,26 @@ const FILES: &[(&str, &str)] = &[
         "deletion_completed.html",
         include_str!("../../templates/email/deletion_completed.html"),
     ),
+    ("confirm_by_reply.txt", include_str!("../../templates/email/confirm_by_reply.txt")),
+    ("confirm_by_reply.html", include_str!("../../templates/email/confirm_by_reply.html")),
+    ("reply.txt", include_str!("../../templates/email/reply.txt")),
+    ("reply.html", include_str!("../../templates/email/reply.html")),
 ];
+
+/// The answer to an email: the same text the other channels show, and the request's facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyContext {
+    pub organisation: String,
+    pub policy: String,
+    pub message: String,
+    pub privacy_address: String,
+    pub request: Option<MailContext>,
+}
 
 /// What every request mail can say. Displayed times are already in the display time zone.
 #[derive(Debug, Clone, Serialize)]
 pub struct MailContext {
+    pub privacy_address: String,
     pub organisation: String,
     pub policy: String,
     pub request_id: i64,
@@ -103,7 +118,7 @@ impl Templates {
         Ok(Self { env })
     }
 
-    pub fn render(&self, name: &str, ctx: &MailContext) -> anyhow::Result<Rendered> {
+    pub fn render(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<Rendered> {
         let text_full = self
             .env
             .get_template(&format!("{name}.txt"))?
@@ -141,6 +156,7 @@ mod tests {
 
     fn ctx(kind: &'static str) -> MailContext {
         MailContext {
+            privacy_address: "privacy@example.org".into(),
             organisation: "Example <Club>".into(),
             policy: "AI training on member chats".into(),
             request_id: 7,
@@ -168,6 +184,24 @@ mod tests {
             assert!(r.html.contains("Example &lt;Club&gt;"), "{name}");
             assert!(r.text.contains("Example <Club>"), "{name}");
         }
+    }
+
+    #[test]
+    fn replies_carry_the_message_and_the_facts_when_there_is_a_request() {
+        let t = Templates::load().unwrap();
+        let mut r = ReplyContext {
+            organisation: "Example".into(),
+            policy: "AI training".into(),
+            message: "Your opt-out request #7 is recorded.".into(),
+            privacy_address: "privacy@example.org".into(),
+            request: Some(ctx("opt_out")),
+        };
+        let with = t.render("reply", &r).unwrap();
+        assert!(with.text.contains("Your opt-out request #7 is recorded."), "{}", with.text);
+        assert!(with.text.contains("Answer by: 2025-10-25 19:59 UTC"), "{}", with.text);
+        r.request = None;
+        let without = t.render("reply", &r).unwrap();
+        assert!(!without.text.contains("Answer by"), "{}", without.text);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{
     Reply, Services,
-    file::{MAX_CODE_ATTEMPTS, code_salt, nothing_waiting, receipt_note},
+    file::{MAX_CODE_ATTEMPTS, code_salt, nothing_waiting},
     people, transitions,
 };
 use crate::{
@@ -94,7 +94,7 @@ impl Services {
                     kind.label(),
                     req.id,
                     self.confirmed_consequence(kind, &req),
-                    receipt_note(sent, kind)
+                    self.receipt_note(sent, kind)
                 );
                 (text, true)
             }
@@ -109,8 +109,7 @@ impl Services {
                 (text, true)
             }
         };
-        tx.commit().await?;
-        self.mail_ready().notify_one();
+        self.finish(tx, &text, Some(&req)).await?;
         let reply = Reply::about(req.id, text);
         Ok(if receipt { reply.with_receipt() } else { reply })
     }
@@ -169,12 +168,11 @@ impl Services {
                 "Deletion request #{} is confirmed. {}{}",
                 req.id,
                 self.confirmed_consequence(RequestKind::Deletion, &req),
-                receipt_note(sent, RequestKind::Deletion)
+                self.receipt_note(sent, RequestKind::Deletion)
             );
             (text, true)
         };
-        tx.commit().await?;
-        self.mail_ready().notify_one();
+        self.finish(tx, &text, Some(&req)).await?;
         let reply = Reply::about(req.id, text);
         Ok(if receipt { reply.with_receipt() } else { reply })
     }
@@ -231,9 +229,10 @@ impl Services {
             )
             .into());
         }
-        tx.commit().await?;
+        let text = format!("Cancelled: {}.", cancelled.join(", "));
+        self.finish(tx, &text, None).await?;
         Ok(Reply {
-            text: format!("Cancelled: {}.", cancelled.join(", ")),
+            text,
             request_id: only,
             receipt: false,
         })

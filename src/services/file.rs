@@ -50,8 +50,7 @@ impl Services {
                     ));
                 }
             }
-            tx.commit().await?;
-            self.mail_ready().notify_one();
+            self.finish(tx, &text, Some(&open)).await?;
             return Ok(Reply::about(open.id, text));
         }
 
@@ -90,8 +89,8 @@ impl Services {
         }
         if kind == RequestKind::Deletion {
             text.push_str(&format!(
-                " Deletion cannot be undone, so it waits for you: type /confirm to go ahead or /cancel to drop it. \
-                 We must answer it by {}.",
+                " Deletion cannot be undone, so it waits for you: {}. We must answer it by {}.",
+                self.confirm_hint(),
                 self.show_time(req.due_at)
             ));
             if !proof_needed {
@@ -103,10 +102,9 @@ impl Services {
                 .on_confirmed(&mut tx, &mut req, channel.as_str())
                 .await?;
             text.push_str(&format!(" {}", self.choice_consequence(kind)));
-            text.push_str(&receipt_note(sent, kind));
+            text.push_str(&self.receipt_note(sent, kind));
         }
-        tx.commit().await?;
-        self.mail_ready().notify_one();
+        self.finish(tx, &text, Some(&req)).await?;
         let reply = Reply::about(id, text);
         Ok(if state == RequestState::Confirmed {
             reply.with_receipt()
@@ -187,6 +185,31 @@ impl Services {
         self.queue_receipts(conn, req, "change_confirmed").await
     }
 
+    /// Where the receipt went, or how to get one.
+    pub(super) fn receipt_note(&self, sent: usize, kind: RequestKind) -> String {
+        if self.email_answer.is_some() {
+            return String::new();
+        }
+        if sent > 0 {
+            return " A confirmation is on its way to your email.".to_owned();
+        }
+        let cmd = match kind {
+            RequestKind::OptIn => "/optin",
+            RequestKind::Deletion => "/delete",
+            _ => "/optout",
+        };
+        format!(" For a receipt by email, add your address: {cmd} email:you@example.org")
+    }
+
+    /// How the person confirms or drops a waiting deletion on the channel they are using.
+    pub(super) fn confirm_hint(&self) -> &'static str {
+        if self.email_answer.is_some() {
+            "reply to this email with the word confirm to go ahead, or cancel to drop it"
+        } else {
+            "type /confirm to go ahead or /cancel to drop it"
+        }
+    }
+
     pub(super) fn choice_consequence(&self, kind: RequestKind) -> String {
         let c = self.config();
         match kind {
@@ -228,18 +251,6 @@ fn proof_instructions(email: &EmailAddress, ttl_minutes: u32) -> String {
     )
 }
 
-pub(super) fn receipt_note(sent: usize, kind: RequestKind) -> String {
-    if sent > 0 {
-        " A confirmation is on its way to your email.".to_owned()
-    } else {
-        let cmd = match kind {
-            RequestKind::OptIn => "/optin",
-            RequestKind::Deletion => "/delete",
-            _ => "/optout",
-        };
-        format!(" For a receipt by email, add your address: {cmd} email:you@example.org")
-    }
-}
 
 /// Refusal used by the confirm and verify use-cases when a person is unknown.
 pub(super) fn nothing_waiting() -> ServiceError {

@@ -2,6 +2,7 @@
 //! audit event, outbox mail) in one transaction, and returns the text to show the person.
 
 mod confirm;
+mod email;
 mod file;
 mod operator;
 mod people;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
+pub use email::Disposition;
 pub use operator::{Completed, KindStateCount, ListedRequest};
 
 use crate::{
@@ -23,7 +25,8 @@ use crate::{
     crypto::Keys,
     db::{self, outbox::NewMail, requests::Request},
     domain::deadline,
-    email::{MailContext, Templates, message::new_message_id},
+    domain::EmailAddress,
+    email::{MailContext, ReplyContext, Templates, message::new_message_id},
 };
 
 /// What a channel shows the person after a successful call.
@@ -61,6 +64,8 @@ pub struct Services {
     mail_ready: Arc<Notify>,
     /// Set by `for_input`: the redeliverable input this call handles.
     input: Option<(&'static str, Arc<str>)>,
+    /// Set by `for_email`: the reply goes by mail to this address, answering this Message-ID.
+    email_answer: Option<Arc<(EmailAddress, Option<String>)>>,
 }
 
 impl Services {
@@ -89,6 +94,7 @@ impl Services {
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
             input: None,
+            email_answer: None,
         })
     }
 
@@ -102,6 +108,52 @@ impl Services {
         }
     }
 
+    /// The same services, answering one inbound email: the input is its key, and each
+    /// use-case's reply is mailed back to the sender in the use-case's own transaction.
+    pub fn for_email(&self, key: &str, sender: &EmailAddress, message_id: Option<&str>) -> Services {
+        Services {
+            email_answer: Some(Arc::new((sender.clone(), message_id.map(str::to_owned)))),
+            ..self.for_input("email", key)
+        }
+    }
+
+    /// Commits a use-case: for an email, its reply is queued first, in the same transaction.
+    async fn finish(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        text: &str,
+        req: Option<&Request>,
+    ) -> Result<(), crate::error::ServiceError> {
+        if let Some(answer) = &self.email_answer {
+            self.queue_reply(&mut tx, &answer.0, text, req).await?;
+        }
+        if let Some((source, key)) = &self.input {
+            db::inputs::set_disposition(&mut tx, source, key, "acted").await?;
+        }
+        tx.commit().await?;
+        self.mail_ready.notify_one();
+        Ok(())
+    }
+
+    /// The answer to an email: the reply text, and the request's facts when there is one.
+    async fn queue_reply(
+        &self,
+        conn: &mut SqliteConnection,
+        to: &EmailAddress,
+        text: &str,
+        req: Option<&Request>,
+    ) -> anyhow::Result<()> {
+        let ctx = ReplyContext {
+            organisation: self.config.organisation_name.clone(),
+            policy: self.config.policy_name.clone(),
+            message: text.to_owned(),
+            privacy_address: self.config.inbound.reply_address.to_string(),
+            request: req.map(|r| self.mail_context(r, None)),
+        };
+        let rendered = self.templates.render("reply", &ctx)?;
+        self.insert_mail(conn, "reply", req, to.as_str(), &rendered, false).await
+    }
+
     /// Starts a use-case's write transaction, claiming the input key when there is one.
     async fn begin(
         &self,
@@ -110,10 +162,7 @@ impl Services {
         if let Some((source, key)) = &self.input
             && !db::inputs::claim(&mut tx, source, key, self.now()).await?
         {
-            return Err(crate::error::UserError::new(
-                "This was already handled; doing it again changes nothing. /status shows where things stand.",
-            )
-            .into());
+            return Err(crate::error::ServiceError::Duplicate);
         }
         Ok(tx)
     }
@@ -153,6 +202,7 @@ impl Services {
     fn mail_context(&self, req: &Request, code: Option<String>) -> MailContext {
         let kind = req.kind();
         MailContext {
+            privacy_address: self.config.inbound.reply_address.to_string(),
             organisation: self.config.organisation_name.clone(),
             policy: self.config.policy_name.clone(),
             request_id: req.id,
@@ -168,7 +218,7 @@ impl Services {
         }
     }
 
-    /// Renders a mail and puts it in the outbox, inside the caller's transaction.
+    /// Renders a mail about a request and puts it in the outbox, inside the caller's transaction.
     async fn queue_mail(
         &self,
         conn: &mut SqliteConnection,
@@ -178,24 +228,51 @@ impl Services {
         code: Option<String>,
         scrub_after_send: bool,
     ) -> anyhow::Result<()> {
-        let rendered = self
-            .templates
-            .render(template, &self.mail_context(req, code))?;
+        let rendered = self.templates.render(template, &self.mail_context(req, code))?;
+        self.insert_mail(conn, template, Some(req), recipient, &rendered, scrub_after_send).await
+    }
+
+    /// Every mail about a request carries a fresh reply token (in its Reply-To), tied to the
+    /// request and the recipient; a mail answering an email says so in In-Reply-To.
+    async fn insert_mail(
+        &self,
+        conn: &mut SqliteConnection,
+        template: &str,
+        req: Option<&Request>,
+        recipient: &str,
+        rendered: &crate::email::Rendered,
+        scrub_after_send: bool,
+    ) -> anyhow::Result<()> {
+        let now = self.now();
+        let token = match req {
+            Some(r) => {
+                let token = crate::crypto::new_reply_token();
+                let expires = now + chrono::Duration::days(i64::from(self.config.response_days));
+                db::reply_tokens::insert(conn, &token, r.id, recipient, now, expires).await?;
+                Some(token)
+            }
+            None => None,
+        };
+        let in_reply_to = self
+            .email_answer
+            .as_ref()
+            .filter(|a| a.0.as_str() == recipient)
+            .and_then(|a| a.1.clone());
         let message_id = new_message_id(&self.config.mail_from);
         let mail = NewMail {
             message_id: &message_id,
-            person_id: Some(req.person_id),
-            request_id: Some(req.id),
+            person_id: req.map(|r| r.person_id),
+            request_id: req.map(|r| r.id),
             template,
             recipient,
             subject: &rendered.subject,
             body_text: &rendered.text,
             body_html: &rendered.html,
             scrub_after_send,
+            reply_token: token.as_deref(),
+            in_reply_to: in_reply_to.as_deref(),
         };
-        db::outbox::insert(conn, &mail, self.now())
-            .await
-            .context("queueing mail")?;
+        db::outbox::insert(conn, &mail, now).await.context("queueing mail")?;
         Ok(())
     }
 
@@ -206,7 +283,11 @@ impl Services {
         req: &Request,
         template: &str,
     ) -> anyhow::Result<usize> {
-        let emails = db::identities::verified_emails(conn, req.person_id).await?;
+        let mut emails = db::identities::verified_emails(conn, req.person_id).await?;
+        // Someone writing by email gets the reply instead, with the same facts.
+        if let Some(answer) = &self.email_answer {
+            emails.retain(|e| e != answer.0.as_str());
+        }
         for email in &emails {
             self.queue_mail(conn, template, req, email, None, false)
                 .await?;

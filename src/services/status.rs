@@ -10,10 +10,22 @@ use crate::{
 impl Services {
     /// Answers at once; the question itself is recorded as a completed status request.
     pub async fn status(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
+        let mut tx = self.begin().await?;
+        let person = people::resolve(&mut tx, actor, self.now()).await?;
+        let (id, text) = self.record_status(&mut tx, person, channel).await?;
+        self.finish(tx, &text, None).await?;
+        Ok(Reply::about(id, text))
+    }
+
+    /// Records a status request for `person` and returns its id and the answer.
+    pub(super) async fn record_status(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        person: i64,
+        channel: Channel,
+    ) -> anyhow::Result<(i64, String)> {
         let now = self.now();
         let cfg = self.config();
-        let mut tx = self.begin().await?;
-        let person = people::resolve(&mut tx, actor, now).await?;
         let new = NewRequest {
             person_id: person,
             kind: RequestKind::Status,
@@ -23,15 +35,12 @@ impl Services {
             deadline_offset_secs: deadline::offset_seconds(now, cfg.policy_deadline),
             due_at: deadline::due_at(now, cfg.response_days),
         };
-        let id = db::requests::insert(&mut tx, &new).await?;
-        let req = db::requests::get(&mut tx, id)
-            .await?
-            .expect("just inserted");
-        transitions::record_new(&mut tx, &req, channel.as_str()).await?;
+        let id = db::requests::insert(tx, &new).await?;
+        let req = db::requests::get(tx, id).await?.expect("just inserted");
+        transitions::record_new(tx, &req, channel.as_str()).await?;
 
-        let open = db::requests::open_for_person(&mut tx, person).await?;
-        let emails = db::identities::verified_emails(&mut tx, person).await?;
-        tx.commit().await?;
+        let open = db::requests::open_for_person(tx, person).await?;
+        let emails = db::identities::verified_emails(tx, person).await?;
 
         let mut lines = vec![format!("Your choice about \"{}\":", cfg.policy_name)];
         let standing = open
@@ -86,7 +95,7 @@ impl Services {
         } else {
             format!("- Confirmations go to {}.", masked.join(", "))
         });
-        Ok(Reply::about(id, lines.join("\n")))
+        Ok((id, lines.join("\n")))
     }
 }
 

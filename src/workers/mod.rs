@@ -1,3 +1,4 @@
 //! Background loops. Each exposes one public step so tests drive it without sleeping.
 
+pub mod inbox;
 pub mod outbox;

@@ -57,8 +57,8 @@ impl OutboxWorker {
         let Some(mail) = db::outbox::claim_next_due(&mut conn, now, lease_until).await? else {
             return Ok(Step::Empty);
         };
-        let from = &self.services.config().mail_from;
-        let sent = match message::build(&mail, from) {
+        let config = self.services.config();
+        let sent = match message::build(&mail, &config.mail_from, &config.inbound.reply_address) {
             Ok(msg) => self.mailer.send(&msg, &format!("{:06}", mail.id)).await,
             Err(e) => Err(e),
         };

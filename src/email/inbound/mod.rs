@@ -1,0 +1,193 @@
+//! Inbound mail: parsed with mail-parser into what the services need, with automatic mail
+//! recognised and quoted history stripped. Nothing here decides what to do.
+
+pub mod intent;
+pub mod quote;
+
+use mail_parser::{Addr, HeaderValue, MessageParser, PartType};
+use sha2::{Digest, Sha256};
+
+use crate::{config::InboundConfig, domain::EmailAddress};
+
+/// A message ready for the services.
+#[derive(Debug, Clone)]
+pub struct InboundMail {
+    /// Takes effect once per key: the Message-ID, or a hash of the raw message without one.
+    pub key: String,
+    pub message_id: Option<String>,
+    pub from: EmailAddress,
+    /// Tokens found in plus-addressed recipients (`privacy+TOKEN@...`).
+    pub tokens: Vec<String>,
+    /// In-Reply-To and References, each as `<id>`.
+    pub references: Vec<String>,
+    /// Why this is automatic mail (auto-reply, bounce, list, our own), if it is.
+    pub automatic: Option<&'static str>,
+    /// What the person wrote, without quotes, forwards or signature.
+    pub new_text: String,
+    pub subject: String,
+}
+
+/// A message that cannot be read; it is kept for a person to look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub key: String,
+    pub reason: String,
+}
+
+pub fn parse(raw: &[u8], cfg: &InboundConfig, own: &[&EmailAddress]) -> Result<InboundMail, Unreadable> {
+    let digest_key = || format!("sha256:{}", hex::encode(Sha256::digest(raw)));
+    if raw.len() > cfg.max_message_bytes {
+        return Err(Unreadable {
+            key: digest_key(),
+            reason: format!("larger than MAX_INBOUND_BYTES ({} > {} bytes)", raw.len(), cfg.max_message_bytes),
+        });
+    }
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Err(Unreadable { key: digest_key(), reason: "not a parseable RFC 5322 message".into() });
+    };
+    let message_id = msg.message_id().and_then(clean_id);
+    let key = message_id.clone().unwrap_or_else(digest_key);
+    let Some(from) = msg.from().and_then(|a| a.first()).and_then(Addr::address).and_then(|a| EmailAddress::parse(a).ok())
+    else {
+        return Err(Unreadable { key, reason: "no usable From address".into() });
+    };
+
+    let mut recipients: Vec<String> = Vec::new();
+    for list in [msg.to(), msg.cc()].into_iter().flatten() {
+        recipients.extend(list.iter().filter_map(Addr::address).map(str::to_owned));
+    }
+    for h in ["Delivered-To", "X-Original-To", "Envelope-To"] {
+        if let Some(v) = msg.header_raw(h) {
+            recipients.push(v.trim().trim_matches(['<', '>']).to_owned());
+        }
+    }
+    let tokens = recipients.iter().filter_map(|r| token_in(r, &cfg.reply_address)).collect();
+
+    let mut references = Vec::new();
+    for v in [msg.in_reply_to(), msg.references()] {
+        references.extend(ids(v).iter().filter_map(|id| clean_id(id)));
+    }
+
+    let automatic = automatic_reason(&msg, &from, own);
+    let new_text = match msg.text_part(0).map(|p| &p.body) {
+        Some(PartType::Text(t)) => quote::strip_quoted(t),
+        _ => match msg.body_html(0) {
+            Some(html) => quote::strip_quoted(&mail_parser::decoders::html::html_to_text(&quote::strip_quoted_html(&html))),
+            None => String::new(),
+        },
+    };
+    Ok(InboundMail {
+        key,
+        message_id,
+        from,
+        tokens,
+        references,
+        automatic,
+        new_text,
+        subject: msg.subject().unwrap_or_default().to_owned(),
+    })
+}
+
+/// A Message-ID as `<id>`, or none when it could carry anything into a header of ours.
+fn clean_id(id: &str) -> Option<String> {
+    let bare = id.trim().trim_matches(['<', '>']);
+    let ok = !bare.is_empty()
+        && bare.len() <= 250
+        && bare.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>' && b != b'"' && b != b'\\');
+    ok.then(|| format!("<{bare}>"))
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `privacy+TOKEN@example.org` for reply address `privacy@example.org` gives `TOKEN`.
+fn token_in(recipient: &str, reply: &EmailAddress) -> Option<String> {
+    let (local, domain) = recipient.rsplit_once('@')?;
+    let (base, tag) = local.split_once('+')?;
+    let (rlocal, rdomain) = reply.as_str().split_once('@')?;
+    let ok = base.eq_ignore_ascii_case(rlocal)
+        && domain.eq_ignore_ascii_case(rdomain)
+        && (16..=64).contains(&tag.len())
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then(|| tag.to_ascii_lowercase())
+}
+
+fn automatic_reason(msg: &mail_parser::Message<'_>, from: &EmailAddress, own: &[&EmailAddress]) -> Option<&'static str> {
+    let raw = |h: &str| msg.header_raw(h).map(|v| v.trim().to_ascii_lowercase());
+    if raw("Auto-Submitted").is_some_and(|v| !v.starts_with("no")) {
+        return Some("Auto-Submitted");
+    }
+    if raw("Precedence").is_some_and(|v| ["bulk", "list", "junk", "auto_reply"].iter().any(|p| v.starts_with(p))) {
+        return Some("Precedence bulk/list/junk");
+    }
+    if raw("Return-Path").is_some_and(|v| v == "<>" || v.is_empty()) {
+        return Some("bounce (empty Return-Path)");
+    }
+    if raw("Content-Type").is_some_and(|v| v.starts_with("multipart/report")) {
+        return Some("delivery or disposition report");
+    }
+    if raw("X-Autoreply").is_some() || raw("X-Autorespond").is_some() || raw("List-Id").is_some() {
+        return Some("auto-responder or list header");
+    }
+    let local = from.as_str().split('@').next().unwrap_or("");
+    if ["mailer-daemon", "postmaster"].contains(&local) {
+        return Some("bounce (mailer-daemon)");
+    }
+    let base = |a: &str| {
+        let (l, d) = a.split_once('@').unwrap_or((a, ""));
+        format!("{}@{d}", l.split('+').next().unwrap_or(l))
+    };
+    if own.iter().any(|o| base(o.as_str()) == base(from.as_str())) {
+        return Some("our own message");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn cfg() -> InboundConfig {
+        Config::from_lookup(|_| None).unwrap().inbound
+    }
+
+    #[test]
+    fn finds_tokens_only_in_our_plus_addresses() {
+        let reply = EmailAddress::parse("privacy@example.org").unwrap();
+        assert_eq!(token_in("privacy+abcdefgh12345678@example.org", &reply).as_deref(), Some("abcdefgh12345678"));
+        assert_eq!(token_in("privacy+abcdefgh12345678@other.org", &reply), None);
+        assert_eq!(token_in("someone+abcdefgh12345678@example.org", &reply), None);
+        assert_eq!(token_in("privacy+short@example.org", &reply), None);
+    }
+
+    #[test]
+    fn message_ids_that_could_break_a_header_are_dropped() {
+        assert_eq!(clean_id("abc@example.org").as_deref(), Some("<abc@example.org>"));
+        assert_eq!(clean_id("<abc@example.org>").as_deref(), Some("<abc@example.org>"));
+        assert_eq!(clean_id("a b@example.org"), None);
+        assert_eq!(clean_id("a\r\nBcc: x@y.z"), None);
+    }
+
+    #[test]
+    fn a_message_without_message_id_is_keyed_by_its_hash() {
+        let raw = b"From: a@example.net\r\nTo: privacy@example.org\r\nSubject: x\r\n\r\nopt out\r\n";
+        let m = parse(raw, &cfg(), &[]).unwrap();
+        assert!(m.key.starts_with("sha256:"));
+        assert_eq!(m.new_text, "opt out");
+        assert_eq!(m.from.as_str(), "a@example.net");
+    }
+
+    #[test]
+    fn oversized_or_senderless_mail_is_unreadable() {
+        let mut c = cfg();
+        c.max_message_bytes = 10;
+        assert!(parse(b"From: a@example.net\r\n\r\nhello", &c, &[]).unwrap_err().reason.contains("MAX_INBOUND_BYTES"));
+        assert!(parse(b"Subject: x\r\n\r\nhello", &cfg(), &[]).unwrap_err().reason.contains("From"));
+    }
+}
