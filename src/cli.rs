@@ -48,6 +48,12 @@ pub enum Cmd {
     },
     /// Create or upgrade the database, then exit.
     Migrate,
+    /// Read inbound mail: one RFC 5322 message on stdin (for an MTA pipe), or every new
+    /// message in a Maildir.
+    IngestMail {
+        #[arg(long)]
+        maildir: Option<std::path::PathBuf>,
+    },
     /// Discord helpers that need no connection.
     Discord {
         #[command(subcommand)]
@@ -193,6 +199,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
         }
         Cmd::Discord { .. } => unreachable!("answered before the database is opened"),
+        Cmd::IngestMail { maildir } => ingest(&app, maildir).await?,
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",
@@ -200,6 +207,35 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
         }
     }
+    Ok(())
+}
+
+async fn ingest(app: &App, maildir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    use crate::workers::inbox;
+    use tokio::io::AsyncReadExt;
+    match maildir {
+        Some(dir) => {
+            let done = inbox::ingest_maildir(&app.services, &dir).await?;
+            println!("{} message(s) read from {}", done.len(), dir.display());
+        }
+        None => {
+            let cap = app.services.config().inbound.max_message_bytes;
+            let mut raw = Vec::new();
+            tokio::io::stdin().read_to_end(&mut raw).await?;
+            let d = inbox::ingest_raw(&app.services, &raw)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+            if d == crate::services::Disposition::Held {
+                let kept = inbox::keep_held(&app.services.config().inbound.held_dir, &raw).await?;
+                eprintln!(
+                    "kept for review: {} ({} bytes, cap {cap})",
+                    kept.display(),
+                    raw.len()
+                );
+            }
+        }
+    }
+    app.outbox_worker()?.flush().await?;
     Ok(())
 }
 

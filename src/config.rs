@@ -195,11 +195,16 @@ impl Config {
         };
 
         let reply_raw = get("REPLY_ADDRESS").unwrap_or_else(|| mail_from.email.to_string());
-        let reply_address = EmailAddress::parse(&reply_raw)
-            .map_err(|e| ConfigError { key: "REPLY_ADDRESS", problem: e.to_string() })?;
+        let reply_address = EmailAddress::parse(&reply_raw).map_err(|e| ConfigError {
+            key: "REPLY_ADDRESS",
+            problem: e.to_string(),
+        })?;
         let imap_url = get("IMAP_URL");
         if let Some(url) = &imap_url {
-            crate::workers::inbox::ImapTarget::parse(url).map_err(|problem| ConfigError { key: "IMAP_URL", problem })?;
+            crate::workers::inbox::ImapTarget::parse(url).map_err(|problem| ConfigError {
+                key: "IMAP_URL",
+                problem,
+            })?;
         }
         let delete_raw = text("IMAP_DELETE_PROCESSED", "false");
         let imap_delete_processed = match delete_raw.to_ascii_lowercase().as_str() {

@@ -44,6 +44,13 @@ impl App {
     pub async fn run(self, console_user: ConsoleUser) -> Result<(), RunError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(self.outbox_worker()?.run(stop_rx.clone()));
+        if let Some(url) = &self.services.config().inbound.imap_url {
+            let target =
+                crate::workers::inbox::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
+            let poller = crate::workers::inbox::ImapPoller::new(self.services.clone(), target);
+            tokio::spawn(poller.run(stop_rx.clone()));
+            tracing::info!("polling the IMAP mailbox in IMAP_URL");
+        }
         let discord = self.services.config().discord.clone();
         if let Some(token) = discord.token {
             let adapter = Arc::new(Adapter::new(self.services.clone()));

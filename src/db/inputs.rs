@@ -25,7 +25,12 @@ pub async fn claim(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_disposition(conn: &mut SqliteConnection, source: &str, key: &str, disposition: &str) -> sqlx::Result<()> {
+pub async fn set_disposition(
+    conn: &mut SqliteConnection,
+    source: &str,
+    key: &str,
+    disposition: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE processed_inputs SET disposition = ? WHERE key_hash = ?")
         .bind(disposition)
         .bind(key_hash(source, key))
@@ -35,7 +40,11 @@ pub async fn set_disposition(conn: &mut SqliteConnection, source: &str, key: &st
 }
 
 /// How many inputs of `source` ended with `disposition`.
-pub async fn count(conn: &mut SqliteConnection, source: &str, disposition: &str) -> sqlx::Result<i64> {
+pub async fn count(
+    conn: &mut SqliteConnection,
+    source: &str,
+    disposition: &str,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM processed_inputs WHERE source = ? AND disposition = ?")
         .bind(source)
         .bind(disposition)
@@ -51,10 +60,11 @@ pub async fn may_answer(
     now: DateTime<Utc>,
     within: chrono::Duration,
 ) -> sqlx::Result<bool> {
-    let last: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT last_at FROM answered_senders WHERE address_hash = ?")
-        .bind(address_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let last: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT last_at FROM answered_senders WHERE address_hash = ?")
+            .bind(address_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
     if last.is_some_and(|l| now - l < within) {
         return Ok(false);
     }

@@ -45,11 +45,15 @@ pub async fn find(conn: &mut SqliteConnection, token: &str) -> sqlx::Result<Opti
 
 /// The token of the outgoing mail with this Message-ID, for replies that lost the plus address
 /// but kept In-Reply-To / References.
-pub async fn find_by_message_id(conn: &mut SqliteConnection, message_id: &str) -> sqlx::Result<Option<ReplyToken>> {
-    let token: Option<Option<String>> = sqlx::query_scalar("SELECT reply_token FROM outbox WHERE message_id = ?")
-        .bind(message_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn find_by_message_id(
+    conn: &mut SqliteConnection,
+    message_id: &str,
+) -> sqlx::Result<Option<ReplyToken>> {
+    let token: Option<Option<String>> =
+        sqlx::query_scalar("SELECT reply_token FROM outbox WHERE message_id = ?")
+            .bind(message_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     match token.flatten() {
         Some(t) => find(conn, &t).await,
         None => Ok(None),

@@ -37,13 +37,20 @@ pub fn new_message_id(from: &Mailbox) -> String {
 
 /// `privacy+TOKEN@example.org` for reply address `privacy@example.org`.
 pub fn plus_address(reply: &crate::domain::EmailAddress, token: &str) -> String {
-    let (local, domain) = reply.as_str().split_once('@').expect("parsed address has @");
+    let (local, domain) = reply
+        .as_str()
+        .split_once('@')
+        .expect("parsed address has @");
     format!("{local}+{token}@{domain}")
 }
 
 /// Replies come back to `reply` with the row's token in the local part, so they find their
 /// request even when a client drops In-Reply-To.
-pub fn build(mail: &Mail, from: &Mailbox, reply: &crate::domain::EmailAddress) -> anyhow::Result<Message> {
+pub fn build(
+    mail: &Mail,
+    from: &Mailbox,
+    reply: &crate::domain::EmailAddress,
+) -> anyhow::Result<Message> {
     let to: Mailbox = mail
         .recipient
         .parse()
@@ -61,7 +68,9 @@ pub fn build(mail: &Mail, from: &Mailbox, reply: &crate::domain::EmailAddress) -
         builder = builder.reply_to(reply_to);
     }
     if let Some(parent) = &mail.in_reply_to {
-        builder = builder.in_reply_to(parent.clone()).references(parent.clone());
+        builder = builder
+            .in_reply_to(parent.clone())
+            .references(parent.clone());
     }
     builder
         .multipart(MultiPart::alternative_plain_html(

@@ -62,10 +62,19 @@ const FILES: &[(&str, &str)] = &[
         "deletion_completed.html",
         include_str!("../../templates/email/deletion_completed.html"),
     ),
-    ("confirm_by_reply.txt", include_str!("../../templates/email/confirm_by_reply.txt")),
-    ("confirm_by_reply.html", include_str!("../../templates/email/confirm_by_reply.html")),
+    (
+        "confirm_by_reply.txt",
+        include_str!("../../templates/email/confirm_by_reply.txt"),
+    ),
+    (
+        "confirm_by_reply.html",
+        include_str!("../../templates/email/confirm_by_reply.html"),
+    ),
     ("reply.txt", include_str!("../../templates/email/reply.txt")),
-    ("reply.html", include_str!("../../templates/email/reply.html")),
+    (
+        "reply.html",
+        include_str!("../../templates/email/reply.html"),
+    ),
 ];
 
 /// The answer to an email: the same text the other channels show, and the request's facts.
@@ -197,8 +206,16 @@ mod tests {
             request: Some(ctx("opt_out")),
         };
         let with = t.render("reply", &r).unwrap();
-        assert!(with.text.contains("Your opt-out request #7 is recorded."), "{}", with.text);
-        assert!(with.text.contains("Answer by: 2025-10-25 19:59 UTC"), "{}", with.text);
+        assert!(
+            with.text.contains("Your opt-out request #7 is recorded."),
+            "{}",
+            with.text
+        );
+        assert!(
+            with.text.contains("Answer by: 2025-10-25 19:59 UTC"),
+            "{}",
+            with.text
+        );
         r.request = None;
         let without = t.render("reply", &r).unwrap();
         assert!(!without.text.contains("Answer by"), "{}", without.text);

@@ -7,7 +7,7 @@ use super::{Services, people, transitions};
 use crate::{
     db::{self, requests::NewRequest, requests::Request},
     domain::{Actor, Channel, EmailAddress, RequestKind, RequestState, deadline},
-    email::inbound::{InboundMail, intent::Word, intent},
+    email::inbound::{InboundMail, intent, intent::Word},
     error::{ServiceError, UserError},
 };
 
@@ -40,7 +40,10 @@ impl Services {
     pub async fn handle_email(&self, mail: &InboundMail) -> Result<Disposition, ServiceError> {
         let svc = self.for_email(&mail.key, &mail.from, mail.message_id.as_deref());
         if let Some(reason) = mail.automatic {
-            return svc.record_only("ignored_automatic").await.map(|d| d.unwrap_or(Disposition::IgnoredAutomatic(reason)));
+            return svc
+                .record_only("ignored_automatic")
+                .await
+                .map(|d| d.unwrap_or(Disposition::IgnoredAutomatic(reason)));
         }
         let word = intent::read(&mail.new_text);
         let outcome = match self.reply_target(mail).await? {
@@ -57,7 +60,10 @@ impl Services {
         match outcome {
             Ok(()) => Ok(Disposition::Acted),
             Err(ServiceError::Duplicate) => Ok(Disposition::Duplicate),
-            Err(ServiceError::User(e)) => svc.answer_refusal(&e.0, "refused").await.map(|d| d.unwrap_or(Disposition::Refused("could not act"))),
+            Err(ServiceError::User(e)) => svc
+                .answer_refusal(&e.0, "refused")
+                .await
+                .map(|d| d.unwrap_or(Disposition::Refused("could not act"))),
             Err(e) => Err(e),
         }
     }
@@ -84,7 +90,10 @@ impl Services {
 
     /// The request a reply points at, through a plus-address token or In-Reply-To/References;
     /// `Some(Err)` when it points at something we cannot honour.
-    async fn reply_target(&self, mail: &InboundMail) -> Result<Option<Result<Target, &'static str>>, ServiceError> {
+    async fn reply_target(
+        &self,
+        mail: &InboundMail,
+    ) -> Result<Option<Result<Target, &'static str>>, ServiceError> {
         let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
         let mut found = None;
         for t in &mail.tokens {
@@ -113,14 +122,24 @@ impl Services {
         let Some(request) = db::requests::get(&mut conn, tok.request_id).await? else {
             return Ok(Some(Err("unknown token")));
         };
-        Ok(Some(Ok(Target { request, email: mail.from.clone() })))
+        Ok(Some(Ok(Target {
+            request,
+            email: mail.from.clone(),
+        })))
     }
 
     /// A reply with our token from the address it was sent to proves control of that address.
     async fn prove_email(&self, t: &Target) -> Result<(), ServiceError> {
         let now = self.now();
         let mut tx = db::begin_write(self.pool()).await?;
-        db::identities::assign_verified(&mut tx, t.request.person_id, "email", t.email.as_str(), now).await?;
+        db::identities::assign_verified(
+            &mut tx,
+            t.request.person_id,
+            "email",
+            t.email.as_str(),
+            now,
+        )
+        .await?;
         sqlx::query(
             "UPDATE email_verifications SET verified_at = ? WHERE request_id = ? AND email = ? AND verified_at IS NULL",
         )
@@ -157,15 +176,26 @@ impl Services {
         let now = self.now();
         let mut tx = self.begin().await?;
         let person = people::find(&mut tx, actor).await?;
-        let mut req = db::requests::get(&mut tx, request_id).await?.filter(|r| Some(r.person_id) == person).ok_or_else(
-            || UserError::new("That request is not one we can confirm for this address."),
-        )?;
+        let mut req = db::requests::get(&mut tx, request_id)
+            .await?
+            .filter(|r| Some(r.person_id) == person)
+            .ok_or_else(|| {
+                UserError::new("That request is not one we can confirm for this address.")
+            })?;
         let kind = req.kind();
         let text = if req.state() == RequestState::AwaitingConfirmation {
             if kind == RequestKind::Deletion {
                 db::requests::set_person_confirmed(&mut tx, req.id, now).await?;
             }
-            transitions::transition(&mut tx, &mut req, RequestState::Confirmed, "email", None, now).await?;
+            transitions::transition(
+                &mut tx,
+                &mut req,
+                RequestState::Confirmed,
+                "email",
+                None,
+                now,
+            )
+            .await?;
             self.on_confirmed(&mut tx, &mut req, "email").await?;
             format!(
                 "Your {} request #{} is confirmed. {}",
@@ -174,7 +204,12 @@ impl Services {
                 self.confirmed_consequence(kind, &req)
             )
         } else {
-            format!("Your {} request #{} is already {}; nothing changed.", kind.label(), req.id, req.state().label())
+            format!(
+                "Your {} request #{} is already {}; nothing changed.",
+                kind.label(),
+                req.id,
+                req.state().label()
+            )
         };
         self.finish(tx, &text, Some(&req)).await
     }
@@ -195,7 +230,10 @@ impl Services {
                 .into());
             }
             None => {
-                return Err(UserError::new(format!("We could not tell what you would like us to do. {ONE_WORD}")).into());
+                return Err(UserError::new(format!(
+                    "We could not tell what you would like us to do. {ONE_WORD}"
+                ))
+                .into());
             }
         };
         let sender = self.answer_address();
@@ -214,18 +252,31 @@ impl Services {
                     channel: Channel::Email,
                     state: RequestState::AwaitingConfirmation,
                     received_at: now,
-                    deadline_offset_secs: deadline::offset_seconds(now, self.config().policy_deadline),
+                    deadline_offset_secs: deadline::offset_seconds(
+                        now,
+                        self.config().policy_deadline,
+                    ),
                     due_at: deadline::due_at(now, self.config().response_days),
                 };
                 let id = db::requests::insert(&mut tx, &new).await?;
-                let req = db::requests::get(&mut tx, id).await?.expect("just inserted");
+                let req = db::requests::get(&mut tx, id)
+                    .await?
+                    .expect("just inserted");
                 transitions::record_new(&mut tx, &req, "email").await?;
                 req
             }
         };
         if req.state() == RequestState::AwaitingConfirmation {
             // The confirmation request is the answer; `finish` would send a second mail.
-            self.queue_mail(&mut tx, "confirm_by_reply", &req, sender.as_str(), None, false).await?;
+            self.queue_mail(
+                &mut tx,
+                "confirm_by_reply",
+                &req,
+                sender.as_str(),
+                None,
+                false,
+            )
+            .await?;
             if let Some((source, key)) = &self.input {
                 db::inputs::set_disposition(&mut tx, source, key, "acted").await?;
             }
@@ -247,7 +298,11 @@ impl Services {
         let sender = self.answer_address();
         let mut tx = self.begin().await?;
         let text = match db::identities::find(&mut tx, "email", sender.as_str()).await? {
-            Some(i) if i.verified_at.is_some() => self.record_status(&mut tx, i.person_id, Channel::Email).await?.1,
+            Some(i) if i.verified_at.is_some() => {
+                self.record_status(&mut tx, i.person_id, Channel::Email)
+                    .await?
+                    .1
+            }
             _ => format!("We hold no confirmed requests for this address. {ONE_WORD}"),
         };
         self.finish(tx, &text, None).await
@@ -264,13 +319,22 @@ impl Services {
                 "Your reply came from a different address than the one we wrote to, so we did not act on it. Reply \
                  from the address that received our message, or write a new email to {privacy}."
             ),
-            _ => format!("We could not match your reply to a request of ours. Write a new email to {privacy}. {ONE_WORD}"),
+            _ => format!(
+                "We could not match your reply to a request of ours. Write a new email to {privacy}. {ONE_WORD}"
+            ),
         };
-        Ok(self.answer_refusal(&text, "refused").await?.unwrap_or(Disposition::Refused(why)))
+        Ok(self
+            .answer_refusal(&text, "refused")
+            .await?
+            .unwrap_or(Disposition::Refused(why)))
     }
 
     /// Claims the input, records it, and answers the sender at most once a day.
-    async fn answer_refusal(&self, text: &str, disposition: &str) -> Result<Option<Disposition>, ServiceError> {
+    async fn answer_refusal(
+        &self,
+        text: &str,
+        disposition: &str,
+    ) -> Result<Option<Disposition>, ServiceError> {
         let mut tx = match self.begin().await {
             Ok(tx) => tx,
             Err(ServiceError::Duplicate) => return Ok(Some(Disposition::Duplicate)),
@@ -292,7 +356,11 @@ impl Services {
     }
 
     fn answer_address(&self) -> EmailAddress {
-        self.email_answer.as_ref().expect("email use-cases run on for_email services").0.clone()
+        self.email_answer
+            .as_ref()
+            .expect("email use-cases run on for_email services")
+            .0
+            .clone()
     }
 }
 
@@ -300,7 +368,10 @@ fn strip_reply_prefixes(subject: &str) -> &str {
     let mut s = subject.trim();
     loop {
         let lower = s.to_ascii_lowercase();
-        match ["re:", "fwd:", "fw:", "aw:", "tr:", "sv:", "wg:"].iter().find(|p| lower.starts_with(*p)) {
+        match ["re:", "fwd:", "fw:", "aw:", "tr:", "sv:", "wg:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+        {
             Some(p) => s = s[p.len()..].trim_start(),
             None => return s,
         }

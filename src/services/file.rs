@@ -251,7 +251,6 @@ fn proof_instructions(email: &EmailAddress, ttl_minutes: u32) -> String {
     )
 }
 
-
 /// Refusal used by the confirm and verify use-cases when a person is unknown.
 pub(super) fn nothing_waiting() -> ServiceError {
     UserError::new(

@@ -24,8 +24,8 @@ use crate::{
     config::Config,
     crypto::Keys,
     db::{self, outbox::NewMail, requests::Request},
-    domain::deadline,
     domain::EmailAddress,
+    domain::deadline,
     email::{MailContext, ReplyContext, Templates, message::new_message_id},
 };
 
@@ -110,7 +110,12 @@ impl Services {
 
     /// The same services, answering one inbound email: the input is its key, and each
     /// use-case's reply is mailed back to the sender in the use-case's own transaction.
-    pub fn for_email(&self, key: &str, sender: &EmailAddress, message_id: Option<&str>) -> Services {
+    pub fn for_email(
+        &self,
+        key: &str,
+        sender: &EmailAddress,
+        message_id: Option<&str>,
+    ) -> Services {
         Services {
             email_answer: Some(Arc::new((sender.clone(), message_id.map(str::to_owned)))),
             ..self.for_input("email", key)
@@ -151,7 +156,8 @@ impl Services {
             request: req.map(|r| self.mail_context(r, None)),
         };
         let rendered = self.templates.render("reply", &ctx)?;
-        self.insert_mail(conn, "reply", req, to.as_str(), &rendered, false).await
+        self.insert_mail(conn, "reply", req, to.as_str(), &rendered, false)
+            .await
     }
 
     /// Starts a use-case's write transaction, claiming the input key when there is one.
@@ -228,8 +234,18 @@ impl Services {
         code: Option<String>,
         scrub_after_send: bool,
     ) -> anyhow::Result<()> {
-        let rendered = self.templates.render(template, &self.mail_context(req, code))?;
-        self.insert_mail(conn, template, Some(req), recipient, &rendered, scrub_after_send).await
+        let rendered = self
+            .templates
+            .render(template, &self.mail_context(req, code))?;
+        self.insert_mail(
+            conn,
+            template,
+            Some(req),
+            recipient,
+            &rendered,
+            scrub_after_send,
+        )
+        .await
     }
 
     /// Every mail about a request carries a fresh reply token (in its Reply-To), tied to the
@@ -272,7 +288,9 @@ impl Services {
             reply_token: token.as_deref(),
             in_reply_to: in_reply_to.as_deref(),
         };
-        db::outbox::insert(conn, &mail, now).await.context("queueing mail")?;
+        db::outbox::insert(conn, &mail, now)
+            .await
+            .context("queueing mail")?;
         Ok(())
     }
 

@@ -22,12 +22,18 @@ impl ImapTarget {
             other => return Err(format!("scheme '{other}' is not imap or imaps")),
         };
         let host = url.host_str().ok_or("no host")?.to_owned();
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if !tls && !loopback {
             return Err("plain imap:// is only allowed to a loopback address; use imaps:// for a remote server".into());
         }
         let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s).decode_utf8().map(|c| c.into_owned()).map_err(|e| e.to_string())
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|e| e.to_string())
         };
         let user = decode(url.username())?;
         if user.is_empty() {
@@ -41,7 +47,11 @@ impl ImapTarget {
             host,
             user,
             password,
-            mailbox: if mailbox.is_empty() { "INBOX".into() } else { mailbox },
+            mailbox: if mailbox.is_empty() {
+                "INBOX".into()
+            } else {
+                mailbox
+            },
         })
     }
 }
@@ -53,7 +63,16 @@ mod tests {
     #[test]
     fn parses_imap_urls() {
         let t = ImapTarget::parse("imaps://priv%40x.org:p%3Ass@mail.example.org/Privacy").unwrap();
-        assert_eq!((t.tls, t.port, t.user.as_str(), t.password.as_str(), t.mailbox.as_str()), (true, 993, "priv@x.org", "p:ss", "Privacy"));
+        assert_eq!(
+            (
+                t.tls,
+                t.port,
+                t.user.as_str(),
+                t.password.as_str(),
+                t.mailbox.as_str()
+            ),
+            (true, 993, "priv@x.org", "p:ss", "Privacy")
+        );
         let p = ImapTarget::parse("imap://u:p@127.0.0.1:1430").unwrap();
         assert_eq!((p.tls, p.port, p.mailbox.as_str()), (false, 1430, "INBOX"));
         assert!(ImapTarget::parse("imap://u:p@mail.example.org/INBOX").is_err());
@@ -102,10 +121,18 @@ pub async fn ingest_raw(services: &Services, raw: &[u8]) -> Result<Disposition, 
 
 /// Keeps an unreadable message from stdin in `HELD_DIR`.
 pub async fn keep_held(dir: &Path, raw: &[u8]) -> anyhow::Result<std::path::PathBuf> {
-    tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
-    let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S"), &hex::encode(Sha256::digest(raw))[..12]);
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let name = format!(
+        "{}-{}.eml",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+        &hex::encode(Sha256::digest(raw))[..12]
+    );
     let path = dir.join(name);
-    tokio::fs::write(&path, raw).await.with_context(|| format!("writing {}", path.display()))?;
+    tokio::fs::write(&path, raw)
+        .await
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
@@ -116,7 +143,9 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
     let cur = dir.join("cur");
     tokio::fs::create_dir_all(&cur).await?;
     let mut names = Vec::new();
-    let mut rd = tokio::fs::read_dir(&new).await.with_context(|| format!("reading {}", new.display()))?;
+    let mut rd = tokio::fs::read_dir(&new)
+        .await
+        .with_context(|| format!("reading {}", new.display()))?;
     while let Some(e) = rd.next_entry().await? {
         names.push(e.file_name());
     }
@@ -124,11 +153,17 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
     let mut out = Vec::new();
     for name in names {
         let path = new.join(&name);
-        let raw = tokio::fs::read(&path).await.with_context(|| format!("reading {}", path.display()))?;
-        let d = ingest_raw(services, &raw).await.map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+        let raw = tokio::fs::read(&path)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?;
+        let d = ingest_raw(services, &raw)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
         let flag = if d == Disposition::Held { "F" } else { "S" };
         let target = cur.join(format!("{}:2,{flag}", name.to_string_lossy()));
-        tokio::fs::rename(&path, &target).await.with_context(|| format!("moving {}", path.display()))?;
+        tokio::fs::rename(&path, &target)
+            .await
+            .with_context(|| format!("moving {}", path.display()))?;
         out.push(d);
     }
     Ok(out)
@@ -180,11 +215,24 @@ impl ImapPoller {
     {
         let t = &self.target;
         let mut client = async_imap::Client::new(stream);
-        client.read_response().await.context("no IMAP greeting")?.context("reading the IMAP greeting")?;
-        let mut session = client.login(&t.user, &t.password).await.map_err(|(e, _)| e).context("IMAP login")?;
-        session.select(&t.mailbox).await.with_context(|| format!("selecting {}", t.mailbox))?;
+        client
+            .read_response()
+            .await
+            .context("no IMAP greeting")?
+            .context("reading the IMAP greeting")?;
+        let mut session = client
+            .login(&t.user, &t.password)
+            .await
+            .map_err(|(e, _)| e)
+            .context("IMAP login")?;
+        session
+            .select(&t.mailbox)
+            .await
+            .with_context(|| format!("selecting {}", t.mailbox))?;
         let mut uids: Vec<u32> = session
-            .uid_search(format!("NOT KEYWORD {DONE_KEYWORD} NOT KEYWORD {HELD_KEYWORD}"))
+            .uid_search(format!(
+                "NOT KEYWORD {DONE_KEYWORD} NOT KEYWORD {HELD_KEYWORD}"
+            ))
             .await
             .context("searching for new mail")?
             .into_iter()
@@ -193,16 +241,38 @@ impl ImapPoller {
         let cap = self.services.config().inbound.max_message_bytes;
         let mut summary = PollSummary::default();
         for uid in uids {
-            let sizes: Vec<_> = session.uid_fetch(uid.to_string(), "RFC822.SIZE").await?.try_collect().await?;
+            let sizes: Vec<_> = session
+                .uid_fetch(uid.to_string(), "RFC822.SIZE")
+                .await?
+                .try_collect()
+                .await?;
             let size = sizes.first().and_then(|f| f.size).unwrap_or(0) as usize;
             let disposition = if size > cap {
-                tracing::warn!(uid, size, cap, "inbound mail larger than MAX_INBOUND_BYTES; kept for a person to look at");
+                tracing::warn!(
+                    uid,
+                    size,
+                    cap,
+                    "inbound mail larger than MAX_INBOUND_BYTES; kept for a person to look at"
+                );
                 let key = format!("imap-oversize:{}:{uid}:{size}", t.mailbox);
-                self.services.record_held(&key).await.map_err(|e| anyhow::anyhow!(e.reply_text()))?
+                self.services
+                    .record_held(&key)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?
             } else {
-                let bodies: Vec<_> = session.uid_fetch(uid.to_string(), "BODY.PEEK[]").await?.try_collect().await?;
-                let raw = bodies.first().and_then(|f| f.body()).unwrap_or_default().to_vec();
-                ingest_raw(&self.services, &raw).await.map_err(|e| anyhow::anyhow!(e.reply_text()))?
+                let bodies: Vec<_> = session
+                    .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                    .await?
+                    .try_collect()
+                    .await?;
+                let raw = bodies
+                    .first()
+                    .and_then(|f| f.body())
+                    .unwrap_or_default()
+                    .to_vec();
+                ingest_raw(&self.services, &raw)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?
             };
             let flags = if disposition == Disposition::Held {
                 summary.held += 1;
@@ -215,7 +285,11 @@ impl ImapPoller {
                     format!("+FLAGS ({DONE_KEYWORD} \\Seen)")
                 }
             };
-            let _: Vec<_> = session.uid_store(uid.to_string(), flags).await?.try_collect().await?;
+            let _: Vec<_> = session
+                .uid_store(uid.to_string(), flags)
+                .await?
+                .try_collect()
+                .await?;
         }
         if self.services.config().inbound.imap_delete_processed {
             let _: Vec<_> = session.expunge().await?.try_collect().await?;
@@ -226,12 +300,17 @@ impl ImapPoller {
 
     /// Polls every `IMAP_POLL_SECONDS` until `stop` fires.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let period = std::time::Duration::from_secs(self.services.config().inbound.imap_poll_seconds);
+        let period =
+            std::time::Duration::from_secs(self.services.config().inbound.imap_poll_seconds);
         loop {
             match self.poll_once().await {
-                Ok(s) if s.handled + s.held > 0 => tracing::info!(handled = s.handled, held = s.held, "mailbox polled"),
+                Ok(s) if s.handled + s.held > 0 => {
+                    tracing::info!(handled = s.handled, held = s.held, "mailbox polled")
+                }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "mailbox poll failed; will retry"),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "mailbox poll failed; will retry")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
@@ -244,6 +323,8 @@ impl ImapPoller {
 fn tls_connector() -> tokio_rustls::TlsConnector {
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let config = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }

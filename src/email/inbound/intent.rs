@@ -35,8 +35,23 @@ const PHRASES: &[(&str, Word)] = &[
     ("status", Word::Status),
 ];
 
-const POLITE_PREFIXES: &[&str] = &["please ", "i want to ", "i would like to ", "i d like to ", "kindly "];
-const GREETINGS: &[&str] = &["hi", "hello", "hey", "dear", "good morning", "good afternoon", "good evening", "to whom"];
+const POLITE_PREFIXES: &[&str] = &[
+    "please ",
+    "i want to ",
+    "i would like to ",
+    "i d like to ",
+    "kindly ",
+];
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "to whom",
+];
 
 /// The instruction at the start of the new text, if there is exactly one reading of it.
 /// Greeting lines are skipped; only the first three other lines are looked at, and a phrase
@@ -46,7 +61,11 @@ pub fn read(new_text: &str) -> Option<Word> {
         .lines()
         .map(normalise)
         .filter(|l| !l.is_empty())
-        .filter(|l| !GREETINGS.iter().any(|g| l == g || l.starts_with(&format!("{g} "))))
+        .filter(|l| {
+            !GREETINGS
+                .iter()
+                .any(|g| l == g || l.starts_with(&format!("{g} ")))
+        })
         .take(3)
         .find_map(|line| read_line(&line))
 }

@@ -34,22 +34,40 @@ pub struct Unreadable {
     pub reason: String,
 }
 
-pub fn parse(raw: &[u8], cfg: &InboundConfig, own: &[&EmailAddress]) -> Result<InboundMail, Unreadable> {
+pub fn parse(
+    raw: &[u8],
+    cfg: &InboundConfig,
+    own: &[&EmailAddress],
+) -> Result<InboundMail, Unreadable> {
     let digest_key = || format!("sha256:{}", hex::encode(Sha256::digest(raw)));
     if raw.len() > cfg.max_message_bytes {
         return Err(Unreadable {
             key: digest_key(),
-            reason: format!("larger than MAX_INBOUND_BYTES ({} > {} bytes)", raw.len(), cfg.max_message_bytes),
+            reason: format!(
+                "larger than MAX_INBOUND_BYTES ({} > {} bytes)",
+                raw.len(),
+                cfg.max_message_bytes
+            ),
         });
     }
     let Some(msg) = MessageParser::default().parse(raw) else {
-        return Err(Unreadable { key: digest_key(), reason: "not a parseable RFC 5322 message".into() });
+        return Err(Unreadable {
+            key: digest_key(),
+            reason: "not a parseable RFC 5322 message".into(),
+        });
     };
     let message_id = msg.message_id().and_then(clean_id);
     let key = message_id.clone().unwrap_or_else(digest_key);
-    let Some(from) = msg.from().and_then(|a| a.first()).and_then(Addr::address).and_then(|a| EmailAddress::parse(a).ok())
+    let Some(from) = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(Addr::address)
+        .and_then(|a| EmailAddress::parse(a).ok())
     else {
-        return Err(Unreadable { key, reason: "no usable From address".into() });
+        return Err(Unreadable {
+            key,
+            reason: "no usable From address".into(),
+        });
     };
 
     let mut recipients: Vec<String> = Vec::new();
@@ -61,18 +79,27 @@ pub fn parse(raw: &[u8], cfg: &InboundConfig, own: &[&EmailAddress]) -> Result<I
             recipients.push(v.trim().trim_matches(['<', '>']).to_owned());
         }
     }
-    let tokens = recipients.iter().filter_map(|r| token_in(r, &cfg.reply_address)).collect();
+    let tokens = recipients
+        .iter()
+        .filter_map(|r| token_in(r, &cfg.reply_address))
+        .collect();
 
     let mut references = Vec::new();
     for v in [msg.in_reply_to(), msg.references()] {
-        references.extend(ids(v).iter().filter_map(|id| clean_id(id)));
+        for id in ids(v).iter().filter_map(|id| clean_id(id)) {
+            if !references.contains(&id) {
+                references.push(id);
+            }
+        }
     }
 
     let automatic = automatic_reason(&msg, &from, own);
     let new_text = match msg.text_part(0).map(|p| &p.body) {
         Some(PartType::Text(t)) => quote::strip_quoted(t),
         _ => match msg.body_html(0) {
-            Some(html) => quote::strip_quoted(&mail_parser::decoders::html::html_to_text(&quote::strip_quoted_html(&html))),
+            Some(html) => quote::strip_quoted(&mail_parser::decoders::html::html_to_text(
+                &quote::strip_quoted_html(&html),
+            )),
             None => String::new(),
         },
     };
@@ -93,7 +120,9 @@ fn clean_id(id: &str) -> Option<String> {
     let bare = id.trim().trim_matches(['<', '>']);
     let ok = !bare.is_empty()
         && bare.len() <= 250
-        && bare.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>' && b != b'"' && b != b'\\');
+        && bare.bytes().all(|b| {
+            (0x21..=0x7e).contains(&b) && b != b'<' && b != b'>' && b != b'"' && b != b'\\'
+        });
     ok.then(|| format!("<{bare}>"))
 }
 
@@ -117,12 +146,20 @@ fn token_in(recipient: &str, reply: &EmailAddress) -> Option<String> {
     ok.then(|| tag.to_ascii_lowercase())
 }
 
-fn automatic_reason(msg: &mail_parser::Message<'_>, from: &EmailAddress, own: &[&EmailAddress]) -> Option<&'static str> {
+fn automatic_reason(
+    msg: &mail_parser::Message<'_>,
+    from: &EmailAddress,
+    own: &[&EmailAddress],
+) -> Option<&'static str> {
     let raw = |h: &str| msg.header_raw(h).map(|v| v.trim().to_ascii_lowercase());
     if raw("Auto-Submitted").is_some_and(|v| !v.starts_with("no")) {
         return Some("Auto-Submitted");
     }
-    if raw("Precedence").is_some_and(|v| ["bulk", "list", "junk", "auto_reply"].iter().any(|p| v.starts_with(p))) {
+    if raw("Precedence").is_some_and(|v| {
+        ["bulk", "list", "junk", "auto_reply"]
+            .iter()
+            .any(|p| v.starts_with(p))
+    }) {
         return Some("Precedence bulk/list/junk");
     }
     if raw("Return-Path").is_some_and(|v| v == "<>" || v.is_empty()) {
@@ -160,23 +197,36 @@ mod tests {
     #[test]
     fn finds_tokens_only_in_our_plus_addresses() {
         let reply = EmailAddress::parse("privacy@example.org").unwrap();
-        assert_eq!(token_in("privacy+abcdefgh12345678@example.org", &reply).as_deref(), Some("abcdefgh12345678"));
+        assert_eq!(
+            token_in("privacy+abcdefgh12345678@example.org", &reply).as_deref(),
+            Some("abcdefgh12345678")
+        );
         assert_eq!(token_in("privacy+abcdefgh12345678@other.org", &reply), None);
-        assert_eq!(token_in("someone+abcdefgh12345678@example.org", &reply), None);
+        assert_eq!(
+            token_in("someone+abcdefgh12345678@example.org", &reply),
+            None
+        );
         assert_eq!(token_in("privacy+short@example.org", &reply), None);
     }
 
     #[test]
     fn message_ids_that_could_break_a_header_are_dropped() {
-        assert_eq!(clean_id("abc@example.org").as_deref(), Some("<abc@example.org>"));
-        assert_eq!(clean_id("<abc@example.org>").as_deref(), Some("<abc@example.org>"));
+        assert_eq!(
+            clean_id("abc@example.org").as_deref(),
+            Some("<abc@example.org>")
+        );
+        assert_eq!(
+            clean_id("<abc@example.org>").as_deref(),
+            Some("<abc@example.org>")
+        );
         assert_eq!(clean_id("a b@example.org"), None);
         assert_eq!(clean_id("a\r\nBcc: x@y.z"), None);
     }
 
     #[test]
     fn a_message_without_message_id_is_keyed_by_its_hash() {
-        let raw = b"From: a@example.net\r\nTo: privacy@example.org\r\nSubject: x\r\n\r\nopt out\r\n";
+        let raw =
+            b"From: a@example.net\r\nTo: privacy@example.org\r\nSubject: x\r\n\r\nopt out\r\n";
         let m = parse(raw, &cfg(), &[]).unwrap();
         assert!(m.key.starts_with("sha256:"));
         assert_eq!(m.new_text, "opt out");
@@ -187,7 +237,17 @@ mod tests {
     fn oversized_or_senderless_mail_is_unreadable() {
         let mut c = cfg();
         c.max_message_bytes = 10;
-        assert!(parse(b"From: a@example.net\r\n\r\nhello", &c, &[]).unwrap_err().reason.contains("MAX_INBOUND_BYTES"));
-        assert!(parse(b"Subject: x\r\n\r\nhello", &cfg(), &[]).unwrap_err().reason.contains("From"));
+        assert!(
+            parse(b"From: a@example.net\r\n\r\nhello", &c, &[])
+                .unwrap_err()
+                .reason
+                .contains("MAX_INBOUND_BYTES")
+        );
+        assert!(
+            parse(b"Subject: x\r\n\r\nhello", &cfg(), &[])
+                .unwrap_err()
+                .reason
+                .contains("From")
+        );
     }
 }

@@ -1,10 +1,24 @@
 //! Keeps only what the person wrote in a reply: quoted history, forwarded parts and
 //! signatures are cut, so instructions quoted from our own mail never trigger anything.
 
-/// Words that end a quote header line ("On Mon, Alice wrote:") in common client languages.
+/// Verbs of a quote header line ("On Mon, Alice wrote:", "Am ... schrieb Alice <a@b>:") in
+/// common client languages.
 const QUOTE_VERBS: &[&str] = &[
-    "wrote:", "schrieb:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "schreef:", "pisze:",
-    "escreveu:", "написал:", "написала:", "skrev:", "kirjoitti:", "napsal:", "yazdı:", "írta:",
+    "wrote",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "ha scritto",
+    "schreef",
+    "pisze",
+    "escreveu",
+    "написал",
+    "написала",
+    "skrev",
+    "kirjoitti",
+    "napsal",
+    "yazdı",
+    "írta",
 ];
 
 /// Lines that start the quoted or forwarded part in Outlook, Apple Mail, Thunderbird and Gmail.
@@ -48,29 +62,34 @@ pub fn strip_quoted(text: &str) -> String {
     kept.join("\n").trim().to_owned()
 }
 
-/// "On <date>, <name> wrote:" on one line, or wrapped over up to three lines as Gmail does.
+/// "On <date>, <name> wrote:" on one line, or wrapped over up to three lines as Gmail does:
+/// a line that opens like a date or an address, and a colon-ended line soon after, with a
+/// quoting verb between them.
 fn is_quote_header(lines: &[&str], i: usize) -> bool {
-    let joined: String = lines[i..lines.len().min(i + 3)]
-        .iter()
-        .map(|l| l.trim())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
     let first = lines[i].trim().to_lowercase();
     let opener = first.split_whitespace().next().unwrap_or("");
-    let opens = ["on", "am", "le", "el", "il", "op", "w", "em", "den", "dne", "в", "pe"].contains(&opener)
+    let opens = [
+        "on", "am", "le", "el", "il", "op", "w", "em", "den", "dne", "в", "pe",
+    ]
+    .contains(&opener)
         || first.contains('@')
         || first.chars().any(|c| c.is_ascii_digit());
     if !opens {
         return false;
     }
-    QUOTE_VERBS.iter().any(|v| {
-        // The verb must end one of the (at most three) lines starting here.
-        lines[i..lines.len().min(i + 3)]
-            .iter()
-            .any(|l| l.trim().to_lowercase().ends_with(v))
-            && joined.contains(v)
-    })
+    let window = &lines[i..lines.len().min(i + 3)];
+    let Some(end) = window.iter().position(|l| l.trim_end().ends_with(':')) else {
+        return false;
+    };
+    let joined = window[..=end]
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    QUOTE_VERBS
+        .iter()
+        .any(|v| joined.contains(&format!(" {v} ")) || joined.contains(&format!(" {v}:")))
 }
 
 /// Outlook's header block: "From:" followed within four lines by "Sent:" or "Date:", and by
@@ -84,8 +103,27 @@ fn is_outlook_header_block(lines: &[&str], i: usize) -> bool {
         return false;
     }
     let window = &lines[i + 1..lines.len().min(i + 5)];
-    window.iter().any(|l| starts(l, &["sent:", "date:", "gesendet:", "envoyé :", "enviado:", "verzonden:", "inviato:"]))
-        && window.iter().any(|l| starts(l, &["to:", "subject:", "an:", "à :", "para:", "aan:", "a:", "betreff:", "objet :"]))
+    window.iter().any(|l| {
+        starts(
+            l,
+            &[
+                "sent:",
+                "date:",
+                "gesendet:",
+                "envoyé :",
+                "enviado:",
+                "verzonden:",
+                "inviato:",
+            ],
+        )
+    }) && window.iter().any(|l| {
+        starts(
+            l,
+            &[
+                "to:", "subject:", "an:", "à :", "para:", "aan:", "a:", "betreff:", "objet :",
+            ],
+        )
+    })
 }
 
 /// Cuts an HTML body at the first marker of quoted history that mail clients leave behind.
@@ -106,7 +144,13 @@ pub fn strip_quoted_html(html: &str) -> String {
         .iter()
         .filter_map(|m| lower.find(m))
         .min()
-        .map(|pos| lower[..pos].rfind('<').unwrap_or(pos))
+        .map(|pos| {
+            if lower[pos..].starts_with('<') {
+                pos
+            } else {
+                lower[..pos].rfind('<').unwrap_or(pos)
+            }
+        })
         .unwrap_or(html.len());
     html[..cut].to_owned()
 }
@@ -132,13 +176,19 @@ mod tests {
     #[test]
     fn keeps_only_unquoted_lines() {
         assert_eq!(strip_quoted("> confirm\n>> yes"), "");
-        assert_eq!(strip_quoted("Am 25.11.2026 um 10:00 schrieb dsr-bot <p@example.org>:\n> confirm"), "");
+        assert_eq!(
+            strip_quoted("Am 25.11.2026 um 10:00 schrieb dsr-bot <p@example.org>:\n> confirm"),
+            ""
+        );
     }
 
     #[test]
     fn html_quotes_are_cut_before_conversion() {
         let h = "<div>cancel</div><div class=\"gmail_quote\"><div>confirm</div></div>";
         assert_eq!(strip_quoted_html(h), "<div>cancel</div>");
-        assert_eq!(strip_quoted_html("<p>yes</p><blockquote>confirm</blockquote>"), "<p>yes</p>");
+        assert_eq!(
+            strip_quoted_html("<p>yes</p><blockquote>confirm</blockquote>"),
+            "<p>yes</p>"
+        );
     }
 }
