@@ -19,7 +19,7 @@ fn email(s: &str) -> Option<EmailAddress> {
 fn user_error(e: ServiceError) -> String {
     match e {
         ServiceError::User(u) => u.0,
-        ServiceError::Internal(e) => panic!("expected a user error, got {e:#}"),
+        other => panic!("expected a user error, got {other:?}"),
     }
 }
 

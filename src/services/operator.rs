@@ -109,6 +109,7 @@ impl Services {
             .collect();
         db::identities::delete_for_person(&mut tx, person).await?;
         db::verifications::delete_for_person(&mut tx, person).await?;
+        db::reply_tokens::delete_for_person(&mut tx, person).await?;
         db::outbox::scrub_for_person(&mut tx, person).await?;
         transitions::transition(
             &mut tx,

@@ -207,3 +207,75 @@ pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
             .map(|(_, v)| v.trim())
     })
 }
+
+/// A real IMAP server (Dovecot from Debian) on a free loopback port, with one mailbox user
+/// `privacy` (password `secret`) whose Maildir lives in a temporary folder.
+pub struct Dovecot {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Dovecot {
+    pub fn start() -> Dovecot {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for sub in ["base", "state", "mail"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        let status = Command::new("chown")
+            .args(["-R", "dovecot:dovecot"])
+            .arg(root.join("mail"))
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "chown of the mail folder failed (the dovecot user comes with dovecot-imapd)"
+        );
+        let port = free_port();
+        let r = root.display();
+        let conf = format!(
+            "base_dir = {r}/base\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\nlisten = 127.0.0.1\n\
+             protocols = imap\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+             first_valid_uid = 1\nmail_location = maildir:{r}/mail/%u\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
+             inet_listener imaps {{\n    port = 0\n  }}\n}}\nservice anvil {{\n  chroot =\n}}\n\
+             passdb {{\n  driver = static\n  args = password=secret\n}}\n\
+             userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={r}/mail/%u\n}}\n"
+        );
+        std::fs::write(root.join("dovecot.conf"), conf).unwrap();
+        // The master daemonises; its children keep any inherited pipe open, so none is given.
+        let status = Command::new("/usr/sbin/dovecot")
+            .arg("-c")
+            .arg(root.join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("starting dovecot: run scripts/test, which installs dovecot-imapd");
+        let log = || std::fs::read_to_string(root.join("dovecot.log")).unwrap_or_default();
+        assert!(status.success(), "dovecot did not start: {}", log());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "dovecot did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Dovecot { port, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("imap://privacy:secret@127.0.0.1:{}/INBOX", self.port)
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("base/master.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
