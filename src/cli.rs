@@ -48,6 +48,20 @@ pub enum Cmd {
     },
     /// Create or upgrade the database, then exit.
     Migrate,
+    /// The monthly summary for privacy officers (default: the last complete month).
+    Report {
+        /// YYYY-MM, a month in REPORT_TIMEZONE.
+        #[arg(long, value_parser = parse_month)]
+        month: Option<crate::reports::Month>,
+        #[arg(long, value_enum, default_value_t = crate::reports::render::Format::Md)]
+        format: crate::reports::render::Format,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Bring in requests kept elsewhere (columns: received_at, kind, email or discord_id,
+    /// status, completed_at); all rows or none.
+    Import { file: std::path::PathBuf },
     /// Read inbound mail: one RFC 5322 message on stdin (for an MTA pipe), or every new
     /// message in a Maildir.
     IngestMail {
@@ -94,6 +108,10 @@ pub enum MailCmd {
 pub enum Format {
     Table,
     Json,
+}
+
+fn parse_month(s: &str) -> Result<crate::reports::Month, String> {
+    s.parse()
 }
 
 fn parse_state(s: &str) -> Result<RequestState, String> {
@@ -200,6 +218,23 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Discord { .. } => unreachable!("answered before the database is opened"),
         Cmd::IngestMail { maildir } => ingest(&app, maildir).await?,
+        Cmd::Report { month, format, out } => {
+            let report = app.services.monthly_report(month).await?;
+            let text = app.services.render_report(&report, format)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                    eprintln!(
+                        "report for {} written to {}",
+                        report.figures.month,
+                        path.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+        Cmd::Import { file } => import(&app, &file).await?,
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",
@@ -207,6 +242,29 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
         }
     }
+    Ok(())
+}
+
+async fn import(app: &App, file: &std::path::Path) -> Result<(), Failure> {
+    use crate::services::import;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::User(format!("cannot read {}: {e}", file.display())))?;
+    let rows = import::parse_csv(&text, app.services.now())
+        .map_err(|errors| Failure::User(import::describe_errors(&errors).0))?;
+    let bar = if std::io::stderr().is_terminal() && rows.len() > 1_000 {
+        indicatif::ProgressBar::new(rows.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let summary = app
+        .services
+        .import_rows(&rows, |done| bar.set_position(done as u64))
+        .await?;
+    bar.finish_and_clear();
+    println!(
+        "{} request(s) imported, {} already there from an earlier import",
+        summary.imported, summary.already_there
+    );
     Ok(())
 }
 

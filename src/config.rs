@@ -34,6 +34,8 @@ pub struct Config {
     pub mail_poll_seconds: u64,
     pub discord: DiscordConfig,
     pub inbound: InboundConfig,
+    /// Months of the monthly report are taken in this zone.
+    pub report_timezone: Tz,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct DiscordConfig {
     pub guild_id: Option<u64>,
     /// Members with this role may use the privacy-officer commands.
     pub officer_role_id: Option<u64>,
+    /// The staff channel the monthly report is posted to.
+    pub report_channel_id: Option<u64>,
 }
 
 /// A value that never appears in logs or debug output.
@@ -192,7 +196,15 @@ impl Config {
             token: get("DISCORD_TOKEN").map(Secret),
             guild_id: snowflake("DISCORD_GUILD_ID")?,
             officer_role_id: snowflake("PRIVACY_OFFICER_ROLE_ID")?,
+            report_channel_id: snowflake("REPORT_CHANNEL_ID")?,
         };
+        let report_tz_raw = text("REPORT_TIMEZONE", &tz_raw);
+        let report_timezone = Tz::from_str(&report_tz_raw).map_err(|_| ConfigError {
+            key: "REPORT_TIMEZONE",
+            problem: format!(
+                "'{report_tz_raw}' is not an IANA time zone name like Europe/Berlin or UTC"
+            ),
+        })?;
 
         let reply_raw = get("REPLY_ADDRESS").unwrap_or_else(|| mail_from.email.to_string());
         let reply_address = EmailAddress::parse(&reply_raw).map_err(|e| ConfigError {
@@ -227,6 +239,7 @@ impl Config {
         };
 
         Ok(Config {
+            report_timezone,
             inbound,
             discord,
             database_path: PathBuf::from(text("DATABASE_PATH", "dsr-bot.db")),
@@ -301,6 +314,8 @@ mod tests {
             ("DISCORD_GUILD_ID", "my-server"),
             ("PRIVACY_OFFICER_ROLE_ID", "-5"),
             ("REPLY_ADDRESS", "privacy"),
+            ("REPORT_TIMEZONE", "Berlin"),
+            ("REPORT_CHANNEL_ID", "general"),
             ("IMAP_URL", "imap://user:pw@mail.example.org/INBOX"),
             ("IMAP_URL", "pop3://mail.example.org"),
             ("IMAP_DELETE_PROCESSED", "maybe"),

@@ -11,6 +11,7 @@ pub mod discord;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod reports;
 pub mod services;
 pub mod startup;
 pub mod telemetry;

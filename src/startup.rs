@@ -12,7 +12,10 @@ use crate::{
     domain::ConsoleUser,
     email::Mailer,
     services::Services,
-    workers::outbox::OutboxWorker,
+    workers::{
+        outbox::OutboxWorker,
+        reports::{NoPoster, ReportScheduler},
+    },
 };
 
 pub struct App {
@@ -53,6 +56,10 @@ impl App {
         }
         let discord = self.services.config().discord.clone();
         if let Some(token) = discord.token {
+            let poster = discord::bot::ChannelPoster::new(&token.0);
+            let reports =
+                ReportScheduler::new(self.services.clone(), poster, discord.report_channel_id);
+            tokio::spawn(reports.run(stop_rx.clone()));
             let adapter = Arc::new(Adapter::new(self.services.clone()));
             let bot = discord::bot::run(adapter, &token.0, discord.guild_id, stop_rx);
             let result = tokio::select! {
@@ -63,6 +70,9 @@ impl App {
             worker.await.context("the mail worker stopped abnormally")?;
             return result.map_err(RunError::Discord);
         }
+        tokio::spawn(
+            ReportScheduler::new(self.services.clone(), NoPoster, None).run(stop_rx.clone()),
+        );
         let interactive = std::io::stdin().is_terminal();
         match self.services.config().smtp_url {
             Some(_) => tracing::info!("mail goes to the SMTP server in SMTP_URL"),

@@ -21,6 +21,8 @@ pub struct Mail {
     pub scrub_after_send: bool,
     pub reply_token: Option<String>,
     pub in_reply_to: Option<String>,
+    pub attachment_name: Option<String>,
+    pub attachment_body: Option<String>,
 }
 
 pub struct NewMail<'a> {
@@ -35,10 +37,12 @@ pub struct NewMail<'a> {
     pub scrub_after_send: bool,
     pub reply_token: Option<&'a str>,
     pub in_reply_to: Option<&'a str>,
+    pub attachment: Option<(&'a str, &'a str)>,
 }
 
 const COLUMNS: &str = "id, message_id, person_id, request_id, template, recipient, subject, body_text, body_html, \
-                       attempts, next_attempt_at, last_error, sent_at, scrub_after_send, reply_token, in_reply_to";
+                       attempts, next_attempt_at, last_error, sent_at, scrub_after_send, reply_token, in_reply_to, \
+                       attachment_name, attachment_body";
 
 pub async fn insert(
     conn: &mut SqliteConnection,
@@ -47,8 +51,9 @@ pub async fn insert(
 ) -> sqlx::Result<i64> {
     let row: (i64,) = sqlx::query_as(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient, subject, body_text, body_html,
-                             created_at, next_attempt_at, scrub_after_send, reply_token, in_reply_to)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                             created_at, next_attempt_at, scrub_after_send, reply_token, in_reply_to,
+                             attachment_name, attachment_body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(mail.message_id)
     .bind(mail.person_id)
@@ -63,6 +68,8 @@ pub async fn insert(
     .bind(mail.scrub_after_send)
     .bind(mail.reply_token)
     .bind(mail.in_reply_to)
+    .bind(mail.attachment.map(|a| a.0))
+    .bind(mail.attachment.map(|a| a.1))
     .fetch_one(conn)
     .await?;
     Ok(row.0)

@@ -17,6 +17,8 @@ pub struct Request {
     pub due_at: DateTime<Utc>,
     pub person_confirmed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl Request {
@@ -44,12 +46,16 @@ pub struct NewRequest {
 }
 
 const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, \
-                       person_confirmed_at, updated_at";
+                       person_confirmed_at, updated_at, confirmed_at, closed_at";
 
 pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest) -> sqlx::Result<i64> {
     let row: (i64,) = sqlx::query_as(
-        "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at,
+                               confirmed_at, closed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5,
+                 CASE WHEN ?4 = 'confirmed' THEN ?5 END,
+                 CASE WHEN ?4 IN ('completed', 'cancelled', 'expired') THEN ?5 END)
+         RETURNING id",
     )
     .bind(new.person_id)
     .bind(new.kind.as_str())
@@ -58,7 +64,6 @@ pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest) -> sqlx::Resu
     .bind(new.received_at)
     .bind(new.deadline_offset_secs)
     .bind(new.due_at)
-    .bind(new.received_at)
     .fetch_one(conn)
     .await?;
     Ok(row.0)
@@ -105,8 +110,13 @@ pub async fn set_state(
     state: RequestState,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET state = ?, updated_at = ? WHERE id = ?")
-        .bind(state.as_str())
+    sqlx::query(
+        "UPDATE requests SET state = ?1, updated_at = ?2,
+             confirmed_at = CASE WHEN ?1 = 'confirmed' THEN COALESCE(confirmed_at, ?2) ELSE confirmed_at END,
+             closed_at = CASE WHEN ?1 IN ('completed', 'cancelled', 'expired') THEN ?2 ELSE closed_at END
+         WHERE id = ?3",
+    )
+    .bind(state.as_str())
         .bind(now)
         .bind(id)
         .execute(conn)
@@ -156,7 +166,7 @@ pub async fn list(
 ) -> sqlx::Result<Vec<Listed>> {
     sqlx::query_as(
         "SELECT r.id, r.person_id, r.kind, r.channel, r.state, r.received_at, r.deadline_offset_secs, r.due_at,
-                r.person_confirmed_at, r.updated_at,
+                r.person_confirmed_at, r.updated_at, r.confirmed_at, r.closed_at,
                 EXISTS (SELECT 1 FROM identities i
                         WHERE i.person_id = r.person_id AND i.kind = 'email' AND i.verified_at IS NOT NULL)
                     AS email_verified
@@ -165,22 +175,6 @@ pub async fn list(
          ORDER BY r.due_at, r.id",
     )
     .bind(state.map(|s| s.as_str()))
-    .fetch_all(conn)
-    .await
-}
-
-/// (kind, state, count), for requests received in `[from, to)` when given.
-pub async fn count_by_kind_state(
-    conn: &mut SqliteConnection,
-    bounds: Option<(DateTime<Utc>, DateTime<Utc>)>,
-) -> sqlx::Result<Vec<(String, String, i64)>> {
-    sqlx::query_as(
-        "SELECT kind, state, COUNT(*) FROM requests
-         WHERE ?1 IS NULL OR (received_at >= ?1 AND received_at < ?2)
-         GROUP BY kind, state ORDER BY kind, state",
-    )
-    .bind(bounds.map(|b| b.0))
-    .bind(bounds.map(|b| b.1))
     .fetch_all(conn)
     .await
 }

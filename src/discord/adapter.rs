@@ -316,29 +316,12 @@ impl Adapter {
     }
 
     async fn report(&self, month: Option<String>) -> Result<String, ServiceError> {
-        let first = month
-            .map(|m| {
-                chrono::NaiveDate::parse_from_str(&format!("{}-01", m.trim()), "%Y-%m-%d")
-                    .map_err(|_| UserError::new(format!("'{m}' is not a month like 2025-09.")))
-            })
+        let month = month
+            .map(|m| m.parse::<crate::reports::Month>().map_err(UserError::new))
             .transpose()?;
-        let counts = self.services.counts(first).await?;
-        let title = match first {
-            Some(f) => format!(
-                "Requests received in {} (UTC), by kind and state:",
-                f.format("%Y-%m")
-            ),
-            None => "All requests, by kind and state:".into(),
-        };
-        let mut out = format!(
-            "**{title}**\n```\n{:<10} {:<22} {:>6}\n",
-            "kind", "state", "count"
-        );
-        for c in &counts {
-            out.push_str(&format!("{:<10} {:<22} {:>6}\n", c.kind, c.state, c.count));
-        }
-        out.push_str("```");
-        Ok(out)
+        let report = self.services.monthly_report(month).await?;
+        self.services
+            .render_report(&report, crate::reports::render::Format::Md)
     }
 }
 

@@ -47,6 +47,29 @@ impl Dm for SerenityDm {
     }
 }
 
+/// Posts the monthly report to the staff channel.
+pub struct ChannelPoster {
+    http: serenity::Http,
+}
+
+impl ChannelPoster {
+    pub fn new(token: &str) -> Self {
+        Self {
+            http: serenity::Http::new(token),
+        }
+    }
+}
+
+impl crate::workers::reports::ReportPoster for ChannelPoster {
+    async fn post(&self, channel: u64, markdown: &str) -> anyhow::Result<()> {
+        serenity::ChannelId::new(channel)
+            .send_message(&self.http, serenity::CreateMessage::new().content(markdown))
+            .await
+            .context("posting the monthly report")?;
+        Ok(())
+    }
+}
+
 pub fn button_rows(buttons: &[(DeletionButton, &'static str)]) -> Vec<serenity::CreateActionRow> {
     if buttons.is_empty() {
         return Vec::new();

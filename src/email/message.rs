@@ -5,8 +5,8 @@ use anyhow::Context;
 use lettre::{
     Message,
     message::{
-        Mailbox, MultiPart,
-        header::{Header, HeaderName, HeaderValue},
+        Attachment, Mailbox, MultiPart,
+        header::{ContentType, Header, HeaderName, HeaderValue},
     },
 };
 
@@ -72,10 +72,14 @@ pub fn build(
             .in_reply_to(parent.clone())
             .references(parent.clone());
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(
-            mail.body_text.clone(),
-            mail.body_html.clone(),
-        ))
-        .with_context(|| format!("building outbox mail {}", mail.id))
+    let body = MultiPart::alternative_plain_html(mail.body_text.clone(), mail.body_html.clone());
+    let built = match (&mail.attachment_name, &mail.attachment_body) {
+        (Some(name), Some(content)) => {
+            let csv = ContentType::parse("text/csv; charset=utf-8").expect("a valid content type");
+            let attachment = Attachment::new(name.clone()).body(content.clone(), csv);
+            builder.multipart(MultiPart::mixed().multipart(body).singlepart(attachment))
+        }
+        _ => builder.multipart(body),
+    };
+    built.with_context(|| format!("building outbox mail {}", mail.id))
 }

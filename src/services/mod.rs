@@ -4,8 +4,10 @@
 mod confirm;
 mod email;
 mod file;
+pub mod import;
 mod operator;
 mod people;
+mod reports;
 mod status;
 mod transitions;
 
@@ -17,7 +19,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
 pub use email::Disposition;
-pub use operator::{Completed, KindStateCount, ListedRequest};
+pub use operator::{Completed, ListedRequest};
 
 use crate::{
     clock::Clock,
@@ -287,6 +289,7 @@ impl Services {
             scrub_after_send,
             reply_token: token.as_deref(),
             in_reply_to: in_reply_to.as_deref(),
+            attachment: None,
         };
         db::outbox::insert(conn, &mail, now)
             .await

@@ -173,36 +173,6 @@ impl Services {
     }
 }
 
-/// How many requests of each kind are in each state, optionally only those received in one
-/// UTC month. Counts only, never people.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct KindStateCount {
-    pub kind: String,
-    pub state: String,
-    pub count: i64,
-}
-
-impl Services {
-    pub async fn counts(
-        &self,
-        month: Option<chrono::NaiveDate>,
-    ) -> Result<Vec<KindStateCount>, ServiceError> {
-        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
-        let bounds = month.map(|first| {
-            let next = first + chrono::Months::new(1);
-            (
-                first.and_time(chrono::NaiveTime::MIN).and_utc(),
-                next.and_time(chrono::NaiveTime::MIN).and_utc(),
-            )
-        });
-        let rows = db::requests::count_by_kind_state(&mut conn, bounds).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(kind, state, count)| KindStateCount { kind, state, count })
-            .collect())
-    }
-}
-
 impl Services {
     pub async fn setting(&self, name: &str) -> Result<Option<String>, ServiceError> {
         let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
