@@ -1,0 +1,312 @@
+//! Monthly reports over imported data sets whose figures were worked out by hand, the
+//! import's all-or-nothing rule, and the once-a-month schedule.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestApp, at};
+use dsr_bot::{
+    clock::ManualClock,
+    config::Config,
+    reports::{Month, MonthFigures, render::Format},
+    services::{Services, import},
+    startup::App,
+    workers::reports::{NoPoster, ReportScheduler},
+};
+
+/// Months in Europe/Berlin; the default deadline 2025-09-28T23:59:59Z; answers due in 30 days.
+/// Row 2 is September in UTC but October in Berlin; row 6 is October in UTC but November in
+/// Berlin, after the DST change of 26 October. Person c changes their mind twice. The deletion
+/// of e is completed late (46 days). December has no decisions at all.
+const DATA: &str = "\
+received_at,kind,email,discord_id,status,completed_at
+2025-09-30T21:30:00Z,opt_out,a@example.org,,confirmed,
+2025-09-30T22:30:00Z,opt_out,b@example.org,,confirmed,
+2025-09-20T10:00:00Z,opt_in,c@example.org,,confirmed,
+2025-10-05T10:00:00Z,opt_out,c@example.org,,confirmed,
+2025-10-27T12:00:00Z,opt_in,c@example.org,,confirmed,
+2025-10-31T23:30:00Z,opt_out,d@example.org,,confirmed,
+2025-09-25T08:00:00Z,delete,e@example.org,,completed,2025-11-10T08:00:00Z
+2025-10-02T09:00:00Z,delete,,111,completed,2025-10-12T09:00:00Z
+2025-10-03T09:00:00Z,opt_out,f@example.org,,cancelled,
+";
+
+async fn berlin_app(now: &str) -> TestApp {
+    TestApp::spawn_with(at(now), |c| {
+        c.report_timezone = chrono_tz::Europe::Berlin;
+        c.privacy_officers = vec![
+            dsr_bot::domain::EmailAddress::parse("dpo@example.org").unwrap(),
+            dsr_bot::domain::EmailAddress::parse("dpo2@example.org").unwrap(),
+        ];
+    })
+    .await
+}
+
+async fn import(app: &TestApp, csv: &str) -> import::ImportSummary {
+    let rows = import::parse_csv(csv, app.services.now()).unwrap();
+    app.services.import_rows(&rows, |_| {}).await.unwrap()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn figures(
+    month: &str,
+    (opt_outs, opt_ins, deletions): (i64, i64, i64),
+    opt_out_rate: Option<f64>,
+    (standing_opted_out, standing_opted_in): (i64, i64),
+    (before_deadline, after_deadline): (i64, i64),
+    (deletions_completed, median_days_to_complete): (i64, Option<f64>),
+    overdue_at_month_end: i64,
+) -> MonthFigures {
+    MonthFigures {
+        month: month.into(),
+        opt_outs,
+        opt_ins,
+        deletions,
+        opt_out_rate,
+        standing_opted_out,
+        standing_opted_in,
+        before_deadline,
+        after_deadline,
+        deletions_completed,
+        median_days_to_complete,
+        overdue_at_month_end,
+    }
+}
+
+#[tokio::test]
+async fn figures_match_the_hand_worked_data_set() {
+    let app = berlin_app("2026-01-15T12:00:00Z").await;
+    assert_eq!(import(&app, DATA).await.imported, 9);
+
+    let report = app
+        .services
+        .monthly_report(Some("2025-12".parse().unwrap()))
+        .await
+        .unwrap();
+
+    let expected = [
+        // a, c (opt-in), e: a is 23:30 in Berlin on 30 September, after the deadline.
+        figures(
+            "2025-09",
+            (1, 1, 1),
+            Some(0.5),
+            (1, 1),
+            (2, 1),
+            (0, None),
+            0,
+        ),
+        // b (00:30 on 1 October in Berlin), c out and in again, the Discord deletion done in
+        // 10 days; e's deletion was due on 25 October and still open at the month's end.
+        figures(
+            "2025-10",
+            (2, 1, 1),
+            Some(2.0 / 3.0),
+            (2, 1),
+            (0, 4),
+            (1, Some(10.0)),
+            1,
+        ),
+        // d (00:30 on 1 November, CET); e's deletion completed after 46 days.
+        figures(
+            "2025-11",
+            (1, 0, 0),
+            Some(1.0),
+            (3, 1),
+            (0, 1),
+            (1, Some(46.0)),
+            0,
+        ),
+    ];
+    assert_eq!(report.trend, expected);
+    // No decisions in December: the rate is null, not a division by zero.
+    assert_eq!(
+        report.figures,
+        figures("2025-12", (0, 0, 0), None, (3, 1), (0, 0), (0, None), 0)
+    );
+    assert_eq!(report.timezone, "Europe/Berlin");
+}
+
+#[tokio::test]
+async fn the_json_form_has_every_key_as_a_number_or_null() {
+    let app = berlin_app("2026-01-15T12:00:00Z").await;
+    import(&app, DATA).await;
+    let report = app
+        .services
+        .monthly_report(Some("2025-10".parse().unwrap()))
+        .await
+        .unwrap();
+
+    let json: serde_json::Value =
+        serde_json::from_str(&app.services.render_report(&report, Format::Json).unwrap()).unwrap();
+
+    for key in [
+        "opt_outs",
+        "opt_ins",
+        "deletions",
+        "opt_out_rate",
+        "standing_opted_out",
+        "standing_opted_in",
+        "before_deadline",
+        "after_deadline",
+        "deletions_completed",
+        "median_days_to_complete",
+        "overdue_at_month_end",
+    ] {
+        assert!(
+            json[key].is_number() || json[key].is_null(),
+            "{key}: {}",
+            json[key]
+        );
+    }
+    assert_eq!(json["month"], "2025-10");
+    assert_eq!(json["trend"][0]["month"], "2025-09");
+    let csv = app.services.render_report(&report, Format::Csv).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and one row a month: {csv}"
+    );
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("2025-10,2,1,1,0.666"),
+        "{csv}"
+    );
+    let md = app.services.render_report(&report, Format::Md).unwrap();
+    assert!(md.contains("| Opt-out rate | 66.7% |"), "{md}");
+    for text in [&csv, &md] {
+        assert!(
+            !text.contains("@example.org") && !text.contains("111"),
+            "reports name no one"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_html_report_is_one_file_with_no_external_references() {
+    let app = berlin_app("2026-01-15T12:00:00Z").await;
+    import(&app, DATA).await;
+    let report = app
+        .services
+        .monthly_report(Some("2025-11".parse().unwrap()))
+        .await
+        .unwrap();
+
+    let html = app.services.render_report(&report, Format::Html).unwrap();
+
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(html.contains("<style>") && html.contains("<svg") && html.contains("</svg>"));
+    assert!(html.contains("name=\"viewport\""), "readable on a phone");
+    let lower = html.to_lowercase();
+    for external in [
+        "http:", "https:", "src=", "href=", "<link", "@import", "url(", "<script",
+    ] {
+        assert!(!lower.contains(external), "found {external}");
+    }
+}
+
+#[tokio::test]
+async fn a_csv_with_one_bad_row_imports_nothing_and_names_the_row() {
+    let app = berlin_app("2026-01-15T12:00:00Z").await;
+    let csv = "\
+received_at,kind,email,discord_id,status,completed_at
+2025-09-30T21:30:00Z,opt_out,a@example.org,,confirmed,
+2025-09-30T22:30:00Z,unsubscribe,b@example.org,,confirmed,
+2025-10-01T10:00:00Z,opt_in,c@example.org,,confirmed,
+2025-10-02T10:00:00Z,opt_in,not-an-address,,confirmed,
+";
+
+    let errors = import::parse_csv(csv, app.services.now()).unwrap_err();
+
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), [3, 5]);
+    assert!(
+        errors[0]
+            .1
+            .contains("'unsubscribe' is not opt_out, opt_in or delete"),
+        "{errors:?}"
+    );
+    let text = import::describe_errors(&errors).0;
+    assert!(
+        text.starts_with("Nothing was imported: 2 row(s)") && text.contains("line 5:"),
+        "{text}"
+    );
+    assert_eq!(app.count("requests").await, 0);
+}
+
+#[tokio::test]
+async fn importing_the_same_file_twice_does_not_duplicate() {
+    let app = berlin_app("2026-01-15T12:00:00Z").await;
+    import(&app, DATA).await;
+
+    let again = import(&app, DATA).await;
+
+    assert_eq!((again.imported, again.already_there), (0, 9));
+    assert_eq!(app.count("requests").await, 9);
+}
+
+async fn services_on(dir: &std::path::Path, clock: &ManualClock) -> Services {
+    let mut config = Config::for_folder(dir);
+    config.report_timezone = chrono_tz::Europe::Berlin;
+    config.privacy_officers =
+        vec![dsr_bot::domain::EmailAddress::parse("dpo@example.org").unwrap()];
+    App::build_with_clock(config, Arc::new(clock.clone()))
+        .await
+        .unwrap()
+        .services
+}
+
+async fn sent_months(s: &Services) -> Vec<String> {
+    sqlx::query_scalar("SELECT month FROM report_runs ORDER BY month")
+        .fetch_all(s.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_month_is_sent_exactly_once_across_restarts_two_instances_and_a_missed_month() {
+    let dir = tempfile::tempdir().unwrap();
+    // 01:30 on 1 November in Berlin: October has just ended there.
+    let clock = ManualClock::new(at("2025-11-01T00:30:00Z"));
+    let first = services_on(dir.path(), &clock).await;
+    let scheduler = ReportScheduler::new(first.clone(), NoPoster, None);
+
+    assert_eq!(scheduler.step().await.unwrap(), 1);
+    assert_eq!(scheduler.step().await.unwrap(), 0);
+
+    // A restart, and a second instance on the same database, in the same month.
+    let restarted = services_on(dir.path(), &clock).await;
+    let second = services_on(dir.path(), &clock).await;
+    let (s1, s2) = (
+        ReportScheduler::new(restarted, NoPoster, None),
+        ReportScheduler::new(second.clone(), NoPoster, None),
+    );
+    let (a, b) = tokio::join!(s1.step(), s2.step());
+    assert_eq!(a.unwrap() + b.unwrap(), 0);
+
+    // Down through November and December: both are caught up on the next start, in order.
+    clock.set(at("2026-01-05T09:00:00Z"));
+    let late = services_on(dir.path(), &clock).await;
+    let (s1, s2) = (
+        ReportScheduler::new(late.clone(), NoPoster, None),
+        ReportScheduler::new(second, NoPoster, None),
+    );
+    let (a, b) = tokio::join!(s1.step(), s2.step());
+    assert_eq!(a.unwrap() + b.unwrap(), 2);
+
+    assert_eq!(sent_months(&late).await, ["2025-10", "2025-11", "2025-12"]);
+    let (mails, attachments): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(attachment_name) FROM outbox WHERE template = 'monthly_report' AND recipient = 'dpo@example.org'",
+    )
+    .fetch_one(late.pool())
+    .await
+    .unwrap();
+    assert_eq!((mails, attachments), (3, 3));
+}
+
+#[test]
+fn months_parse_and_step() {
+    let m: Month = "2025-12".parse().unwrap();
+    assert_eq!(m.next().to_string(), "2026-01");
+}
