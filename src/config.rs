@@ -36,6 +36,9 @@ pub struct Config {
     pub inbound: InboundConfig,
     /// Months of the monthly report are taken in this zone.
     pub report_timezone: Tz,
+    pub limits: crate::services::limits::Limits,
+    /// What a person is told when a limit stops them.
+    pub rate_limit_message: String,
 }
 
 #[derive(Debug, Clone)]
@@ -238,7 +241,24 @@ impl Config {
             held_dir: PathBuf::from(text("HELD_DIR", "held")),
         };
 
+        let whole = |k: &'static str, default: &str| -> Result<u32, ConfigError> {
+            let raw = text(k, default);
+            raw.parse::<u32>().map_err(|_| ConfigError {
+                key: k,
+                problem: format!("'{raw}' is not a whole number (0 turns the limit off)"),
+            })
+        };
+        let limits = crate::services::limits::Limits {
+            per_person: whole("RATE_LIMIT_PER_PERSON", "10")?,
+            per_channel: whole("RATE_LIMIT_PER_CHANNEL", "6000")?,
+        };
+
         Ok(Config {
+            limits,
+            rate_limit_message: text(
+                "RATE_LIMIT_MESSAGE",
+                "You are sending requests faster than we can take them. Please wait a minute and try again.",
+            ),
             report_timezone,
             inbound,
             discord,
@@ -316,6 +336,7 @@ mod tests {
             ("REPLY_ADDRESS", "privacy"),
             ("REPORT_TIMEZONE", "Berlin"),
             ("REPORT_CHANNEL_ID", "general"),
+            ("RATE_LIMIT_PER_PERSON", "-1"),
             ("IMAP_URL", "imap://user:pw@mail.example.org/INBOX"),
             ("IMAP_URL", "pop3://mail.example.org"),
             ("IMAP_DELETE_PROCESSED", "maybe"),

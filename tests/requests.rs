@@ -105,7 +105,7 @@ async fn repeating_an_open_request_files_nothing_new() {
 
 #[tokio::test]
 async fn concurrent_repeats_of_one_request_file_it_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(common::at(BEFORE_DEADLINE), |c| c.limits.per_person = 0).await;
     let alice = console("alice");
 
     let mut tasks = Vec::new();
@@ -525,4 +525,40 @@ async fn help_lists_every_command() {
 #[test]
 fn the_default_test_clock_is_before_the_deadline() {
     assert!(at(BEFORE_DEADLINE) < at("2025-09-28T23:59:59Z"));
+}
+
+#[tokio::test]
+async fn one_person_cannot_flood_the_bot() {
+    let app = TestApp::spawn_with(at(BEFORE_DEADLINE), |c| {
+        c.limits.per_person = 3;
+        c.rate_limit_message = "Too fast: wait a minute.".into();
+    })
+    .await;
+    let alice = console("alice");
+    for _ in 0..3 {
+        app.services.status(&alice, CH).await.unwrap();
+    }
+
+    let refused = user_error(
+        app.services
+            .file_request(&alice, CH, RequestKind::OptOut, None)
+            .await
+            .unwrap_err(),
+    );
+
+    assert_eq!(refused, "Too fast: wait a minute.");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM requests WHERE kind = 'opt_out'")
+            .await,
+        0
+    );
+    app.services
+        .file_request(&console("bob"), CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(60));
+    app.services
+        .file_request(&alice, CH, RequestKind::OptOut, None)
+        .await
+        .unwrap();
 }

@@ -19,6 +19,7 @@ impl Services {
         channel: Channel,
         code: &str,
     ) -> Result<Reply, ServiceError> {
+        self.limit_actor(actor, channel)?;
         let code = parse_code(code)?;
         let now = self.now();
         let mut tx = self.begin().await?;
@@ -116,6 +117,7 @@ impl Services {
 
     /// `/confirm`: the explicit second step a deletion needs.
     pub async fn confirm(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
+        self.limit_actor(actor, channel)?;
         let now = self.now();
         let mut tx = self.begin().await?;
         let person = people::find(&mut tx, actor)
@@ -199,6 +201,7 @@ impl Services {
         channel: Channel,
         only: Option<i64>,
     ) -> Result<Reply, ServiceError> {
+        self.limit_actor(actor, channel)?;
         let now = self.now();
         let mut tx = self.begin().await?;
         let person = people::find(&mut tx, actor)

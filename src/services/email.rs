@@ -38,6 +38,7 @@ const ONE_WORD: &str = "Write one word: opt out, opt in, delete or status.";
 impl Services {
     /// Reads one parsed message and does what it safely can, exactly once per message.
     pub async fn handle_email(&self, mail: &InboundMail) -> Result<Disposition, ServiceError> {
+        self.limit(&format!("email:{}", mail.from), Channel::Email)?;
         let svc = self.for_email(&mail.key, &mail.from, mail.message_id.as_deref());
         if let Some(reason) = mail.automatic {
             return svc

@@ -23,6 +23,7 @@ impl Services {
         if kind == RequestKind::Status {
             return self.status(actor, channel).await;
         }
+        self.limit_actor(actor, channel)?;
         let now = self.now();
         let mut tx = self.begin().await?;
         let person = people::resolve(&mut tx, actor, now).await?;

@@ -5,6 +5,7 @@ mod confirm;
 mod email;
 mod file;
 pub mod import;
+pub mod limits;
 mod operator;
 mod people;
 mod reports;
@@ -66,6 +67,7 @@ pub struct Services {
     mail_ready: Arc<Notify>,
     /// Set by `for_input`: the redeliverable input this call handles.
     input: Option<(&'static str, Arc<str>)>,
+    limiter: limits::RateLimiter,
     /// Set by `for_email`: the reply goes by mail to this address, answering this Message-ID.
     email_answer: Option<Arc<(EmailAddress, Option<String>)>>,
 }
@@ -96,6 +98,7 @@ impl Services {
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
             input: None,
+            limiter: limits::RateLimiter::default(),
             email_answer: None,
         })
     }
@@ -160,6 +163,36 @@ impl Services {
         let rendered = self.templates.render("reply", &ctx)?;
         self.insert_mail(conn, "reply", req, to.as_str(), &rendered, false)
             .await
+    }
+
+    /// Counts one request by `actor` (or an email sender) on `channel`; refuses it past the
+    /// configured limits.
+    fn limit(
+        &self,
+        who: &str,
+        channel: crate::domain::Channel,
+    ) -> Result<(), crate::error::ServiceError> {
+        let cfg = &self.config;
+        Ok(self.limiter.check(
+            cfg.limits,
+            who,
+            channel,
+            self.now(),
+            &cfg.rate_limit_message,
+        )?)
+    }
+
+    fn limit_actor(
+        &self,
+        actor: &crate::domain::Actor,
+        channel: crate::domain::Channel,
+    ) -> Result<(), crate::error::ServiceError> {
+        if self.email_answer.is_some() {
+            // Counted once per message when it came in.
+            return Ok(());
+        }
+        let (kind, value) = actor.identity();
+        self.limit(&format!("{kind}:{value}"), channel)
     }
 
     /// Starts a use-case's write transaction, claiming the input key when there is one.

@@ -10,6 +10,7 @@ use crate::{
 impl Services {
     /// Answers at once; the question itself is recorded as a completed status request.
     pub async fn status(&self, actor: &Actor, channel: Channel) -> Result<Reply, ServiceError> {
+        self.limit_actor(actor, channel)?;
         let mut tx = self.begin().await?;
         let person = people::resolve(&mut tx, actor, self.now()).await?;
         let (id, text) = self.record_status(&mut tx, person, channel).await?;
