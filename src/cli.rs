@@ -68,10 +68,36 @@ pub enum Cmd {
         #[arg(long)]
         maildir: Option<std::path::PathBuf>,
     },
+    /// Benchmarks (a temporary database; nothing of yours is touched).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
     /// Discord helpers that need no connection.
     Discord {
         #[command(subcommand)]
         command: DiscordCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// The last-day surge through the services, against the raw INSERT baseline.
+    Rush {
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        #[arg(long, default_value = "full")]
+        sync: String,
+        /// Also drain the outbox to this SMTP server and report mails/s.
+        #[arg(long)]
+        smtp_url: Option<String>,
+    },
+    /// The monthly report over many requests.
+    Report {
+        #[arg(long, default_value_t = 1_000_000)]
+        requests: usize,
     },
 }
 
@@ -165,6 +191,17 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         print_commands(*format);
         return Ok(());
     }
+    if let Cmd::Bench { command } = command {
+        crate::telemetry::init("warn");
+        let out = match command {
+            BenchCmd::Rush { requests, concurrency, sync, smtp_url } => {
+                crate::bench::rush(crate::bench::RushOptions { requests, concurrency, sync, smtp_url }).await?
+            }
+            BenchCmd::Report { requests } => crate::bench::report(requests).await?,
+        };
+        print!("{out}");
+        return Ok(());
+    }
     crate::telemetry::init(match command {
         Cmd::Run { .. } => "info",
         _ => "warn",
@@ -216,7 +253,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 s.delivered, s.failed
             );
         }
-        Cmd::Discord { .. } => unreachable!("answered before the database is opened"),
+        Cmd::Discord { .. } | Cmd::Bench { .. } => unreachable!("answered before the database is opened"),
         Cmd::IngestMail { maildir } => ingest(&app, maildir).await?,
         Cmd::Report { month, format, out } => {
             let report = app.services.monthly_report(month).await?;

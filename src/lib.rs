@@ -1,6 +1,7 @@
 //! dsr-bot: records data-subject requests (opt-out, opt-in, deletion, status) against a policy
 //! deadline, confirms them by email through a durable outbox, and answers every channel alike.
 
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -29,8 +29,8 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let pool = db::connect(&config).await?;
-        let services = Services::new(pool, Arc::new(config), clock).await?;
+        let database = db::connect(&config).await?;
+        let services = Services::new(database, Arc::new(config), clock).await?;
         Ok(App { services })
     }
 

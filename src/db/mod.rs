@@ -3,6 +3,7 @@
 
 pub mod erasure;
 pub mod events;
+pub mod group;
 pub mod identities;
 pub mod inputs;
 pub mod outbox;
@@ -26,7 +27,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Opens (creating if missing) the database file in WAL mode with foreign keys and secure
 /// delete on, and applies pending migrations.
-pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
+/// The read/write pool, and the group-commit writer the use-cases write through.
+#[derive(Clone)]
+pub struct Database {
+    pub pool: SqlitePool,
+    pub writer: group::Writer,
+}
+
+pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     let path = &config.database_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| {
@@ -46,14 +54,15 @@ pub async fn connect(config: &Config) -> anyhow::Result<SqlitePool> {
         .pragma("secure_delete", "on");
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .with_context(|| format!("opening the database {}", path.display()))?;
     MIGRATOR
         .run(&pool)
         .await
         .with_context(|| format!("applying migrations to {}", path.display()))?;
-    Ok(pool)
+    let writer = group::Writer::open(&options).await?;
+    Ok(Database { pool, writer })
 }
 
 /// A write transaction that takes the write lock up front, so two writers never deadlock on

@@ -60,6 +60,7 @@ impl Reply {
 #[derive(Clone)]
 pub struct Services {
     pool: SqlitePool,
+    writer: db::group::Writer,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     templates: Arc<Templates>,
@@ -76,14 +77,14 @@ impl Services {
     /// Takes an open, migrated pool. The hashing key comes from `HASH_KEY`, or is generated once
     /// and kept in the database.
     pub async fn new(
-        pool: SqlitePool,
+        database: db::Database,
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let key = match &config.hash_key {
             Some(k) => k.clone(),
             None => {
-                let mut conn = pool.acquire().await?;
+                let mut conn = database.pool.acquire().await?;
                 let stored =
                     db::settings::get_or_insert(&mut conn, "hash_key", &Keys::generate_hex())
                         .await?;
@@ -91,7 +92,8 @@ impl Services {
             }
         };
         Ok(Self {
-            pool,
+            pool: database.pool,
+            writer: database.writer,
             config,
             clock,
             templates: Arc::new(Templates::load()?),
@@ -130,7 +132,7 @@ impl Services {
     /// Commits a use-case: for an email, its reply is queued first, in the same transaction.
     async fn finish(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+        mut tx: db::group::WriteTx,
         text: &str,
         req: Option<&Request>,
     ) -> Result<(), crate::error::ServiceError> {
@@ -198,8 +200,8 @@ impl Services {
     /// Starts a use-case's write transaction, claiming the input key when there is one.
     async fn begin(
         &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::error::ServiceError> {
-        let mut tx = db::begin_write(&self.pool).await?;
+    ) -> Result<db::group::WriteTx, crate::error::ServiceError> {
+        let mut tx = self.writer.begin().await?;
         if let Some((source, key)) = &self.input
             && !db::inputs::claim(&mut tx, source, key, self.now()).await?
         {

@@ -1,0 +1,221 @@
+//! `dsr-bot bench`: the deadline rush through the same service calls the Discord adapter
+//! makes, measured against the raw single-row INSERT rate of the same SQLite settings; the
+//! outbox drained to a real SMTP server; and the monthly report over many requests.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use sqlx::{ConnectOptions, Connection};
+
+use crate::{
+    config::Config,
+    domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
+    email::Mailer,
+    error::ServiceError,
+    reports::Month,
+    startup::App,
+    workers::outbox::OutboxWorker,
+};
+
+pub struct RushOptions {
+    pub requests: usize,
+    pub concurrency: usize,
+    pub sync: String,
+    pub smtp_url: Option<String>,
+}
+
+fn config(dir: &std::path::Path, sync: &str) -> Config {
+    let mut c = Config::for_folder(dir);
+    c.sqlite_synchronous = sync.to_owned();
+    c.limits = crate::services::limits::Limits { per_person: 0, per_channel: 0 };
+    c
+}
+
+/// What one simulated member does, from a fixed mix: mostly opt-outs, some opt-ins (a few
+/// with an address to prove), deletions, status checks, and repeats of an earlier request.
+fn call(i: usize) -> (u64, RequestKind, Option<EmailAddress>) {
+    let roll = (i.wrapping_mul(2_654_435_761)) % 100;
+    let user = if roll >= 95 { i.saturating_sub(1) } else { i } as u64;
+    let kind = match roll {
+        0..70 => RequestKind::OptOut,
+        70..80 => RequestKind::OptIn,
+        80..85 => RequestKind::Deletion,
+        85..95 => RequestKind::Status,
+        _ => RequestKind::OptOut,
+    };
+    let email = (roll % 10 == 3).then(|| EmailAddress::parse(&format!("member{user}@example.org")).expect("valid"));
+    (user, kind, email)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Peak resident memory of this process, from /proc (Linux), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir().context("a temporary folder for the benchmark database")?;
+    let app = App::build(config(dir.path(), &opts.sync)).await?;
+    let services = app.services.clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..opts.concurrency.max(1) {
+        let (services, next, n) = (services.clone(), next.clone(), opts.requests);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut refused = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let (user, kind, email) = call(i);
+                let actor = Actor::Discord(DiscordId(1_000_000 + user));
+                let t = Instant::now();
+                let r = services.file_request(&actor, Channel::Discord, kind, email).await;
+                latencies.push(t.elapsed());
+                match r {
+                    Ok(_) | Err(ServiceError::User(_)) => {}
+                    Err(_) => refused += 1,
+                }
+            }
+            (latencies, refused)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(opts.requests);
+    let mut failed = 0;
+    for t in tasks {
+        let (l, f) = t.await?;
+        latencies.extend(l);
+        failed += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let rate = opts.requests as f64 / elapsed.as_secs_f64();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests").fetch_one(services.pool()).await?;
+    let mails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(services.pool()).await?;
+
+    let baseline = raw_insert_rate(dir.path(), &opts.sync, opts.requests.min(5_000)).await?;
+    let mut out = format!(
+        "rush: {} requests, concurrency {}, synchronous={}\n\
+         requests/s:            {rate:.0}\n\
+         ack latency p50/p99/max: {:.2} / {:.2} / {:.2} ms\n\
+         rows: {rows} requests, {mails} outbox mails; internal errors: {failed}\n\
+         baseline (single-row INSERT transactions, same pragmas): {baseline:.0}/s\n\
+         ratio to baseline:     {:.2}x\n",
+        opts.requests,
+        opts.concurrency,
+        opts.sync,
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        rate / baseline,
+    );
+    if let Some(url) = &opts.smtp_url {
+        let worker = OutboxWorker::new(services.clone(), Mailer::smtp(url)?);
+        let t = Instant::now();
+        let s = worker.flush().await?;
+        let secs = t.elapsed().as_secs_f64();
+        out.push_str(&format!(
+            "mail drain to {url}: {} delivered, {} failed, {:.0} mails/s\n",
+            s.delivered,
+            s.failed,
+            s.delivered as f64 / secs
+        ));
+    }
+    out.push_str(&format!("peak resident memory:  {:.1} MiB\n", peak_rss_mib().unwrap_or(f64::NAN)));
+    Ok(out)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+/// Single-row INSERT transactions into a bare table, one after another on one connection,
+/// with the same journal and synchronous settings.
+async fn raw_insert_rate(dir: &std::path::Path, sync: &str, n: usize) -> anyhow::Result<f64> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("baseline.db"))
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sync.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut conn = options.connect().await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, at TEXT NOT NULL)").execute(&mut conn).await?;
+    let t = Instant::now();
+    for i in 0..n {
+        let mut tx = conn.begin().await?;
+        sqlx::query("INSERT INTO raw (at) VALUES (?)").bind(format!("row {i}")).execute(&mut *tx).await?;
+        tx.commit().await?;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Fills a database with `n` requests over twelve months, then times the monthly report
+/// (with its twelve-month trend).
+pub async fn report(n: usize) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir()?;
+    let app = App::build(config(dir.path(), "normal")).await?;
+    let pool = app.services.pool();
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
+    let span = 365 * 86_400 / n.max(1) as i64;
+    let fill = Instant::now();
+    let mut tx = pool.begin().await?;
+    for p in 0..n / 2 {
+        sqlx::query("INSERT INTO people (id, created_at) VALUES (?, ?)").bind(p as i64 + 1).bind(start).execute(&mut *tx).await?;
+    }
+    for i in 0..n {
+        let received = start + chrono::Duration::seconds(i as i64 * span);
+        let (kind, state, closed) = match i % 10 {
+            0..6 => ("opt_out", "completed", Some(received + chrono::Duration::days(20))),
+            6..9 => ("opt_in", "confirmed", None),
+            _ => ("deletion", "completed", Some(received + chrono::Duration::days(12))),
+        };
+        sqlx::query(
+            "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at,
+                                   confirmed_at, closed_at)
+             VALUES (?, ?, 'import', ?, ?, 0, ?, ?, ?, ?)",
+        )
+        .bind((i % (n / 2).max(1)) as i64 + 1)
+        .bind(kind)
+        .bind(state)
+        .bind(received)
+        .bind(received + chrono::Duration::days(30))
+        .bind(received)
+        .bind(received)
+        .bind(closed)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let filled = fill.elapsed();
+    let t = Instant::now();
+    let r = app.services.monthly_report(Some("2025-12".parse::<Month>().map_err(anyhow::Error::msg)?)).await.map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+    let took = t.elapsed();
+    Ok(format!(
+        "report over {n} requests: {:.3} s for 2025-12 with {} trend months (fill took {:.1} s)\n\
+         opt_outs {} opt_ins {} standing out/in {}/{}\npeak resident memory: {:.1} MiB\n",
+        took.as_secs_f64(),
+        r.trend.len(),
+        filled.as_secs_f64(),
+        r.figures.opt_outs,
+        r.figures.opt_ins,
+        r.figures.standing_opted_out,
+        r.figures.standing_opted_in,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    ))
+}
