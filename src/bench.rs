@@ -28,12 +28,19 @@ pub struct RushOptions {
     pub concurrency: usize,
     pub sync: String,
     pub smtp_url: Option<String>,
+    /// Use this database file (kept afterwards) instead of a temporary one.
+    pub database: Option<std::path::PathBuf>,
+    /// Print `ack ID` as each request is acknowledged (for the crash test).
+    pub print_acks: bool,
 }
 
 fn config(dir: &std::path::Path, sync: &str) -> Config {
     let mut c = Config::for_folder(dir);
     c.sqlite_synchronous = sync.to_owned();
-    c.limits = crate::services::limits::Limits { per_person: 0, per_channel: 0 };
+    c.limits = crate::services::limits::Limits {
+        per_person: 0,
+        per_channel: 0,
+    };
     c
 }
 
@@ -49,7 +56,8 @@ fn call(i: usize) -> (u64, RequestKind, Option<EmailAddress>) {
         85..95 => RequestKind::Status,
         _ => RequestKind::OptOut,
     };
-    let email = (roll % 10 == 3).then(|| EmailAddress::parse(&format!("member{user}@example.org")).expect("valid"));
+    let email = (roll % 10 == 3)
+        .then(|| EmailAddress::parse(&format!("member{user}@example.org")).expect("valid"));
     (user, kind, email)
 }
 
@@ -63,13 +71,24 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Peak resident memory of this process, from /proc (Linux), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
 pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
     let dir = tempfile::tempdir().context("a temporary folder for the benchmark database")?;
-    let app = App::build(config(dir.path(), &opts.sync)).await?;
+    let mut cfg = config(dir.path(), &opts.sync);
+    if let Some(db) = &opts.database {
+        cfg.database_path = db.clone();
+    }
+    let app = App::build(cfg).await?;
+    let print_acks = opts.print_acks;
     let services = app.services.clone();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -87,8 +106,16 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
                 let (user, kind, email) = call(i);
                 let actor = Actor::Discord(DiscordId(1_000_000 + user));
                 let t = Instant::now();
-                let r = services.file_request(&actor, Channel::Discord, kind, email).await;
+                let r = services
+                    .file_request(&actor, Channel::Discord, kind, email)
+                    .await;
                 latencies.push(t.elapsed());
+                if print_acks && let Ok(reply) = &r {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "ack {}", reply.request_id.unwrap_or_default());
+                    let _ = out.flush();
+                }
                 match r {
                     Ok(_) | Err(ServiceError::User(_)) => {}
                     Err(_) => refused += 1,
@@ -107,8 +134,12 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
     let elapsed = started.elapsed();
     latencies.sort_unstable();
     let rate = opts.requests as f64 / elapsed.as_secs_f64();
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests").fetch_one(services.pool()).await?;
-    let mails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(services.pool()).await?;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(services.pool())
+        .await?;
+    let mails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(services.pool())
+        .await?;
 
     let baseline = raw_insert_rate(dir.path(), &opts.sync, opts.requests.min(5_000)).await?;
     let mut out = format!(
@@ -138,7 +169,10 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
             s.delivered as f64 / secs
         ));
     }
-    out.push_str(&format!("peak resident memory:  {:.1} MiB\n", peak_rss_mib().unwrap_or(f64::NAN)));
+    out.push_str(&format!(
+        "peak resident memory:  {:.1} MiB\n",
+        peak_rss_mib().unwrap_or(f64::NAN)
+    ));
     Ok(out)
 }
 
@@ -155,11 +189,16 @@ async fn raw_insert_rate(dir: &std::path::Path, sync: &str, n: usize) -> anyhow:
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
         .synchronous(sync.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut conn = options.connect().await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, at TEXT NOT NULL)").execute(&mut conn).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, at TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
     let t = Instant::now();
     for i in 0..n {
         let mut tx = conn.begin().await?;
-        sqlx::query("INSERT INTO raw (at) VALUES (?)").bind(format!("row {i}")).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO raw (at) VALUES (?)")
+            .bind(format!("row {i}"))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
     }
     Ok(n as f64 / t.elapsed().as_secs_f64())
@@ -171,19 +210,32 @@ pub async fn report(n: usize) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
     let app = App::build(config(dir.path(), "normal")).await?;
     let pool = app.services.pool();
-    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
+    let start =
+        chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
     let span = 365 * 86_400 / n.max(1) as i64;
     let fill = Instant::now();
     let mut tx = pool.begin().await?;
     for p in 0..n / 2 {
-        sqlx::query("INSERT INTO people (id, created_at) VALUES (?, ?)").bind(p as i64 + 1).bind(start).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO people (id, created_at) VALUES (?, ?)")
+            .bind(p as i64 + 1)
+            .bind(start)
+            .execute(&mut *tx)
+            .await?;
     }
     for i in 0..n {
         let received = start + chrono::Duration::seconds(i as i64 * span);
         let (kind, state, closed) = match i % 10 {
-            0..6 => ("opt_out", "completed", Some(received + chrono::Duration::days(20))),
+            0..6 => (
+                "opt_out",
+                "completed",
+                Some(received + chrono::Duration::days(20)),
+            ),
             6..9 => ("opt_in", "confirmed", None),
-            _ => ("deletion", "completed", Some(received + chrono::Duration::days(12))),
+            _ => (
+                "deletion",
+                "completed",
+                Some(received + chrono::Duration::days(12)),
+            ),
         };
         sqlx::query(
             "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at,
@@ -204,7 +256,13 @@ pub async fn report(n: usize) -> anyhow::Result<String> {
     tx.commit().await?;
     let filled = fill.elapsed();
     let t = Instant::now();
-    let r = app.services.monthly_report(Some("2025-12".parse::<Month>().map_err(anyhow::Error::msg)?)).await.map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+    let r = app
+        .services
+        .monthly_report(Some(
+            "2025-12".parse::<Month>().map_err(anyhow::Error::msg)?,
+        ))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
     let took = t.elapsed();
     Ok(format!(
         "report over {n} requests: {:.3} s for 2025-12 with {} trend months (fill took {:.1} s)\n\

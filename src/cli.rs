@@ -93,6 +93,12 @@ pub enum BenchCmd {
         /// Also drain the outbox to this SMTP server and report mails/s.
         #[arg(long)]
         smtp_url: Option<String>,
+        /// Keep the data in this database file instead of a temporary one.
+        #[arg(long)]
+        database: Option<std::path::PathBuf>,
+        /// Print "ack ID" for each acknowledged request, as it happens.
+        #[arg(long)]
+        print_acks: bool,
     },
     /// The monthly report over many requests.
     Report {
@@ -194,8 +200,23 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
     if let Cmd::Bench { command } = command {
         crate::telemetry::init("warn");
         let out = match command {
-            BenchCmd::Rush { requests, concurrency, sync, smtp_url } => {
-                crate::bench::rush(crate::bench::RushOptions { requests, concurrency, sync, smtp_url }).await?
+            BenchCmd::Rush {
+                requests,
+                concurrency,
+                sync,
+                smtp_url,
+                database,
+                print_acks,
+            } => {
+                let opts = crate::bench::RushOptions {
+                    requests,
+                    concurrency,
+                    sync,
+                    smtp_url,
+                    database,
+                    print_acks,
+                };
+                crate::bench::rush(opts).await?
             }
             BenchCmd::Report { requests } => crate::bench::report(requests).await?,
         };
@@ -253,7 +274,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 s.delivered, s.failed
             );
         }
-        Cmd::Discord { .. } | Cmd::Bench { .. } => unreachable!("answered before the database is opened"),
+        Cmd::Discord { .. } | Cmd::Bench { .. } => {
+            unreachable!("answered before the database is opened")
+        }
         Cmd::IngestMail { maildir } => ingest(&app, maildir).await?,
         Cmd::Report { month, format, out } => {
             let report = app.services.monthly_report(month).await?;

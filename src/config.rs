@@ -32,6 +32,8 @@ pub struct Config {
     pub code_ttl_minutes: u32,
     pub confirm_within_hours: u32,
     pub mail_poll_seconds: u64,
+    /// How long a claimed mail is left to the worker sending it before another may retry it.
+    pub mail_lease_seconds: i64,
     pub discord: DiscordConfig,
     pub inbound: InboundConfig,
     /// Months of the monthly report are taken in this zone.
@@ -279,6 +281,7 @@ impl Config {
             code_ttl_minutes: parsed("CODE_TTL_MINUTES", "30")?,
             confirm_within_hours: parsed("CONFIRM_WITHIN_HOURS", "72")?,
             mail_poll_seconds: u64::from(parsed("MAIL_POLL_SECONDS", "5")?),
+            mail_lease_seconds: i64::from(parsed("MAIL_LEASE_SECONDS", "300")?),
         })
     }
 

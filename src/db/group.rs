@@ -51,7 +51,9 @@ pub struct WriteTx {
 impl Writer {
     /// Opens the writer's own connection with `options` and starts the committer task.
     pub async fn open(options: &SqliteConnectOptions) -> anyhow::Result<Writer> {
-        let conn = SqliteConnection::connect_with(options).await.context("opening the writer connection")?;
+        let conn = SqliteConnection::connect_with(options)
+            .await
+            .context("opening the writer connection")?;
         let state = Arc::new(Mutex::new(State {
             conn,
             in_tx: false,
@@ -63,7 +65,11 @@ impl Writer {
         let kick = Arc::new(Notify::new());
         let (tx, rx) = watch::channel(Outcome::default());
         tokio::spawn(committer(state.clone(), kick.clone(), tx));
-        Ok(Writer { state, kick, outcome: rx })
+        Ok(Writer {
+            state,
+            kick,
+            outcome: rx,
+        })
     }
 
     /// Joins the open group (opening one if none is) in a fresh savepoint.
@@ -71,14 +77,24 @@ impl Writer {
         let mut guard = self.state.clone().lock_owned().await;
         undo_abandoned(&mut guard).await?;
         if !guard.in_tx {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut guard.conn).await.context("starting a write group")?;
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut guard.conn)
+                .await
+                .context("starting a write group")?;
             guard.in_tx = true;
         }
         guard.next_savepoint += 1;
         let savepoint = format!("uc{}", guard.next_savepoint);
-        sqlx::query(&format!("SAVEPOINT {savepoint}")).execute(&mut guard.conn).await?;
+        sqlx::query(&format!("SAVEPOINT {savepoint}"))
+            .execute(&mut guard.conn)
+            .await?;
         let epoch = guard.epoch;
-        Ok(WriteTx { guard: Some(guard), savepoint, epoch, writer: self.clone() })
+        Ok(WriteTx {
+            guard: Some(guard),
+            savepoint,
+            epoch,
+            writer: self.clone(),
+        })
     }
 }
 
@@ -87,7 +103,10 @@ impl WriteTx {
     /// committed; an error means nothing of it was kept.
     pub async fn commit(mut self) -> anyhow::Result<()> {
         let mut guard = self.guard.take().expect("a live WriteTx holds the lock");
-        if let Err(e) = sqlx::query(&format!("RELEASE {}", self.savepoint)).execute(&mut guard.conn).await {
+        if let Err(e) = sqlx::query(&format!("RELEASE {}", self.savepoint))
+            .execute(&mut guard.conn)
+            .await
+        {
             guard.abandoned = Some(self.savepoint.clone());
             return Err(e).context("releasing a savepoint");
         }
@@ -96,9 +115,15 @@ impl WriteTx {
         self.writer.kick.notify_one();
         let mut outcome = self.writer.outcome.clone();
         let epoch = self.epoch;
-        let result = outcome.wait_for(|o| o.done >= epoch).await.context("the committer stopped")?.clone();
+        let result = outcome
+            .wait_for(|o| o.done >= epoch)
+            .await
+            .context("the committer stopped")?
+            .clone();
         match result.failed {
-            Some((e, why)) if e == epoch => Err(anyhow::anyhow!("the database did not keep the write: {why}")),
+            Some((e, why)) if e == epoch => Err(anyhow::anyhow!(
+                "the database did not keep the write: {why}"
+            )),
             _ => Ok(()),
         }
     }
@@ -107,13 +132,21 @@ impl WriteTx {
 impl Deref for WriteTx {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        &self.guard.as_ref().expect("a live WriteTx holds the lock").conn
+        &self
+            .guard
+            .as_ref()
+            .expect("a live WriteTx holds the lock")
+            .conn
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.guard.as_mut().expect("a live WriteTx holds the lock").conn
+        &mut self
+            .guard
+            .as_mut()
+            .expect("a live WriteTx holds the lock")
+            .conn
     }
 }
 
@@ -129,8 +162,12 @@ impl Drop for WriteTx {
 
 async fn undo_abandoned(state: &mut State) -> anyhow::Result<()> {
     if let Some(sp) = state.abandoned.take() {
-        sqlx::query(&format!("ROLLBACK TO {sp}")).execute(&mut state.conn).await?;
-        sqlx::query(&format!("RELEASE {sp}")).execute(&mut state.conn).await?;
+        sqlx::query(&format!("ROLLBACK TO {sp}"))
+            .execute(&mut state.conn)
+            .await?;
+        sqlx::query(&format!("RELEASE {sp}"))
+            .execute(&mut state.conn)
+            .await?;
     }
     Ok(())
 }
@@ -145,8 +182,16 @@ async fn committer(state: Arc<Mutex<State>>, kick: Arc<Notify>, outcome: watch::
         }
         let epoch = s.epoch;
         let result = match undone {
-            Ok(()) if s.pending > 0 => sqlx::query("COMMIT").execute(&mut s.conn).await.map(drop).map_err(anyhow::Error::from),
-            Ok(()) => sqlx::query("ROLLBACK").execute(&mut s.conn).await.map(drop).map_err(anyhow::Error::from),
+            Ok(()) if s.pending > 0 => sqlx::query("COMMIT")
+                .execute(&mut s.conn)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from),
+            Ok(()) => sqlx::query("ROLLBACK")
+                .execute(&mut s.conn)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from),
             Err(e) => Err(e),
         };
         if result.is_err() {

@@ -198,9 +198,7 @@ impl Services {
     }
 
     /// Starts a use-case's write transaction, claiming the input key when there is one.
-    async fn begin(
-        &self,
-    ) -> Result<db::group::WriteTx, crate::error::ServiceError> {
+    async fn begin(&self) -> Result<db::group::WriteTx, crate::error::ServiceError> {
         let mut tx = self.writer.begin().await?;
         if let Some((source, key)) = &self.input
             && !db::inputs::claim(&mut tx, source, key, self.now()).await?

@@ -11,8 +11,6 @@ use crate::{db, email::Mailer, email::message, services::Services};
 /// First retry after 30 s, doubling up to one hour between attempts.
 const BACKOFF_BASE_SECS: i64 = 30;
 const BACKOFF_MAX_SECS: i64 = 3_600;
-/// How long a claimed mail is left to the worker sending it (above the SMTP timeout).
-const LEASE_SECS: i64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -53,7 +51,7 @@ impl OutboxWorker {
             .acquire()
             .await
             .context("acquiring a connection for the outbox")?;
-        let lease_until = now + Duration::seconds(LEASE_SECS);
+        let lease_until = now + Duration::seconds(self.services.config().mail_lease_seconds);
         let Some(mail) = db::outbox::claim_next_due(&mut conn, now, lease_until).await? else {
             return Ok(Step::Empty);
         };

@@ -1,0 +1,167 @@
+//! Faults: the process killed with SIGKILL in the middle of a rush and of a mail flush.
+//! Every acknowledged request survives exactly once; every mail arrives, a repeat only ever
+//! with the same Message-ID.
+
+mod common;
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{SmtpServer, free_port, header};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dsr-bot"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error");
+    c
+}
+
+async fn pool(path: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_mid_rush_and_mid_flush_loses_nothing_acknowledged_and_doubles_no_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rush.db");
+
+    // Rush, then SIGKILL once a few hundred requests were acknowledged.
+    let mut rush = bin()
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "rush",
+            "--requests",
+            "50000",
+            "--concurrency",
+            "50",
+            "--sync",
+            "full",
+            "--print-acks",
+        ])
+        .arg("--database")
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(rush.stdout.take().unwrap()).lines();
+    let mut acked = HashSet::new();
+    while acked.len() < 400 {
+        let line = lines
+            .next()
+            .expect("the rush ended before 400 acknowledgements")
+            .unwrap();
+        if let Some(id) = line.strip_prefix("ack ") {
+            acked.insert(id.parse::<i64>().unwrap());
+        }
+    }
+    rush.kill().unwrap();
+    rush.wait().unwrap();
+    // Acknowledgements already written to the pipe before the kill count too.
+    for line in lines.map_while(Result::ok) {
+        if let Some(id) = line.strip_prefix("ack ") {
+            acked.insert(id.parse::<i64>().unwrap());
+        }
+    }
+
+    let p = pool(&db).await;
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let stored: HashSet<i64> = sqlx::query_scalar("SELECT id FROM requests")
+        .fetch_all(&p)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let missing: Vec<_> = acked.difference(&stored).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let doubled: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT person_id, kind FROM requests
+          WHERE state IN ('awaiting_confirmation', 'confirmed') GROUP BY person_id, kind HAVING COUNT(*) > 1)",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    assert_eq!(doubled, 0);
+    let without_event: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests r WHERE NOT EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = r.id)",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    assert_eq!(
+        without_event, 0,
+        "a request and its audit event are written together"
+    );
+    let mails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert!(mails > 0);
+    p.close().await;
+
+    // Flush to a real SMTP server, SIGKILL part-way, flush again once the lease runs out.
+    let smtp = SmtpServer::start(free_port(), &dir.path().join("maildir"));
+    let flush = || {
+        let mut c = bin();
+        c.current_dir(dir.path())
+            .args(["mail", "flush"])
+            .env("DATABASE_PATH", &db)
+            .env("SMTP_URL", smtp.url())
+            .env("MAIL_LEASE_SECONDS", "1");
+        c
+    };
+    let mut first = flush().stdout(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while smtp.messages().len() < 5 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let out = flush().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let p = pool(&db).await;
+    let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 0, "the backlog drained");
+    let ids: HashSet<String> = sqlx::query_scalar("SELECT message_id FROM outbox")
+        .fetch_all(&p)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for m in smtp.messages() {
+        *seen
+            .entry(header(&m, "Message-ID").unwrap().to_owned())
+            .or_default() += 1;
+    }
+    let delivered: HashSet<String> = seen.keys().cloned().collect();
+    assert_eq!(
+        delivered, ids,
+        "every outbox mail arrived, and nothing else did"
+    );
+    let repeats = seen.values().filter(|n| **n > 1).count();
+    assert!(
+        repeats <= 1,
+        "at most the one mail in flight at the kill is repeated, with its own Message-ID"
+    );
+}
