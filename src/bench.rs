@@ -215,7 +215,7 @@ pub async fn report(n: usize) -> anyhow::Result<String> {
     let span = 365 * 86_400 / n.max(1) as i64;
     let fill = Instant::now();
     let mut tx = pool.begin().await?;
-    for p in 0..n / 2 {
+    for p in 0..n {
         sqlx::query("INSERT INTO people (id, created_at) VALUES (?, ?)")
             .bind(p as i64 + 1)
             .bind(start)
@@ -242,7 +242,7 @@ pub async fn report(n: usize) -> anyhow::Result<String> {
                                    confirmed_at, closed_at)
              VALUES (?, ?, 'import', ?, ?, 0, ?, ?, ?, ?)",
         )
-        .bind((i % (n / 2).max(1)) as i64 + 1)
+        .bind(i as i64 + 1)
         .bind(kind)
         .bind(state)
         .bind(received)

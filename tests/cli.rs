@@ -204,3 +204,40 @@ fn the_discord_command_list_prints_without_a_connection_or_database() {
     assert_eq!(defs.as_array().unwrap().len(), 11);
     assert!(!dir.path().join("dsr-bot.db").exists());
 }
+
+#[test]
+fn an_erased_person_appears_in_no_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
+            .args(args)
+            .current_dir(d)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let mut logs = Vec::new();
+    let filed = run(&["console", "--user", "zoe-secret"], "/delete email:zoe.secret@example.org\n");
+    logs.push(filed.stderr);
+    logs.push(run(&["mail", "flush"], "").stderr);
+    let code = code_in_eml(d);
+    logs.push(run(&["console", "--user", "zoe-secret"], &format!("/verify code:{code}\n/confirm\n")).stderr);
+    logs.push(run(&["requests", "complete", "1"], "").stderr);
+    logs.push(run(&["run", "--user", "someone-else"], "/status\n").stderr);
+
+    let all = String::from_utf8(logs.concat()).unwrap();
+    assert!(all.contains("mail delivered"), "trace logs were captured: {all}");
+    for needle in ["zoe.secret", "zoe-secret"] {
+        assert!(!all.contains(needle), "{needle} appears in the logs:\n{all}");
+    }
+}
