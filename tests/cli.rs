@@ -221,23 +221,47 @@ fn an_erased_person_appears_in_no_log_line() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
     let mut logs = Vec::new();
-    let filed = run(&["console", "--user", "zoe-secret"], "/delete email:zoe.secret@example.org\n");
+    let filed = run(
+        &["console", "--user", "zoe-secret"],
+        "/delete email:zoe.secret@example.org\n",
+    );
     logs.push(filed.stderr);
     logs.push(run(&["mail", "flush"], "").stderr);
     let code = code_in_eml(d);
-    logs.push(run(&["console", "--user", "zoe-secret"], &format!("/verify code:{code}\n/confirm\n")).stderr);
+    logs.push(
+        run(
+            &["console", "--user", "zoe-secret"],
+            &format!("/verify code:{code}\n/confirm\n"),
+        )
+        .stderr,
+    );
     logs.push(run(&["requests", "complete", "1"], "").stderr);
     logs.push(run(&["run", "--user", "someone-else"], "/status\n").stderr);
 
     let all = String::from_utf8(logs.concat()).unwrap();
-    assert!(all.contains("mail delivered"), "trace logs were captured: {all}");
+    assert!(
+        all.contains("mail delivered"),
+        "trace logs were captured: {all}"
+    );
     for needle in ["zoe.secret", "zoe-secret"] {
-        assert!(!all.contains(needle), "{needle} appears in the logs:\n{all}");
+        assert!(
+            !all.contains(needle),
+            "{needle} appears in the logs:\n{all}"
+        );
     }
 }

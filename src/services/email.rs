@@ -77,16 +77,26 @@ impl Services {
 
     /// Claims the input and notes what became of it; `Some(Duplicate)` when seen before.
     async fn record_only(&self, disposition: &str) -> Result<Option<Disposition>, ServiceError> {
-        let mut tx = match self.begin().await {
-            Ok(tx) => tx,
-            Err(ServiceError::Duplicate) => return Ok(Some(Disposition::Duplicate)),
-            Err(e) => return Err(e),
+        let Some(tx) = self.begin_recorded(disposition).await? else {
+            return Ok(Some(Disposition::Duplicate));
         };
-        if let Some((source, key)) = &self.input {
-            db::inputs::set_disposition(&mut tx, source, key, disposition).await?;
-        }
         tx.commit().await?;
         Ok(None)
+    }
+
+    /// Starts the transaction for an input that ends as `disposition`; `None` when the input
+    /// was handled before.
+    async fn begin_recorded(
+        &self,
+        disposition: &str,
+    ) -> Result<Option<db::group::WriteTx>, ServiceError> {
+        let mut tx = match self.begin().await {
+            Ok(tx) => tx,
+            Err(ServiceError::Duplicate) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        self.note_disposition(&mut tx, disposition).await?;
+        Ok(Some(tx))
     }
 
     /// The request a reply points at, through a plus-address token or In-Reply-To/References;
@@ -278,9 +288,7 @@ impl Services {
                 false,
             )
             .await?;
-            if let Some((source, key)) = &self.input {
-                db::inputs::set_disposition(&mut tx, source, key, "acted").await?;
-            }
+            self.note_disposition(&mut tx, "acted").await?;
             tx.commit().await?;
             self.mail_ready().notify_one();
             Ok(())
@@ -336,14 +344,9 @@ impl Services {
         text: &str,
         disposition: &str,
     ) -> Result<Option<Disposition>, ServiceError> {
-        let mut tx = match self.begin().await {
-            Ok(tx) => tx,
-            Err(ServiceError::Duplicate) => return Ok(Some(Disposition::Duplicate)),
-            Err(e) => return Err(e),
+        let Some(mut tx) = self.begin_recorded(disposition).await? else {
+            return Ok(Some(Disposition::Duplicate));
         };
-        if let Some((source, key)) = &self.input {
-            db::inputs::set_disposition(&mut tx, source, key, disposition).await?;
-        }
         let to = self.answer_address();
         let hash = self.keys.identity_hash("answered", to.as_str());
         if db::inputs::may_answer(&mut tx, &hash, self.now(), Duration::days(1)).await? {

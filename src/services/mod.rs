@@ -139,12 +139,24 @@ impl Services {
         if let Some(answer) = &self.email_answer {
             self.queue_reply(&mut tx, &answer.0, text, req).await?;
         }
-        if let Some((source, key)) = &self.input {
-            db::inputs::set_disposition(&mut tx, source, key, "acted").await?;
-        }
+        self.note_disposition(&mut tx, "acted").await?;
         tx.commit().await?;
         self.mail_ready.notify_one();
         Ok(())
+    }
+
+    /// Records what became of the input this call handles, if it handles one.
+    async fn note_disposition(
+        &self,
+        conn: &mut SqliteConnection,
+        disposition: &str,
+    ) -> sqlx::Result<()> {
+        match &self.input {
+            Some((source, key)) => {
+                db::inputs::set_disposition(conn, source, key, disposition).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// The answer to an email: the reply text, and the request's facts when there is one.
