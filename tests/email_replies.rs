@@ -437,3 +437,40 @@ async fn a_from_header_broken_by_a_raw_line_break_is_held_not_answered() {
     );
     assert_eq!(outbox_count(&app).await, 0);
 }
+
+#[tokio::test]
+async fn a_deletion_asked_in_chat_with_a_linked_address_needs_both_confirmations() {
+    let app = TestApp::spawn().await;
+    let alice = console("alice");
+    opt_out_by_console_with_email(&app).await;
+    let code = app.latest_code().await;
+    app.services
+        .verify(&alice, Channel::Console, &code)
+        .await
+        .unwrap();
+
+    let del = app
+        .services
+        .file_request(&alice, Channel::Console, RequestKind::Deletion, None)
+        .await
+        .unwrap();
+    assert!(del.text.contains("we also emailed a code"), "{}", del.text);
+    let id = del.request_id.unwrap();
+    let (token, _, template) = latest_mail_to(&app, ALICE).await;
+    assert_eq!(template, "confirmation_code");
+
+    // The email alone does not carry it out: the account holder must confirm in chat too.
+    ingest_raw(
+        &app.services,
+        &reply(ALICE, Some(&token), None, Some("<both1@x>"), "confirm"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.request_state(id).await, "awaiting_confirmation");
+
+    app.services
+        .confirm(&alice, Channel::Console)
+        .await
+        .unwrap();
+    assert_eq!(app.request_state(id).await, "confirmed");
+}

@@ -34,6 +34,9 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
         .await
         .unwrap();
     app.services.confirm(&alice, CH).await.unwrap();
+    // The address is linked, so the deletion is confirmed from it as well.
+    let code = app.latest_code().await;
+    app.services.verify(&alice, CH, &code).await.unwrap();
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     worker.flush().await.unwrap();
 

@@ -194,7 +194,16 @@ impl Services {
                 UserError::new("That request is not one we can confirm for this address.")
             })?;
         let kind = req.kind();
-        let text = if req.state() == RequestState::AwaitingConfirmation {
+        let waits_for_chat = kind == RequestKind::Deletion
+            && req.channel != Channel::Email.as_str()
+            && req.person_confirmed_at.is_none();
+        let text = if req.state() == RequestState::AwaitingConfirmation && waits_for_chat {
+            format!(
+                "Thank you: your address is confirmed for deletion request #{}. Deletion cannot be undone, so \
+                 it also needs your confirmation where you asked for it (the Confirm button or /confirm).",
+                req.id
+            )
+        } else if req.state() == RequestState::AwaitingConfirmation {
             if kind == RequestKind::Deletion {
                 db::requests::set_person_confirmed(&mut tx, req.id, now).await?;
             }

@@ -94,9 +94,19 @@ impl Services {
                 self.confirm_hint(),
                 self.show_time(req.due_at)
             ));
-            if !proof_needed {
-                self.queue_receipts(&mut tx, &req, "request_received")
-                    .await?;
+            // An account can be borrowed: with an address linked, a deletion asked for in chat
+            // is also confirmed from that address (a code, or a reply saying confirm).
+            let linked = db::identities::verified_emails(&mut tx, person).await?;
+            if !proof_needed
+                && self.email_answer.is_none()
+                && let Some(first) = linked.first().and_then(|e| EmailAddress::parse(e).ok())
+            {
+                self.start_email_proof(&mut tx, &req, &first).await?;
+                text.push_str(&format!(
+                    " Because {} is linked to you, we also emailed a code there: enter it with \
+                     /verify code:NNNNNN, or reply confirm to that email.",
+                    first.masked()
+                ));
             }
         } else if state == RequestState::Confirmed {
             let sent = self
