@@ -14,6 +14,9 @@ pub struct Config {
     pub database_path: PathBuf,
     /// `full` makes every acknowledged request survive a power cut; `normal` only a crash.
     pub sqlite_synchronous: String,
+    /// A cap on the database size in pages (SQLite's max_page_count); writes past it are
+    /// refused as if the disk were full.
+    pub sqlite_max_pages: Option<u32>,
     pub policy_name: String,
     pub organisation_name: String,
     /// How long data is kept for people who opted in, and for those who opted out.
@@ -255,7 +258,20 @@ impl Config {
             per_channel: whole("RATE_LIMIT_PER_CHANNEL", "6000")?,
         };
 
+        let sqlite_max_pages = get("SQLITE_MAX_PAGE_COUNT")
+            .map(|raw| {
+                raw.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError {
+                        key: "SQLITE_MAX_PAGE_COUNT",
+                        problem: format!("'{raw}' is not a whole number above 0"),
+                    })
+            })
+            .transpose()?;
+
         Ok(Config {
+            sqlite_max_pages,
             limits,
             rate_limit_message: text(
                 "RATE_LIMIT_MESSAGE",

@@ -44,6 +44,14 @@ impl ServiceError {
             ServiceError::Duplicate => {
                 "This was already handled; doing it again changes nothing. /status shows where things stand.".into()
             }
+            ServiceError::Internal(e) if storage_full(e) => {
+                let reference = crate::crypto::new_reference();
+                tracing::error!(reference = %reference, error = format!("{e:#}"), "storage full: request refused");
+                format!(
+                    "Sorry, we cannot record requests right now because our storage is full. Nothing was recorded; \
+                     please try again later (reference {reference})."
+                )
+            }
             ServiceError::Internal(e) => {
                 let reference = crate::crypto::new_reference();
                 tracing::error!(reference = %reference, error = format!("{e:#}"), "request failed");
@@ -55,4 +63,9 @@ impl ServiceError {
             }
         }
     }
+}
+
+/// SQLite's SQLITE_FULL: the disk, or the configured size cap, has no room.
+fn storage_full(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("database or disk is full")
 }

@@ -165,3 +165,86 @@ async fn a_kill_mid_rush_and_mid_flush_loses_nothing_acknowledged_and_doubles_no
         "at most the one mail in flight at the kill is repeated, with its own Message-ID"
     );
 }
+
+#[tokio::test]
+async fn a_full_disk_refuses_requests_clearly_keeps_nothing_half_written_and_recovers() {
+    use dsr_bot::{
+        clock::ManualClock,
+        config::Config,
+        domain::{Actor, Channel, DiscordId, RequestKind},
+        startup::App,
+    };
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(common::at(common::BEFORE_DEADLINE));
+    let build = |cap: Option<u32>| {
+        let mut c = Config::for_folder(dir.path());
+        c.sqlite_max_pages = cap;
+        c.limits.per_person = 0;
+        App::build_with_clock(c, Arc::new(clock.clone()))
+    };
+    let pages: i64 = {
+        let app = build(None).await.unwrap();
+        sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(app.services.pool())
+            .await
+            .unwrap()
+    };
+
+    // Room for only a few more pages: the disk fills up part-way through the rush.
+    let full = build(Some(pages as u32 + 3)).await.unwrap().services;
+    let mut accepted = 0;
+    let mut refusal = None;
+    for i in 0..2_000u64 {
+        let actor = Actor::Discord(DiscordId(10_000 + i));
+        match full
+            .file_request(&actor, Channel::Discord, RequestKind::OptOut, None)
+            .await
+        {
+            Ok(_) => accepted += 1,
+            Err(e) => {
+                refusal = Some(e.reply_text());
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the cap was reached");
+    assert!(
+        refusal.contains("storage is full") && refusal.contains("Nothing was recorded"),
+        "{refusal}"
+    );
+
+    let p = full.pool();
+    let requests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(p)
+        .await
+        .unwrap();
+    assert_eq!(requests, accepted, "only acknowledged requests are there");
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM requests r WHERE NOT EXISTS (SELECT 1 FROM request_events e WHERE e.request_id = r.id))
+              + (SELECT COUNT(*) FROM people p WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id))",
+    )
+    .fetch_one(p)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "nothing half-written");
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(p)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+
+    // Space returns: the same database takes requests again.
+    let roomy = build(None).await.unwrap().services;
+    let actor = Actor::Discord(DiscordId(99_999));
+    roomy
+        .file_request(&actor, Channel::Discord, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(roomy.pool())
+        .await
+        .unwrap();
+    assert_eq!(after, accepted + 1);
+}

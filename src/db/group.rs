@@ -156,6 +156,10 @@ impl Drop for WriteTx {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
             guard.abandoned = Some(self.savepoint.clone());
+            drop(guard);
+            // Let the committer undo it and end the group, so the write lock is not held by
+            // a group nobody will commit.
+            self.writer.kick.notify_one();
         }
     }
 }

@@ -43,7 +43,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     }
     let synchronous = SqliteSynchronous::from_str(&config.sqlite_synchronous)
         .map_err(|e| anyhow::anyhow!("SQLITE_SYNCHRONOUS: {e}"))?;
-    let options = SqliteConnectOptions::new()
+    let mut options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -52,6 +52,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         .busy_timeout(Duration::from_secs(10))
         // Freed pages are overwritten, so erased data does not linger in the file.
         .pragma("secure_delete", "on");
+    if let Some(pages) = config.sqlite_max_pages {
+        options = options.pragma("max_page_count", pages.to_string());
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options.clone())
