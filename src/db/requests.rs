@@ -48,15 +48,16 @@ pub struct NewRequest {
 const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, \
                        person_confirmed_at, updated_at, confirmed_at, closed_at";
 
-pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest) -> sqlx::Result<i64> {
-    let row: (i64,) = sqlx::query_as(
+/// Inserts a request and returns it as stored.
+pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest) -> sqlx::Result<Request> {
+    sqlx::query_as(&format!(
         "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at,
                                confirmed_at, closed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5,
                  CASE WHEN ?4 = 'confirmed' THEN ?5 END,
                  CASE WHEN ?4 IN ('completed', 'cancelled', 'expired') THEN ?5 END)
-         RETURNING id",
-    )
+         RETURNING {COLUMNS}"
+    ))
     .bind(new.person_id)
     .bind(new.kind.as_str())
     .bind(new.channel.as_str())
@@ -65,8 +66,7 @@ pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest) -> sqlx::Resu
     .bind(new.deadline_offset_secs)
     .bind(new.due_at)
     .fetch_one(conn)
-    .await?;
-    Ok(row.0)
+    .await
 }
 
 pub async fn get(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<Request>> {

@@ -278,10 +278,7 @@ impl Services {
                     ),
                     due_at: deadline::due_at(now, self.config().response_days),
                 };
-                let id = db::requests::insert(&mut tx, &new).await?;
-                let req = db::requests::get(&mut tx, id)
-                    .await?
-                    .expect("just inserted");
+                let req = db::requests::insert(&mut tx, &new).await?;
                 transitions::record_new(&mut tx, &req, "email").await?;
                 req
             }

@@ -26,14 +26,20 @@ impl Services {
         self.limit_actor(actor, channel)?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        let person = people::resolve(&mut tx, actor, now).await?;
+        // Someone met for the first time has no requests, addresses or choices to look up.
+        let (person, fresh) = people::resolve_fresh(&mut tx, actor, now).await?;
 
         let proof_needed = match &email {
-            Some(e) => !is_proven_for(&mut tx, person, e).await?,
+            Some(e) => fresh || !is_proven_for(&mut tx, person, e).await?,
             None => false,
         };
 
-        if let Some(open) = db::requests::find_open(&mut tx, person, kind).await? {
+        let open = if fresh {
+            None
+        } else {
+            db::requests::find_open(&mut tx, person, kind).await?
+        };
+        if let Some(open) = open {
             let mut text = format!(
                 "Your {} request #{} is already recorded and {}; nothing new was filed.",
                 kind.label(),
@@ -69,10 +75,8 @@ impl Services {
             deadline_offset_secs: deadline::offset_seconds(now, self.config().policy_deadline),
             due_at: deadline::due_at(now, self.config().response_days),
         };
-        let id = db::requests::insert(&mut tx, &new).await?;
-        let mut req = db::requests::get(&mut tx, id)
-            .await?
-            .expect("just inserted");
+        let mut req = db::requests::insert(&mut tx, &new).await?;
+        let id = req.id;
         transitions::record_new(&mut tx, &req, channel.as_str()).await?;
 
         let mut text = format!(
@@ -96,7 +100,11 @@ impl Services {
             ));
             // An account can be borrowed: with an address linked, a deletion asked for in chat
             // is also confirmed from that address (a code, or a reply saying confirm).
-            let linked = db::identities::verified_emails(&mut tx, person).await?;
+            let linked = if fresh {
+                Vec::new()
+            } else {
+                db::identities::verified_emails(&mut tx, person).await?
+            };
             if !proof_needed
                 && self.email_answer.is_none()
                 && let Some(first) = linked.first().and_then(|e| EmailAddress::parse(e).ok())
@@ -109,9 +117,12 @@ impl Services {
                 ));
             }
         } else if state == RequestState::Confirmed {
-            let sent = self
-                .on_confirmed(&mut tx, &mut req, channel.as_str())
-                .await?;
+            let sent = if fresh {
+                0
+            } else {
+                self.on_confirmed(&mut tx, &mut req, channel.as_str())
+                    .await?
+            };
             text.push_str(&format!(" {}", self.choice_consequence(kind)));
             text.push_str(&self.receipt_note(sent, kind));
         }

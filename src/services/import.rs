@@ -208,7 +208,7 @@ impl Services {
                 ),
                 due_at: deadline::due_at(row.received_at, cfg.response_days),
             };
-            let id = db::requests::insert(&mut tx, &new).await?;
+            let id = db::requests::insert(&mut tx, &new).await?.id;
             let closed_at = match row.status {
                 RequestState::Completed => Some(row.completed_at.unwrap_or(row.received_at)),
                 RequestState::Cancelled => Some(row.received_at),

@@ -36,8 +36,8 @@ impl Services {
             deadline_offset_secs: deadline::offset_seconds(now, cfg.policy_deadline),
             due_at: deadline::due_at(now, cfg.response_days),
         };
-        let id = db::requests::insert(tx, &new).await?;
-        let req = db::requests::get(tx, id).await?.expect("just inserted");
+        let req = db::requests::insert(tx, &new).await?;
+        let id = req.id;
         transitions::record_new(tx, &req, channel.as_str()).await?;
 
         let open = db::requests::open_for_person(tx, person).await?;
