@@ -78,17 +78,8 @@ impl Services {
                 (text, false)
             }
             RequestState::AwaitingConfirmation => {
-                transitions::transition(
-                    &mut tx,
-                    &mut req,
-                    RequestState::Confirmed,
-                    channel.as_str(),
-                    None,
-                    now,
-                )
-                .await?;
                 let sent = self
-                    .on_confirmed(&mut tx, &mut req, channel.as_str())
+                    .confirm_waiting(&mut tx, &mut req, channel.as_str())
                     .await?;
                 let text = format!(
                     "Thank you, {masked} is verified and your {} request #{} is confirmed. {}{}",
@@ -154,17 +145,8 @@ impl Services {
             );
             (text, false)
         } else {
-            transitions::transition(
-                &mut tx,
-                &mut req,
-                RequestState::Confirmed,
-                channel.as_str(),
-                None,
-                now,
-            )
-            .await?;
             let sent = self
-                .on_confirmed(&mut tx, &mut req, channel.as_str())
+                .confirm_waiting(&mut tx, &mut req, channel.as_str())
                 .await?;
             let text = format!(
                 "Deletion request #{} is confirmed. {}{}",

@@ -207,16 +207,7 @@ impl Services {
             if kind == RequestKind::Deletion {
                 db::requests::set_person_confirmed(&mut tx, req.id, now).await?;
             }
-            transitions::transition(
-                &mut tx,
-                &mut req,
-                RequestState::Confirmed,
-                "email",
-                None,
-                now,
-            )
-            .await?;
-            self.on_confirmed(&mut tx, &mut req, "email").await?;
+            self.confirm_waiting(&mut tx, &mut req, "email").await?;
             format!(
                 "Your {} request #{} is confirmed. {}",
                 kind.label(),

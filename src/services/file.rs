@@ -184,6 +184,19 @@ impl Services {
             }))
     }
 
+    /// A waiting request is confirmed now: its history records the step, then [`Self::on_confirmed`]
+    /// runs. Returns how many receipts were queued.
+    pub(super) async fn confirm_waiting(
+        &self,
+        conn: &mut SqliteConnection,
+        req: &mut Request,
+        actor: &str,
+    ) -> anyhow::Result<usize> {
+        let now = self.now();
+        transitions::transition(conn, req, RequestState::Confirmed, actor, None, now).await?;
+        self.on_confirmed(conn, req, actor).await
+    }
+
     /// A request has just become confirmed: the opposite choice stops counting and the person
     /// gets a receipt at each proven address. Returns how many receipts were queued.
     pub(super) async fn on_confirmed(
