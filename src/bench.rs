@@ -204,56 +204,23 @@ async fn raw_insert_rate(dir: &std::path::Path, sync: &str, n: usize) -> anyhow:
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
-/// Fills a database with `n` requests over twelve months, then times the monthly report
-/// (with its twelve-month trend).
-pub async fn report(n: usize) -> anyhow::Result<String> {
+/// Fills a database with `n` requests from `n / 2` people over twelve months (each person's
+/// second choice supersedes the first), then times the monthly report with its trend.
+pub async fn report(n: usize, database: Option<std::path::PathBuf>) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
-    let app = App::build(config(dir.path(), "normal")).await?;
+    let mut cfg = config(dir.path(), "normal");
+    if let Some(db) = database {
+        cfg.database_path = db;
+    }
+    let app = App::build(cfg).await?;
     let pool = app.services.pool();
-    let start =
-        chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
-    let span = 365 * 86_400 / n.max(1) as i64;
     let fill = Instant::now();
-    let mut tx = pool.begin().await?;
-    for p in 0..n {
-        sqlx::query("INSERT INTO people (id, created_at) VALUES (?, ?)")
-            .bind(p as i64 + 1)
-            .bind(start)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for i in 0..n {
-        let received = start + chrono::Duration::seconds(i as i64 * span);
-        let (kind, state, closed) = match i % 10 {
-            0..6 => (
-                "opt_out",
-                "completed",
-                Some(received + chrono::Duration::days(20)),
-            ),
-            6..9 => ("opt_in", "confirmed", None),
-            _ => (
-                "deletion",
-                "completed",
-                Some(received + chrono::Duration::days(12)),
-            ),
-        };
-        sqlx::query(
-            "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at,
-                                   confirmed_at, closed_at)
-             VALUES (?, ?, 'import', ?, ?, 0, ?, ?, ?, ?)",
-        )
-        .bind(i as i64 + 1)
-        .bind(kind)
-        .bind(state)
-        .bind(received)
-        .bind(received + chrono::Duration::days(30))
-        .bind(received)
-        .bind(received)
-        .bind(closed)
-        .execute(&mut *tx)
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(pool)
         .await?;
+    if existing == 0 {
+        fill_requests(pool, n).await?;
     }
-    tx.commit().await?;
     let filled = fill.elapsed();
     let t = Instant::now();
     let r = app
@@ -264,16 +231,67 @@ pub async fn report(n: usize) -> anyhow::Result<String> {
         .await
         .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
     let took = t.elapsed();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(pool)
+        .await?;
     Ok(format!(
-        "report over {n} requests: {:.3} s for 2025-12 with {} trend months (fill took {:.1} s)\n\
-         opt_outs {} opt_ins {} standing out/in {}/{}\npeak resident memory: {:.1} MiB\n",
+        "report over {rows} requests: {:.3} s for 2025-12 with {} trend months (fill took {:.1} s)\n\
+         opt_outs {} opt_ins {} deletions {} standing out/in {}/{} overdue {} median days {:?}\n\
+         peak resident memory: {:.1} MiB\n",
         took.as_secs_f64(),
         r.trend.len(),
         filled.as_secs_f64(),
         r.figures.opt_outs,
         r.figures.opt_ins,
+        r.figures.deletions,
         r.figures.standing_opted_out,
         r.figures.standing_opted_in,
+        r.figures.overdue_at_month_end,
+        r.figures.median_days_to_complete,
         peak_rss_mib().unwrap_or(f64::NAN)
     ))
+}
+
+/// `n` requests received evenly over 2025, written by SQLite itself (timestamps in the
+/// same text form the service writes). Request `i` belongs to person `i % (n / 2)`; the
+/// first half is superseded or done, the second half stands; one in twenty is still open.
+async fn fill_requests(pool: &sqlx::SqlitePool, n: usize) -> anyhow::Result<()> {
+    let people = (n / 2).max(1) as i64;
+    let span = 365 * 86_400 / n.max(1) as i64;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
+         INSERT INTO people (id, created_at) SELECT i, '2025-01-01T00:00:00+00:00' FROM seq",
+    )
+    .bind(people)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1),
+         r AS (SELECT i, i % ?2 + 1 AS person, i >= ?2 AS late,
+                      (i + i / ?2 * 3) % 10 AS k,
+                      unixepoch('2025-01-01') + i * ?3 AS s FROM seq),
+         t AS (SELECT *, late AND i % 20 = 7 AS open,
+                      CASE WHEN k < 6 THEN 'opt_out' WHEN k < 9 THEN 'opt_in' ELSE 'deletion' END AS kind,
+                      CASE WHEN k < 9 AND late THEN 'confirmed' ELSE 'completed' END AS done FROM r)
+         INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
+                               updated_at, confirmed_at, closed_at)
+         SELECT person, kind, 'import',
+                CASE WHEN open THEN 'awaiting_confirmation' ELSE done END,
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', s, 'unixepoch'),
+                s - unixepoch('2025-09-29'),
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', s + 30 * 86400, 'unixepoch'),
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', s, 'unixepoch'),
+                CASE WHEN open THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + i % 3 * 3600, 'unixepoch') END,
+                CASE WHEN open OR (done = 'confirmed') THEN NULL
+                     ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + (i % 40) * 86400, 'unixepoch') END
+         FROM t",
+    )
+    .bind(n as i64)
+    .bind(people)
+    .bind(span)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -104,6 +104,10 @@ pub enum BenchCmd {
     Report {
         #[arg(long, default_value_t = 1_000_000)]
         requests: usize,
+        /// Keep the filled database in this file; a file that already holds requests is
+        /// reported on as it is, without filling.
+        #[arg(long)]
+        database: Option<std::path::PathBuf>,
     },
 }
 
@@ -218,7 +222,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 };
                 crate::bench::rush(opts).await?
             }
-            BenchCmd::Report { requests } => crate::bench::report(requests).await?,
+            BenchCmd::Report { requests, database } => {
+                crate::bench::report(requests, database).await?
+            }
         };
         print!("{out}");
         return Ok(());

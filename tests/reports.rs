@@ -127,6 +127,56 @@ async fn figures_match_the_hand_worked_data_set() {
     assert_eq!(report.timezone, "Europe/Berlin");
 }
 
+/// Requests filed through the services (timestamps as the service writes them): a person
+/// who is erased stops counting from the first month end after the erasure, and one whose
+/// choice was replaced counts once, with the newer choice.
+#[tokio::test]
+async fn an_erased_person_leaves_the_standing_choices_from_the_next_month_end() {
+    use common::console;
+    use dsr_bot::domain::{Channel, RequestKind};
+    let app = berlin_app("2025-10-10T08:00:00.123456789Z").await;
+    let (ann, ben) = (console("ann"), console("ben"));
+    let file = |who, kind| app.services.file_request(who, Channel::Console, kind, None);
+    file(&ann, RequestKind::OptOut).await.unwrap();
+    file(&ben, RequestKind::OptOut).await.unwrap();
+    app.clock.advance(chrono::Duration::hours(1));
+    file(&ben, RequestKind::OptIn).await.unwrap();
+    app.clock.set(at("2025-11-03T09:00:00.5Z"));
+    let del = file(&ann, RequestKind::Deletion).await.unwrap();
+    app.services.confirm(&ann, Channel::Console).await.unwrap();
+    app.services
+        .complete_deletion(del.request_id.unwrap())
+        .await
+        .unwrap();
+    app.clock.set(at("2026-01-15T12:00:00Z"));
+
+    let report = app
+        .services
+        .monthly_report(Some("2025-11".parse().unwrap()))
+        .await
+        .unwrap();
+
+    let october = &report.trend[0];
+    assert_eq!(october.month, "2025-10");
+    assert_eq!(
+        (october.opt_outs, october.opt_ins),
+        (2, 1),
+        "every confirmed decision received in October"
+    );
+    assert_eq!(
+        (october.standing_opted_out, october.standing_opted_in),
+        (1, 1),
+        "ann out, ben in after changing his mind"
+    );
+    let november = &report.figures;
+    assert_eq!(
+        (november.standing_opted_out, november.standing_opted_in),
+        (0, 1),
+        "ann was erased in November"
+    );
+    assert_eq!((november.deletions, november.deletions_completed), (1, 1));
+}
+
 #[tokio::test]
 async fn the_json_form_has_every_key_as_a_number_or_null() {
     let app = berlin_app("2026-01-15T12:00:00Z").await;

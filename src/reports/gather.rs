@@ -1,10 +1,21 @@
-//! The figures of one month, following the definitions in DESIGN.md ("Definitions that must
-//! not drift"), read with a handful of aggregate queries.
+//! The figures of every month up to the one asked for, following the definitions in
+//! DESIGN.md ("Definitions that must not drift").
+//!
+//! A report over a million requests has to come back in well under a second, so the
+//! figures of all months are read together in two streaming passes on a read-only
+//! connection, instead of a set of aggregate queries per month: one pass over the confirmed
+//! choices in (person, confirmation time) order, which gives each choice the span during
+//! which it stands, and one pass over all requests. A figure "at the end of month i" is a
+//! span `[from, until)` counted at every month end it contains: each span adds one at the
+//! first month end it reaches and takes it away at the first one past it.
 
+use std::{collections::HashMap, path::Path};
+
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 use super::Month;
 
@@ -40,105 +51,342 @@ pub struct Report {
     pub trend: Vec<MonthFigures>,
 }
 
-/// The report for `month`, with the trend since the first month that has requests.
-pub async fn report(conn: &mut SqliteConnection, month: Month, tz: Tz) -> sqlx::Result<Report> {
-    let first: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT MIN(received_at) FROM requests")
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut trend = Vec::new();
+/// The report for `month`, with the trend since the first month that has requests, read
+/// from the database file at `db` (on a blocking thread).
+pub async fn report(db: &Path, month: Month, tz: Tz) -> anyhow::Result<Report> {
+    let db = db.to_owned();
+    tokio::task::spawn_blocking(move || report_blocking(&db, month, tz))
+        .await
+        .context("the report task stopped")?
+}
+
+fn report_blocking(db: &Path, month: Month, tz: Tz) -> anyhow::Result<Report> {
+    let mut conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {} for the report", db.display()))?;
+    conn.pragma_update(None, "query_only", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // One snapshot for every pass.
+    let tx = conn.transaction()?;
+
+    let first: Option<String> =
+        tx.query_row("SELECT MIN(received_at) FROM requests", [], |r| r.get(0))?;
+    let mut months = Vec::new();
     if let Some(first) = first {
-        let mut m = Month::containing(first, tz);
+        let mut m = Month::containing(instant(&first)?, tz);
         while m < month {
-            trend.push(figures(conn, m, tz).await?);
+            months.push(m);
             m = m.next();
         }
     }
+    months.push(month);
+    let bounds = Bounds::new(&months, tz)?;
+    let mut acc = Accumulator::new(months.len());
+    standing_pass(&tx, &bounds, &mut acc)?;
+    requests_pass(&tx, &bounds, &mut acc)?;
+    tx.finish()?;
+
+    let mut figures = acc.into_figures(&months);
+    let last = figures.pop().expect("the asked month is always there");
     Ok(Report {
-        figures: figures(conn, month, tz).await?,
+        figures: last,
         timezone: tz.name().to_owned(),
-        trend,
+        trend: figures,
     })
 }
 
-pub async fn figures(
-    conn: &mut SqliteConnection,
-    month: Month,
-    tz: Tz,
-) -> sqlx::Result<MonthFigures> {
-    let (start, end) = month.bounds(tz);
+/// The months as UTC nanosecond instants: where the first begins, and where each ends.
+struct Bounds {
+    start: i64,
+    ends: Vec<i64>,
+}
 
-    let decided: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT kind, COALESCE(SUM(deadline_offset_secs <= 0), 0), COALESCE(SUM(deadline_offset_secs > 0), 0)
-         FROM requests
-         WHERE kind IN ('opt_out', 'opt_in', 'deletion') AND confirmed_at IS NOT NULL
-           AND received_at >= ?1 AND received_at < ?2
-         GROUP BY kind",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    let count = |k: &str| {
-        decided
+impl Bounds {
+    fn new(months: &[Month], tz: Tz) -> anyhow::Result<Bounds> {
+        let nanos = |t: DateTime<Utc>| {
+            t.timestamp_nanos_opt()
+                .context("a month outside the years 1677-2262")
+        };
+        Ok(Bounds {
+            start: nanos(months[0].bounds(tz).0)?,
+            ends: months
+                .iter()
+                .map(|m| nanos(m.bounds(tz).1))
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+
+    /// The index of the first month end after `t`: the month `t` falls in, when `t` is not
+    /// before the first month; `ends.len()` when it is after the last.
+    fn after(&self, t: i64) -> usize {
+        self.ends.partition_point(|e| *e <= t)
+    }
+
+    fn month_of(&self, t: i64) -> Option<usize> {
+        (t >= self.start)
+            .then(|| self.after(t))
+            .filter(|i| *i < self.ends.len())
+    }
+}
+
+/// Counts per month, and spans counted at month ends (`+1` where one starts counting,
+/// `-1` where it stops).
+struct Accumulator {
+    opt_outs: Vec<i64>,
+    opt_ins: Vec<i64>,
+    deletions: Vec<i64>,
+    before: Vec<i64>,
+    after: Vec<i64>,
+    standing_out: Vec<i64>,
+    standing_in: Vec<i64>,
+    overdue: Vec<i64>,
+    completion_secs: Vec<Vec<i64>>,
+}
+
+impl Accumulator {
+    fn new(n: usize) -> Accumulator {
+        let zeros = || vec![0; n + 1];
+        Accumulator {
+            opt_outs: zeros(),
+            opt_ins: zeros(),
+            deletions: zeros(),
+            before: zeros(),
+            after: zeros(),
+            standing_out: zeros(),
+            standing_in: zeros(),
+            overdue: zeros(),
+            completion_secs: vec![Vec::new(); n],
+        }
+    }
+
+    fn into_figures(mut self, months: &[Month]) -> Vec<MonthFigures> {
+        for spans in [
+            &mut self.standing_out,
+            &mut self.standing_in,
+            &mut self.overdue,
+        ] {
+            for i in 1..spans.len() {
+                spans[i] += spans[i - 1];
+            }
+        }
+        months
             .iter()
-            .filter(|d| d.0 == k)
-            .map(|d| d.1 + d.2)
-            .sum::<i64>()
+            .enumerate()
+            .map(|(i, m)| {
+                let (outs, ins) = (self.opt_outs[i], self.opt_ins[i]);
+                let mut days: Vec<f64> = self.completion_secs[i]
+                    .iter()
+                    .map(|s| *s as f64 / 86_400.0)
+                    .collect();
+                MonthFigures {
+                    month: m.to_string(),
+                    opt_outs: outs,
+                    opt_ins: ins,
+                    deletions: self.deletions[i],
+                    opt_out_rate: (outs + ins > 0).then(|| outs as f64 / (outs + ins) as f64),
+                    standing_opted_out: self.standing_out[i],
+                    standing_opted_in: self.standing_in[i],
+                    before_deadline: self.before[i],
+                    after_deadline: self.after[i],
+                    deletions_completed: days.len() as i64,
+                    median_days_to_complete: median(&mut days),
+                    overdue_at_month_end: self.overdue[i],
+                }
+            })
+            .collect()
+    }
+}
+
+/// Adds a span `[from, until)` (instants) to `counts` at every month end inside it.
+fn count_span(counts: &mut [i64], bounds: &Bounds, from: i64, until: Option<i64>) {
+    let first = bounds.after(from);
+    let stop = until.map_or(bounds.ends.len(), |u| bounds.after(u));
+    if first < stop {
+        counts[first] += 1;
+        counts[stop] -= 1;
+    }
+}
+
+/// A person's standing choice at a month end is their latest confirmed opt-in/opt-out before
+/// it: each choice stands from its confirmation until the next one (or, once the person is
+/// erased, not at all).
+fn standing_pass(conn: &Connection, bounds: &Bounds, acc: &mut Accumulator) -> anyhow::Result<()> {
+    let mut erased = HashMap::new();
+    let mut stmt = conn.prepare("SELECT id, erased_at FROM people WHERE erased_at IS NOT NULL")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        erased.insert(row.get::<_, i64>(0)?, nanos(row.get_ref(1)?.as_str()?)?);
+    }
+
+    // Served by the covering index `requests_choices`, already in this order.
+    let mut stmt = conn.prepare(
+        "SELECT person_id, confirmed_at, kind = 'opt_out' FROM requests
+         WHERE kind IN ('opt_out', 'opt_in') AND confirmed_at IS NOT NULL
+         ORDER BY person_id, confirmed_at, id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let close =
+        |acc: &mut Accumulator, (person, from, out): (i64, i64, bool), next: Option<i64>| {
+            let until = match (next, erased.get(&person)) {
+                (Some(n), Some(e)) => Some(n.min(*e)),
+                (n, e) => n.or(e.copied()),
+            };
+            let counts = if out {
+                &mut acc.standing_out
+            } else {
+                &mut acc.standing_in
+            };
+            count_span(counts, bounds, from, until);
+        };
+    // The previous choice, waiting to learn when the next one replaced it.
+    let mut previous: Option<(i64, i64, bool)> = None;
+    while let Some(row) = rows.next()? {
+        let choice = (
+            row.get::<_, i64>(0)?,
+            nanos(row.get_ref(1)?.as_str()?)?,
+            row.get::<_, bool>(2)?,
+        );
+        if let Some(prev) = previous.take() {
+            let next = (prev.0 == choice.0).then_some(choice.1);
+            close(acc, prev, next);
+        }
+        previous = Some(choice);
+    }
+    if let Some(prev) = previous {
+        close(acc, prev, None);
+    }
+    Ok(())
+}
+
+/// Decisions received in each month, deletions completed in it, and what was overdue at
+/// its end: a request received and due before the end, and not answered by then (a deletion
+/// is answered when completed, a choice when confirmed).
+fn requests_pass(conn: &Connection, bounds: &Bounds, acc: &mut Accumulator) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT kind, state = 'completed', received_at, due_at, confirmed_at, closed_at, deadline_offset_secs
+         FROM requests WHERE kind != 'status'",
+    )?;
+    let mut rows = stmt.query([])?;
+    let optional = |v: rusqlite::types::ValueRef<'_>| -> anyhow::Result<Option<i64>> {
+        match v.as_str_or_null()? {
+            Some(s) => Ok(Some(nanos(s)?)),
+            None => Ok(None),
+        }
     };
-    let (opt_outs, opt_ins, deletions) = (count("opt_out"), count("opt_in"), count("deletion"));
-    let before_deadline = decided.iter().map(|d| d.1).sum();
-    let after_deadline = decided.iter().map(|d| d.2).sum();
+    while let Some(row) = rows.next()? {
+        let kind = row.get_ref(0)?.as_str()?;
+        let deletion = kind == "deletion";
+        let received = nanos(row.get_ref(2)?.as_str()?)?;
+        let due = nanos(row.get_ref(3)?.as_str()?)?;
+        let confirmed = optional(row.get_ref(4)?)?;
+        let closed = optional(row.get_ref(5)?)?;
 
-    let standing: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT kind, COUNT(*) FROM (
-             SELECT r.kind, ROW_NUMBER() OVER (PARTITION BY r.person_id ORDER BY r.confirmed_at DESC, r.id DESC) AS rn
-             FROM requests r JOIN people p ON p.id = r.person_id
-             WHERE r.kind IN ('opt_out', 'opt_in') AND r.confirmed_at IS NOT NULL AND r.confirmed_at < ?1
-               AND (p.erased_at IS NULL OR p.erased_at >= ?1)
-         ) WHERE rn = 1 GROUP BY kind",
-    )
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    let standing_of = |k: &str| standing.iter().find(|s| s.0 == k).map_or(0, |s| s.1);
+        if confirmed.is_some()
+            && let Some(i) = bounds.month_of(received)
+        {
+            match kind {
+                "opt_out" => acc.opt_outs[i] += 1,
+                "opt_in" => acc.opt_ins[i] += 1,
+                _ => acc.deletions[i] += 1,
+            }
+            if row.get::<_, i64>(6)? <= 0 {
+                acc.before[i] += 1;
+            } else {
+                acc.after[i] += 1;
+            }
+        }
 
-    let completed: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT received_at, closed_at FROM requests
-         WHERE kind = 'deletion' AND state = 'completed' AND closed_at >= ?1 AND closed_at < ?2",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut days: Vec<f64> = completed
-        .iter()
-        .map(|(r, c)| (*c - *r).num_seconds() as f64 / 86_400.0)
-        .collect();
+        let answered = if deletion {
+            closed
+        } else {
+            confirmed.or(closed)
+        };
+        // Overdue from the first month end past both its receipt and its due date.
+        count_span(&mut acc.overdue, bounds, received.max(due), answered);
 
-    let overdue: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM requests
-         WHERE kind != 'status' AND received_at < ?1 AND due_at < ?1
-           AND COALESCE(CASE kind WHEN 'deletion' THEN closed_at ELSE COALESCE(confirmed_at, closed_at) END, ?1) >= ?1",
-    )
-    .bind(end)
-    .fetch_one(&mut *conn)
-    .await?;
+        if deletion
+            && row.get::<_, bool>(1)?
+            && let Some(closed) = closed
+            && let Some(i) = bounds.month_of(closed)
+        {
+            // Whole seconds, as chrono's `num_seconds` counts them.
+            acc.completion_secs[i].push((closed - received) / 1_000_000_000);
+        }
+    }
+    Ok(())
+}
 
-    Ok(MonthFigures {
-        month: month.to_string(),
-        opt_outs,
-        opt_ins,
-        deletions,
-        opt_out_rate: (opt_outs + opt_ins > 0)
-            .then(|| opt_outs as f64 / (opt_outs + opt_ins) as f64),
-        standing_opted_out: standing_of("opt_out"),
-        standing_opted_in: standing_of("opt_in"),
-        before_deadline,
-        after_deadline,
-        deletions_completed: completed.len() as i64,
-        median_days_to_complete: median(&mut days),
-        overdue_at_month_end: overdue,
-    })
+/// A stored timestamp as nanoseconds since 1970 (UTC). The service writes RFC 3339 with a
+/// numeric offset; the common shapes are read by hand, anything else through chrono.
+fn nanos(s: &str) -> anyhow::Result<i64> {
+    fast_nanos(s.as_bytes())
+        .or_else(|| {
+            DateTime::parse_from_rfc3339(s)
+                .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z"))
+                .ok()?
+                .timestamp_nanos_opt()
+        })
+        .with_context(|| format!("a stored timestamp cannot be read: {s:?}"))
+}
+
+fn instant(s: &str) -> anyhow::Result<DateTime<Utc>> {
+    Ok(DateTime::from_timestamp_nanos(nanos(s)?))
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.fraction](Z|±HH:MM)`.
+fn fast_nanos(b: &[u8]) -> Option<i64> {
+    fn num(b: &[u8]) -> Option<i64> {
+        b.iter().try_fold(0i64, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    }
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (h, mi, sec) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut frac = 0i64;
+    if rest.first() == Some(&b'.') {
+        let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        frac = num(&rest[1..=digits])? * 10i64.pow(9 - digits as u32);
+        rest = &rest[1 + digits..];
+    }
+    let offset = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), oh @ .., b':', _, _] if oh.len() == 2 => {
+            let minutes = num(oh)? * 60 + num(&rest[4..6])?;
+            if *sign == b'+' { minutes } else { -minutes }
+        }
+        _ => return None,
+    };
+    // Days from 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
+    let (y, m) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3_600 + mi * 60 + sec - offset * 60;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac)
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -157,7 +405,28 @@ fn median(values: &mut [f64]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{fast_nanos, median, nanos};
+    use chrono::DateTime;
+
+    #[test]
+    fn stored_timestamps_read_as_chrono_reads_them() {
+        for s in [
+            "2025-09-28T23:59:59.999999999+00:00",
+            "2025-09-28T23:59:59+00:00",
+            "2025-03-30 01:00:00.5+00:00",
+            "2024-02-29T12:00:00Z",
+            "1999-12-31T23:00:00-05:30",
+            "2026-01-01T00:00:00.123+02:00",
+        ] {
+            let expected = DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1))
+                .unwrap()
+                .timestamp_nanos_opt();
+            assert_eq!(fast_nanos(s.as_bytes()), expected, "{s}");
+        }
+        assert_eq!(fast_nanos(b"2025-13-01T00:00:00Z"), None);
+        assert_eq!(fast_nanos(b"2025-01-01T00:00:00"), None);
+        assert!(nanos("yesterday").is_err());
+    }
 
     #[test]
     fn median_of_odd_even_and_none() {

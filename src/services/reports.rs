@@ -15,8 +15,7 @@ impl Services {
     pub async fn monthly_report(&self, month: Option<Month>) -> Result<Report, ServiceError> {
         let tz = self.config().report_timezone;
         let month = month.unwrap_or_else(|| Month::last_complete(self.now(), tz));
-        let mut conn = self.pool().acquire().await.map_err(anyhow::Error::from)?;
-        Ok(reports::gather::report(&mut conn, month, tz).await?)
+        Ok(reports::gather::report(&self.config().database_path, month, tz).await?)
     }
 
     pub fn render_report(&self, report: &Report, format: Format) -> Result<String, ServiceError> {
@@ -52,6 +51,16 @@ impl Services {
 
     async fn send_report(&self, month: Month) -> Result<bool, ServiceError> {
         let now = self.now();
+        let already: Option<i64> = sqlx::query_scalar("SELECT 1 FROM report_runs WHERE month = ?")
+            .bind(month.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(anyhow::Error::from)?;
+        if already.is_some() {
+            return Ok(false);
+        }
+        // Read before the write transaction starts, so the writers are not held up by it.
+        let report = self.monthly_report(Some(month)).await?;
         let mut tx = db::begin_write(self.pool()).await?;
         let claimed = sqlx::query(
             "INSERT INTO report_runs (month, sent_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -65,7 +74,6 @@ impl Services {
         if !claimed {
             return Ok(false);
         }
-        let report = reports::gather::report(&mut tx, month, self.config().report_timezone).await?;
         let rendered = Rendered {
             subject: format!("Privacy requests report, {month}"),
             text: self.render_report(&report, Format::Md)?,
