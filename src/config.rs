@@ -37,6 +37,8 @@ pub struct Config {
     pub mail_poll_seconds: u64,
     /// How long a claimed mail is left to the worker sending it before another may retry it.
     pub mail_lease_seconds: i64,
+    /// How many mails are handed to the SMTP server at once.
+    pub mail_concurrency: usize,
     pub discord: DiscordConfig,
     pub inbound: InboundConfig,
     /// Months of the monthly report are taken in this zone.
@@ -298,6 +300,7 @@ impl Config {
             confirm_within_hours: parsed("CONFIRM_WITHIN_HOURS", "72")?,
             mail_poll_seconds: u64::from(parsed("MAIL_POLL_SECONDS", "5")?),
             mail_lease_seconds: i64::from(parsed("MAIL_LEASE_SECONDS", "300")?),
+            mail_concurrency: parsed("MAIL_CONCURRENCY", "8")? as usize,
         })
     }
 

@@ -55,11 +55,17 @@ impl OutboxWorker {
         let Some(mail) = db::outbox::claim_next_due(&mut conn, now, lease_until).await? else {
             return Ok(Step::Empty);
         };
+        // No connection is held while the SMTP server takes its time.
+        drop(conn);
         let config = self.services.config();
         let sent = match message::build(&mail, &config.mail_from, &config.inbound.reply_address) {
             Ok(msg) => self.mailer.send(&msg, &format!("{:06}", mail.id)).await,
             Err(e) => Err(e),
         };
+        let mut conn = pool
+            .acquire()
+            .await
+            .context("acquiring a connection for the outbox")?;
         match sent {
             Ok(()) => {
                 let started = Instant::now();
@@ -98,18 +104,26 @@ impl OutboxWorker {
 
     /// Delivers everything due now; failures wait for their next attempt.
     pub async fn flush(&self) -> anyhow::Result<FlushSummary> {
-        let mut summary = FlushSummary::default();
-        loop {
-            match self.try_deliver_next().await? {
-                Step::Delivered { .. } => summary.delivered += 1,
-                Step::Failed { .. } => summary.failed += 1,
-                Step::Empty => return Ok(summary),
+        // Several senders, each claiming the next due mail under its own lease: a slow
+        // SMTP exchange holds up only its own sender.
+        let senders = (0..self.services.config().mail_concurrency.max(1)).map(|_| async {
+            let mut summary = FlushSummary::default();
+            loop {
+                match self.try_deliver_next().await? {
+                    Step::Delivered { .. } => summary.delivered += 1,
+                    Step::Failed { .. } => summary.failed += 1,
+                    Step::Empty => return anyhow::Ok(summary),
+                }
             }
+        });
+        let mut total = FlushSummary::default();
+        for s in futures::future::try_join_all(senders).await? {
+            total.delivered += s.delivered;
+            total.failed += s.failed;
         }
+        Ok(total)
     }
 
-    /// Runs until `stop` fires: delivers when woken by new mail or every `MAIL_POLL_SECONDS`,
-    /// and expires unconfirmed requests along the way.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let notify = self.services.mail_ready();
         let period = std::time::Duration::from_secs(self.services.config().mail_poll_seconds);
