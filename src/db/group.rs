@@ -13,6 +13,9 @@ use anyhow::Context;
 use sqlx::{Connection, SqliteConnection, sqlite::SqliteConnectOptions};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
 
+const SAVEPOINT: &str = "SAVEPOINT uc";
+const RELEASE: &str = "RELEASE uc";
+
 struct State {
     conn: SqliteConnection,
     in_tx: bool,
@@ -20,9 +23,8 @@ struct State {
     epoch: u64,
     /// Work released into the open group and waiting for its commit.
     pending: usize,
-    next_savepoint: u64,
-    /// A savepoint whose use-case ended without releasing it; undone by the next holder.
-    abandoned: Option<String>,
+    /// The savepoint of a use-case that ended without releasing it; undone by the next holder.
+    abandoned: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -43,7 +45,6 @@ pub struct Writer {
 /// One use-case's share of the open group: a savepoint on the writer connection.
 pub struct WriteTx {
     guard: Option<OwnedMutexGuard<State>>,
-    savepoint: String,
     epoch: u64,
     writer: Writer,
 }
@@ -59,8 +60,7 @@ impl Writer {
             in_tx: false,
             epoch: 1,
             pending: 0,
-            next_savepoint: 0,
-            abandoned: None,
+            abandoned: false,
         }));
         let kick = Arc::new(Notify::new());
         let (tx, rx) = watch::channel(Outcome::default());
@@ -83,15 +83,12 @@ impl Writer {
                 .context("starting a write group")?;
             guard.in_tx = true;
         }
-        guard.next_savepoint += 1;
-        let savepoint = format!("uc{}", guard.next_savepoint);
-        sqlx::query(&format!("SAVEPOINT {savepoint}"))
-            .execute(&mut guard.conn)
-            .await?;
+        // One holder at a time, so one name serves every use-case; a fixed text also keeps
+        // the prepared-statement cache from filling with one-off savepoint statements.
+        sqlx::query(SAVEPOINT).execute(&mut guard.conn).await?;
         let epoch = guard.epoch;
         Ok(WriteTx {
             guard: Some(guard),
-            savepoint,
             epoch,
             writer: self.clone(),
         })
@@ -103,11 +100,8 @@ impl WriteTx {
     /// committed; an error means nothing of it was kept.
     pub async fn commit(mut self) -> anyhow::Result<()> {
         let mut guard = self.guard.take().expect("a live WriteTx holds the lock");
-        if let Err(e) = sqlx::query(&format!("RELEASE {}", self.savepoint))
-            .execute(&mut guard.conn)
-            .await
-        {
-            guard.abandoned = Some(self.savepoint.clone());
+        if let Err(e) = sqlx::query(RELEASE).execute(&mut guard.conn).await {
+            guard.abandoned = true;
             return Err(e).context("releasing a savepoint");
         }
         guard.pending += 1;
@@ -155,7 +149,7 @@ impl Drop for WriteTx {
     /// be rolled back by whoever takes the lock next; its work never reaches the group.
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
-            guard.abandoned = Some(self.savepoint.clone());
+            guard.abandoned = true;
             drop(guard);
             // Let the committer undo it and end the group, so the write lock is not held by
             // a group nobody will commit.
@@ -165,13 +159,11 @@ impl Drop for WriteTx {
 }
 
 async fn undo_abandoned(state: &mut State) -> anyhow::Result<()> {
-    if let Some(sp) = state.abandoned.take() {
-        sqlx::query(&format!("ROLLBACK TO {sp}"))
+    if std::mem::take(&mut state.abandoned) {
+        sqlx::query("ROLLBACK TO uc")
             .execute(&mut state.conn)
             .await?;
-        sqlx::query(&format!("RELEASE {sp}"))
-            .execute(&mut state.conn)
-            .await?;
+        sqlx::query(RELEASE).execute(&mut state.conn).await?;
     }
     Ok(())
 }
