@@ -110,6 +110,52 @@ async fn mail_queued_while_the_server_is_down_arrives_exactly_once_after_it_retu
     );
 }
 
+/// The first part of a rush with the server down: a backlog builds, every attempt fails and
+/// is kept; once the server is back, the concurrent senders drain it with each mail once.
+#[tokio::test]
+async fn a_backlog_built_while_the_server_is_down_drains_once_through_concurrent_senders() {
+    let app = TestApp::spawn().await;
+    assert!(app.services.config().mail_concurrency > 1);
+    let port = free_port();
+    for n in 0..40 {
+        app.services
+            .file_request(
+                &console(&format!("member{n}")),
+                Channel::Console,
+                RequestKind::OptOut,
+                EmailAddress::parse(&format!("member{n}@example.org")).ok(),
+            )
+            .await
+            .unwrap();
+    }
+    let worker = OutboxWorker::new(
+        app.services.clone(),
+        Mailer::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap(),
+    );
+
+    let down = worker.flush().await.unwrap();
+    assert_eq!((down.delivered, down.failed), (0, 40));
+
+    let server = SmtpServer::start(port, &app.dir.path().join("maildir"));
+    app.clock.advance(Duration::seconds(31));
+    let up = worker.flush().await.unwrap();
+
+    assert_eq!((up.delivered, up.failed), (40, 0));
+    assert_eq!(worker.flush().await.unwrap().delivered, 0);
+    let mut delivered: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|m| header(m, "Message-ID").unwrap().to_owned())
+        .collect();
+    delivered.sort();
+    let mut stored: Vec<String> = sqlx::query_scalar("SELECT message_id FROM outbox")
+        .fetch_all(app.services.pool())
+        .await
+        .unwrap();
+    stored.sort();
+    assert_eq!(delivered, stored, "every mail once, nothing else");
+}
+
 #[tokio::test]
 async fn a_resend_after_a_lost_acknowledgement_carries_the_same_message_id() {
     let app = TestApp::spawn().await;
