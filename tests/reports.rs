@@ -360,3 +360,199 @@ fn months_parse_and_step() {
     let m: Month = "2025-12".parse().unwrap();
     assert_eq!(m.next().to_string(), "2026-01");
 }
+
+/// The report's streaming passes against the definitions written as plain per-month SQL
+/// (DESIGN.md, "Definitions that must not drift"), over a generated history with everything
+/// that makes them tricky: choices changed back and forth, two confirmations in the same
+/// instant, confirmations after the month a request was received in, erasures between
+/// choices, late and open deletions, and month ends on both sides of a DST change.
+#[tokio::test]
+async fn the_streaming_report_agrees_with_the_definitions_on_a_generated_history() {
+    use chrono::{DateTime, Duration, Utc};
+    let app = berlin_app("2026-03-01T00:00:00Z").await;
+    let pool = app.services.pool();
+    let tz = chrono_tz::Europe::Berlin;
+    let start = at("2025-08-01T00:00:00Z");
+    let deadline = at("2025-09-28T23:59:59Z");
+    // A small deterministic generator (xorshift), so a failure can be replayed.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let people = 40;
+    for p in 1..=people {
+        let erased = (next(5) == 0).then(|| start + Duration::minutes(next(200_000) as i64));
+        sqlx::query("INSERT INTO people (id, created_at, erased_at) VALUES (?, ?, ?)")
+            .bind(p as i64)
+            .bind(start)
+            .bind(erased)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let mut open = std::collections::HashSet::new();
+    let mut last_confirmed = std::collections::HashMap::new();
+    for _ in 0..400 {
+        let person = 1 + next(people) as i64;
+        let kind = ["opt_out", "opt_in", "deletion", "status"][next(4) as usize];
+        // Whole hours for some, so that confirmations of one person can share an instant.
+        let received = if next(3) == 0 {
+            start + Duration::hours(next(4_000) as i64)
+        } else {
+            start
+                + Duration::nanoseconds(
+                    next(240_000_000) as i64 * 1_000_000_000 + next(1_000_000_000) as i64,
+                )
+        };
+        let mut state = [
+            "awaiting_confirmation",
+            "confirmed",
+            "completed",
+            "cancelled",
+            "expired",
+        ][next(5) as usize];
+        if matches!(state, "awaiting_confirmation" | "confirmed") && !open.insert((person, kind)) {
+            state = "completed";
+        }
+        let mut confirmed: Option<DateTime<Utc>> = matches!(state, "confirmed" | "completed")
+            .then(|| received + Duration::hours(next(3) as i64 * next(60) as i64));
+        // Now and then a second choice confirmed in the very instant of the person's last one.
+        if let Some(c) = confirmed.as_mut() {
+            match last_confirmed.get(&person) {
+                Some(previous) if next(4) == 0 => *c = *previous,
+                _ => {
+                    last_confirmed.insert(person, *c);
+                }
+            }
+        }
+        let closed: Option<DateTime<Utc>> = matches!(state, "completed" | "cancelled" | "expired")
+            .then(|| received + Duration::hours(1 + next(24 * 70) as i64));
+        sqlx::query(
+            "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs,
+                                   due_at, updated_at, confirmed_at, closed_at)
+             VALUES (?, ?, 'import', ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(person)
+        .bind(kind)
+        .bind(state)
+        .bind(received)
+        .bind((received - deadline).num_seconds())
+        .bind(received + Duration::days(30))
+        .bind(received)
+        .bind(confirmed)
+        .bind(closed)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    let report = app
+        .services
+        .monthly_report(Some("2026-01".parse().unwrap()))
+        .await
+        .unwrap();
+
+    let mut months = report.trend.clone();
+    months.push(report.figures.clone());
+    assert_eq!(months.first().unwrap().month, "2025-08");
+    for got in months {
+        let (start, end) = got.month.parse::<Month>().unwrap().bounds(tz);
+        assert_eq!(got, by_definition(pool, &got.month, start, end).await);
+    }
+}
+
+/// One month's figures, each as the definition reads, one query per figure.
+async fn by_definition(
+    pool: &sqlx::SqlitePool,
+    month: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> MonthFigures {
+    let count = |sql: String| async move {
+        sqlx::query_scalar::<_, i64>(&sql)
+            .bind(start)
+            .bind(end)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    let decided = |kind: &str| {
+        count(format!(
+            "SELECT COUNT(*) FROM requests WHERE confirmed_at IS NOT NULL
+             AND received_at >= ?1 AND received_at < ?2 AND kind = '{kind}'"
+        ))
+    };
+    let (opt_outs, opt_ins, deletions) = (
+        decided("opt_out").await,
+        decided("opt_in").await,
+        decided("deletion").await,
+    );
+    let before_deadline = count(
+        "SELECT COUNT(*) FROM requests WHERE kind != 'status' AND confirmed_at IS NOT NULL
+         AND received_at >= ?1 AND received_at < ?2 AND deadline_offset_secs <= 0"
+            .into(),
+    )
+    .await;
+    let standing = |kind: &str| {
+        count(format!(
+            "SELECT COUNT(*) FROM (
+                 SELECT r.kind, ROW_NUMBER() OVER (PARTITION BY r.person_id
+                                                   ORDER BY r.confirmed_at DESC, r.id DESC) AS rn
+                 FROM requests r JOIN people p ON p.id = r.person_id
+                 WHERE r.kind IN ('opt_out', 'opt_in') AND r.confirmed_at IS NOT NULL
+                   AND r.confirmed_at < ?2 AND (p.erased_at IS NULL OR p.erased_at >= ?2)
+                   AND ?1 IS NOT NULL
+             ) WHERE rn = 1 AND kind = '{kind}'"
+        ))
+    };
+    let completed: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as(
+            "SELECT received_at, closed_at FROM requests
+             WHERE kind = 'deletion' AND state = 'completed' AND closed_at >= ?1 AND closed_at < ?2",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut days: Vec<f64> = completed
+        .iter()
+        .map(|(r, c)| (*c - *r).num_seconds() as f64 / 86_400.0)
+        .collect();
+    days.sort_by(f64::total_cmp);
+    let median = (!days.is_empty()).then(|| {
+        let n = days.len();
+        let m = if n % 2 == 1 {
+            days[n / 2]
+        } else {
+            (days[n / 2 - 1] + days[n / 2]) / 2.0
+        };
+        (m * 100.0).round() / 100.0
+    });
+    let overdue = count(
+        "SELECT COUNT(*) FROM requests
+         WHERE kind != 'status' AND received_at < ?2 AND due_at < ?2 AND ?1 IS NOT NULL
+           AND COALESCE(CASE kind WHEN 'deletion' THEN closed_at
+                                  ELSE COALESCE(confirmed_at, closed_at) END, ?2) >= ?2"
+            .into(),
+    )
+    .await;
+    MonthFigures {
+        month: month.to_owned(),
+        opt_outs,
+        opt_ins,
+        deletions,
+        opt_out_rate: (opt_outs + opt_ins > 0)
+            .then(|| opt_outs as f64 / (opt_outs + opt_ins) as f64),
+        standing_opted_out: standing("opt_out").await,
+        standing_opted_in: standing("opt_in").await,
+        before_deadline,
+        after_deadline: opt_outs + opt_ins + deletions - before_deadline,
+        deletions_completed: days.len() as i64,
+        median_days_to_complete: median,
+        overdue_at_month_end: overdue,
+    }
+}
