@@ -28,11 +28,7 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
         .unwrap();
     let code = app.latest_code().await;
     app.services.verify(&alice, CH, &code).await.unwrap();
-    let del = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    let del = app.file(&alice, RequestKind::Deletion).await;
     app.services.confirm(&alice, CH).await.unwrap();
     // The address is linked, so the deletion is confirmed from it as well.
     let code = app.latest_code().await;
@@ -74,11 +70,7 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
 async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let del = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    let del = app.file(&alice, RequestKind::Deletion).await;
     app.services.confirm(&alice, CH).await.unwrap();
 
     app.services
@@ -111,16 +103,8 @@ async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
 async fn only_a_confirmed_deletion_can_be_completed() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let out = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
-    let del = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    let out = app.file(&alice, RequestKind::OptOut).await;
+    let del = app.file(&alice, RequestKind::Deletion).await;
 
     for (id, expected) in [
         (out.request_id.unwrap(), "only deletion requests"),

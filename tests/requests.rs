@@ -85,17 +85,9 @@ async fn a_request_after_the_deadline_has_a_positive_offset_and_its_own_due_date
 async fn repeating_an_open_request_files_nothing_new() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let first = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
+    let first = app.file(&alice, RequestKind::OptOut).await;
 
-    let again = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
+    let again = app.file(&alice, RequestKind::OptOut).await;
 
     assert_eq!(again.request_id, first.request_id);
     assert!(again.text.contains("already recorded"), "{}", again.text);
@@ -127,22 +119,10 @@ async fn concurrent_repeats_of_one_request_file_it_once() {
 async fn changing_ones_mind_supersedes_the_earlier_choice() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let out = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
+    let out = app.file(&alice, RequestKind::OptOut).await;
 
-    let inn = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptIn, None)
-        .await
-        .unwrap();
-    let out_again = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
+    let inn = app.file(&alice, RequestKind::OptIn).await;
+    let out_again = app.file(&alice, RequestKind::OptOut).await;
 
     assert_eq!(
         app.request_state(out.request_id.unwrap()).await,
@@ -175,11 +155,7 @@ async fn a_deletion_waits_for_a_second_confirmation() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
 
-    let reply = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    let reply = app.file(&alice, RequestKind::Deletion).await;
     let id = reply.request_id.unwrap();
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
     assert!(reply.text.contains("/confirm"), "{}", reply.text);
@@ -201,10 +177,7 @@ async fn a_deletion_waits_for_a_second_confirmation() {
 async fn confirm_without_a_waiting_deletion_is_refused() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    app.services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
+    app.file(&alice, RequestKind::OptOut).await;
 
     let err = user_error(app.services.confirm(&alice, CH).await.unwrap_err());
 
@@ -273,10 +246,7 @@ async fn a_code_cannot_be_used_by_someone_else_or_after_it_expires() {
         .await
         .unwrap();
     let code = app.latest_code().await;
-    app.services
-        .file_request(&mallory, CH, RequestKind::OptIn, None)
-        .await
-        .unwrap();
+    app.file(&mallory, RequestKind::OptIn).await;
 
     let err = user_error(app.services.verify(&mallory, CH, &code).await.unwrap_err());
     assert!(err.contains("No code is waiting"), "{err}");
@@ -369,15 +339,8 @@ async fn status_tells_the_standing_choice_and_what_is_open() {
         fresh.text
     );
 
-    app.services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
-    let del = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    app.file(&alice, RequestKind::OptOut).await;
+    let del = app.file(&alice, RequestKind::Deletion).await;
     let status = app.services.status(&alice, CH).await.unwrap();
 
     assert!(
@@ -407,16 +370,8 @@ async fn status_tells_the_standing_choice_and_what_is_open() {
 async fn cancel_drops_what_waits_but_not_a_recorded_choice() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let out = app
-        .services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
-    let del = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    let out = app.file(&alice, RequestKind::OptOut).await;
+    let del = app.file(&alice, RequestKind::Deletion).await;
 
     app.services.cancel(&alice, CH).await.unwrap();
 
@@ -438,11 +393,7 @@ async fn cancel_drops_what_waits_but_not_a_recorded_choice() {
 async fn unconfirmed_requests_expire_after_the_configured_hours() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let del = app
-        .services
-        .file_request(&alice, CH, RequestKind::Deletion, None)
-        .await
-        .unwrap();
+    let del = app.file(&alice, RequestKind::Deletion).await;
     app.clock.advance(Duration::hours(71));
     assert_eq!(app.services.expire_unconfirmed().await.unwrap(), 0);
 
@@ -557,8 +508,5 @@ async fn one_person_cannot_flood_the_bot() {
         .await
         .unwrap();
     app.clock.advance(Duration::seconds(60));
-    app.services
-        .file_request(&alice, CH, RequestKind::OptOut, None)
-        .await
-        .unwrap();
+    app.file(&alice, RequestKind::OptOut).await;
 }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use dsr_bot::{
     clock::ManualClock,
     config::Config,
-    domain::{Actor, ConsoleUser},
-    services::Services,
+    domain::{Actor, Channel, ConsoleUser, RequestKind},
+    services::{Reply, Services},
     startup::App,
 };
 use sqlx::Row;
@@ -34,6 +34,15 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Files a request of `kind` from the console, without an address; it must succeed.
+    #[allow(dead_code)]
+    pub async fn file(&self, who: &Actor, kind: RequestKind) -> Reply {
+        self.services
+            .file_request(who, Channel::Console, kind, None)
+            .await
+            .unwrap()
+    }
+
     pub async fn spawn() -> TestApp {
         Self::spawn_with(at(BEFORE_DEADLINE), |_| {}).await
     }
