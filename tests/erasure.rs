@@ -118,3 +118,107 @@ async fn only_a_confirmed_deletion_can_be_completed() {
     }
     assert_eq!(app.count("identities").await, 1);
 }
+
+/// The fault case, end to end for a Discord member with a linked address: once the
+/// deletion is complete and its final mail has been handed to a real SMTP server, neither the
+/// address nor the Discord id is in the database file, its WAL, or any log line (traced at the
+/// most verbose level while it all happened).
+#[tokio::test]
+async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is_handed_over() {
+    use common::{SmtpServer, free_port, header};
+    use dsr_bot::domain::{Actor, DiscordId};
+    use std::sync::{Arc, Mutex};
+
+    // Global, not scoped: a scoped subscriber misses events whose call sites were first
+    // reached on another test's thread. Other tests in this binary log into it too; the
+    // needles below are this test's own.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Captured::default();
+    let sink = logs.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || sink.clone())
+            .finish(),
+    )
+    .expect("only this test sets a subscriber");
+
+    let app = TestApp::spawn().await;
+    let server = SmtpServer::start(free_port(), &app.dir.path().join("maildir"));
+    let worker = OutboxWorker::new(app.services.clone(), Mailer::smtp(&server.url()).unwrap());
+    let (id, address) = (803_412_345_678_901_234u64, "dora.discord@example.org");
+    let dora = Actor::Discord(DiscordId(id));
+    let ch = Channel::Discord;
+    app.services
+        .file_request(
+            &dora,
+            ch,
+            RequestKind::OptOut,
+            EmailAddress::parse(address).ok(),
+        )
+        .await
+        .unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&dora, ch, &code).await.unwrap();
+    let del = app
+        .services
+        .file_request(&dora, ch, RequestKind::Deletion, None)
+        .await
+        .unwrap();
+    app.services.confirm(&dora, ch).await.unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&dora, ch, &code).await.unwrap();
+    let files = || {
+        [
+            std::fs::read(app.db_path()).unwrap(),
+            std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
+        ]
+        .concat()
+    };
+    let held =
+        |files: &[u8], needle: &str| files.windows(needle.len()).any(|w| w == needle.as_bytes());
+    // The search does find them while they are still held.
+    let before = files();
+    assert!(held(&before, address) && held(&before, &id.to_string()));
+    app.services
+        .complete_deletion(del.request_id.unwrap())
+        .await
+        .unwrap();
+    worker.flush().await.unwrap();
+
+    let last = server.messages().pop().expect("mail reached the server");
+    assert_eq!(
+        header(&last, "To"),
+        Some(address),
+        "the final mail went out"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .await,
+        0
+    );
+    let files = files();
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("mail delivered"), "the logs were captured");
+    for needle in [
+        address.to_owned(),
+        "dora.discord".to_owned(),
+        id.to_string(),
+    ] {
+        assert!(
+            !held(&files, &needle),
+            "{needle} is still in the database file or its WAL"
+        );
+        assert!(!logs.contains(&needle), "{needle} is in the logs");
+    }
+}
