@@ -77,11 +77,63 @@ pub async fn begin_write(pool: &SqlitePool) -> anyhow::Result<Transaction<'stati
 }
 
 /// Moves the WAL's content into the main file and truncates it, so erased rows do not
-/// survive in the log.
+/// survive in the log. SQLite reports a checkpoint that readers or a writer kept from
+/// finishing (within the busy timeout) in a result row rather than as an error; that is an
+/// error here, since the WAL may still hold what was erased.
 pub async fn checkpoint(pool: &SqlitePool) -> anyhow::Result<()> {
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(pool)
-        .await
-        .context("checkpointing the WAL")?;
+    let (busy, _frames, _moved): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(pool)
+            .await
+            .context("checkpointing the WAL")?;
+    anyhow::ensure!(
+        busy == 0,
+        "the WAL was in use and could not be emptied; it is tried again later"
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::{
+        Connection, SqliteConnection,
+        sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+    };
+
+    #[tokio::test]
+    async fn a_checkpoint_kept_from_finishing_by_a_reader_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("wal.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_millis(50));
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options.clone())
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut reader = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+        sqlx::query("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES ('erased soon')")
+            .execute(&pool)
+            .await
+            .unwrap();
+
+        assert!(super::checkpoint(&pool).await.is_err());
+
+        sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+        super::checkpoint(&pool).await.unwrap();
+        let wal = std::fs::metadata(dir.path().join("wal.db-wal")).unwrap();
+        assert_eq!(wal.len(), 0, "TRUNCATE empties the WAL");
+    }
 }

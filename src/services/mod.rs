@@ -66,6 +66,8 @@ pub struct Services {
     templates: Arc<Templates>,
     keys: Keys,
     mail_ready: Arc<Notify>,
+    /// An erasure's checkpoint could not finish: the WAL may still hold erased data.
+    wal_scrub_owed: Arc<std::sync::atomic::AtomicBool>,
     /// Set by `for_input`: the redeliverable input this call handles.
     input: Option<(&'static str, Arc<str>)>,
     limiter: limits::RateLimiter,
@@ -99,10 +101,42 @@ impl Services {
             templates: Arc::new(Templates::load()?),
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
+            // A WAL left by a crash may hold what an erasure wiped: fold it in at start.
+            wal_scrub_owed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             input: None,
             limiter: limits::RateLimiter::default(),
             email_answer: None,
         })
+    }
+
+    /// Pushes erased data out of the WAL (a TRUNCATE checkpoint). If readers or the writer
+    /// keep the WAL busy, the checkpoint stays owed and [`Self::settle_wal_scrub`] retries it.
+    pub async fn scrub_wal(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        match db::checkpoint(&self.pool).await {
+            Ok(()) => {
+                self.wal_scrub_owed.store(false, Ordering::SeqCst);
+                true
+            }
+            Err(e) => {
+                self.wal_scrub_owed.store(true, Ordering::SeqCst);
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the WAL could not be emptied after an erasure; trying again later"
+                );
+                false
+            }
+        }
+    }
+
+    /// Retries an owed checkpoint (the mail worker calls this on every round).
+    pub async fn settle_wal_scrub(&self) {
+        if self
+            .wal_scrub_owed
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.scrub_wal().await;
+        }
     }
 
     /// The same services, for one input that may be delivered more than once (a Discord

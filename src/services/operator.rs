@@ -135,12 +135,7 @@ impl Services {
         db::people::mark_erased(&mut tx, person, now).await?;
         tx.commit().await?;
         self.mail_ready().notify_one();
-        if let Err(e) = db::checkpoint(self.pool()).await {
-            tracing::warn!(
-                error = format!("{e:#}"),
-                "checkpoint after erasure failed; it will happen later"
-            );
-        }
+        self.scrub_wal().await;
         Ok(Completed {
             request_id,
             identities_erased: identities.len(),

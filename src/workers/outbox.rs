@@ -79,12 +79,7 @@ impl OutboxWorker {
                 if mail.scrub_after_send {
                     // The last mail to an erased person: push the wiped page out of the WAL.
                     drop(conn);
-                    if let Err(e) = db::checkpoint(pool).await {
-                        tracing::warn!(
-                            error = format!("{e:#}"),
-                            "checkpoint after an erased person's last mail failed"
-                        );
-                    }
+                    self.services.scrub_wal().await;
                 }
                 Ok(Step::Delivered { outbox_id: mail.id })
             }
@@ -121,6 +116,8 @@ impl OutboxWorker {
             total.delivered += s.delivered;
             total.failed += s.failed;
         }
+        // A checkpoint an erasure could not finish is retried with every flush.
+        self.services.settle_wal_scrub().await;
         Ok(total)
     }
 
