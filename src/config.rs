@@ -17,6 +17,8 @@ pub struct Config {
     /// A cap on the database size in pages (SQLite's max_page_count); writes past it are
     /// refused as if the disk were full.
     pub sqlite_max_pages: Option<u32>,
+    /// How long a statement waits for a lock held by another connection before giving up.
+    pub sqlite_busy_timeout_ms: u32,
     pub policy_name: String,
     pub organisation_name: String,
     /// How long data is kept for people who opted in, and for those who opted out.
@@ -284,6 +286,7 @@ impl Config {
             discord,
             database_path: PathBuf::from(text("DATABASE_PATH", "dsr-bot.db")),
             sqlite_synchronous,
+            sqlite_busy_timeout_ms: parsed("SQLITE_BUSY_TIMEOUT_MS", "10000")?,
             policy_name: text("POLICY_NAME", "AI training on member chats"),
             organisation_name: text("ORGANISATION_NAME", "Example Community"),
             retention_opted_in: text("RETENTION_OPTED_IN", "up to 5 years"),

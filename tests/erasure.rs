@@ -222,3 +222,72 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
         assert!(!logs.contains(&needle), "{needle} is in the logs");
     }
 }
+
+/// A reader holding an old snapshot keeps the checkpoint after an erasure from finishing: the
+/// erased address is then still in the database file. The checkpoint stays owed, and the next
+/// mail round finishes it once the reader is gone.
+#[tokio::test]
+async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
+    use common::{BEFORE_DEADLINE, at};
+    use sqlx::Connection;
+    // One sender: a checkpoint waiting out the reader holds the write lock, and a second
+    // sender's claim would give up within the same short wait.
+    let app = TestApp::spawn_with(at(BEFORE_DEADLINE), |c| {
+        c.sqlite_busy_timeout_ms = 100;
+        c.mail_concurrency = 1;
+    })
+    .await;
+    let bea = console("bea-blocked");
+    let address = "bea.blocked@example.org";
+    app.services
+        .file_request(
+            &bea,
+            CH,
+            RequestKind::OptOut,
+            EmailAddress::parse(address).ok(),
+        )
+        .await
+        .unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&bea, CH, &code).await.unwrap();
+    let del = app.file(&bea, RequestKind::Deletion).await;
+    app.services.confirm(&bea, CH).await.unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&bea, CH, &code).await.unwrap();
+    let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
+    worker.flush().await.unwrap();
+    let held = || {
+        let files = [
+            std::fs::read(app.db_path()).unwrap(),
+            std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
+        ]
+        .concat();
+        files
+            .windows(address.len())
+            .any(|w| w == address.as_bytes())
+    };
+
+    let mut reader =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
+            .await
+            .unwrap();
+    sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM people")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    app.services
+        .complete_deletion(del.request_id.unwrap())
+        .await
+        .unwrap();
+    worker.flush().await.unwrap();
+    assert!(
+        held(),
+        "while the reader holds its snapshot, the old page stays in the file"
+    );
+
+    sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    worker.flush().await.unwrap();
+
+    assert!(!held(), "the owed checkpoint ran with the next round");
+}

@@ -49,7 +49,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(synchronous)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(Duration::from_millis(u64::from(
+            config.sqlite_busy_timeout_ms,
+        )))
         // Freed pages are overwritten, so erased data does not linger in the file.
         .pragma("secure_delete", "on");
     if let Some(pages) = config.sqlite_max_pages {
