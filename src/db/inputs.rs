@@ -8,35 +8,27 @@ fn key_hash(source: &str, key: &str) -> String {
     hex::encode(Sha256::digest(format!("{source}:{key}").as_bytes()))
 }
 
-/// Records `source:key` as handled; false when it already was.
+/// Records `source:key` as handled, ending as `disposition` (unless changed later in the same
+/// transaction); false when it already was handled.
 pub async fn claim(
     conn: &mut SqliteConnection,
     source: &str,
     key: &str,
+    disposition: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let hash = key_hash(source, key);
-    let done = sqlx::query("INSERT INTO processed_inputs (key_hash, source, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-        .bind(hash)
-        .bind(source)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query(
+        "INSERT INTO processed_inputs (key_hash, source, at, disposition) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(hash)
+    .bind(source)
+    .bind(now)
+    .bind(disposition)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
-}
-
-pub async fn set_disposition(
-    conn: &mut SqliteConnection,
-    source: &str,
-    key: &str,
-    disposition: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE processed_inputs SET disposition = ? WHERE key_hash = ?")
-        .bind(disposition)
-        .bind(key_hash(source, key))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// How many inputs of `source` ended with `disposition`.

@@ -90,13 +90,11 @@ impl Services {
         &self,
         disposition: &str,
     ) -> Result<Option<db::group::WriteTx>, ServiceError> {
-        let mut tx = match self.begin().await {
-            Ok(tx) => tx,
-            Err(ServiceError::Duplicate) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        self.note_disposition(&mut tx, disposition).await?;
-        Ok(Some(tx))
+        match self.begin_as(disposition).await {
+            Ok(tx) => Ok(Some(tx)),
+            Err(ServiceError::Duplicate) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The request a reply points at, through a plus-address token or In-Reply-To/References;
@@ -285,7 +283,6 @@ impl Services {
                 false,
             )
             .await?;
-            self.note_disposition(&mut tx, "acted").await?;
             tx.commit().await?;
             self.mail_ready().notify_one();
             Ok(())

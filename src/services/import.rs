@@ -154,7 +154,7 @@ impl Services {
                 row.received_at.to_rfc3339(),
                 row.kind
             );
-            if !db::inputs::claim(&mut tx, "import", &key, self.now()).await? {
+            if !db::inputs::claim(&mut tx, "import", &key, "acted", self.now()).await? {
                 summary.already_there += 1;
                 continue;
             }

@@ -173,24 +173,10 @@ impl Services {
         if let Some(answer) = &self.email_answer {
             self.queue_reply(&mut tx, &answer.0, text, req).await?;
         }
-        self.note_disposition(&mut tx, "acted").await?;
+        // The input, if any, was recorded as acted on when it was claimed.
         tx.commit().await?;
         self.mail_ready.notify_one();
         Ok(())
-    }
-
-    /// Records what became of the input this call handles, if it handles one.
-    async fn note_disposition(
-        &self,
-        conn: &mut SqliteConnection,
-        disposition: &str,
-    ) -> sqlx::Result<()> {
-        match &self.input {
-            Some((source, key)) => {
-                db::inputs::set_disposition(conn, source, key, disposition).await
-            }
-            None => Ok(()),
-        }
     }
 
     /// The answer to an email: the reply text, and the request's facts when there is one.
@@ -243,11 +229,20 @@ impl Services {
         self.limit(&format!("{kind}:{value}"), channel)
     }
 
-    /// Starts a use-case's write transaction, claiming the input key when there is one.
+    /// Starts a use-case's write transaction, claiming the input key when there is one (as
+    /// acted on: a use-case that does not commit takes the claim back with it).
     async fn begin(&self) -> Result<db::group::WriteTx, crate::error::ServiceError> {
+        self.begin_as("acted").await
+    }
+
+    /// As [`Self::begin`], recording the input as ending in `disposition`.
+    async fn begin_as(
+        &self,
+        disposition: &str,
+    ) -> Result<db::group::WriteTx, crate::error::ServiceError> {
         let mut tx = self.writer.begin().await?;
         if let Some((source, key)) = &self.input
-            && !db::inputs::claim(&mut tx, source, key, self.now()).await?
+            && !db::inputs::claim(&mut tx, source, key, disposition, self.now()).await?
         {
             return Err(crate::error::ServiceError::Duplicate);
         }
