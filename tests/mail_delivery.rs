@@ -156,6 +156,47 @@ async fn a_backlog_built_while_the_server_is_down_drains_once_through_concurrent
     assert_eq!(delivered, stored, "every mail once, nothing else");
 }
 
+/// The relay keeps its connection for the next mail; when the server has dropped it in the
+/// meantime (here: restarted), the mail goes out on a fresh connection, not into a retry.
+#[tokio::test]
+async fn a_pooled_connection_the_server_dropped_is_replaced_without_failing_the_mail() {
+    let app = TestApp::spawn().await;
+    let port = free_port();
+    let first = SmtpServer::start(port, &app.dir.path().join("first"));
+    let worker = OutboxWorker::new(
+        app.services.clone(),
+        Mailer::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap(),
+    );
+    queue_one_code_mail(&app).await;
+    assert!(matches!(
+        worker.try_deliver_next().await.unwrap(),
+        Step::Delivered { .. }
+    ));
+    assert_eq!(first.messages().len(), 1);
+    first.stop();
+    let second = SmtpServer::start(port, &app.dir.path().join("second"));
+    app.services
+        .file_request(
+            &console("bob"),
+            Channel::Console,
+            RequestKind::OptOut,
+            EmailAddress::parse("bob@example.org").ok(),
+        )
+        .await
+        .unwrap();
+
+    let step = worker.try_deliver_next().await.unwrap();
+
+    let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM outbox WHERE id = 2")
+        .fetch_one(app.services.pool())
+        .await
+        .unwrap();
+    assert!(matches!(step, Step::Delivered { .. }), "{step:?} {error:?}");
+    let messages = second.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(header(&messages[0], "To"), Some("bob@example.org"));
+}
+
 #[tokio::test]
 async fn a_resend_after_a_lost_acknowledgement_carries_the_same_message_id() {
     let app = TestApp::spawn().await;

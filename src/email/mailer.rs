@@ -29,6 +29,12 @@ pub enum Mailer {
 /// Plain SMTP on connections of our own with Nagle's algorithm off. lettre 0.11 writes a
 /// mail's body and its closing `.` in two writes on a socket that keeps Nagle on, so every
 /// mail waits out the server's delayed ACK (40 ms on Linux): 22 mails/s per connection.
+/// Why a send on one connection failed, and whether the server had answered anything.
+struct Failure {
+    no_reply: bool,
+    error: anyhow::Error,
+}
+
 pub struct Relay {
     addr: String,
     hello: ClientId,
@@ -65,34 +71,65 @@ impl Relay {
     }
 
     async fn send(&self, message: &Message) -> anyhow::Result<()> {
-        let mut conn = match self.take_idle() {
-            Some(conn) => conn,
-            None => self.connect().await?,
-        };
-        let sent = tokio::time::timeout(
-            SMTP_TIMEOUT,
-            conn.send(message.envelope(), &message.formatted()),
-        )
-        .await;
-        match sent {
-            Ok(Ok(_)) => {
-                let mut idle = self
-                    .idle
-                    .lock()
-                    .expect("the relay pool lock is never poisoned");
-                if idle.len() < RELAY_POOL {
-                    idle.push((conn, Instant::now()));
+        let envelope = message.envelope();
+        let formatted = message.formatted();
+        if let Some(mut conn) = self.take_idle() {
+            match self.send_on(&mut conn, envelope, &formatted).await {
+                Ok(()) => {
+                    self.keep(conn);
+                    return Ok(());
                 }
+                // A pooled connection the server has dropped fails before any reply: try
+                // once more on a fresh one. Should the server have taken the mail after all,
+                // the repeat carries the same Message-ID.
+                Err(f) if f.no_reply => conn.abort().await,
+                Err(f) => {
+                    conn.abort().await;
+                    return Err(f.error);
+                }
+            }
+        }
+        let mut conn = self.connect().await?;
+        match self.send_on(&mut conn, envelope, &formatted).await {
+            Ok(()) => {
+                self.keep(conn);
                 Ok(())
             }
-            Ok(Err(e)) => {
+            Err(f) => {
                 conn.abort().await;
-                Err(e).context("the SMTP server did not accept the mail")
+                Err(f.error)
             }
-            Err(_) => {
-                conn.abort().await;
-                anyhow::bail!("the SMTP server did not answer within {SMTP_TIMEOUT:?}")
-            }
+        }
+    }
+
+    async fn send_on(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        envelope: &lettre::address::Envelope,
+        formatted: &[u8],
+    ) -> Result<(), Failure> {
+        match tokio::time::timeout(SMTP_TIMEOUT, conn.send(envelope, formatted)).await {
+            Ok(Ok(_)) => Ok(()),
+            // A dropped connection shows as an incomplete response; a reply code means the
+            // server is there and said no.
+            Ok(Err(e)) => Err(Failure {
+                no_reply: !(e.is_transient() || e.is_permanent()),
+                error: anyhow::Error::from(e).context("the SMTP server did not accept the mail"),
+            }),
+            Err(_) => Err(Failure {
+                no_reply: false,
+                error: anyhow::anyhow!("the SMTP server did not answer within {SMTP_TIMEOUT:?}"),
+            }),
+        }
+    }
+
+    fn keep(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self
+            .idle
+            .lock()
+            .expect("the relay pool lock is never poisoned");
+        if idle.len() < RELAY_POOL {
+            idle.push((conn, Instant::now()));
         }
     }
 }
