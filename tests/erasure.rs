@@ -4,7 +4,7 @@ mod common;
 
 use common::{TestApp, console};
 use dsr_bot::{
-    domain::{Channel, EmailAddress, RequestKind},
+    domain::{Actor, Channel, EmailAddress, RequestKind},
     email::Mailer,
     error::ServiceError,
     workers::outbox::OutboxWorker,
@@ -12,35 +12,55 @@ use dsr_bot::{
 
 const CH: Channel = Channel::Console;
 
-#[tokio::test]
-async fn completing_a_deletion_erases_identities_and_tells_the_person() {
-    let app = TestApp::spawn().await;
-    let alice = console("alice-erasable");
-    let address = "alice.erasable@example.org";
+/// `who` opts out with `address` and proves it with the mailed code, then asks for deletion
+/// and confirms it in chat and, since the address is linked, with a second code. Returns the
+/// deletion's request id, ready to be completed.
+async fn deletion_ready(app: &TestApp, who: &Actor, ch: Channel, address: &str) -> i64 {
     app.services
         .file_request(
-            &alice,
-            CH,
+            who,
+            ch,
             RequestKind::OptOut,
             EmailAddress::parse(address).ok(),
         )
         .await
         .unwrap();
     let code = app.latest_code().await;
-    app.services.verify(&alice, CH, &code).await.unwrap();
-    let del = app.file(&alice, RequestKind::Deletion).await;
-    app.services.confirm(&alice, CH).await.unwrap();
-    // The address is linked, so the deletion is confirmed from it as well.
+    app.services.verify(who, ch, &code).await.unwrap();
+    let del = app
+        .services
+        .file_request(who, ch, RequestKind::Deletion, None)
+        .await
+        .unwrap();
+    app.services.confirm(who, ch).await.unwrap();
     let code = app.latest_code().await;
-    app.services.verify(&alice, CH, &code).await.unwrap();
+    app.services.verify(who, ch, &code).await.unwrap();
+    del.request_id.unwrap()
+}
+
+/// The database file and its WAL as they are on disk now (read while the service runs).
+fn on_disk(app: &TestApp) -> Vec<u8> {
+    [
+        std::fs::read(app.db_path()).unwrap(),
+        std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
+    ]
+    .concat()
+}
+
+fn holds(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn completing_a_deletion_erases_identities_and_tells_the_person() {
+    let app = TestApp::spawn().await;
+    let alice = console("alice-erasable");
+    let address = "alice.erasable@example.org";
+    let del = deletion_ready(&app, &alice, CH, address).await;
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     worker.flush().await.unwrap();
 
-    let done = app
-        .services
-        .complete_deletion(del.request_id.unwrap())
-        .await
-        .unwrap();
+    let done = app.services.complete_deletion(del).await.unwrap();
     assert_eq!((done.identities_erased, done.people_told), (2, 1));
     let last = app.mails().await.pop().unwrap();
     assert_eq!(
@@ -50,17 +70,10 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
     worker.flush().await.unwrap();
 
     // Read while the service still runs, so the WAL is looked at as it is, not after a close.
-
-    let db_bytes = [
-        std::fs::read(app.db_path()).unwrap(),
-        std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
-    ]
-    .concat();
+    let db_bytes = on_disk(&app);
     for needle in [address, "alice-erasable"] {
         assert!(
-            !db_bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes()),
+            !holds(&db_bytes, needle),
             "{needle} is still in the database file or its WAL"
         );
     }
@@ -126,7 +139,7 @@ async fn only_a_confirmed_deletion_can_be_completed() {
 #[tokio::test]
 async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is_handed_over() {
     use common::{SmtpServer, free_port, header};
-    use dsr_bot::domain::{Actor, DiscordId};
+    use dsr_bot::domain::DiscordId;
     use std::sync::{Arc, Mutex};
 
     // Global, not scoped: a scoped subscriber misses events whose call sites were first
@@ -158,42 +171,11 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
     let worker = OutboxWorker::new(app.services.clone(), Mailer::smtp(&server.url()).unwrap());
     let (id, address) = (803_412_345_678_901_234u64, "dora.discord@example.org");
     let dora = Actor::Discord(DiscordId(id));
-    let ch = Channel::Discord;
-    app.services
-        .file_request(
-            &dora,
-            ch,
-            RequestKind::OptOut,
-            EmailAddress::parse(address).ok(),
-        )
-        .await
-        .unwrap();
-    let code = app.latest_code().await;
-    app.services.verify(&dora, ch, &code).await.unwrap();
-    let del = app
-        .services
-        .file_request(&dora, ch, RequestKind::Deletion, None)
-        .await
-        .unwrap();
-    app.services.confirm(&dora, ch).await.unwrap();
-    let code = app.latest_code().await;
-    app.services.verify(&dora, ch, &code).await.unwrap();
-    let files = || {
-        [
-            std::fs::read(app.db_path()).unwrap(),
-            std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
-        ]
-        .concat()
-    };
-    let held =
-        |files: &[u8], needle: &str| files.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let del = deletion_ready(&app, &dora, Channel::Discord, address).await;
     // The search does find them while they are still held.
-    let before = files();
-    assert!(held(&before, address) && held(&before, &id.to_string()));
-    app.services
-        .complete_deletion(del.request_id.unwrap())
-        .await
-        .unwrap();
+    let before = on_disk(&app);
+    assert!(holds(&before, address) && holds(&before, &id.to_string()));
+    app.services.complete_deletion(del).await.unwrap();
     worker.flush().await.unwrap();
 
     let last = server.messages().pop().expect("mail reached the server");
@@ -207,7 +189,7 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
             .await,
         0
     );
-    let files = files();
+    let files = on_disk(&app);
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("mail delivered"), "the logs were captured");
     for needle in [
@@ -216,7 +198,7 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
         id.to_string(),
     ] {
         assert!(
-            !held(&files, &needle),
+            !holds(&files, &needle),
             "{needle} is still in the database file or its WAL"
         );
         assert!(!logs.contains(&needle), "{needle} is in the logs");
@@ -239,33 +221,10 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
     .await;
     let bea = console("bea-blocked");
     let address = "bea.blocked@example.org";
-    app.services
-        .file_request(
-            &bea,
-            CH,
-            RequestKind::OptOut,
-            EmailAddress::parse(address).ok(),
-        )
-        .await
-        .unwrap();
-    let code = app.latest_code().await;
-    app.services.verify(&bea, CH, &code).await.unwrap();
-    let del = app.file(&bea, RequestKind::Deletion).await;
-    app.services.confirm(&bea, CH).await.unwrap();
-    let code = app.latest_code().await;
-    app.services.verify(&bea, CH, &code).await.unwrap();
+    let del = deletion_ready(&app, &bea, CH, address).await;
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     worker.flush().await.unwrap();
-    let held = || {
-        let files = [
-            std::fs::read(app.db_path()).unwrap(),
-            std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
-        ]
-        .concat();
-        files
-            .windows(address.len())
-            .any(|w| w == address.as_bytes())
-    };
+    let held = || holds(&on_disk(&app), address);
 
     let mut reader =
         sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
@@ -276,10 +235,7 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
         .fetch_one(&mut reader)
         .await
         .unwrap();
-    app.services
-        .complete_deletion(del.request_id.unwrap())
-        .await
-        .unwrap();
+    app.services.complete_deletion(del).await.unwrap();
     worker.flush().await.unwrap();
     assert!(
         held(),
