@@ -12,7 +12,10 @@ mod reports;
 mod status;
 mod transitions;
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -67,7 +70,7 @@ pub struct Services {
     keys: Keys,
     mail_ready: Arc<Notify>,
     /// An erasure's checkpoint could not finish: the WAL may still hold erased data.
-    wal_scrub_owed: Arc<std::sync::atomic::AtomicBool>,
+    wal_scrub_owed: Arc<AtomicBool>,
     /// Set by `for_input`: the redeliverable input this call handles.
     input: Option<(&'static str, Arc<str>)>,
     limiter: limits::RateLimiter,
@@ -102,7 +105,7 @@ impl Services {
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
             // A WAL left by a crash may hold what an erasure wiped: fold it in at start.
-            wal_scrub_owed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            wal_scrub_owed: Arc::new(AtomicBool::new(true)),
             input: None,
             limiter: limits::RateLimiter::default(),
             email_answer: None,
@@ -111,30 +114,20 @@ impl Services {
 
     /// Pushes erased data out of the WAL (a TRUNCATE checkpoint). If readers or the writer
     /// keep the WAL busy, the checkpoint stays owed and [`Self::settle_wal_scrub`] retries it.
-    pub async fn scrub_wal(&self) -> bool {
-        use std::sync::atomic::Ordering;
-        match db::checkpoint(&self.pool).await {
-            Ok(()) => {
-                self.wal_scrub_owed.store(false, Ordering::SeqCst);
-                true
-            }
-            Err(e) => {
-                self.wal_scrub_owed.store(true, Ordering::SeqCst);
-                tracing::warn!(
-                    error = format!("{e:#}"),
-                    "the WAL could not be emptied after an erasure; trying again later"
-                );
-                false
-            }
+    pub async fn scrub_wal(&self) {
+        let done = db::checkpoint(&self.pool).await;
+        self.wal_scrub_owed.store(done.is_err(), Ordering::SeqCst);
+        if let Err(e) = done {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "the WAL could not be emptied after an erasure; trying again later"
+            );
         }
     }
 
-    /// Retries an owed checkpoint (the mail worker calls this on every round).
+    /// Retries an owed checkpoint (every outbox flush calls this).
     pub async fn settle_wal_scrub(&self) {
-        if self
-            .wal_scrub_owed
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if self.wal_scrub_owed.load(Ordering::SeqCst) {
             self.scrub_wal().await;
         }
     }
