@@ -26,15 +26,15 @@ pub enum Mailer {
     Folder(PathBuf),
 }
 
-/// Plain SMTP on connections of our own with Nagle's algorithm off. lettre 0.11 writes a
-/// mail's body and its closing `.` in two writes on a socket that keeps Nagle on, so every
-/// mail waits out the server's delayed ACK (40 ms on Linux): 22 mails/s per connection.
 /// Why a send on one connection failed, and whether the server had answered anything.
 struct Failure {
     no_reply: bool,
     error: anyhow::Error,
 }
 
+/// Plain SMTP on connections of our own with Nagle's algorithm off. lettre 0.11 writes a
+/// mail's body and its closing `.` in two writes on a socket that keeps Nagle on, so every
+/// mail waits out the server's delayed ACK (40 ms on Linux): 22 mails/s per connection.
 pub struct Relay {
     addr: String,
     hello: ClientId,
