@@ -256,7 +256,7 @@ pub async fn report(n: usize, database: Option<std::path::PathBuf>) -> anyhow::R
 
 /// `n` requests received evenly over 2025, written by SQLite itself (timestamps in the
 /// same text form the service writes). Request `i` belongs to person `i % (n / 2)`; the
-/// first half is superseded or done, the second half stands; one in twenty is still open.
+/// first half is superseded or done, the second half stands, one in twenty of it still waiting.
 async fn fill_requests(pool: &sqlx::SqlitePool, n: usize) -> anyhow::Result<()> {
     let people = (n / 2).max(1) as i64;
     let span = 365 * 86_400 / n.max(1) as i64;
