@@ -23,14 +23,22 @@ use crate::{
     workers::outbox::OutboxWorker,
 };
 
+#[derive(Debug, clap::Args)]
 pub struct RushOptions {
+    #[arg(long, default_value_t = 10_000)]
     pub requests: usize,
+    #[arg(long, default_value_t = 100)]
     pub concurrency: usize,
+    #[arg(long, default_value = "full")]
     pub sync: String,
+    /// Also drain the outbox to this SMTP server and report mails/s.
+    #[arg(long)]
     pub smtp_url: Option<String>,
-    /// Use this database file (kept afterwards) instead of a temporary one.
+    /// Keep the data in this database file instead of a temporary one.
+    #[arg(long)]
     pub database: Option<std::path::PathBuf>,
-    /// Print `ack ID` as each request is acknowledged (for the crash test).
+    /// Print "ack ID" for each acknowledged request, as it happens.
+    #[arg(long)]
     pub print_acks: bool,
 }
 

@@ -83,23 +83,7 @@ pub enum Cmd {
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// The last-day surge through the services, against the raw INSERT baseline.
-    Rush {
-        #[arg(long, default_value_t = 10_000)]
-        requests: usize,
-        #[arg(long, default_value_t = 100)]
-        concurrency: usize,
-        #[arg(long, default_value = "full")]
-        sync: String,
-        /// Also drain the outbox to this SMTP server and report mails/s.
-        #[arg(long)]
-        smtp_url: Option<String>,
-        /// Keep the data in this database file instead of a temporary one.
-        #[arg(long)]
-        database: Option<std::path::PathBuf>,
-        /// Print "ack ID" for each acknowledged request, as it happens.
-        #[arg(long)]
-        print_acks: bool,
-    },
+    Rush(crate::bench::RushOptions),
     /// The monthly report over many requests.
     Report {
         #[arg(long, default_value_t = 1_000_000)]
@@ -204,24 +188,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
     if let Cmd::Bench { command } = command {
         crate::telemetry::init("warn");
         let out = match command {
-            BenchCmd::Rush {
-                requests,
-                concurrency,
-                sync,
-                smtp_url,
-                database,
-                print_acks,
-            } => {
-                let opts = crate::bench::RushOptions {
-                    requests,
-                    concurrency,
-                    sync,
-                    smtp_url,
-                    database,
-                    print_acks,
-                };
-                crate::bench::rush(opts).await?
-            }
+            BenchCmd::Rush(opts) => crate::bench::rush(opts).await?,
             BenchCmd::Report { requests, database } => {
                 crate::bench::report(requests, database).await?
             }

@@ -7,11 +7,17 @@ use std::{
 };
 
 fn dsr_bot(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    dsr_bot_with(dir, args, stdin, &[])
+}
+
+/// As [`dsr_bot`], with these variables set on top of an empty environment.
+fn dsr_bot_with(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -210,24 +216,7 @@ fn an_erased_person_appears_in_no_log_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let run = |args: &[&str], input: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
-            .args(args)
-            .current_dir(d)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = dsr_bot_with(d, args, input, &[("RUST_LOG", "trace")]);
         assert!(
             out.status.success(),
             "{}",
