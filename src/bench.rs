@@ -15,10 +15,11 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::{
     config::Config,
-    domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
+    domain::{DiscordId, EmailAddress, RequestKind},
     email::Mailer,
     error::ServiceError,
     reports::Month,
+    services::Origin,
     startup::App,
     workers::outbox::OutboxWorker,
 };
@@ -45,7 +46,7 @@ pub struct RushOptions {
 fn config(dir: &std::path::Path, sync: &str) -> Config {
     let mut c = Config::for_folder(dir);
     c.sqlite_synchronous = sync.to_owned();
-    c.limits = crate::services::limits::Limits {
+    c.limits = crate::config::Limits {
         per_person: 0,
         per_channel: 0,
     };
@@ -112,13 +113,10 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
                     break;
                 }
                 let (user, kind, email) = call(i);
-                let actor = Actor::Discord(DiscordId(1_000_000 + user));
-                let t = Instant::now();
                 // As the Discord adapter calls it: each interaction is an input recorded once.
-                let r = services
-                    .for_input("discord", &format!("bench-{i}"))
-                    .file_request(&actor, Channel::Discord, kind, email)
-                    .await;
+                let origin = Origin::discord(DiscordId(1_000_000 + user), i as u64);
+                let t = Instant::now();
+                let r = services.file_request(&origin, kind, email).await;
                 latencies.push(t.elapsed());
                 if print_acks && let Ok(reply) = &r {
                     use std::io::Write;
@@ -238,8 +236,7 @@ pub async fn report(n: usize, database: Option<std::path::PathBuf>) -> anyhow::R
         .monthly_report(Some(
             "2025-12".parse::<Month>().map_err(anyhow::Error::msg)?,
         ))
-        .await
-        .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+        .await?;
     let took = t.elapsed();
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
         .fetch_one(pool)

@@ -4,9 +4,9 @@
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{
-    domain::{Actor, Channel, Command, ConsoleUser, RequestKind, command::MAX_LINE_LEN},
+    domain::{Command, ConsoleUser, RequestKind, command::MAX_LINE_LEN},
     error::{ServiceError, UserError},
-    services::{Reply, Services},
+    services::{Origin, Reply, Services},
 };
 
 pub const HELP: &str = "\
@@ -21,53 +21,48 @@ Commands:
   /help                     this list
 An email address is used only to confirm your requests and later changes.";
 
-/// Runs one command for `actor` and returns the text to show.
+/// Runs one command for the console user in `origin` and returns the text to show.
 pub async fn handle(
     services: &Services,
-    actor: &Actor,
+    origin: &Origin,
     command: Command,
 ) -> Result<Reply, ServiceError> {
-    let ch = Channel::Console;
     match command {
         Command::OptOut { email } => {
             services
-                .file_request(actor, ch, RequestKind::OptOut, email)
+                .file_request(origin, RequestKind::OptOut, email)
                 .await
         }
         Command::OptIn { email } => {
             services
-                .file_request(actor, ch, RequestKind::OptIn, email)
+                .file_request(origin, RequestKind::OptIn, email)
                 .await
         }
         Command::Delete { email } => {
             services
-                .file_request(actor, ch, RequestKind::Deletion, email)
+                .file_request(origin, RequestKind::Deletion, email)
                 .await
         }
-        Command::Confirm => services.confirm(actor, ch).await,
-        Command::Cancel => services.cancel(actor, ch).await,
-        Command::Verify { code } => services.verify(actor, ch, &code).await,
-        Command::Status => services.status(actor, ch).await,
-        Command::Help => Ok(Reply {
-            text: HELP.to_owned(),
-            request_id: None,
-            receipt: false,
-        }),
+        Command::Confirm => services.confirm(origin).await,
+        Command::Cancel => services.cancel(origin).await,
+        Command::Verify { code } => services.verify(origin, &code).await,
+        Command::Status => services.status(origin).await,
+        Command::Help => Ok(Reply::text(HELP.to_owned())),
     }
 }
 
 /// The reply to one raw line, or `None` for a blank one.
-pub async fn answer_line(services: &Services, actor: &Actor, line: &str) -> Option<String> {
+pub async fn answer_line(services: &Services, origin: &Origin, line: &str) -> Option<String> {
     if line.trim().is_empty() {
         return None;
     }
     let result = match Command::parse(line) {
-        Ok(command) => handle(services, actor, command).await,
+        Ok(command) => handle(services, origin, command).await,
         Err(e) => Err(e.into()),
     };
     Some(match result {
         Ok(reply) => reply.text,
-        Err(e) => e.reply_text(),
+        Err(e) => e.for_person(),
     })
 }
 
@@ -83,7 +78,7 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let actor = Actor::Console(user);
+    let origin = Origin::console(user);
     let mut input = input;
     let mut buf = Vec::new();
     loop {
@@ -110,7 +105,7 @@ where
             )
         } else {
             match std::str::from_utf8(&buf) {
-                Ok(line) => answer_line(services, &actor, line).await,
+                Ok(line) => answer_line(services, &origin, line).await,
                 Err(_) => Some(
                     "The line is not valid UTF-8 text. Type the command as plain text.".to_owned(),
                 ),

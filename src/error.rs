@@ -29,6 +29,12 @@ impl From<sqlx::Error> for ServiceError {
     }
 }
 
+impl From<rusqlite::Error> for ServiceError {
+    fn from(e: rusqlite::Error) -> Self {
+        ServiceError::Internal(e.into())
+    }
+}
+
 impl From<crate::domain::CommandError> for ServiceError {
     fn from(e: crate::domain::CommandError) -> Self {
         ServiceError::User(UserError(e.to_string()))
@@ -36,9 +42,11 @@ impl From<crate::domain::CommandError> for ServiceError {
 }
 
 impl ServiceError {
-    /// The text to show the person. Internal errors are logged here, once, with their whole
-    /// cause chain and a fresh reference that the reply repeats.
-    pub fn reply_text(&self) -> String {
+    /// The text to show the person: the one place an error becomes words for people. Internal
+    /// errors are logged here, once, with their whole cause chain and a fresh reference that
+    /// the reply repeats. Code that is not answering a person (workers, the command line)
+    /// keeps the error as an error instead.
+    pub fn for_person(&self) -> String {
         match self {
             ServiceError::User(e) => e.0.clone(),
             ServiceError::Duplicate => {
@@ -67,5 +75,10 @@ impl ServiceError {
 
 /// SQLite's SQLITE_FULL: the disk, or the configured size cap, has no room.
 fn storage_full(e: &anyhow::Error) -> bool {
-    format!("{e:#}").contains("database or disk is full")
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DiskFull)
+    }) || format!("{e:#}").contains("database or disk is full")
 }

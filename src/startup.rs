@@ -48,15 +48,14 @@ impl App {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(self.outbox_worker()?.run(stop_rx.clone()));
         if let Some(url) = &self.services.config().inbound.imap_url {
-            let target =
-                crate::workers::inbox::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
+            let target = crate::config::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
             let poller = crate::workers::inbox::ImapPoller::new(self.services.clone(), target);
             tokio::spawn(poller.run(stop_rx.clone()));
             tracing::info!("polling the IMAP mailbox in IMAP_URL");
         }
         let discord = self.services.config().discord.clone();
         if let Some(token) = discord.token {
-            let poster = discord::bot::ChannelPoster::new(&token.0);
+            let poster = discord::outbound::ChannelPoster::new(&token.0);
             let reports =
                 ReportScheduler::new(self.services.clone(), poster, discord.report_channel_id);
             tokio::spawn(reports.run(stop_rx.clone()));

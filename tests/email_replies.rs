@@ -5,6 +5,7 @@ mod common;
 
 use chrono::Duration;
 use common::{TestApp, console};
+use dsr_bot::services::Origin;
 use dsr_bot::{
     domain::{Channel, EmailAddress, RequestKind},
     services::Disposition,
@@ -51,8 +52,7 @@ fn reply(
 async fn opt_out_by_console_with_email(app: &TestApp) -> i64 {
     app.services
         .file_request(
-            &console("alice"),
-            Channel::Console,
+            &Origin::new(&console("alice"), Channel::Console),
             RequestKind::OptOut,
             EmailAddress::parse(ALICE).ok(),
         )
@@ -445,13 +445,17 @@ async fn a_deletion_asked_in_chat_with_a_linked_address_needs_both_confirmations
     opt_out_by_console_with_email(&app).await;
     let code = app.latest_code().await;
     app.services
-        .verify(&alice, Channel::Console, &code)
+        .verify(&Origin::new(&alice, Channel::Console), &code)
         .await
         .unwrap();
 
     let del = app
         .services
-        .file_request(&alice, Channel::Console, RequestKind::Deletion, None)
+        .file_request(
+            &Origin::new(&alice, Channel::Console),
+            RequestKind::Deletion,
+            None,
+        )
         .await
         .unwrap();
     assert!(del.text.contains("we also emailed a code"), "{}", del.text);
@@ -469,7 +473,7 @@ async fn a_deletion_asked_in_chat_with_a_linked_address_needs_both_confirmations
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
 
     app.services
-        .confirm(&alice, Channel::Console)
+        .confirm(&Origin::new(&alice, Channel::Console))
         .await
         .unwrap();
     assert_eq!(app.request_state(id).await, "confirmed");

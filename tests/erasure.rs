@@ -3,6 +3,7 @@
 mod common;
 
 use common::{TestApp, console};
+use dsr_bot::services::{Call, Origin};
 use dsr_bot::{
     domain::{Actor, Channel, EmailAddress, RequestKind},
     email::Mailer,
@@ -18,23 +19,28 @@ const CH: Channel = Channel::Console;
 async fn deletion_ready(app: &TestApp, who: &Actor, ch: Channel, address: &str) -> i64 {
     app.services
         .file_request(
-            who,
-            ch,
+            &Origin::new(who, ch),
             RequestKind::OptOut,
             EmailAddress::parse(address).ok(),
         )
         .await
         .unwrap();
     let code = app.latest_code().await;
-    app.services.verify(who, ch, &code).await.unwrap();
-    let del = app
-        .services
-        .file_request(who, ch, RequestKind::Deletion, None)
+    app.services
+        .verify(&Origin::new(who, ch), &code)
         .await
         .unwrap();
-    app.services.confirm(who, ch).await.unwrap();
+    let del = app
+        .services
+        .file_request(&Origin::new(who, ch), RequestKind::Deletion, None)
+        .await
+        .unwrap();
+    app.services.confirm(&Origin::new(who, ch)).await.unwrap();
     let code = app.latest_code().await;
-    app.services.verify(who, ch, &code).await.unwrap();
+    app.services
+        .verify(&Origin::new(who, ch), &code)
+        .await
+        .unwrap();
     del.request_id.unwrap()
 }
 
@@ -60,7 +66,11 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     worker.flush().await.unwrap();
 
-    let done = app.services.complete_deletion(del).await.unwrap();
+    let done = app
+        .services
+        .complete_deletion(Call::on(Channel::Console), del)
+        .await
+        .unwrap();
     assert_eq!((done.identities_erased, done.people_told), (2, 1));
     let last = app.mails().await.pop().unwrap();
     assert_eq!(
@@ -84,10 +94,13 @@ async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
     let del = app.file(&alice, RequestKind::Deletion).await;
-    app.services.confirm(&alice, CH).await.unwrap();
+    app.services
+        .confirm(&Origin::new(&alice, CH))
+        .await
+        .unwrap();
 
     app.services
-        .complete_deletion(del.request_id.unwrap())
+        .complete_deletion(Call::on(Channel::Console), del.request_id.unwrap())
         .await
         .unwrap();
 
@@ -103,7 +116,7 @@ async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
         1
     );
     // Coming back later makes a new person, with none of the old history attached.
-    let status = app.services.status(&alice, CH).await.unwrap();
+    let status = app.services.status(&Origin::new(&alice, CH)).await.unwrap();
     assert!(
         status.text.contains("No choice recorded"),
         "{}",
@@ -124,7 +137,11 @@ async fn only_a_confirmed_deletion_can_be_completed() {
         (del.request_id.unwrap(), "only a confirmed deletion"),
         (999, "There is no request #999"),
     ] {
-        match app.services.complete_deletion(id).await {
+        match app
+            .services
+            .complete_deletion(Call::on(Channel::Console), id)
+            .await
+        {
             Err(ServiceError::User(e)) => assert!(e.0.contains(expected), "{}", e.0),
             other => panic!("#{id}: {other:?}"),
         }
@@ -175,7 +192,10 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
     // The search does find them while they are still held.
     let before = on_disk(&app);
     assert!(holds(&before, address) && holds(&before, &id.to_string()));
-    app.services.complete_deletion(del).await.unwrap();
+    app.services
+        .complete_deletion(Call::on(Channel::Console), del)
+        .await
+        .unwrap();
     worker.flush().await.unwrap();
 
     let last = server.messages().pop().expect("mail reached the server");
@@ -235,7 +255,10 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
         .fetch_one(&mut reader)
         .await
         .unwrap();
-    app.services.complete_deletion(del).await.unwrap();
+    app.services
+        .complete_deletion(Call::on(Channel::Console), del)
+        .await
+        .unwrap();
     worker.flush().await.unwrap();
     assert!(
         held(),

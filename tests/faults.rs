@@ -12,6 +12,7 @@ use std::{
 };
 
 use common::{SmtpServer, free_port, header};
+use dsr_bot::services::Origin;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dsr-bot"));
@@ -201,12 +202,16 @@ async fn a_full_disk_refuses_requests_clearly_keeps_nothing_half_written_and_rec
     for i in 0..2_000u64 {
         let actor = Actor::Discord(DiscordId(10_000 + i));
         match full
-            .file_request(&actor, Channel::Discord, RequestKind::OptOut, None)
+            .file_request(
+                &Origin::new(&actor, Channel::Discord),
+                RequestKind::OptOut,
+                None,
+            )
             .await
         {
             Ok(_) => accepted += 1,
             Err(e) => {
-                refusal = Some(e.reply_text());
+                refusal = Some(e.for_person());
                 break;
             }
         }
@@ -241,7 +246,11 @@ async fn a_full_disk_refuses_requests_clearly_keeps_nothing_half_written_and_rec
     let roomy = build(None).await.unwrap().services;
     let actor = Actor::Discord(DiscordId(99_999));
     roomy
-        .file_request(&actor, Channel::Discord, RequestKind::OptOut, None)
+        .file_request(
+            &Origin::new(&actor, Channel::Discord),
+            RequestKind::OptOut,
+            None,
+        )
         .await
         .unwrap();
     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")

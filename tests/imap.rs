@@ -5,10 +5,13 @@ mod common;
 
 use common::{Dovecot, SmtpServer, TestApp, console, free_port, header};
 use dsr_bot::{
+    config::ImapTarget,
     console::answer_line,
+    domain::Channel,
     email::Mailer,
+    services::Origin,
     workers::{
-        inbox::{DONE_KEYWORD, HELD_KEYWORD, ImapPoller, ImapTarget, ingest_raw},
+        inbox::{DONE_KEYWORD, HELD_KEYWORD, ImapPoller, ingest_raw},
         outbox::OutboxWorker,
     },
 };
@@ -57,9 +60,13 @@ async fn a_console_request_is_confirmed_by_a_reply_in_the_mailbox_and_the_confir
     let app = TestApp::spawn().await;
     let smtp = SmtpServer::start(free_port(), &app.dir.path().join("maildir"));
     let alice = console("alice");
-    answer_line(&app.services, &alice, "/optout email:alice@example.net")
-        .await
-        .unwrap();
+    answer_line(
+        &app.services,
+        &Origin::new(&alice, Channel::Console),
+        "/optout email:alice@example.net",
+    )
+    .await
+    .unwrap();
     let (token, msgid) = code_mail(&app).await;
     let mut s = imap(&dovecot).await;
     let body =
@@ -110,7 +117,7 @@ async fn a_poll_that_died_before_marking_resumes_without_a_second_effect() {
     let app = TestApp::spawn().await;
     answer_line(
         &app.services,
-        &console("alice"),
+        &Origin::new(&console("alice"), Channel::Console),
         "/optout email:alice@example.net",
     )
     .await

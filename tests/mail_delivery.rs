@@ -4,6 +4,7 @@ mod common;
 
 use chrono::Duration;
 use common::{SmtpServer, TestApp, console, free_port, header};
+use dsr_bot::services::Origin;
 use dsr_bot::{
     domain::{Channel, EmailAddress, RequestKind},
     email::Mailer,
@@ -14,8 +15,7 @@ async fn queue_one_code_mail(app: &TestApp) {
     let email = EmailAddress::parse("alice@example.org").ok();
     app.services
         .file_request(
-            &console("alice"),
-            Channel::Console,
+            &Origin::new(&console("alice"), Channel::Console),
             RequestKind::OptOut,
             email,
         )
@@ -120,8 +120,7 @@ async fn a_backlog_built_while_the_server_is_down_drains_once_through_concurrent
     for n in 0..40 {
         app.services
             .file_request(
-                &console(&format!("member{n}")),
-                Channel::Console,
+                &Origin::new(&console(&format!("member{n}")), Channel::Console),
                 RequestKind::OptOut,
                 EmailAddress::parse(&format!("member{n}@example.org")).ok(),
             )
@@ -177,8 +176,7 @@ async fn a_pooled_connection_the_server_dropped_is_replaced_without_failing_the_
     let second = SmtpServer::start(port, &app.dir.path().join("second"));
     app.services
         .file_request(
-            &console("bob"),
-            Channel::Console,
+            &Origin::new(&console("bob"), Channel::Console),
             RequestKind::OptOut,
             EmailAddress::parse("bob@example.org").ok(),
         )

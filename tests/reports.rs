@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{TestApp, at};
+use dsr_bot::services::{Call, Origin};
 use dsr_bot::{
     clock::ManualClock,
     config::Config,
@@ -45,7 +46,7 @@ async fn berlin_app(now: &str) -> TestApp {
 
 async fn import(app: &TestApp, csv: &str) -> import::ImportSummary {
     let rows = import::parse_csv(csv, app.services.now()).unwrap();
-    app.services.import_rows(&rows, |_| {}).await.unwrap()
+    app.services.import_rows(rows, |_| {}).await.unwrap()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -136,16 +137,23 @@ async fn an_erased_person_leaves_the_standing_choices_from_the_next_month_end() 
     use dsr_bot::domain::{Channel, RequestKind};
     let app = berlin_app("2025-10-10T08:00:00.123456789Z").await;
     let (ann, ben) = (console("ann"), console("ben"));
-    let file = |who, kind| app.services.file_request(who, Channel::Console, kind, None);
+    let services = &app.services;
+    let file = |who, kind| {
+        let origin = Origin::new(who, Channel::Console);
+        async move { services.file_request(&origin, kind, None).await }
+    };
     file(&ann, RequestKind::OptOut).await.unwrap();
     file(&ben, RequestKind::OptOut).await.unwrap();
     app.clock.advance(chrono::Duration::hours(1));
     file(&ben, RequestKind::OptIn).await.unwrap();
     app.clock.set(at("2025-11-03T09:00:00.5Z"));
     let del = file(&ann, RequestKind::Deletion).await.unwrap();
-    app.services.confirm(&ann, Channel::Console).await.unwrap();
     app.services
-        .complete_deletion(del.request_id.unwrap())
+        .confirm(&Origin::new(&ann, Channel::Console))
+        .await
+        .unwrap();
+    app.services
+        .complete_deletion(Call::on(Channel::Console), del.request_id.unwrap())
         .await
         .unwrap();
     app.clock.set(at("2026-01-15T12:00:00Z"));

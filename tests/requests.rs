@@ -4,6 +4,7 @@ mod common;
 
 use chrono::Duration;
 use common::{BEFORE_DEADLINE, TestApp, at, console};
+use dsr_bot::services::Origin;
 use dsr_bot::{
     console::answer_line,
     domain::{Channel, EmailAddress, RequestKind},
@@ -29,7 +30,11 @@ async fn an_opt_out_from_the_console_is_confirmed_at_once_and_placed_against_the
 
     let reply = app
         .services
-        .file_request(&console("alice"), CH, RequestKind::OptOut, None)
+        .file_request(
+            &Origin::new(&console("alice"), CH),
+            RequestKind::OptOut,
+            None,
+        )
         .await
         .unwrap();
 
@@ -61,7 +66,7 @@ async fn a_request_after_the_deadline_has_a_positive_offset_and_its_own_due_date
 
     let reply = app
         .services
-        .file_request(&console("bob"), CH, RequestKind::OptIn, None)
+        .file_request(&Origin::new(&console("bob"), CH), RequestKind::OptIn, None)
         .await
         .unwrap();
 
@@ -104,7 +109,8 @@ async fn concurrent_repeats_of_one_request_file_it_once() {
     for _ in 0..20 {
         let (s, a) = (app.services.clone(), alice.clone());
         tasks.push(tokio::spawn(async move {
-            s.file_request(&a, CH, RequestKind::OptOut, None).await
+            s.file_request(&Origin::new(&a, CH), RequestKind::OptOut, None)
+                .await
         }));
     }
     for t in tasks {
@@ -160,7 +166,11 @@ async fn a_deletion_waits_for_a_second_confirmation() {
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
     assert!(reply.text.contains("/confirm"), "{}", reply.text);
 
-    let confirmed = app.services.confirm(&alice, CH).await.unwrap();
+    let confirmed = app
+        .services
+        .confirm(&Origin::new(&alice, CH))
+        .await
+        .unwrap();
 
     assert_eq!(confirmed.request_id, Some(id));
     assert_eq!(app.request_state(id).await, "confirmed");
@@ -179,7 +189,12 @@ async fn confirm_without_a_waiting_deletion_is_refused() {
     let alice = console("alice");
     app.file(&alice, RequestKind::OptOut).await;
 
-    let err = user_error(app.services.confirm(&alice, CH).await.unwrap_err());
+    let err = user_error(
+        app.services
+            .confirm(&Origin::new(&alice, CH))
+            .await
+            .unwrap_err(),
+    );
 
     assert!(err.contains("/delete"), "{err}");
 }
@@ -191,7 +206,11 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
 
     let reply = app
         .services
-        .file_request(&alice, CH, RequestKind::OptOut, email("Alice@Example.org"))
+        .file_request(
+            &Origin::new(&alice, CH),
+            RequestKind::OptOut,
+            email("Alice@Example.org"),
+        )
         .await
         .unwrap();
     let id = reply.request_id.unwrap();
@@ -217,11 +236,20 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
     assert!(!stored.contains(&code));
 
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let err = user_error(app.services.verify(&alice, CH, wrong).await.unwrap_err());
+    let err = user_error(
+        app.services
+            .verify(&Origin::new(&alice, CH), wrong)
+            .await
+            .unwrap_err(),
+    );
     assert!(err.contains("4 tries left"), "{err}");
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
 
-    let ok = app.services.verify(&alice, CH, &code).await.unwrap();
+    let ok = app
+        .services
+        .verify(&Origin::new(&alice, CH), &code)
+        .await
+        .unwrap();
 
     assert!(ok.text.contains("confirmed"), "{}", ok.text);
     assert_eq!(app.request_state(id).await, "confirmed");
@@ -242,17 +270,31 @@ async fn a_code_cannot_be_used_by_someone_else_or_after_it_expires() {
     let alice = console("alice");
     let mallory = console("mallory");
     app.services
-        .file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org"))
+        .file_request(
+            &Origin::new(&alice, CH),
+            RequestKind::OptOut,
+            email("alice@example.org"),
+        )
         .await
         .unwrap();
     let code = app.latest_code().await;
     app.file(&mallory, RequestKind::OptIn).await;
 
-    let err = user_error(app.services.verify(&mallory, CH, &code).await.unwrap_err());
+    let err = user_error(
+        app.services
+            .verify(&Origin::new(&mallory, CH), &code)
+            .await
+            .unwrap_err(),
+    );
     assert!(err.contains("No code is waiting"), "{err}");
 
     app.clock.advance(Duration::minutes(31));
-    let err = user_error(app.services.verify(&alice, CH, &code).await.unwrap_err());
+    let err = user_error(
+        app.services
+            .verify(&Origin::new(&alice, CH), &code)
+            .await
+            .unwrap_err(),
+    );
     assert!(err.contains("expired"), "{err}");
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email'")
@@ -263,12 +305,19 @@ async fn a_code_cannot_be_used_by_someone_else_or_after_it_expires() {
     // Repeating the request sends a fresh code that works.
     let again = app
         .services
-        .file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org"))
+        .file_request(
+            &Origin::new(&alice, CH),
+            RequestKind::OptOut,
+            email("alice@example.org"),
+        )
         .await
         .unwrap();
     assert!(again.text.contains("already recorded"), "{}", again.text);
     let fresh = app.latest_code().await;
-    app.services.verify(&alice, CH, &fresh).await.unwrap();
+    app.services
+        .verify(&Origin::new(&alice, CH), &fresh)
+        .await
+        .unwrap();
     assert_eq!(
         app.scalar_i64(
             "SELECT COUNT(*) FROM requests WHERE state = 'confirmed' AND kind = 'opt_out'"
@@ -283,16 +332,28 @@ async fn five_wrong_codes_use_the_code_up() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
     app.services
-        .file_request(&alice, CH, RequestKind::OptOut, email("alice@example.org"))
+        .file_request(
+            &Origin::new(&alice, CH),
+            RequestKind::OptOut,
+            email("alice@example.org"),
+        )
         .await
         .unwrap();
     let code = app.latest_code().await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        app.services.verify(&alice, CH, wrong).await.unwrap_err();
+        app.services
+            .verify(&Origin::new(&alice, CH), wrong)
+            .await
+            .unwrap_err();
     }
 
-    let err = user_error(app.services.verify(&alice, CH, &code).await.unwrap_err());
+    let err = user_error(
+        app.services
+            .verify(&Origin::new(&alice, CH), &code)
+            .await
+            .unwrap_err(),
+    );
 
     assert!(err.contains("too many times"), "{err}");
 }
@@ -304,8 +365,7 @@ async fn a_deletion_for_an_email_needs_both_the_code_and_the_confirmation() {
     let id = app
         .services
         .file_request(
-            &alice,
-            CH,
+            &Origin::new(&alice, CH),
             RequestKind::Deletion,
             email("alice@example.org"),
         )
@@ -315,7 +375,11 @@ async fn a_deletion_for_an_email_needs_both_the_code_and_the_confirmation() {
         .unwrap();
     let code = app.latest_code().await;
 
-    let after_verify = app.services.verify(&alice, CH, &code).await.unwrap();
+    let after_verify = app
+        .services
+        .verify(&Origin::new(&alice, CH), &code)
+        .await
+        .unwrap();
     assert!(
         after_verify.text.contains("/confirm"),
         "{}",
@@ -323,7 +387,10 @@ async fn a_deletion_for_an_email_needs_both_the_code_and_the_confirmation() {
     );
     assert_eq!(app.request_state(id).await, "awaiting_confirmation");
 
-    app.services.confirm(&alice, CH).await.unwrap();
+    app.services
+        .confirm(&Origin::new(&alice, CH))
+        .await
+        .unwrap();
     assert_eq!(app.request_state(id).await, "confirmed");
 }
 
@@ -331,7 +398,7 @@ async fn a_deletion_for_an_email_needs_both_the_code_and_the_confirmation() {
 async fn status_tells_the_standing_choice_and_what_is_open() {
     let app = TestApp::spawn().await;
     let alice = console("alice");
-    let fresh = app.services.status(&alice, CH).await.unwrap();
+    let fresh = app.services.status(&Origin::new(&alice, CH)).await.unwrap();
     assert!(fresh.text.contains("No choice recorded"), "{}", fresh.text);
     assert!(
         fresh.text.contains("3 days 4 hours from now"),
@@ -341,7 +408,7 @@ async fn status_tells_the_standing_choice_and_what_is_open() {
 
     app.file(&alice, RequestKind::OptOut).await;
     let del = app.file(&alice, RequestKind::Deletion).await;
-    let status = app.services.status(&alice, CH).await.unwrap();
+    let status = app.services.status(&Origin::new(&alice, CH)).await.unwrap();
 
     assert!(
         status.text.contains("Opted out since 2025-09-25 19:59 UTC"),
@@ -373,7 +440,7 @@ async fn cancel_drops_what_waits_but_not_a_recorded_choice() {
     let out = app.file(&alice, RequestKind::OptOut).await;
     let del = app.file(&alice, RequestKind::Deletion).await;
 
-    app.services.cancel(&alice, CH).await.unwrap();
+    app.services.cancel(&Origin::new(&alice, CH)).await.unwrap();
 
     assert_eq!(
         app.request_state(del.request_id.unwrap()).await,
@@ -384,8 +451,13 @@ async fn cancel_drops_what_waits_but_not_a_recorded_choice() {
         "confirmed"
     );
     assert!(
-        user_error(app.services.cancel(&alice, CH).await.unwrap_err())
-            .contains("Nothing is waiting")
+        user_error(
+            app.services
+                .cancel(&Origin::new(&alice, CH))
+                .await
+                .unwrap_err()
+        )
+        .contains("Nothing is waiting")
     );
 }
 
@@ -423,7 +495,9 @@ async fn invalid_input_is_answered_clearly_and_writes_nothing() {
         ("/verify", "needs the code"),
     ];
     for (line, expected) in cases {
-        let reply = answer_line(&app.services, &alice, line).await.unwrap();
+        let reply = answer_line(&app.services, &Origin::new(&alice, CH), line)
+            .await
+            .unwrap();
         assert!(reply.contains(expected), "{line:?} answered {reply:?}");
     }
 
@@ -443,7 +517,11 @@ async fn invalid_input_is_answered_clearly_and_writes_nothing() {
 async fn the_audit_trail_cannot_be_rewritten() {
     let app = TestApp::spawn().await;
     app.services
-        .file_request(&console("alice"), CH, RequestKind::OptOut, None)
+        .file_request(
+            &Origin::new(&console("alice"), CH),
+            RequestKind::OptOut,
+            None,
+        )
         .await
         .unwrap();
 
@@ -462,7 +540,7 @@ async fn the_audit_trail_cannot_be_rewritten() {
 #[tokio::test]
 async fn help_lists_every_command() {
     let app = TestApp::spawn().await;
-    let help = answer_line(&app.services, &console("alice"), "/help")
+    let help = answer_line(&app.services, &Origin::new(&console("alice"), CH), "/help")
         .await
         .unwrap();
     for cmd in [
@@ -487,12 +565,12 @@ async fn one_person_cannot_flood_the_bot() {
     .await;
     let alice = console("alice");
     for _ in 0..3 {
-        app.services.status(&alice, CH).await.unwrap();
+        app.services.status(&Origin::new(&alice, CH)).await.unwrap();
     }
 
     let refused = user_error(
         app.services
-            .file_request(&alice, CH, RequestKind::OptOut, None)
+            .file_request(&Origin::new(&alice, CH), RequestKind::OptOut, None)
             .await
             .unwrap_err(),
     );
@@ -504,7 +582,7 @@ async fn one_person_cannot_flood_the_bot() {
         0
     );
     app.services
-        .file_request(&console("bob"), CH, RequestKind::OptOut, None)
+        .file_request(&Origin::new(&console("bob"), CH), RequestKind::OptOut, None)
         .await
         .unwrap();
     app.clock.advance(Duration::seconds(60));

@@ -1,39 +1,52 @@
 //! `request_events`: the append-only audit trail of request state changes.
 
 use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+use super::sql::At;
+use crate::domain::RequestState;
+
+#[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub request_id: i64,
     pub at: DateTime<Utc>,
-    pub from_state: Option<String>,
-    pub to_state: String,
+    pub from_state: Option<RequestState>,
+    pub to_state: RequestState,
+    /// The channel or role that caused the change; never a name or address.
     pub actor: String,
     pub note: Option<String>,
 }
 
-pub async fn append(conn: &mut SqliteConnection, event: &Event) -> sqlx::Result<()> {
-    sqlx::query(
+pub fn append(db: &Connection, event: &Event) -> rusqlite::Result<()> {
+    db.prepare_cached(
         "INSERT INTO request_events (request_id, at, from_state, to_state, actor, note) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(event.request_id)
-    .bind(event.at)
-    .bind(&event.from_state)
-    .bind(&event.to_state)
-    .bind(&event.actor)
-    .bind(&event.note)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![
+        event.request_id,
+        At(event.at),
+        event.from_state,
+        event.to_state,
+        event.actor,
+        event.note
+    ])?;
     Ok(())
 }
 
-pub async fn for_request(conn: &mut SqliteConnection, request_id: i64) -> sqlx::Result<Vec<Event>> {
-    sqlx::query_as(
-        "SELECT request_id, at, from_state, to_state, actor, note FROM request_events WHERE request_id = ? ORDER BY id",
-    )
-    .bind(request_id)
-    .fetch_all(conn)
-    .await
+pub fn for_request(db: &Connection, request_id: i64) -> rusqlite::Result<Vec<Event>> {
+    db.prepare_cached(
+        "SELECT request_id, at, from_state, to_state, actor, note FROM request_events
+         WHERE request_id = ? ORDER BY id",
+    )?
+    .query_map([request_id], |r| {
+        Ok(Event {
+            request_id: r.get(0)?,
+            at: r.get::<_, At>(1)?.0,
+            from_state: r.get(2)?,
+            to_state: r.get(3)?,
+            actor: r.get(4)?,
+            note: r.get(5)?,
+        })
+    })?
+    .collect()
 }

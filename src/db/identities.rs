@@ -2,123 +2,110 @@
 //! reaches the bot.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+use super::sql::{At, at};
+
+#[derive(Debug, Clone)]
 pub struct Identity {
     pub id: i64,
     pub person_id: i64,
     pub kind: String,
     pub value: String,
     pub verified_at: Option<DateTime<Utc>>,
+    pub dm_closed: bool,
 }
 
-pub async fn find(
-    conn: &mut SqliteConnection,
-    kind: &str,
-    value: &str,
-) -> sqlx::Result<Option<Identity>> {
-    sqlx::query_as("SELECT id, person_id, kind, value, verified_at FROM identities WHERE kind = ? AND value = ?")
-        .bind(kind)
-        .bind(value)
-        .fetch_optional(conn)
-        .await
+const COLUMNS: &str = "id, person_id, kind, value, verified_at, dm_closed_at IS NOT NULL";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Identity> {
+    Ok(Identity {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        kind: r.get(2)?,
+        value: r.get(3)?,
+        verified_at: r.get::<_, Option<At>>(4)?.map(|a| a.0),
+        dm_closed: r.get(5)?,
+    })
 }
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
+pub fn find(db: &Connection, kind: &str, value: &str) -> rusqlite::Result<Option<Identity>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM identities WHERE kind = ? AND value = ?"
+    ))?
+    .query_row([kind, value], from_row)
+    .optional()
+}
+
+pub fn insert(
+    db: &Connection,
     person_id: i64,
     kind: &str,
     value: &str,
     verified_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    let row: (i64,) = sqlx::query_as(
+) -> rusqlite::Result<i64> {
+    db.prepare_cached(
         "INSERT INTO identities (person_id, kind, value, verified_at, created_at)
          VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )?
+    .query_row(
+        params![person_id, kind, value, at(verified_at), At(now)],
+        |r| r.get(0),
     )
-    .bind(person_id)
-    .bind(kind)
-    .bind(value)
-    .bind(verified_at)
-    .bind(now)
-    .fetch_one(conn)
-    .await?;
-    Ok(row.0)
 }
 
 /// Gives the identity to `person_id` as verified, whoever held it before: proof of control
-/// of the address is what ownership means here.
-pub async fn assign_verified(
-    conn: &mut SqliteConnection,
+/// of the address is what ownership means here. Returns the person who held it before, if it
+/// was someone else.
+pub fn assign_verified(
+    db: &Connection,
     person_id: i64,
     kind: &str,
     value: &str,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO identities (person_id, kind, value, verified_at, created_at) VALUES (?, ?, ?, ?, ?)
+) -> rusqlite::Result<Option<i64>> {
+    let before = find(db, kind, value)?
+        .map(|i| i.person_id)
+        .filter(|p| *p != person_id);
+    db.prepare_cached(
+        "INSERT INTO identities (person_id, kind, value, verified_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (kind, value) DO UPDATE SET person_id = excluded.person_id, verified_at = excluded.verified_at",
-    )
-    .bind(person_id)
-    .bind(kind)
-    .bind(value)
-    .bind(now)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    )?
+    .execute(params![person_id, kind, value, At(now)])?;
+    Ok(before)
 }
 
-pub async fn for_person(
-    conn: &mut SqliteConnection,
-    person_id: i64,
-) -> sqlx::Result<Vec<Identity>> {
-    sqlx::query_as("SELECT id, person_id, kind, value, verified_at FROM identities WHERE person_id = ? ORDER BY id")
-        .bind(person_id)
-        .fetch_all(conn)
-        .await
+pub fn for_person(db: &Connection, person_id: i64) -> rusqlite::Result<Vec<Identity>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM identities WHERE person_id = ? ORDER BY id"
+    ))?
+    .query_map([person_id], from_row)?
+    .collect()
 }
 
-pub async fn verified_emails(
-    conn: &mut SqliteConnection,
-    person_id: i64,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT value FROM identities WHERE person_id = ? AND kind = 'email' AND verified_at IS NOT NULL ORDER BY id",
-    )
-    .bind(person_id)
-    .fetch_all(conn)
-    .await
+pub fn verified_emails(db: &Connection, person_id: i64) -> rusqlite::Result<Vec<String>> {
+    db.prepare_cached(
+        "SELECT value FROM identities
+         WHERE person_id = ? AND kind = 'email' AND verified_at IS NOT NULL ORDER BY id",
+    )?
+    .query_map([person_id], |r| r.get(0))?
+    .collect()
 }
 
-pub async fn delete_for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM identities WHERE person_id = ?")
-        .bind(person_id)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected())
+pub fn delete_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<usize> {
+    db.prepare_cached("DELETE FROM identities WHERE person_id = ?")?
+        .execute([person_id])
 }
 
-pub async fn mark_dm_closed(
-    conn: &mut SqliteConnection,
+pub fn mark_dm_closed(
+    db: &Connection,
     discord_id: &str,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE identities SET dm_closed_at = ? WHERE kind = 'discord' AND value = ?")
-        .bind(now)
-        .bind(discord_id)
-        .execute(conn)
-        .await?;
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE identities SET dm_closed_at = ? WHERE kind = 'discord' AND value = ?",
+    )?
+    .execute(params![At(now), discord_id])?;
     Ok(())
-}
-
-pub async fn dm_closed(conn: &mut SqliteConnection, discord_id: &str) -> sqlx::Result<bool> {
-    let closed: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT dm_closed_at FROM identities WHERE kind = 'discord' AND value = ?",
-    )
-    .bind(discord_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(matches!(closed, Some(Some(_))))
 }

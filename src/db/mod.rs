@@ -1,39 +1,52 @@
-//! SQLite access through sqlx. One file per table; functions take `&mut SqliteConnection` so
-//! callers compose them inside one transaction. Bound parameters only.
+//! SQLite access. One file per table; functions take a [`Conn`] so use-cases compose them in
+//! one unit of work. Bound parameters only.
+//!
+//! sqlx owns the connections: it opens them with every pragma, pools them and migrates the
+//! schema. Statements run through rusqlite on sqlx's locked connection handles, in place,
+//! without a thread hand-off per statement: writes on the writer thread ([`writer`]), reads
+//! on a pooled connection on a blocking thread ([`Database::read`]). rusqlite is used nowhere
+//! outside this folder but through the [`Conn`] it hands to a unit of work.
 
 pub mod erasure;
 pub mod events;
-pub mod group;
 pub mod identities;
 pub mod inputs;
 pub mod outbox;
 pub mod people;
 pub mod reply_tokens;
+pub mod reports;
 pub mod requests;
 pub mod settings;
+mod sql;
 pub mod verifications;
+pub mod writer;
 
 use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    Sqlite, SqlitePool, Transaction,
+    SqliteConnection, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use crate::config::Config;
 
+pub use sql::At;
+
+/// The connection a unit of work runs its statements on.
+pub type Conn = rusqlite::Connection;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Opens (creating if missing) the database file in WAL mode with foreign keys and secure
-/// delete on, and applies pending migrations.
-/// The read/write pool, and the group-commit writer the use-cases write through.
+/// The read pool, and the writer every write goes through.
 #[derive(Clone)]
 pub struct Database {
     pub pool: SqlitePool,
-    pub writer: group::Writer,
+    pub writer: writer::Writer,
 }
 
+/// Opens (creating if missing) the database file in WAL mode with foreign keys and secure
+/// delete on, and applies pending migrations.
 pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     let path = &config.database_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -66,16 +79,62 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         .run(&pool)
         .await
         .with_context(|| format!("applying migrations to {}", path.display()))?;
-    let writer = group::Writer::open(&options).await?;
+    let writer = writer::Writer::open(&options).await?;
     Ok(Database { pool, writer })
 }
 
-/// A write transaction that takes the write lock up front, so two writers never deadlock on
-/// upgrading a read lock (SQLITE_BUSY) and a read-then-write decision cannot go stale.
-pub async fn begin_write(pool: &SqlitePool) -> anyhow::Result<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE")
+impl Database {
+    /// Runs `f` as one unit of work on the writer (see [`writer::Writer::run`]).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<anyhow::Error> + Send + 'static,
+    {
+        self.writer.run(f).await
+    }
+
+    /// Runs `f` on one snapshot of the database, on a pooled connection and a blocking
+    /// thread, so a long read (a report, a listing) holds up neither writers nor the runtime.
+    pub async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&Conn) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a database connection")?;
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = read_on(&mut conn, f);
+            (conn, result)
+        })
         .await
-        .context("starting a write transaction")
+        .context("the database read stopped")?;
+        // Back to the pool from the runtime, where the pool lives.
+        drop(conn);
+        result
+    }
+}
+
+fn read_on<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&Conn) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut locked =
+        futures::executor::block_on(conn.lock_handle()).context("locking a database connection")?;
+    // SAFETY: the handle is locked away from sqlx's worker thread until `locked` is dropped,
+    // after `db`, which does not own (and never closes) it.
+    let db = unsafe { Conn::from_handle(locked.as_raw_handle().as_ptr()) }?;
+    db.execute_batch("BEGIN")?;
+    let result = f(&db);
+    if !db.is_autocommit() {
+        db.execute_batch("ROLLBACK")?;
+    }
+    drop(db);
+    drop(locked);
+    result
 }
 
 /// Moves the WAL's content into the main file and truncates it, so erased rows do not
@@ -94,7 +153,6 @@ pub async fn checkpoint(pool: &SqlitePool) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -1,9 +1,11 @@
 //! `outbox`: mail waiting for delivery, written in the same transaction as its cause.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+use super::sql::At;
+
+#[derive(Debug, Clone)]
 pub struct Mail {
     pub id: i64,
     pub message_id: String,
@@ -15,9 +17,6 @@ pub struct Mail {
     pub body_text: String,
     pub body_html: String,
     pub attempts: i64,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub sent_at: Option<DateTime<Utc>>,
     pub scrub_after_send: bool,
     pub reply_token: Option<String>,
     pub in_reply_to: Option<String>,
@@ -41,83 +40,77 @@ pub struct NewMail<'a> {
 }
 
 const COLUMNS: &str = "id, message_id, person_id, request_id, template, recipient, subject, body_text, body_html, \
-                       attempts, next_attempt_at, last_error, sent_at, scrub_after_send, reply_token, in_reply_to, \
-                       attachment_name, attachment_body";
+                       attempts, scrub_after_send, reply_token, in_reply_to, attachment_name, attachment_body";
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    mail: &NewMail<'_>,
-    now: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    let row: (i64,) = sqlx::query_as(
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Mail> {
+    Ok(Mail {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        person_id: r.get(2)?,
+        request_id: r.get(3)?,
+        template: r.get(4)?,
+        recipient: r.get(5)?,
+        subject: r.get(6)?,
+        body_text: r.get(7)?,
+        body_html: r.get(8)?,
+        attempts: r.get(9)?,
+        scrub_after_send: r.get(10)?,
+        reply_token: r.get(11)?,
+        in_reply_to: r.get(12)?,
+        attachment_name: r.get(13)?,
+        attachment_body: r.get(14)?,
+    })
+}
+
+pub fn insert(db: &Connection, mail: &NewMail<'_>, now: DateTime<Utc>) -> rusqlite::Result<i64> {
+    db.prepare_cached(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient, subject, body_text, body_html,
                              created_at, next_attempt_at, scrub_after_send, reply_token, in_reply_to,
                              attachment_name, attachment_body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+    )?
+    .query_row(
+        params![
+            mail.message_id,
+            mail.person_id,
+            mail.request_id,
+            mail.template,
+            mail.recipient,
+            mail.subject,
+            mail.body_text,
+            mail.body_html,
+            At(now),
+            mail.scrub_after_send,
+            mail.reply_token,
+            mail.in_reply_to,
+            mail.attachment.map(|a| a.0),
+            mail.attachment.map(|a| a.1),
+        ],
+        |r| r.get(0),
     )
-    .bind(mail.message_id)
-    .bind(mail.person_id)
-    .bind(mail.request_id)
-    .bind(mail.template)
-    .bind(mail.recipient)
-    .bind(mail.subject)
-    .bind(mail.body_text)
-    .bind(mail.body_html)
-    .bind(now)
-    .bind(now)
-    .bind(mail.scrub_after_send)
-    .bind(mail.reply_token)
-    .bind(mail.in_reply_to)
-    .bind(mail.attachment.map(|a| a.0))
-    .bind(mail.attachment.map(|a| a.1))
-    .fetch_one(conn)
-    .await?;
-    Ok(row.0)
 }
 
 /// Claims the unsent mail that has waited longest among those due at `now`: its next attempt
 /// moves to `lease_until`, so a second worker does not pick it up while this one sends it, and
 /// a worker that dies mid-send leaves it to be retried once the lease runs out.
-pub async fn claim_next_due(
-    conn: &mut SqliteConnection,
+pub fn claim_next_due(
+    db: &Connection,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
-) -> sqlx::Result<Option<Mail>> {
-    sqlx::query_as(&format!(
+) -> rusqlite::Result<Option<Mail>> {
+    db.prepare_cached(&format!(
         "UPDATE outbox SET next_attempt_at = ?
          WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?
                      ORDER BY next_attempt_at, id LIMIT 1)
          RETURNING {COLUMNS}"
-    ))
-    .bind(lease_until)
-    .bind(now)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<Mail>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-}
-
-pub async fn for_request(conn: &mut SqliteConnection, request_id: i64) -> sqlx::Result<Vec<Mail>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE request_id = ? ORDER BY id"
-    ))
-    .bind(request_id)
-    .fetch_all(conn)
-    .await
+    ))?
+    .query_row(params![At(lease_until), At(now)], from_row)
+    .optional()
 }
 
 /// Marks a mail delivered; mail to an erased person loses its address and text at once.
-pub async fn mark_sent(
-    conn: &mut SqliteConnection,
-    id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+pub fn mark_sent(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    db.prepare_cached(
         "UPDATE outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL,
              recipient = CASE WHEN scrub_after_send THEN '' ELSE recipient END,
              subject = CASE WHEN scrub_after_send THEN '' ELSE subject END,
@@ -125,58 +118,36 @@ pub async fn mark_sent(
              body_html = CASE WHEN scrub_after_send THEN '' ELSE body_html END,
              reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END
          WHERE id = ?",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![At(now), id])?;
     Ok(())
 }
 
-pub async fn mark_failed(
-    conn: &mut SqliteConnection,
+pub fn mark_failed(
+    db: &Connection,
     id: i64,
     error: &str,
     next_attempt_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
-        .bind(error)
-        .bind(next_attempt_at)
-        .bind(id)
-        .execute(conn)
-        .await?;
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+    )?
+    .execute(params![error, At(next_attempt_at), id])?;
     Ok(())
 }
 
 /// For an erased person: wipes the mail already delivered and flags the rest to be wiped
 /// once delivered.
-pub async fn scrub_for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<()> {
-    sqlx::query(
+pub fn scrub_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached(
         "UPDATE outbox SET recipient = '', subject = '', body_text = '', body_html = '', reply_token = NULL,
                            scrub_after_send = 1
          WHERE person_id = ? AND sent_at IS NOT NULL",
-    )
-    .bind(person_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE outbox SET scrub_after_send = 1 WHERE person_id = ? AND sent_at IS NULL")
-        .bind(person_id)
-        .execute(conn)
-        .await?;
+    )?
+    .execute([person_id])?;
+    db.prepare_cached(
+        "UPDATE outbox SET scrub_after_send = 1 WHERE person_id = ? AND sent_at IS NULL",
+    )?
+    .execute([person_id])?;
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub pending: i64,
-    pub sent: i64,
-}
-
-pub async fn counts(conn: &mut SqliteConnection) -> sqlx::Result<Counts> {
-    let (pending, sent): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(sent_at IS NULL), 0), COALESCE(SUM(sent_at IS NOT NULL), 0) FROM outbox",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(Counts { pending, sent })
 }

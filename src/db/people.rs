@@ -1,25 +1,17 @@
 //! `people`: one row per person, an id and little else.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, params};
 
-pub async fn insert(conn: &mut SqliteConnection, now: DateTime<Utc>) -> sqlx::Result<i64> {
-    let row: (i64,) = sqlx::query_as("INSERT INTO people (created_at) VALUES (?) RETURNING id")
-        .bind(now)
-        .fetch_one(conn)
-        .await?;
-    Ok(row.0)
+use super::sql::At;
+
+pub fn insert(db: &Connection, now: DateTime<Utc>) -> rusqlite::Result<i64> {
+    db.prepare_cached("INSERT INTO people (created_at) VALUES (?) RETURNING id")?
+        .query_row([At(now)], |r| r.get(0))
 }
 
-pub async fn mark_erased(
-    conn: &mut SqliteConnection,
-    person_id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE people SET erased_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(person_id)
-        .execute(conn)
-        .await?;
+pub fn mark_erased(db: &Connection, person_id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE people SET erased_at = ? WHERE id = ?")?
+        .execute(params![At(now), person_id])?;
     Ok(())
 }

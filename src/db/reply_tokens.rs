@@ -1,10 +1,12 @@
 //! `reply_tokens`: what a reply's token points at.
 
 use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+use super::sql::At;
+
+#[derive(Debug, Clone)]
 pub struct ReplyToken {
     pub request_id: i64,
     pub email: String,
@@ -15,55 +17,55 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
+pub fn insert(
+    db: &Connection,
     token: &str,
     request_id: i64,
     email: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
         "INSERT INTO reply_tokens (token_hash, request_id, email, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(hash(token))
-    .bind(request_id)
-    .bind(email)
-    .bind(now)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![hash(token), request_id, email, At(now), At(expires_at)])?;
     Ok(())
 }
 
-pub async fn find(conn: &mut SqliteConnection, token: &str) -> sqlx::Result<Option<ReplyToken>> {
-    sqlx::query_as("SELECT request_id, email, expires_at FROM reply_tokens WHERE token_hash = ?")
-        .bind(hash(token))
-        .fetch_optional(conn)
-        .await
+pub fn find(db: &Connection, token: &str) -> rusqlite::Result<Option<ReplyToken>> {
+    db.prepare_cached(
+        "SELECT request_id, email, expires_at FROM reply_tokens WHERE token_hash = ?",
+    )?
+    .query_row([hash(token)], |r| {
+        Ok(ReplyToken {
+            request_id: r.get(0)?,
+            email: r.get(1)?,
+            expires_at: r.get::<_, At>(2)?.0,
+        })
+    })
+    .optional()
 }
 
 /// The token of the outgoing mail with this Message-ID, for replies that lost the plus address
 /// but kept In-Reply-To / References.
-pub async fn find_by_message_id(
-    conn: &mut SqliteConnection,
+pub fn find_by_message_id(
+    db: &Connection,
     message_id: &str,
-) -> sqlx::Result<Option<ReplyToken>> {
-    let token: Option<Option<String>> =
-        sqlx::query_scalar("SELECT reply_token FROM outbox WHERE message_id = ?")
-            .bind(message_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+) -> rusqlite::Result<Option<ReplyToken>> {
+    let token: Option<Option<String>> = db
+        .prepare_cached("SELECT reply_token FROM outbox WHERE message_id = ?")?
+        .query_row([message_id], |r| r.get(0))
+        .optional()?;
     match token.flatten() {
-        Some(t) => find(conn, &t).await,
+        Some(t) => find(db, &t),
         None => Ok(None),
     }
 }
 
-pub async fn delete_for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM reply_tokens WHERE request_id IN (SELECT id FROM requests WHERE person_id = ?)")
-        .bind(person_id)
-        .execute(conn)
-        .await?;
+pub fn delete_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "DELETE FROM reply_tokens WHERE request_id IN (SELECT id FROM requests WHERE person_id = ?)",
+    )?
+    .execute([person_id])?;
     Ok(())
 }

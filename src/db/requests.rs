@@ -1,17 +1,18 @@
 //! `requests`: every request with its receive time, deadline offset, due date and state.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::sql::{At, at};
 use crate::domain::{Channel, RequestKind, RequestState};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Request {
     pub id: i64,
     pub person_id: i64,
-    pub kind: String,
-    pub channel: String,
-    pub state: String,
+    pub kind: RequestKind,
+    pub channel: Channel,
+    pub state: RequestState,
     pub received_at: DateTime<Utc>,
     pub deadline_offset_secs: i64,
     pub due_at: DateTime<Utc>,
@@ -19,20 +20,6 @@ pub struct Request {
     pub updated_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
-}
-
-impl Request {
-    pub fn kind(&self) -> RequestKind {
-        self.kind
-            .parse()
-            .expect("kind is constrained by the schema")
-    }
-
-    pub fn state(&self) -> RequestState {
-        self.state
-            .parse()
-            .expect("state is constrained by the schema")
-    }
 }
 
 pub struct NewRequest {
@@ -48,133 +35,232 @@ pub struct NewRequest {
 const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, \
                        person_confirmed_at, updated_at, confirmed_at, closed_at";
 
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
+    Ok(Request {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        kind: r.get(2)?,
+        channel: r.get(3)?,
+        state: r.get(4)?,
+        received_at: r.get::<_, At>(5)?.0,
+        deadline_offset_secs: r.get(6)?,
+        due_at: r.get::<_, At>(7)?.0,
+        person_confirmed_at: r.get::<_, Option<At>>(8)?.map(|a| a.0),
+        updated_at: r.get::<_, At>(9)?.0,
+        confirmed_at: r.get::<_, Option<At>>(10)?.map(|a| a.0),
+        closed_at: r.get::<_, Option<At>>(11)?.map(|a| a.0),
+    })
+}
+
 /// Inserts a request and returns it as stored.
-pub async fn insert(conn: &mut SqliteConnection, new: &NewRequest) -> sqlx::Result<Request> {
-    sqlx::query_as(&format!(
-        "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, updated_at,
-                               confirmed_at, closed_at)
+pub fn insert(db: &Connection, new: &NewRequest) -> rusqlite::Result<Request> {
+    db.prepare_cached(&format!(
+        "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
+                                    updated_at, confirmed_at, closed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5,
                  CASE WHEN ?4 = 'confirmed' THEN ?5 END,
                  CASE WHEN ?4 IN ('completed', 'cancelled', 'expired') THEN ?5 END)
          RETURNING {COLUMNS}"
-    ))
-    .bind(new.person_id)
-    .bind(new.kind.as_str())
-    .bind(new.channel.as_str())
-    .bind(new.state.as_str())
-    .bind(new.received_at)
-    .bind(new.deadline_offset_secs)
-    .bind(new.due_at)
-    .fetch_one(conn)
-    .await
+    ))?
+    .query_row(
+        params![
+            new.person_id,
+            new.kind,
+            new.channel,
+            new.state,
+            At(new.received_at),
+            new.deadline_offset_secs,
+            At(new.due_at)
+        ],
+        from_row,
+    )
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<Request>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM requests WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+/// Inserts a request kept elsewhere before, with the times it had there.
+pub fn insert_imported(
+    db: &Connection,
+    new: &NewRequest,
+    confirmed_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+) -> rusqlite::Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
+                               updated_at, confirmed_at, closed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(?9, ?5), ?8, ?9) RETURNING id",
+    )?
+    .query_row(
+        params![
+            new.person_id,
+            new.kind,
+            new.channel,
+            new.state,
+            At(new.received_at),
+            new.deadline_offset_secs,
+            At(new.due_at),
+            at(confirmed_at),
+            at(closed_at)
+        ],
+        |r| r.get(0),
+    )
 }
 
-pub async fn find_open(
-    conn: &mut SqliteConnection,
+pub fn get(db: &Connection, id: i64) -> rusqlite::Result<Option<Request>> {
+    db.prepare_cached(&format!("SELECT {COLUMNS} FROM requests r WHERE r.id = ?"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+pub fn find_open(
+    db: &Connection,
     person_id: i64,
     kind: RequestKind,
-) -> sqlx::Result<Option<Request>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM requests
-         WHERE person_id = ? AND kind = ? AND state IN ('awaiting_confirmation', 'confirmed')"
-    ))
-    .bind(person_id)
-    .bind(kind.as_str())
-    .fetch_optional(conn)
-    .await
+) -> rusqlite::Result<Option<Request>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM requests r
+         WHERE r.person_id = ? AND r.kind = ? AND r.state IN ('awaiting_confirmation', 'confirmed')"
+    ))?
+    .query_row(params![person_id, kind], from_row)
+    .optional()
 }
 
-pub async fn open_for_person(
-    conn: &mut SqliteConnection,
-    person_id: i64,
-) -> sqlx::Result<Vec<Request>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM requests
-         WHERE person_id = ? AND state IN ('awaiting_confirmation', 'confirmed') ORDER BY id"
-    ))
-    .bind(person_id)
-    .fetch_all(conn)
-    .await
+pub fn open_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<Vec<Request>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM requests r
+         WHERE r.person_id = ? AND r.state IN ('awaiting_confirmation', 'confirmed') ORDER BY r.id"
+    ))?
+    .query_map([person_id], from_row)?
+    .collect()
 }
 
-pub async fn set_state(
-    conn: &mut SqliteConnection,
+/// A state change that did not find the request in the state it was read in.
+#[derive(Debug, thiserror::Error)]
+#[error("request #{id} was expected to be {expected} but is not; nothing was changed")]
+pub struct StaleState {
+    pub id: i64,
+    pub expected: RequestState,
+}
+
+/// Moves a request from `from` to `to`. Fails when the request is no longer in `from`, so a
+/// decision taken on a stale read can never be written.
+pub fn set_state(
+    db: &Connection,
     id: i64,
-    state: RequestState,
+    from: RequestState,
+    to: RequestState,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE requests SET state = ?1, updated_at = ?2,
-             confirmed_at = CASE WHEN ?1 = 'confirmed' THEN COALESCE(confirmed_at, ?2) ELSE confirmed_at END,
-             closed_at = CASE WHEN ?1 IN ('completed', 'cancelled', 'expired') THEN ?2 ELSE closed_at END
-         WHERE id = ?3",
-    )
-    .bind(state.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+) -> anyhow::Result<()> {
+    let changed = db
+        .prepare_cached(
+            "UPDATE requests SET state = ?1, updated_at = ?2,
+                 confirmed_at = CASE WHEN ?1 = 'confirmed' THEN COALESCE(confirmed_at, ?2) ELSE confirmed_at END,
+                 closed_at = CASE WHEN ?1 IN ('completed', 'cancelled', 'expired') THEN ?2 ELSE closed_at END
+             WHERE id = ?3 AND state = ?4",
+        )?
+        .execute(params![to, At(now), id, from])?;
+    if changed != 1 {
+        return Err(StaleState { id, expected: from }.into());
+    }
     Ok(())
 }
 
-pub async fn set_person_confirmed(
-    conn: &mut SqliteConnection,
-    id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE requests SET person_confirmed_at = ?, updated_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+pub fn set_person_confirmed(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE requests SET person_confirmed_at = ?1, updated_at = ?1 WHERE id = ?2",
+    )?
+    .execute(params![At(now), id])?;
     Ok(())
 }
 
 /// Requests still waiting for the person that were received before `cutoff`.
-pub async fn awaiting_since_before(
-    conn: &mut SqliteConnection,
+pub fn awaiting_since_before(
+    db: &Connection,
     cutoff: DateTime<Utc>,
-) -> sqlx::Result<Vec<Request>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM requests WHERE state = 'awaiting_confirmation' AND received_at < ? ORDER BY id"
-    ))
-    .bind(cutoff)
-    .fetch_all(conn)
-    .await
+) -> rusqlite::Result<Vec<Request>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM requests r
+         WHERE r.state = 'awaiting_confirmation' AND r.received_at < ? ORDER BY r.id"
+    ))?
+    .query_map([At(cutoff)], from_row)?
+    .collect()
 }
 
-/// One row of the operator listing: no names or addresses, only whether an email is proven.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// Which requests a listing shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only this state; with `None`, every state (or every open one, with `open_only`).
+    pub state: Option<RequestState>,
+    pub open_only: bool,
+    /// At most this many rows.
+    pub limit: Option<u32>,
+}
+
+impl Filter {
+    fn states(&self) -> Vec<RequestState> {
+        match (self.state, self.open_only) {
+            (Some(s), _) => vec![s],
+            (None, true) => RequestState::ALL
+                .iter()
+                .copied()
+                .filter(|s| s.is_open())
+                .collect(),
+            (None, false) => RequestState::ALL.to_vec(),
+        }
+    }
+
+    fn sql(&self) -> String {
+        let states = self.states();
+        if states.len() == RequestState::ALL.len() {
+            return "1".to_owned();
+        }
+        let states = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("r.state IN ({states})")
+    }
+}
+
+/// One row of an officer listing: no names or addresses, only whether an email is proven.
+#[derive(Debug, Clone)]
 pub struct Listed {
-    #[sqlx(flatten)]
     pub request: Request,
     pub email_verified: bool,
 }
 
-/// Requests in `state` (or all), oldest due first.
-pub async fn list(
-    conn: &mut SqliteConnection,
-    state: Option<RequestState>,
-) -> sqlx::Result<Vec<Listed>> {
-    sqlx::query_as(
-        "SELECT r.id, r.person_id, r.kind, r.channel, r.state, r.received_at, r.deadline_offset_secs, r.due_at,
-                r.person_confirmed_at, r.updated_at, r.confirmed_at, r.closed_at,
+/// Streams the requests `filter` selects, oldest due first, to `each`; memory stays flat
+/// however many there are.
+pub fn list(
+    db: &Connection,
+    filter: Filter,
+    mut each: impl FnMut(Listed) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let limit = filter.limit.map_or(-1, i64::from);
+    let mut stmt = db.prepare(&format!(
+        "SELECT {COLUMNS},
                 EXISTS (SELECT 1 FROM identities i
                         WHERE i.person_id = r.person_id AND i.kind = 'email' AND i.verified_at IS NOT NULL)
-                    AS email_verified
          FROM requests r
-         WHERE ?1 IS NULL OR r.state = ?1
-         ORDER BY r.due_at, r.id",
+         WHERE {}
+         ORDER BY r.due_at, r.id
+         LIMIT ?",
+        filter.sql()
+    ))?;
+    let mut rows = stmt.query([limit])?;
+    while let Some(row) = rows.next()? {
+        each(Listed {
+            request: from_row(row)?,
+            email_verified: row.get(12)?,
+        })?;
+    }
+    Ok(())
+}
+
+/// How many requests `filter` selects, ignoring its limit.
+pub fn count(db: &Connection, filter: Filter) -> rusqlite::Result<i64> {
+    db.query_row(
+        &format!("SELECT COUNT(*) FROM requests r WHERE {}", filter.sql()),
+        [],
+        |r| r.get(0),
     )
-    .bind(state.map(|s| s.as_str()))
-    .fetch_all(conn)
-    .await
 }

@@ -1,33 +1,28 @@
-//! `settings`: installation values generated on first start.
+//! `settings`: installation values generated on first start, and small markers the workers
+//! keep.
 
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension};
 
-pub async fn get(conn: &mut SqliteConnection, name: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
-        .bind(name)
-        .fetch_optional(conn)
-        .await
+pub fn get(db: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    db.prepare_cached("SELECT value FROM settings WHERE name = ?")?
+        .query_row([name], |r| r.get(0))
+        .optional()
 }
 
 /// Stores `value` unless the name is already set; returns what is stored afterwards.
-pub async fn get_or_insert(
-    conn: &mut SqliteConnection,
-    name: &str,
-    value: &str,
-) -> sqlx::Result<String> {
-    sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(value)
-        .execute(&mut *conn)
-        .await?;
-    Ok(get(conn, name).await?.unwrap_or_default())
+pub fn get_or_insert(db: &Connection, name: &str, value: &str) -> rusqlite::Result<String> {
+    db.prepare_cached(
+        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+    )?
+    .execute([name, value])?;
+    Ok(get(db, name)?.unwrap_or_default())
 }
 
-pub async fn set(conn: &mut SqliteConnection, name: &str, value: &str) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-        .bind(name)
-        .bind(value)
-        .execute(conn)
-        .await?;
+pub fn set(db: &Connection, name: &str, value: &str) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO settings (name, value) VALUES (?, ?)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([name, value])?;
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! `email_verifications`: one-time codes proving control of an email address.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+use super::sql::At;
+
+#[derive(Debug, Clone)]
 pub struct Verification {
     pub id: i64,
     pub person_id: i64,
@@ -15,88 +17,98 @@ pub struct Verification {
     pub verified_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str =
-    "id, person_id, request_id, email, code_hash, attempts, expires_at, verified_at";
+const COLUMNS: &str = "v.id, v.person_id, v.request_id, v.email, v.code_hash, v.attempts, v.expires_at, v.verified_at";
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Verification> {
+    Ok(Verification {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        request_id: r.get(2)?,
+        email: r.get(3)?,
+        code_hash: r.get(4)?,
+        attempts: r.get(5)?,
+        expires_at: r.get::<_, At>(6)?.0,
+        verified_at: r.get::<_, Option<At>>(7)?.map(|a| a.0),
+    })
+}
+
+pub fn insert(
+    db: &Connection,
     person_id: i64,
     request_id: i64,
     email: &str,
     code_hash: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    let row: (i64,) = sqlx::query_as(
+) -> rusqlite::Result<i64> {
+    db.prepare_cached(
         "INSERT INTO email_verifications (person_id, request_id, email, code_hash, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )?
+    .query_row(
+        params![person_id, request_id, email, code_hash, At(now), At(expires_at)],
+        |r| r.get(0),
     )
-    .bind(person_id)
-    .bind(request_id)
-    .bind(email)
-    .bind(code_hash)
-    .bind(now)
-    .bind(expires_at)
-    .fetch_one(conn)
-    .await?;
-    Ok(row.0)
 }
 
 /// The newest unverified code for a request, expired or not.
-pub async fn latest_for_request(
-    conn: &mut SqliteConnection,
+pub fn latest_for_request(
+    db: &Connection,
     request_id: i64,
-) -> sqlx::Result<Option<Verification>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM email_verifications WHERE request_id = ? AND verified_at IS NULL ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(request_id)
-    .fetch_optional(conn)
-    .await
+) -> rusqlite::Result<Option<Verification>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM email_verifications v
+         WHERE v.request_id = ? AND v.verified_at IS NULL ORDER BY v.id DESC LIMIT 1"
+    ))?
+    .query_row([request_id], from_row)
+    .optional()
 }
 
 /// The person's newest unverified code whose request is still open.
-pub async fn latest_pending_for_person(
-    conn: &mut SqliteConnection,
+pub fn latest_pending_for_person(
+    db: &Connection,
     person_id: i64,
-) -> sqlx::Result<Option<Verification>> {
-    sqlx::query_as(&format!(
+) -> rusqlite::Result<Option<Verification>> {
+    db.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM email_verifications v
          WHERE v.person_id = ? AND v.verified_at IS NULL
            AND EXISTS (SELECT 1 FROM requests r WHERE r.id = v.request_id
                        AND r.state IN ('awaiting_confirmation', 'confirmed'))
          ORDER BY v.id DESC LIMIT 1"
-    ))
-    .bind(person_id)
-    .fetch_optional(conn)
-    .await
+    ))?
+    .query_row([person_id], from_row)
+    .optional()
 }
 
-pub async fn count_attempt(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE email_verifications SET attempts = attempts + 1 WHERE id = ?")
-        .bind(id)
-        .execute(conn)
-        .await?;
+pub fn count_attempt(db: &Connection, id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE email_verifications SET attempts = attempts + 1 WHERE id = ?")?
+        .execute([id])?;
     Ok(())
 }
 
-pub async fn mark_verified(
-    conn: &mut SqliteConnection,
-    id: i64,
+pub fn mark_verified(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE email_verifications SET verified_at = ? WHERE id = ?")?
+        .execute(params![At(now), id])?;
+    Ok(())
+}
+
+/// Marks the codes of `request_id` sent to `email` as used: a reply from the address proved it.
+pub fn mark_verified_by_reply(
+    db: &Connection,
+    request_id: i64,
+    email: &str,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE email_verifications SET verified_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE email_verifications SET verified_at = ?
+         WHERE request_id = ? AND email = ? AND verified_at IS NULL",
+    )?
+    .execute(params![At(now), request_id, email])?;
     Ok(())
 }
 
-pub async fn delete_for_person(conn: &mut SqliteConnection, person_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM email_verifications WHERE person_id = ?")
-        .bind(person_id)
-        .execute(conn)
-        .await?;
+pub fn delete_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached("DELETE FROM email_verifications WHERE person_id = ?")?
+        .execute([person_id])?;
     Ok(())
 }

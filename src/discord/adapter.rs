@@ -4,9 +4,10 @@
 use std::future::Future;
 
 use crate::{
-    domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind, RequestState, command},
+    db::requests::Filter,
+    domain::{DiscordId, EmailAddress, RequestKind, RequestState, command},
     error::{ServiceError, UserError},
-    services::{Reply, Services},
+    services::{Call, Origin, Reply, Services},
 };
 
 use super::buttons::{Action, DeletionButton};
@@ -44,7 +45,8 @@ pub enum OfficerCommand {
 pub struct Answer {
     pub text: String,
     pub buttons: Vec<(DeletionButton, &'static str)>,
-    /// A receipt to DM once the reply is shown.
+    /// A receipt to DM once the reply is shown (never to a member whose DMs are known closed:
+    /// the reply says so instead).
     pub receipt: Option<(DiscordId, String)>,
 }
 
@@ -71,6 +73,8 @@ pub trait Dm: Send + Sync {
 
 /// Discord's own cap on a message.
 const MAX_MESSAGE: usize = 2_000;
+/// Rows read for `/requests`: more than one message can show (a line is 40 to 60 characters).
+const PAGE: u32 = 60;
 
 #[derive(Clone)]
 pub struct Adapter {
@@ -92,17 +96,13 @@ impl Adapter {
     }
 
     pub async fn member(&self, inv: &Invocation, cmd: MemberCommand) -> Answer {
-        let svc = self
-            .services
-            .for_input("discord", &inv.interaction_id.to_string());
-        let actor = Actor::Discord(inv.user);
-        let ch = Channel::Discord;
+        let svc = &self.services;
+        let origin = Origin::discord(inv.user, inv.interaction_id);
         let file = |kind, email: Option<String>| {
-            let svc = svc.clone();
-            let actor = actor.clone();
+            let origin = origin.clone();
             async move {
                 let email = email_arg(email)?;
-                svc.file_request(&actor, ch, kind, email).await
+                svc.file_request(&origin, kind, email).await
             }
         };
         let is_delete = matches!(cmd, MemberCommand::Delete { .. });
@@ -110,25 +110,24 @@ impl Adapter {
             MemberCommand::OptOut { email } => file(RequestKind::OptOut, email).await,
             MemberCommand::OptIn { email } => file(RequestKind::OptIn, email).await,
             MemberCommand::Delete { email } => file(RequestKind::Deletion, email).await,
-            MemberCommand::Confirm => svc.confirm(&actor, ch).await,
-            MemberCommand::Cancel => svc.cancel(&actor, ch).await,
-            MemberCommand::Verify { code } => svc.verify(&actor, ch, &code).await,
-            MemberCommand::Status => svc.status(&actor, ch).await,
-            MemberCommand::Privacy => Ok(Reply {
-                text: svc.privacy_notice(),
-                request_id: None,
-                receipt: false,
-            }),
+            MemberCommand::Confirm => svc.confirm(&origin).await,
+            MemberCommand::Cancel => svc.cancel(&origin).await,
+            MemberCommand::Verify { code } => svc.verify(&origin, &code).await,
+            MemberCommand::Status => svc.status(&origin).await,
+            MemberCommand::Privacy => Ok(Reply::text(svc.privacy_notice())),
         };
         match result {
             Ok(reply) => {
-                let mut answer = self.answer(inv.user, reply.clone());
-                if is_delete && let Some(id) = reply.request_id {
-                    answer.buttons = self.deletion_buttons(id, inv.user).await;
+                let waiting = (reply.request_state() == Some(RequestState::AwaitingConfirmation))
+                    .then_some(reply.request_id)
+                    .flatten();
+                let mut answer = self.answer(inv.user, reply).await;
+                if is_delete && let Some(id) = waiting {
+                    answer.buttons = self.deletion_buttons(id, inv.user);
                 }
                 answer
             }
-            Err(e) => Answer::text(e.reply_text()),
+            Err(e) => Answer::text(e.for_person()),
         }
     }
 
@@ -145,20 +144,14 @@ impl Adapter {
                 "These buttons have expired. Run /delete again for fresh ones, or use /confirm or /cancel.".into(),
             ));
         }
-        let svc = self
-            .services
-            .for_input("discord", &inv.interaction_id.to_string());
-        let actor = Actor::Discord(inv.user);
+        let origin = Origin::discord(inv.user, inv.interaction_id);
         let result = match b.action {
-            Action::Confirm => svc.confirm(&actor, Channel::Discord).await,
-            Action::Cancel => {
-                svc.cancel_request(&actor, Channel::Discord, b.request_id)
-                    .await
-            }
+            Action::Confirm => self.services.confirm(&origin).await,
+            Action::Cancel => self.services.cancel_request(&origin, b.request_id).await,
         };
         Some(match result {
-            Ok(reply) => self.answer(inv.user, reply),
-            Err(e) => Answer::text(e.reply_text()),
+            Ok(reply) => self.answer(inv.user, reply).await,
+            Err(e) => Answer::text(e.for_person()),
         })
     }
 
@@ -170,18 +163,11 @@ impl Adapter {
         text: &str,
         dm: &D,
     ) -> Option<String> {
-        match self.services.dm_closed(to).await {
-            Ok(true) => return Some(DM_CLOSED.into()),
-            Ok(false) => {}
-            Err(e) => {
-                e.reply_text();
-            }
-        }
         match dm.send(to, text).await {
             Ok(()) => None,
             Err(DmError::Closed) => {
                 if let Err(e) = self.services.mark_dm_closed(to).await {
-                    e.reply_text();
+                    tracing::error!(error = format!("{e:#}"), "recording closed DMs failed");
                 }
                 Some(DM_CLOSED.into())
             }
@@ -196,14 +182,12 @@ impl Adapter {
         if let Err(e) = self.check_officer(inv) {
             return Answer::text(e.to_string());
         }
-        let svc = self
-            .services
-            .for_input("discord", &inv.interaction_id.to_string());
         let result = match cmd {
             OfficerCommand::Requests { state } => self.open_requests(state).await,
             OfficerCommand::Report { month } => self.report(month).await,
             OfficerCommand::Complete { request_id } => {
-                match svc.complete_deletion(request_id).await {
+                let call = Call::discord(inv.interaction_id);
+                match self.services.complete_deletion(call, request_id).await {
                     Ok(done) => {
                         let mut told_on_discord = 0;
                         for id in &done.tell_on_discord {
@@ -227,7 +211,7 @@ impl Adapter {
         };
         Answer::text(match result {
             Ok(text) => text,
-            Err(e) => e.reply_text(),
+            Err(e) => e.for_person(),
         })
     }
 
@@ -243,25 +227,36 @@ impl Adapter {
         }
     }
 
-    fn answer(&self, user: DiscordId, reply: Reply) -> Answer {
-        let receipt = reply.receipt.then(|| (user, reply.text.clone()));
-        Answer {
-            text: reply.text,
-            buttons: Vec::new(),
-            receipt,
+    /// The reply, and its DM receipt when a change took effect: unless the member's DMs are
+    /// known to be closed, in which case the reply says so and is the confirmation.
+    async fn answer(&self, user: DiscordId, reply: Reply) -> Answer {
+        if !reply.receipt {
+            return Answer::text(reply.text);
+        }
+        match self.services.dm_closed(user).await {
+            Ok(true) => Answer::text(format!("{}\n\n{DM_CLOSED}", reply.text)),
+            closed => {
+                if let Err(e) = closed {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "reading whether DMs are closed failed"
+                    );
+                }
+                Answer {
+                    receipt: Some((user, reply.text.clone())),
+                    text: reply.text,
+                    buttons: Vec::new(),
+                }
+            }
         }
     }
 
-    async fn deletion_buttons(
+    fn deletion_buttons(
         &self,
         request_id: i64,
         user: DiscordId,
     ) -> Vec<(DeletionButton, &'static str)> {
         let issued_at = self.services.now().timestamp();
-        let state = self.services.request_state(request_id).await.ok().flatten();
-        if state != Some(RequestState::AwaitingConfirmation) {
-            return Vec::new();
-        }
         let b = |action| DeletionButton {
             action,
             request_id,
@@ -274,6 +269,7 @@ impl Adapter {
         ]
     }
 
+    /// Open requests (or those in `state`), oldest due first, as many as fit one message.
     async fn open_requests(&self, state: Option<String>) -> Result<String, ServiceError> {
         let state = state
             .map(|s| {
@@ -281,36 +277,50 @@ impl Adapter {
                     .map_err(|e| UserError::new(format!("Unknown state: {e}.")))
             })
             .transpose()?;
-        let rows = self.services.list_requests(state).await?;
-        let rows: Vec<_> = rows
-            .into_iter()
-            .filter(|r| state.is_some() || r.state.is_open())
-            .collect();
-        if rows.is_empty() {
+        let filter = Filter {
+            state,
+            open_only: state.is_none(),
+            limit: Some(PAGE),
+        };
+        let total = self.services.count_requests(filter).await?;
+        if total == 0 {
             return Ok("No requests match.".into());
         }
-        let mut out = format!("{} request(s), oldest due first:\n", rows.len());
-        for (shown, r) in rows.iter().enumerate() {
-            let line = format!(
-                "#{} {} – {} – due {} ({})\n",
-                r.id,
-                r.kind.label(),
-                r.state.label(),
-                &r.due_at[..10],
-                if r.days_left >= 0 {
-                    format!("{} days left", r.days_left)
-                } else {
-                    format!("{} days late", -r.days_left)
-                }
-            );
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        self.services
+            .list_requests(filter, move |r| {
+                let line = format!(
+                    "#{} {} – {} – due {} ({})\n",
+                    r.id,
+                    r.kind.label(),
+                    r.state.label(),
+                    &r.due_at[..10],
+                    if r.days_left >= 0 {
+                        format!("{} days left", r.days_left)
+                    } else {
+                        format!("{} days late", -r.days_left)
+                    }
+                );
+                sink.lock().expect("not poisoned").push(line);
+                Ok(())
+            })
+            .await?;
+        let lines = std::mem::take(&mut *lines.lock().expect("not poisoned"));
+        let mut out = format!("{total} request(s), oldest due first:\n");
+        let mut shown = 0;
+        for line in lines {
             if out.len() + line.len() > MAX_MESSAGE - 80 {
-                out.push_str(&format!(
-                    "… and {} more; `dsr-bot requests list` shows all.",
-                    rows.len() - shown
-                ));
                 break;
             }
             out.push_str(&line);
+            shown += 1;
+        }
+        if (shown as i64) < total {
+            out.push_str(&format!(
+                "… and {} more; `dsr-bot requests list` shows all.",
+                total - shown as i64
+            ));
         }
         Ok(out)
     }

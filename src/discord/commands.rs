@@ -7,7 +7,7 @@ use poise::CreateReply;
 
 use super::{
     adapter::{Adapter, Answer, Invocation, MemberCommand, OfficerCommand},
-    bot::SerenityDm,
+    outbound::{SerenityDm, button_rows},
 };
 use crate::domain::DiscordId;
 
@@ -152,7 +152,7 @@ pub async fn complete(
     officer(ctx, OfficerCommand::Complete { request_id }).await
 }
 
-/// Privacy officers: request counts, for one month or all time
+/// Privacy officers: the monthly summary (default: the last complete month)
 #[poise::command(
     slash_command,
     ephemeral,
@@ -161,7 +161,7 @@ pub async fn complete(
 )]
 pub async fn report(
     ctx: Ctx<'_>,
-    #[description = "Month as YYYY-MM (default: all time)"]
+    #[description = "Month as YYYY-MM (default: the last complete month)"]
     #[max_length = 7]
     month: Option<String>,
 ) -> Result<(), Error> {
@@ -203,7 +203,7 @@ async fn show(ctx: Ctx<'_>, answer: Answer) -> Result<(), Error> {
         CreateReply::default()
             .content(text)
             .ephemeral(true)
-            .components(super::bot::button_rows(&answer.buttons))
+            .components(button_rows(&answer.buttons))
     };
     let handle = ctx.send(reply(answer.text.clone())).await?;
     if let Some((to, text)) = &answer.receipt {

@@ -5,5 +5,6 @@ pub mod adapter;
 pub mod bot;
 pub mod buttons;
 pub mod commands;
+pub mod outbound;
 
 pub use adapter::{Adapter, Answer, Dm, DmError, Invocation, MemberCommand, OfficerCommand};

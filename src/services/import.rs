@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Services, transitions};
+use super::{transitions, uow::Uow};
 use crate::{
     db::{self, events::Event, requests::NewRequest},
     domain::{Channel, EmailAddress, RequestKind, RequestState, deadline},
@@ -133,113 +133,96 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
     })
 }
 
-impl Services {
-    /// Imports checked rows in one transaction. A row imported before (same time, kind and
-    /// person) is skipped, so importing a file twice changes nothing the second time.
-    pub async fn import_rows(
-        &self,
-        rows: &[ImportRow],
-        progress: impl Fn(usize),
-    ) -> Result<ImportSummary, ServiceError> {
-        let mut ordered: Vec<&ImportRow> = rows.iter().collect();
-        ordered.sort_by_key(|r| (r.received_at, r.line));
-        let cfg = self.config();
-        let mut summary = ImportSummary::default();
-        let mut tx = db::begin_write(self.pool()).await?;
-        for (done, row) in ordered.into_iter().enumerate() {
-            progress(done);
-            let (id_kind, id_value) = (&row.identity.0, &row.identity.1);
-            let key = format!(
-                "{}|{}|{id_kind}:{id_value}",
-                row.received_at.to_rfc3339(),
-                row.kind
-            );
-            if !db::inputs::claim(&mut tx, "import", &key, "acted", self.now()).await? {
-                summary.already_there += 1;
-                continue;
-            }
-            let person = match db::identities::find(&mut tx, id_kind, id_value).await? {
-                Some(i) => i.person_id,
-                None => {
-                    let p = db::people::insert(&mut tx, row.received_at).await?;
-                    db::identities::insert(
-                        &mut tx,
-                        p,
-                        id_kind,
-                        id_value,
-                        Some(row.received_at),
-                        row.received_at,
-                    )
-                    .await?;
-                    p
-                }
-            };
-            let decided = row.status != RequestState::Cancelled;
-            if decided {
-                // A later decision ends the earlier open one, as it would have live.
-                let kinds: &[RequestKind] = match row.kind.opposite_choice() {
-                    Some(opposite) => &[row.kind, opposite],
-                    None => &[row.kind],
-                };
-                for k in kinds {
-                    if let Some(mut old) = db::requests::find_open(&mut tx, person, *k).await? {
-                        let note = Some("superseded by an imported request".to_owned());
-                        transitions::transition(
-                            &mut tx,
-                            &mut old,
-                            RequestState::Completed,
-                            "import",
-                            note,
-                            row.received_at,
-                        )
-                        .await?;
-                    }
-                }
-            }
-            let new = NewRequest {
-                person_id: person,
-                kind: row.kind,
-                channel: Channel::Import,
-                state: row.status,
-                received_at: row.received_at,
-                deadline_offset_secs: deadline::offset_seconds(
-                    row.received_at,
-                    cfg.policy_deadline,
-                ),
-                due_at: deadline::due_at(row.received_at, cfg.response_days),
-            };
-            let id = db::requests::insert(&mut tx, &new).await?.id;
-            let closed_at = match row.status {
-                RequestState::Completed => Some(row.completed_at.unwrap_or(row.received_at)),
-                RequestState::Cancelled => Some(row.received_at),
-                _ => None,
-            };
-            sqlx::query(
-                "UPDATE requests SET confirmed_at = ?, closed_at = ?, updated_at = ? WHERE id = ?",
-            )
-            .bind(decided.then_some(row.received_at))
-            .bind(closed_at)
-            .bind(closed_at.unwrap_or(row.received_at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            db::events::append(
-                &mut tx,
-                &Event {
-                    request_id: id,
-                    at: closed_at.unwrap_or(row.received_at),
-                    from_state: None,
-                    to_state: row.status.as_str().to_owned(),
-                    actor: "import".into(),
-                    note: Some(format!("imported from line {}", row.line)),
-                },
-            )
-            .await?;
-            summary.imported += 1;
+/// Imports checked rows in one unit of work. A row imported before (same time, kind and
+/// person) is skipped, so importing a file twice changes nothing the second time.
+pub fn import_rows(
+    uow: &mut Uow<'_>,
+    rows: &[ImportRow],
+    progress: impl Fn(usize),
+) -> Result<ImportSummary, ServiceError> {
+    let mut ordered: Vec<&ImportRow> = rows.iter().collect();
+    ordered.sort_by_key(|r| (r.received_at, r.line));
+    let cfg = uow.config();
+    let db = uow.db;
+    let mut summary = ImportSummary::default();
+    for (done, row) in ordered.into_iter().enumerate() {
+        progress(done);
+        let (id_kind, id_value) = (&row.identity.0, &row.identity.1);
+        let key = format!(
+            "{}|{}|{id_kind}:{id_value}",
+            row.received_at.to_rfc3339(),
+            row.kind
+        );
+        if !db::inputs::claim(db, "import", &key, "acted", uow.now)? {
+            summary.already_there += 1;
+            continue;
         }
-        tx.commit().await?;
-        Ok(summary)
+        let person = match db::identities::find(db, id_kind, id_value)? {
+            Some(i) => i.person_id,
+            None => {
+                let p = db::people::insert(db, row.received_at)?;
+                db::identities::insert(
+                    db,
+                    p,
+                    id_kind,
+                    id_value,
+                    Some(row.received_at),
+                    row.received_at,
+                )?;
+                p
+            }
+        };
+        let decided = row.status != RequestState::Cancelled;
+        if decided {
+            // A later decision ends the earlier open one, as it would have live.
+            let kinds: &[RequestKind] = match row.kind.opposite_choice() {
+                Some(opposite) => &[row.kind, opposite],
+                None => &[row.kind],
+            };
+            for k in kinds {
+                if let Some(mut old) = db::requests::find_open(db, person, *k)? {
+                    let note = Some("superseded by an imported request".to_owned());
+                    transitions::transition(
+                        db,
+                        &mut old,
+                        RequestState::Completed,
+                        "import",
+                        note,
+                        row.received_at,
+                    )?;
+                }
+            }
+        }
+        let new = NewRequest {
+            person_id: person,
+            kind: row.kind,
+            channel: Channel::Import,
+            state: row.status,
+            received_at: row.received_at,
+            deadline_offset_secs: deadline::offset_seconds(row.received_at, cfg.policy_deadline),
+            due_at: deadline::due_at(row.received_at, cfg.response_days),
+        };
+        let closed_at = match row.status {
+            RequestState::Completed => Some(row.completed_at.unwrap_or(row.received_at)),
+            RequestState::Cancelled => Some(row.received_at),
+            _ => None,
+        };
+        let id =
+            db::requests::insert_imported(db, &new, decided.then_some(row.received_at), closed_at)?;
+        db::events::append(
+            db,
+            &Event {
+                request_id: id,
+                at: closed_at.unwrap_or(row.received_at),
+                from_state: None,
+                to_state: row.status,
+                actor: "import".into(),
+                note: Some(format!("imported from line {}", row.line)),
+            },
+        )?;
+        summary.imported += 1;
     }
+    Ok(summary)
 }
 
 /// The refusal for a file with bad rows: every one, with its line.

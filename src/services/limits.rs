@@ -9,15 +9,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use crate::{domain::Channel, error::UserError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Requests one person may make per minute; 0 turns the limit off.
-    pub per_person: u32,
-    /// Requests one channel (console, discord, email) takes per minute; 0 turns it off.
-    pub per_channel: u32,
-}
+use crate::{config::Limits, domain::Channel, error::UserError};
 
 #[derive(Default)]
 struct Window {

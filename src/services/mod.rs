@@ -1,56 +1,80 @@
-//! Use-cases shared by every channel. Each validates its input, does all its writes (request,
-//! audit event, outbox mail) in one transaction, and returns the text to show the person.
+//! Use-cases shared by every channel. Each runs as one unit of work ([`uow`]): it validates
+//! its input, does all its writes (request, audit event, outbox mail, the input's claim) in one
+//! transaction, and returns the text to show the person.
+//!
+//! [`Services`] is the one entry point: it holds only what every call shares, and each method
+//! hands one use-case function (in the module named for it) its unit of work.
 
 mod confirm;
 mod email;
 mod file;
 pub mod import;
-pub mod limits;
+mod limits;
+mod mail;
 mod operator;
 mod people;
 mod reports;
 mod status;
+mod texts;
 mod transitions;
+mod uow;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::{Arc, atomic::AtomicBool};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
 pub use email::Disposition;
 pub use operator::{Completed, ListedRequest};
+pub use uow::{AnswerTo, Call, InputKey, Origin};
 
 use crate::{
     clock::Clock,
     config::Config,
     crypto::Keys,
-    db::{self, outbox::NewMail, requests::Request},
-    domain::EmailAddress,
-    domain::deadline,
-    email::{MailContext, ReplyContext, Templates, message::new_message_id},
+    db::{self, Database, requests::Filter, requests::Request},
+    domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
+    email::{Rendered, Templates, inbound::InboundMail},
+    error::ServiceError,
+    reports::{Month, Report, render::Format},
 };
+use uow::{Context, Uow};
 
 /// What a channel shows the person after a successful call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Reply {
     pub text: String,
     /// The request the reply is about, when there is one.
     pub request_id: Option<i64>,
     /// A change took effect: channels that can (Discord) send the text as a receipt too.
     pub receipt: bool,
+    /// The request's facts, for an answer by mail.
+    about: Option<Request>,
 }
 
 impl Reply {
-    fn about(request_id: i64, text: String) -> Self {
+    /// A reply about nothing in particular (help, the privacy notice).
+    pub fn text(text: String) -> Self {
         Self {
             text,
-            request_id: Some(request_id),
+            request_id: None,
             receipt: false,
+            about: None,
+        }
+    }
+
+    /// The state of the request the reply is about, as the use-case left it.
+    pub fn request_state(&self) -> Option<crate::domain::RequestState> {
+        self.about.as_ref().map(|r| r.state)
+    }
+
+    fn about(req: &Request, text: String) -> Self {
+        Self {
+            text,
+            request_id: Some(req.id),
+            receipt: false,
+            about: Some(req.clone()),
         }
     }
 
@@ -62,61 +86,413 @@ impl Reply {
 
 #[derive(Clone)]
 pub struct Services {
-    pool: SqlitePool,
-    writer: db::group::Writer,
-    config: Arc<Config>,
-    clock: Arc<dyn Clock>,
-    templates: Arc<Templates>,
-    keys: Keys,
-    mail_ready: Arc<Notify>,
-    /// An erasure's checkpoint could not finish: the WAL may still hold erased data.
-    wal_scrub_owed: Arc<AtomicBool>,
-    /// Set by `for_input`: the redeliverable input this call handles.
-    input: Option<(&'static str, Arc<str>)>,
+    db: Database,
+    ctx: Arc<Context>,
     limiter: limits::RateLimiter,
-    /// Set by `for_email`: the reply goes by mail to this address, answering this Message-ID.
-    email_answer: Option<Arc<(EmailAddress, Option<String>)>>,
 }
 
 impl Services {
-    /// Takes an open, migrated pool. The hashing key comes from `HASH_KEY`, or is generated once
-    /// and kept in the database.
+    /// Takes an open, migrated database. The hashing key comes from `HASH_KEY`, or is generated
+    /// once and kept in the database.
     pub async fn new(
-        database: db::Database,
+        database: Database,
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let key = match &config.hash_key {
             Some(k) => k.clone(),
             None => {
-                let mut conn = database.pool.acquire().await?;
-                let stored =
-                    db::settings::get_or_insert(&mut conn, "hash_key", &Keys::generate_hex())
-                        .await?;
+                let stored = database
+                    .write(|db| {
+                        Ok::<_, anyhow::Error>(db::settings::get_or_insert(
+                            db,
+                            "hash_key",
+                            &Keys::generate_hex(),
+                        )?)
+                    })
+                    .await?;
                 hex::decode(stored).context("the stored hash_key setting is not hex")?
             }
         };
-        Ok(Self {
-            pool: database.pool,
-            writer: database.writer,
+        let ctx = Context {
             config,
             clock,
-            templates: Arc::new(Templates::load()?),
+            templates: Templates::load()?,
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
             // A WAL left by a crash may hold what an erasure wiped: fold it in at start.
-            wal_scrub_owed: Arc::new(AtomicBool::new(true)),
-            input: None,
+            wal_scrub_owed: AtomicBool::new(true),
+        };
+        Ok(Self {
+            db: database,
+            ctx: Arc::new(ctx),
             limiter: limits::RateLimiter::default(),
-            email_answer: None,
         })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The read pool, for tests and tools that look at the database directly.
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        &self.db.pool
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.ctx.config
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ctx.now()
+    }
+
+    /// Woken whenever a unit of work has put mail in the outbox.
+    pub fn mail_ready(&self) -> Arc<Notify> {
+        self.ctx.mail_ready.clone()
+    }
+
+    /// A time as people read it, in the display time zone.
+    pub fn show_time(&self, at: DateTime<Utc>) -> String {
+        self.ctx.show_time(at)
+    }
+
+    pub fn describe_offset(&self, received: DateTime<Utc>) -> String {
+        self.ctx.describe_offset(received)
+    }
+
+    /// Runs `f` as one unit of work for `call`.
+    async fn run<T, F>(&self, call: Call, f: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&mut Uow<'_>) -> Result<T, ServiceError> + Send + 'static,
+        T: Send + 'static,
+    {
+        uow::run(&self.db, &self.ctx, call, f).await
+    }
+
+    /// A member's use-case: counted against the rate limits, run as one unit of work, and
+    /// answered by mail in the same unit when the person wrote by mail.
+    async fn member<T, F>(&self, origin: &Origin, f: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&mut Uow<'_>, &Actor) -> Result<T, ServiceError> + Send + 'static,
+        T: Answers + Send + 'static,
+    {
+        let (kind, value) = origin.actor.identity();
+        self.limit(&format!("{kind}:{value}"), origin.call.channel)?;
+        let actor = origin.actor.clone();
+        self.run(origin.call.clone(), move |uow| {
+            let outcome = f(uow, &actor)?;
+            if let Some(reply) = outcome.reply() {
+                mail::answer(uow, &reply.text, reply.about.as_ref())?;
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Counts one call by `who` on `channel`; refuses it past the configured limits.
+    fn limit(&self, who: &str, channel: Channel) -> Result<(), ServiceError> {
+        let cfg = self.config();
+        Ok(self.limiter.check(
+            cfg.limits,
+            who,
+            channel,
+            self.now(),
+            &cfg.rate_limit_message,
+        )?)
+    }
+
+    /// `/optout`, `/optin`, `/delete` (and `/status`), with an optional address to prove.
+    pub async fn file_request(
+        &self,
+        origin: &Origin,
+        kind: RequestKind,
+        email: Option<EmailAddress>,
+    ) -> Result<Reply, ServiceError> {
+        self.member(origin, move |uow, actor| {
+            file::file_request(uow, actor, kind, email)
+        })
+        .await
+    }
+
+    /// `/verify code:NNNNNN`. A wrong code is counted (and kept) before it is refused.
+    pub async fn verify(&self, origin: &Origin, code: &str) -> Result<Reply, ServiceError> {
+        let code = code.to_owned();
+        match self
+            .member(origin, move |uow, actor| confirm::verify(uow, actor, &code))
+            .await?
+        {
+            confirm::Verified::Done(reply) => Ok(reply),
+            confirm::Verified::WrongCode(e) => Err(e.into()),
+        }
+    }
+
+    /// `/confirm`: the second confirmation a deletion needs.
+    pub async fn confirm(&self, origin: &Origin) -> Result<Reply, ServiceError> {
+        self.member(origin, confirm::confirm).await
+    }
+
+    /// `/cancel`: everything still waiting for the person.
+    pub async fn cancel(&self, origin: &Origin) -> Result<Reply, ServiceError> {
+        self.member(origin, |uow, actor| confirm::cancel(uow, actor, None))
+            .await
+    }
+
+    /// The Cancel button under a deletion: that one request.
+    pub async fn cancel_request(
+        &self,
+        origin: &Origin,
+        request_id: i64,
+    ) -> Result<Reply, ServiceError> {
+        self.member(origin, move |uow, actor| {
+            confirm::cancel(uow, actor, Some(request_id))
+        })
+        .await
+    }
+
+    /// `/status`; the question itself is recorded as a completed status request.
+    pub async fn status(&self, origin: &Origin) -> Result<Reply, ServiceError> {
+        self.member(origin, status::status).await
+    }
+
+    /// `/privacy`: what the policy is, where the deadline stands, what each choice means.
+    pub fn privacy_notice(&self) -> String {
+        status::privacy_notice(&self.ctx)
+    }
+
+    /// Reads one parsed message and does what it safely can, exactly once per message.
+    pub async fn handle_email(&self, mail: &InboundMail) -> Result<Disposition, ServiceError> {
+        self.limit(&format!("email:{}", mail.from), Channel::Email)?;
+        let call = Call {
+            channel: Channel::Email,
+            input: Some(InputKey {
+                source: "email",
+                key: mail.key.clone(),
+            }),
+            answer: AnswerTo::Mail {
+                to: mail.from.clone(),
+                in_reply_to: mail.message_id.clone(),
+            },
+        };
+        let mail = mail.clone();
+        match self.run(call, move |uow| email::handle(uow, &mail)).await {
+            Err(ServiceError::Duplicate) => Ok(Disposition::Duplicate),
+            other => other,
+        }
+    }
+
+    /// A message that could not be read: recorded once; the source keeps the message itself.
+    pub async fn record_held(&self, key: &str) -> Result<Disposition, ServiceError> {
+        let call = Call::on(Channel::Email).with_input("email", key);
+        let key = key.to_owned();
+        let held = self
+            .run(call, move |uow| {
+                db::inputs::set_disposition(uow.db, "email", &key, "held")?;
+                Ok(Disposition::Held)
+            })
+            .await;
+        match held {
+            Err(ServiceError::Duplicate) => Ok(Disposition::Duplicate),
+            other => other,
+        }
+    }
+
+    /// A privacy officer has carried out a confirmed deletion (`call` says how they asked):
+    /// the person's data is erased and they are told; the WAL is emptied after.
+    pub async fn complete_deletion(
+        &self,
+        call: Call,
+        request_id: i64,
+    ) -> Result<Completed, ServiceError> {
+        let done = self
+            .run(call, move |uow| {
+                operator::complete_deletion(uow, request_id)
+            })
+            .await?;
+        self.scrub_wal().await;
+        Ok(done)
+    }
+
+    /// Requests never confirmed within `CONFIRM_WITHIN_HOURS` expire. Returns how many did.
+    pub async fn expire_unconfirmed(&self) -> Result<usize, ServiceError> {
+        self.run(Call::on(Channel::Console), |uow| {
+            Ok(operator::expire_unconfirmed(uow)?)
+        })
+        .await
+    }
+
+    /// Streams the requests `filter` selects, oldest due first, to `each` (on a blocking
+    /// thread); memory stays flat however many there are.
+    pub async fn list_requests(
+        &self,
+        filter: Filter,
+        mut each: impl FnMut(ListedRequest) -> anyhow::Result<()> + Send + 'static,
+    ) -> Result<(), ServiceError> {
+        let ctx = self.ctx.clone();
+        let now = self.now();
+        Ok(self
+            .db
+            .read(move |conn| {
+                db::requests::list(conn, filter, |l| each(ListedRequest::new(&ctx, l, now)))
+            })
+            .await?)
+    }
+
+    /// How many requests `filter` selects, ignoring its limit.
+    pub async fn count_requests(&self, filter: Filter) -> Result<i64, ServiceError> {
+        Ok(self
+            .db
+            .read(move |conn| Ok(db::requests::count(conn, filter)?))
+            .await?)
+    }
+
+    /// The report for `month` (default: the last complete month in `REPORT_TIMEZONE`).
+    pub async fn monthly_report(&self, month: Option<Month>) -> Result<Report, ServiceError> {
+        let tz = self.config().report_timezone;
+        let month = month.unwrap_or_else(|| Month::last_complete(self.now(), tz));
+        Ok(crate::reports::gather::report(&self.db, month, tz).await?)
+    }
+
+    pub fn render_report(&self, report: &Report, format: Format) -> Result<String, ServiceError> {
+        Ok(crate::reports::render::render(
+            report,
+            format,
+            &self.config().policy_name,
+        )?)
+    }
+
+    /// Sends every complete month's report that has not been sent, oldest first: the month is
+    /// claimed and its mails queued in one unit of work, so two instances, a restart or a
+    /// late start neither send a month twice nor skip one. Returns the months sent now.
+    pub async fn send_due_reports(&self) -> Result<Vec<Month>, ServiceError> {
+        let tz = self.config().report_timezone;
+        let last = Month::last_complete(self.now(), tz);
+        let since = self
+            .run(Call::on(Channel::Console), move |uow| {
+                Ok(db::settings::get_or_insert(
+                    uow.db,
+                    "reports_since",
+                    &last.to_string(),
+                )?)
+            })
+            .await?;
+        let mut month: Month = since
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("settings.reports_since: {e}"))?;
+        let mut sent = Vec::new();
+        while month <= last {
+            if self.send_report(month).await? {
+                sent.push(month);
+            }
+            month = month.next();
+        }
+        Ok(sent)
+    }
+
+    async fn send_report(&self, month: Month) -> Result<bool, ServiceError> {
+        let key = month.to_string();
+        if self
+            .db
+            .read(move |conn| Ok(db::reports::was_sent(conn, &key)?))
+            .await?
+        {
+            return Ok(false);
+        }
+        // Read before the unit of work, so the writer is not held up by it.
+        let report = self.monthly_report(Some(month)).await?;
+        let rendered = Rendered {
+            subject: format!("Privacy requests report, {month}"),
+            text: self.render_report(&report, Format::Md)?,
+            html: self.render_report(&report, Format::Html)?,
+        };
+        let csv = self.render_report(&report, Format::Csv)?;
+        let sent = self
+            .run(Call::on(Channel::Console), move |uow| {
+                Ok(reports::claim_and_mail(uow, month, &rendered, &csv)?)
+            })
+            .await?;
+        if sent {
+            tracing::info!(month = %month, officers = self.config().privacy_officers.len(), "monthly report sent");
+        }
+        Ok(sent)
+    }
+
+    /// Reports sent by mail but not yet posted to the staff channel, oldest first.
+    pub async fn reports_to_post(&self) -> Result<Vec<Month>, ServiceError> {
+        let months = self
+            .db
+            .read(|conn| Ok(db::reports::unposted(conn)?))
+            .await?;
+        Ok(months.iter().filter_map(|m| m.parse().ok()).collect())
+    }
+
+    pub async fn mark_report_posted(&self, month: Month) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(db::reports::mark_posted(
+                uow.db,
+                &month.to_string(),
+                uow.now,
+            )?)
+        })
+        .await
+    }
+
+    /// Imports checked rows in one unit of work, all or none.
+    pub async fn import_rows(
+        &self,
+        rows: Vec<import::ImportRow>,
+        progress: impl Fn(usize) + Send + 'static,
+    ) -> Result<import::ImportSummary, ServiceError> {
+        self.run(Call::on(Channel::Import), move |uow| {
+            import::import_rows(uow, &rows, progress)
+        })
+        .await
+    }
+
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, ServiceError> {
+        let name = name.to_owned();
+        Ok(self
+            .db
+            .read(move |conn| Ok(db::settings::get(conn, &name)?))
+            .await?)
+    }
+
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), ServiceError> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(db::settings::set(uow.db, &name, &value)?)
+        })
+        .await
+    }
+
+    /// Notes that Discord refused a DM to this person, so no further DM is tried.
+    pub async fn mark_dm_closed(&self, id: DiscordId) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Discord), move |uow| {
+            Ok(db::identities::mark_dm_closed(
+                uow.db,
+                &id.to_string(),
+                uow.now,
+            )?)
+        })
+        .await
+    }
+
+    /// Whether Discord refused a DM to this person before.
+    pub async fn dm_closed(&self, id: DiscordId) -> Result<bool, ServiceError> {
+        Ok(self
+            .db
+            .read(move |conn| {
+                Ok(db::identities::find(conn, "discord", &id.to_string())?
+                    .is_some_and(|i| i.dm_closed))
+            })
+            .await?)
     }
 
     /// Pushes erased data out of the WAL (a TRUNCATE checkpoint). If readers or the writer
     /// keep the WAL busy, the checkpoint stays owed and [`Self::settle_wal_scrub`] retries it.
     pub async fn scrub_wal(&self) {
-        let done = db::checkpoint(&self.pool).await;
-        self.wal_scrub_owed.store(done.is_err(), Ordering::SeqCst);
+        let done = db::checkpoint(&self.db.pool).await;
+        self.ctx.owe_wal_scrub(done.is_err());
         if let Err(e) = done {
             tracing::warn!(
                 error = format!("{e:#}"),
@@ -127,259 +503,28 @@ impl Services {
 
     /// Retries an owed checkpoint (every outbox flush calls this).
     pub async fn settle_wal_scrub(&self) {
-        if self.wal_scrub_owed.load(Ordering::SeqCst) {
+        if self.ctx.wal_scrub_owed() {
             self.scrub_wal().await;
         }
     }
+}
 
-    /// The same services, for one input that may be delivered more than once (a Discord
-    /// interaction id, an email Message-ID): its first write records the key in the same
-    /// transaction, and any later delivery is refused without effect.
-    pub fn for_input(&self, source: &'static str, key: &str) -> Services {
-        Services {
-            input: Some((source, Arc::from(key))),
-            ..self.clone()
+/// What a member's use-case returns: the reply to mail back when the person wrote by mail.
+trait Answers {
+    fn reply(&self) -> Option<&Reply>;
+}
+
+impl Answers for Reply {
+    fn reply(&self) -> Option<&Reply> {
+        Some(self)
+    }
+}
+
+impl Answers for confirm::Verified {
+    fn reply(&self) -> Option<&Reply> {
+        match self {
+            confirm::Verified::Done(reply) => Some(reply),
+            confirm::Verified::WrongCode(_) => None,
         }
-    }
-
-    /// The same services, answering one inbound email: the input is its key, and each
-    /// use-case's reply is mailed back to the sender in the use-case's own transaction.
-    pub fn for_email(
-        &self,
-        key: &str,
-        sender: &EmailAddress,
-        message_id: Option<&str>,
-    ) -> Services {
-        Services {
-            email_answer: Some(Arc::new((sender.clone(), message_id.map(str::to_owned)))),
-            ..self.for_input("email", key)
-        }
-    }
-
-    /// Commits a use-case: for an email, its reply is queued first, in the same transaction.
-    async fn finish(
-        &self,
-        mut tx: db::group::WriteTx,
-        text: &str,
-        req: Option<&Request>,
-    ) -> Result<(), crate::error::ServiceError> {
-        if let Some(answer) = &self.email_answer {
-            self.queue_reply(&mut tx, &answer.0, text, req).await?;
-        }
-        // The input, if any, was recorded as acted on when it was claimed.
-        tx.commit().await?;
-        self.mail_ready.notify_one();
-        Ok(())
-    }
-
-    /// The answer to an email: the reply text, and the request's facts when there is one.
-    async fn queue_reply(
-        &self,
-        conn: &mut SqliteConnection,
-        to: &EmailAddress,
-        text: &str,
-        req: Option<&Request>,
-    ) -> anyhow::Result<()> {
-        let ctx = ReplyContext {
-            organisation: self.config.organisation_name.clone(),
-            policy: self.config.policy_name.clone(),
-            message: text.to_owned(),
-            privacy_address: self.config.inbound.reply_address.to_string(),
-            request: req.map(|r| self.mail_context(r, None)),
-        };
-        let rendered = self.templates.render("reply", &ctx)?;
-        self.insert_mail(conn, "reply", req, to.as_str(), &rendered, false)
-            .await
-    }
-
-    /// Counts one request by `actor` (or an email sender) on `channel`; refuses it past the
-    /// configured limits.
-    fn limit(
-        &self,
-        who: &str,
-        channel: crate::domain::Channel,
-    ) -> Result<(), crate::error::ServiceError> {
-        let cfg = &self.config;
-        Ok(self.limiter.check(
-            cfg.limits,
-            who,
-            channel,
-            self.now(),
-            &cfg.rate_limit_message,
-        )?)
-    }
-
-    fn limit_actor(
-        &self,
-        actor: &crate::domain::Actor,
-        channel: crate::domain::Channel,
-    ) -> Result<(), crate::error::ServiceError> {
-        if self.email_answer.is_some() {
-            // Counted once per message when it came in.
-            return Ok(());
-        }
-        let (kind, value) = actor.identity();
-        self.limit(&format!("{kind}:{value}"), channel)
-    }
-
-    /// Starts a use-case's write transaction, claiming the input key when there is one (as
-    /// acted on: a use-case that does not commit takes the claim back with it).
-    async fn begin(&self) -> Result<db::group::WriteTx, crate::error::ServiceError> {
-        self.begin_as("acted").await
-    }
-
-    /// As [`Self::begin`], recording the input as ending in `disposition`.
-    async fn begin_as(
-        &self,
-        disposition: &str,
-    ) -> Result<db::group::WriteTx, crate::error::ServiceError> {
-        let mut tx = self.writer.begin().await?;
-        if let Some((source, key)) = &self.input
-            && !db::inputs::claim(&mut tx, source, key, disposition, self.now()).await?
-        {
-            return Err(crate::error::ServiceError::Duplicate);
-        }
-        Ok(tx)
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    /// Woken whenever a transaction has put mail in the outbox.
-    pub fn mail_ready(&self) -> Arc<Notify> {
-        self.mail_ready.clone()
-    }
-
-    /// A time as people read it, in the display time zone.
-    pub fn show_time(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.config.display_timezone)
-            .format("%Y-%m-%d %H:%M %Z")
-            .to_string()
-    }
-
-    pub fn describe_offset(&self, received: DateTime<Utc>) -> String {
-        deadline::describe_offset(
-            received,
-            self.config.policy_deadline,
-            self.config.display_timezone,
-        )
-    }
-
-    fn mail_context(&self, req: &Request, code: Option<String>) -> MailContext {
-        let kind = req.kind();
-        MailContext {
-            privacy_address: self.config.inbound.reply_address.to_string(),
-            organisation: self.config.organisation_name.clone(),
-            policy: self.config.policy_name.clone(),
-            request_id: req.id,
-            kind: kind.as_str(),
-            kind_label: kind.label(),
-            received: self.show_time(req.received_at),
-            offset: self.describe_offset(req.received_at),
-            due: self.show_time(req.due_at),
-            retention_opted_in: self.config.retention_opted_in.clone(),
-            retention_opted_out: self.config.retention_opted_out.clone(),
-            code,
-            code_ttl_minutes: self.config.code_ttl_minutes,
-        }
-    }
-
-    /// Renders a mail about a request and puts it in the outbox, inside the caller's transaction.
-    async fn queue_mail(
-        &self,
-        conn: &mut SqliteConnection,
-        template: &str,
-        req: &Request,
-        recipient: &str,
-        code: Option<String>,
-        scrub_after_send: bool,
-    ) -> anyhow::Result<()> {
-        let rendered = self
-            .templates
-            .render(template, &self.mail_context(req, code))?;
-        self.insert_mail(
-            conn,
-            template,
-            Some(req),
-            recipient,
-            &rendered,
-            scrub_after_send,
-        )
-        .await
-    }
-
-    /// Every mail about a request carries a fresh reply token (in its Reply-To), tied to the
-    /// request and the recipient; a mail answering an email says so in In-Reply-To.
-    async fn insert_mail(
-        &self,
-        conn: &mut SqliteConnection,
-        template: &str,
-        req: Option<&Request>,
-        recipient: &str,
-        rendered: &crate::email::Rendered,
-        scrub_after_send: bool,
-    ) -> anyhow::Result<()> {
-        let now = self.now();
-        let token = match req {
-            Some(r) => {
-                let token = crate::crypto::new_reply_token();
-                let expires = now + chrono::Duration::days(i64::from(self.config.response_days));
-                db::reply_tokens::insert(conn, &token, r.id, recipient, now, expires).await?;
-                Some(token)
-            }
-            None => None,
-        };
-        let in_reply_to = self
-            .email_answer
-            .as_ref()
-            .filter(|a| a.0.as_str() == recipient)
-            .and_then(|a| a.1.clone());
-        let message_id = new_message_id(&self.config.mail_from);
-        let mail = NewMail {
-            message_id: &message_id,
-            person_id: req.map(|r| r.person_id),
-            request_id: req.map(|r| r.id),
-            template,
-            recipient,
-            subject: &rendered.subject,
-            body_text: &rendered.text,
-            body_html: &rendered.html,
-            scrub_after_send,
-            reply_token: token.as_deref(),
-            in_reply_to: in_reply_to.as_deref(),
-            attachment: None,
-        };
-        db::outbox::insert(conn, &mail, now)
-            .await
-            .context("queueing mail")?;
-        Ok(())
-    }
-
-    /// Sends the receipt for a confirmed request to each of the person's proven addresses.
-    async fn queue_receipts(
-        &self,
-        conn: &mut SqliteConnection,
-        req: &Request,
-        template: &str,
-    ) -> anyhow::Result<usize> {
-        let mut emails = db::identities::verified_emails(conn, req.person_id).await?;
-        // Someone writing by email gets the reply instead, with the same facts.
-        if let Some(answer) = &self.email_answer {
-            emails.retain(|e| e != answer.0.as_str());
-        }
-        for email in &emails {
-            self.queue_mail(conn, template, req, email, None, false)
-                .await?;
-        }
-        Ok(emails.len())
     }
 }

@@ -1,55 +1,56 @@
-//! The one way a request changes state: the row and its audit event move together.
+//! The one way a request changes state: the row and its audit event move together, and the
+//! row moves only from the state it was read in.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use crate::{
-    db::{self, events::Event, requests::Request},
+    db::{self, Conn, events::Event, requests::Request},
     domain::RequestState,
 };
 
-pub async fn record_new(
-    conn: &mut SqliteConnection,
-    req: &Request,
-    actor: &str,
-) -> sqlx::Result<()> {
+pub fn record_new(db: &Conn, req: &Request, actor: &str) -> anyhow::Result<()> {
     db::events::append(
-        conn,
+        db,
         &Event {
             request_id: req.id,
             at: req.received_at,
             from_state: None,
-            to_state: req.state.clone(),
+            to_state: req.state,
             actor: actor.to_owned(),
             note: Some("received".into()),
         },
-    )
-    .await
+    )?;
+    Ok(())
 }
 
-pub async fn transition(
-    conn: &mut SqliteConnection,
+/// Moves an open request to `to`, recording who did it and why.
+pub fn transition(
+    db: &Conn,
     req: &mut Request,
     to: RequestState,
     actor: &str,
     note: Option<String>,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    debug_assert!(req.state().is_open(), "closed requests do not move");
-    db::requests::set_state(conn, req.id, to, now).await?;
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        req.state.is_open(),
+        "request #{} is {} and cannot move to {to}",
+        req.id,
+        req.state
+    );
+    db::requests::set_state(db, req.id, req.state, to, now)?;
     db::events::append(
-        conn,
+        db,
         &Event {
             request_id: req.id,
             at: now,
-            from_state: Some(req.state.clone()),
-            to_state: to.as_str().to_owned(),
+            from_state: Some(req.state),
+            to_state: to,
             actor: actor.to_owned(),
             note,
         },
-    )
-    .await?;
-    req.state = to.as_str().to_owned();
+    )?;
+    req.state = to;
     req.updated_at = now;
     Ok(())
 }

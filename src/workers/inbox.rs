@@ -1,86 +1,6 @@
 //! Inbound mail sources: an IMAP poller (one public step, `poll_once`) and the pieces
 //! `dsr-bot ingest-mail` uses.
 
-/// Where the IMAP poller connects, from `IMAP_URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImapTarget {
-    pub tls: bool,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub password: String,
-    pub mailbox: String,
-}
-
-impl ImapTarget {
-    /// `imaps://user:pass@host[:993]/MAILBOX`, or `imap://...` (plain, loopback only).
-    pub fn parse(raw: &str) -> Result<ImapTarget, String> {
-        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
-        let tls = match url.scheme() {
-            "imaps" => true,
-            "imap" => false,
-            other => return Err(format!("scheme '{other}' is not imap or imaps")),
-        };
-        let host = url.host_str().ok_or("no host")?.to_owned();
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if !tls && !loopback {
-            return Err("plain imap:// is only allowed to a loopback address; use imaps:// for a remote server".into());
-        }
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|e| e.to_string())
-        };
-        let user = decode(url.username())?;
-        if user.is_empty() {
-            return Err("no user name (imaps://USER:PASSWORD@host/INBOX)".into());
-        }
-        let password = decode(url.password().unwrap_or_default())?;
-        let mailbox = decode(url.path().trim_start_matches('/'))?;
-        Ok(ImapTarget {
-            tls,
-            port: url.port().unwrap_or(if tls { 993 } else { 143 }),
-            host,
-            user,
-            password,
-            mailbox: if mailbox.is_empty() {
-                "INBOX".into()
-            } else {
-                mailbox
-            },
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_imap_urls() {
-        let t = ImapTarget::parse("imaps://priv%40x.org:p%3Ass@mail.example.org/Privacy").unwrap();
-        assert_eq!(
-            (
-                t.tls,
-                t.port,
-                t.user.as_str(),
-                t.password.as_str(),
-                t.mailbox.as_str()
-            ),
-            (true, 993, "priv@x.org", "p:ss", "Privacy")
-        );
-        let p = ImapTarget::parse("imap://u:p@127.0.0.1:1430").unwrap();
-        assert_eq!((p.tls, p.port, p.mailbox.as_str()), (false, 1430, "INBOX"));
-        assert!(ImapTarget::parse("imap://u:p@mail.example.org/INBOX").is_err());
-        assert!(ImapTarget::parse("pop3://u:p@127.0.0.1").is_err());
-        assert!(ImapTarget::parse("imaps://mail.example.org").is_err());
-    }
-}
-
 use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
@@ -89,6 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{
+    config::ImapTarget,
     domain::EmailAddress,
     email::inbound,
     error::ServiceError,
@@ -156,9 +77,7 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
         let raw = tokio::fs::read(&path)
             .await
             .with_context(|| format!("reading {}", path.display()))?;
-        let d = ingest_raw(services, &raw)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+        let d = ingest_raw(services, &raw).await?;
         let flag = if d == Disposition::Held { "F" } else { "S" };
         let target = cur.join(format!("{}:2,{flag}", name.to_string_lossy()));
         tokio::fs::rename(&path, &target)
@@ -255,10 +174,7 @@ impl ImapPoller {
                     "inbound mail larger than MAX_INBOUND_BYTES; kept for a person to look at"
                 );
                 let key = format!("imap-oversize:{}:{uid}:{size}", t.mailbox);
-                self.services
-                    .record_held(&key)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?
+                self.services.record_held(&key).await?
             } else {
                 let bodies: Vec<_> = session
                     .uid_fetch(uid.to_string(), "BODY.PEEK[]")
@@ -270,9 +186,7 @@ impl ImapPoller {
                     .and_then(|f| f.body())
                     .unwrap_or_default()
                     .to_vec();
-                ingest_raw(&self.services, &raw)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?
+                ingest_raw(&self.services, &raw).await?
             };
             let flags = if disposition == Disposition::Held {
                 summary.held += 1;

@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use chrono::Duration;
 
 use crate::{db, email::Mailer, email::message, services::Services};
@@ -46,51 +45,53 @@ impl OutboxWorker {
     /// (one local UPDATE) resends it with the same Message-ID, so the receiver can tell.
     pub async fn try_deliver_next(&self) -> anyhow::Result<Step> {
         let now = self.services.now();
-        let pool = self.services.pool();
-        let mut conn = pool
-            .acquire()
-            .await
-            .context("acquiring a connection for the outbox")?;
         let lease_until = now + Duration::seconds(self.services.config().mail_lease_seconds);
-        let Some(mail) = db::outbox::claim_next_due(&mut conn, now, lease_until).await? else {
+        let db = self.services.database();
+        let claimed = db
+            .write(move |conn| {
+                Ok::<_, anyhow::Error>(db::outbox::claim_next_due(conn, now, lease_until)?)
+            })
+            .await?;
+        let Some(mail) = claimed else {
             return Ok(Step::Empty);
         };
-        // No connection is held while the SMTP server takes its time.
-        drop(conn);
+        // Nothing of the database is held while the SMTP server takes its time.
         let config = self.services.config();
         let sent = match message::build(&mail, &config.mail_from, &config.inbound.reply_address) {
             Ok(msg) => self.mailer.send(&msg, &format!("{:06}", mail.id)).await,
             Err(e) => Err(e),
         };
-        let mut conn = pool
-            .acquire()
-            .await
-            .context("acquiring a connection for the outbox")?;
+        let id = mail.id;
         match sent {
             Ok(()) => {
                 let started = Instant::now();
-                db::outbox::mark_sent(&mut conn, mail.id, self.services.now()).await?;
+                let at = self.services.now();
+                db.write(move |conn| Ok::<_, anyhow::Error>(db::outbox::mark_sent(conn, id, at)?))
+                    .await?;
                 tracing::info!(
-                    outbox_id = mail.id,
+                    outbox_id = id,
                     template = %mail.template,
                     mark_sent_us = started.elapsed().as_micros() as u64,
                     "mail delivered"
                 );
                 if mail.scrub_after_send {
                     // The last mail to an erased person: push the wiped page out of the WAL.
-                    drop(conn);
                     self.services.scrub_wal().await;
                 }
-                Ok(Step::Delivered { outbox_id: mail.id })
+                Ok(Step::Delivered { outbox_id: id })
             }
             Err(e) => {
                 let attempts = mail.attempts + 1;
                 let error = redact_addresses(&format!("{e:#}"));
                 let retry_at = self.services.now() + backoff(attempts);
-                db::outbox::mark_failed(&mut conn, mail.id, &error, retry_at).await?;
-                tracing::warn!(outbox_id = mail.id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
+                let stored = error.clone();
+                db.write(move |conn| {
+                    Ok::<_, anyhow::Error>(db::outbox::mark_failed(conn, id, &stored, retry_at)?)
+                })
+                .await?;
+                tracing::warn!(outbox_id = id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
                 Ok(Step::Failed {
-                    outbox_id: mail.id,
+                    outbox_id: id,
                     attempts,
                 })
             }

@@ -37,32 +37,13 @@ impl<P: ReportPoster> ReportScheduler<P> {
 
     /// Sends what is due (catching up missed months) and posts what is not posted yet.
     pub async fn step(&self) -> anyhow::Result<usize> {
-        let sent = self
-            .services
-            .send_due_reports()
-            .await
-            .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+        let sent = self.services.send_due_reports().await?;
         if let Some(channel) = self.channel {
-            for month in self
-                .services
-                .reports_to_post()
-                .await
-                .map_err(|e| anyhow::anyhow!(e.reply_text()))?
-            {
-                let report = self
-                    .services
-                    .monthly_report(Some(month))
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
-                let md = self
-                    .services
-                    .render_report(&report, Format::Md)
-                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+            for month in self.services.reports_to_post().await? {
+                let report = self.services.monthly_report(Some(month)).await?;
+                let md = self.services.render_report(&report, Format::Md)?;
                 self.poster.post(channel, &md).await?;
-                self.services
-                    .mark_report_posted(month)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
+                self.services.mark_report_posted(month).await?;
             }
         }
         Ok(sent.len())

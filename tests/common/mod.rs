@@ -11,6 +11,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use dsr_bot::services::Origin;
 use dsr_bot::{
     clock::ManualClock,
     config::Config,
@@ -38,7 +39,7 @@ impl TestApp {
     #[allow(dead_code)]
     pub async fn file(&self, who: &Actor, kind: RequestKind) -> Reply {
         self.services
-            .file_request(who, Channel::Console, kind, None)
+            .file_request(&Origin::new(who, Channel::Console), kind, None)
             .await
             .unwrap()
     }

@@ -1,4 +1,10 @@
-//! Command-line interface: the service, the console, and operator commands.
+//! Command-line interface: the argument schema and dispatch here, each subcommand's work in
+//! the module named for it.
+
+mod discord;
+mod import;
+mod mail;
+mod requests;
 
 use std::io::IsTerminal;
 
@@ -8,7 +14,6 @@ use crate::{
     config::Config,
     domain::{ConsoleUser, RequestState},
     error::ServiceError,
-    services::ListedRequest,
     startup::App,
 };
 
@@ -165,14 +170,10 @@ impl From<ServiceError> for Failure {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::User(u) => Failure::User(u.0),
-            ServiceError::Duplicate => Failure::User(e_dup()),
+            ServiceError::Duplicate => Failure::User(ServiceError::Duplicate.for_person()),
             ServiceError::Internal(e) => Failure::Internal(e),
         }
     }
-}
-
-fn e_dup() -> String {
-    ServiceError::Duplicate.reply_text()
 }
 
 pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
@@ -182,7 +183,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         command: DiscordCmd::Commands { format },
     } = &command
     {
-        print_commands(*format);
+        discord::print_commands(*format);
         return Ok(());
     }
     if let Cmd::Bench { command } = command {
@@ -218,26 +219,10 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Requests {
             command: RequestsCmd::List { state, format },
-        } => {
-            let rows = app.services.list_requests(state).await?;
-            match format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)?
-                ),
-                Format::Table => print!("{}", table(&rows)),
-            }
-        }
+        } => requests::list(&app, state, format).await?,
         Cmd::Requests {
             command: RequestsCmd::Complete { id },
-        } => {
-            let done = app.services.complete_deletion(id).await?;
-            println!(
-                "Request #{} completed: {} identities erased (keyed hashes kept); {} confirmation mail(s) queued.",
-                done.request_id, done.identities_erased, done.people_told
-            );
-            app.outbox_worker()?.flush().await?;
-        }
+        } => requests::complete(&app, id).await?,
         Cmd::Mail {
             command: MailCmd::Flush,
         } => {
@@ -250,7 +235,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Cmd::Discord { .. } | Cmd::Bench { .. } => {
             unreachable!("answered before the database is opened")
         }
-        Cmd::IngestMail { maildir } => ingest(&app, maildir).await?,
+        Cmd::IngestMail { maildir } => mail::ingest(&app, maildir).await?,
         Cmd::Report { month, format, out } => {
             let report = app.services.monthly_report(month).await?;
             let text = app.services.render_report(&report, format)?;
@@ -267,7 +252,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 None => print!("{text}"),
             }
         }
-        Cmd::Import { file } => import(&app, &file).await?,
+        Cmd::Import { file } => import::run(&app, &file).await?,
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",
@@ -276,103 +261,4 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-async fn import(app: &App, file: &std::path::Path) -> Result<(), Failure> {
-    use crate::services::import;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::User(format!("cannot read {}: {e}", file.display())))?;
-    let rows = import::parse_csv(&text, app.services.now())
-        .map_err(|errors| Failure::User(import::describe_errors(&errors).0))?;
-    let bar = if std::io::stderr().is_terminal() && rows.len() > 1_000 {
-        indicatif::ProgressBar::new(rows.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let summary = app
-        .services
-        .import_rows(&rows, |done| bar.set_position(done as u64))
-        .await?;
-    bar.finish_and_clear();
-    println!(
-        "{} request(s) imported, {} already there from an earlier import",
-        summary.imported, summary.already_there
-    );
-    Ok(())
-}
-
-async fn ingest(app: &App, maildir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    use crate::workers::inbox;
-    use tokio::io::AsyncReadExt;
-    match maildir {
-        Some(dir) => {
-            let done = inbox::ingest_maildir(&app.services, &dir).await?;
-            println!("{} message(s) read from {}", done.len(), dir.display());
-        }
-        None => {
-            let cap = app.services.config().inbound.max_message_bytes;
-            let mut raw = Vec::new();
-            tokio::io::stdin().read_to_end(&mut raw).await?;
-            let d = inbox::ingest_raw(&app.services, &raw)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.reply_text()))?;
-            if d == crate::services::Disposition::Held {
-                let kept = inbox::keep_held(&app.services.config().inbound.held_dir, &raw).await?;
-                eprintln!(
-                    "kept for review: {} ({} bytes, cap {cap})",
-                    kept.display(),
-                    raw.len()
-                );
-            }
-        }
-    }
-    app.outbox_worker()?.flush().await?;
-    Ok(())
-}
-
-fn print_commands(format: Format) {
-    let defs = crate::discord::commands::definitions_json();
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&defs).expect("JSON values print")
-        ),
-        Format::Table => {
-            for c in defs.as_array().into_iter().flatten() {
-                let perms = c["default_member_permissions"]
-                    .as_str()
-                    .map_or(String::new(), |p| format!("  [permissions {p}]"));
-                println!(
-                    "/{:<9} {}{perms}",
-                    c["name"].as_str().unwrap_or("?"),
-                    c["description"].as_str().unwrap_or("")
-                );
-            }
-        }
-    }
-}
-
-fn table(rows: &[ListedRequest]) -> String {
-    if rows.is_empty() {
-        return "no requests\n".to_owned();
-    }
-    let mut out = format!(
-        "{:>5}  {:<9} {:<22} {:<8} {:<20} {:>13}  {:<20} {:>5}  {}\n",
-        "id", "kind", "state", "channel", "received", "offset (s)", "due", "days", "email"
-    );
-    for r in rows {
-        out.push_str(&format!(
-            "{:>5}  {:<9} {:<22} {:<8} {:<20} {:>13}  {:<20} {:>5}  {}\n",
-            r.id,
-            r.kind.as_str(),
-            r.state.as_str(),
-            r.channel,
-            r.received_at,
-            r.deadline_offset_seconds,
-            r.due_at,
-            r.days_left,
-            if r.email_verified { "verified" } else { "-" }
-        ));
-    }
-    out
 }

@@ -9,6 +9,19 @@ use lettre::message::Mailbox;
 
 use crate::domain::EmailAddress;
 
+mod imap;
+
+pub use imap::ImapTarget;
+
+/// Rate limits per minute; 0 turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests one person may make per minute.
+    pub per_person: u32,
+    /// Requests one channel (console, discord, email) takes per minute.
+    pub per_channel: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_path: PathBuf,
@@ -45,7 +58,7 @@ pub struct Config {
     pub inbound: InboundConfig,
     /// Months of the monthly report are taken in this zone.
     pub report_timezone: Tz,
-    pub limits: crate::services::limits::Limits,
+    pub limits: Limits,
     /// What a person is told when a limit stops them.
     pub rate_limit_message: String,
 }
@@ -225,7 +238,7 @@ impl Config {
         })?;
         let imap_url = get("IMAP_URL");
         if let Some(url) = &imap_url {
-            crate::workers::inbox::ImapTarget::parse(url).map_err(|problem| ConfigError {
+            ImapTarget::parse(url).map_err(|problem| ConfigError {
                 key: "IMAP_URL",
                 problem,
             })?;
@@ -257,7 +270,7 @@ impl Config {
                 problem: format!("'{raw}' is not a whole number (0 turns the limit off)"),
             })
         };
-        let limits = crate::services::limits::Limits {
+        let limits = Limits {
             per_person: whole("RATE_LIMIT_PER_PERSON", "10")?,
             per_channel: whole("RATE_LIMIT_PER_CHANNEL", "6000")?,
         };

@@ -1,0 +1,119 @@
+//! `dsr-bot requests`: the officer listing (streamed: memory stays flat whatever its length)
+//! and carrying out a deletion.
+
+use std::io::Write;
+
+use crate::{
+    db::requests::Filter,
+    domain::RequestState,
+    services::{Call, ListedRequest},
+    startup::App,
+};
+
+use super::{Failure, Format};
+
+pub async fn list(app: &App, state: Option<RequestState>, format: Format) -> Result<(), Failure> {
+    let filter = Filter {
+        state,
+        ..Filter::default()
+    };
+    let mut out = Listing::new(format);
+    app.services
+        .list_requests(filter, move |row| out.row(&row))
+        .await?;
+    Ok(())
+}
+
+pub async fn complete(app: &App, id: i64) -> Result<(), Failure> {
+    let done = app
+        .services
+        .complete_deletion(Call::on(crate::domain::Channel::Console), id)
+        .await?;
+    println!(
+        "Request #{} completed: {} identities erased (keyed hashes kept); {} confirmation mail(s) queued.",
+        done.request_id, done.identities_erased, done.people_told
+    );
+    app.outbox_worker()?.flush().await?;
+    Ok(())
+}
+
+/// Writes rows to standard output as they come, in the shape the whole listing would have
+/// printed at once (a pretty JSON array, or a table), and ends it when dropped.
+struct Listing {
+    format: Format,
+    out: std::io::BufWriter<std::io::Stdout>,
+    rows: usize,
+}
+
+impl Listing {
+    fn new(format: Format) -> Listing {
+        Listing {
+            format,
+            out: std::io::BufWriter::new(std::io::stdout()),
+            rows: 0,
+        }
+    }
+
+    fn row(&mut self, r: &ListedRequest) -> anyhow::Result<()> {
+        match self.format {
+            Format::Json => {
+                let item = serde_json::to_string_pretty(r)?;
+                let sep = if self.rows == 0 { "[" } else { "," };
+                write!(self.out, "{sep}\n  {}", item.replace('\n', "\n  "))?;
+            }
+            Format::Table => {
+                if self.rows == 0 {
+                    self.line(&[
+                        "id",
+                        "kind",
+                        "state",
+                        "channel",
+                        "received",
+                        "offset (s)",
+                        "due",
+                        "days",
+                        "email",
+                    ])?;
+                }
+                self.line(&[
+                    &r.id.to_string(),
+                    r.kind.as_str(),
+                    r.state.as_str(),
+                    r.channel.as_str(),
+                    &r.received_at,
+                    &r.deadline_offset_seconds.to_string(),
+                    &r.due_at,
+                    &r.days_left.to_string(),
+                    if r.email_verified { "verified" } else { "-" },
+                ])?;
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn line(&mut self, c: &[&str; 9]) -> std::io::Result<()> {
+        writeln!(
+            self.out,
+            "{:>5}  {:<9} {:<22} {:<8} {:<20} {:>13}  {:<20} {:>5}  {}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+        )
+    }
+
+    fn end(&mut self) -> std::io::Result<()> {
+        match (self.format, self.rows) {
+            (Format::Json, 0) => writeln!(self.out, "[]")?,
+            (Format::Json, _) => writeln!(self.out, "\n]")?,
+            (Format::Table, 0) => writeln!(self.out, "no requests")?,
+            (Format::Table, _) => {}
+        }
+        self.out.flush()
+    }
+}
+
+impl Drop for Listing {
+    fn drop(&mut self) {
+        // A closed pipe (`| head`) is not an error worth a message here.
+        let _ = self.end();
+    }
+}

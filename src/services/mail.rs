@@ -1,0 +1,172 @@
+//! The mail a use-case sends: rendered from a template and put in the outbox inside the
+//! use-case's transaction, so it goes if and only if the change it reports is kept.
+
+use anyhow::Context as _;
+
+use super::uow::{AnswerTo, Uow};
+use crate::{
+    crypto,
+    db::{self, outbox::NewMail, requests::Request},
+    domain::EmailAddress,
+    email::{MailContext, Rendered, ReplyContext, message::new_message_id},
+};
+
+/// What every mail about a request can say.
+pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContext {
+    let cfg = uow.config();
+    MailContext {
+        privacy_address: cfg.inbound.reply_address.to_string(),
+        organisation: cfg.organisation_name.clone(),
+        policy: cfg.policy_name.clone(),
+        request_id: req.id,
+        kind: req.kind.as_str(),
+        kind_label: req.kind.label(),
+        received: uow.ctx.show_time(req.received_at),
+        offset: uow.ctx.describe_offset(req.received_at),
+        due: uow.ctx.show_time(req.due_at),
+        retention_opted_in: cfg.retention_opted_in.clone(),
+        retention_opted_out: cfg.retention_opted_out.clone(),
+        code,
+        code_ttl_minutes: cfg.code_ttl_minutes,
+    }
+}
+
+/// Renders `template` about `req` and puts it in the outbox for `recipient`.
+pub fn queue(
+    uow: &mut Uow<'_>,
+    template: &str,
+    req: &Request,
+    recipient: &str,
+    code: Option<String>,
+    scrub_after_send: bool,
+) -> anyhow::Result<()> {
+    let rendered = uow
+        .ctx
+        .templates
+        .render(template, &context(uow, req, code))?;
+    insert(
+        uow,
+        template,
+        Some(req),
+        recipient,
+        &rendered,
+        scrub_after_send,
+    )
+}
+
+/// The answer to someone who wrote by mail: the text every channel shows, and the request's
+/// facts when there is one.
+pub fn reply(
+    uow: &mut Uow<'_>,
+    to: &EmailAddress,
+    text: &str,
+    req: Option<&Request>,
+) -> anyhow::Result<()> {
+    let cfg = uow.config();
+    let ctx = ReplyContext {
+        organisation: cfg.organisation_name.clone(),
+        policy: cfg.policy_name.clone(),
+        message: text.to_owned(),
+        privacy_address: cfg.inbound.reply_address.to_string(),
+        request: req.map(|r| context(uow, r, None)),
+    };
+    let rendered = uow.ctx.templates.render("reply", &ctx)?;
+    insert(uow, "reply", req, to.as_str(), &rendered, false)
+}
+
+/// Mails the answer of a use-case to a person who wrote by mail, unless the use-case mailed
+/// one of its own.
+pub fn answer(uow: &mut Uow<'_>, text: &str, req: Option<&Request>) -> anyhow::Result<()> {
+    if uow.answered {
+        return Ok(());
+    }
+    if let Some(to) = uow.answer_address() {
+        reply(uow, to, text, req)?;
+        uow.answered = true;
+    }
+    Ok(())
+}
+
+/// Sends the receipt for a confirmed request to each of the person's proven addresses but
+/// the one being answered (which gets the answer, with the same facts). Returns how many.
+pub fn receipts(uow: &mut Uow<'_>, req: &Request, template: &str) -> anyhow::Result<usize> {
+    let mut emails = db::identities::verified_emails(uow.db, req.person_id)?;
+    if let Some(answer) = uow.answer_address() {
+        emails.retain(|e| e != answer.as_str());
+    }
+    for email in &emails {
+        queue(uow, template, req, email, None, false)?;
+    }
+    Ok(emails.len())
+}
+
+/// Every mail about a request carries a fresh reply token (in its Reply-To), tied to the
+/// request and the recipient; a mail answering an email says so in In-Reply-To.
+fn insert(
+    uow: &mut Uow<'_>,
+    template: &str,
+    req: Option<&Request>,
+    recipient: &str,
+    rendered: &Rendered,
+    scrub_after_send: bool,
+) -> anyhow::Result<()> {
+    let now = uow.now;
+    let token = match req {
+        Some(r) => {
+            let token = crypto::new_reply_token();
+            let expires = now + chrono::Duration::days(i64::from(uow.config().response_days));
+            db::reply_tokens::insert(uow.db, &token, r.id, recipient, now, expires)?;
+            Some(token)
+        }
+        None => None,
+    };
+    let in_reply_to = match &uow.call.answer {
+        AnswerTo::Mail { to, in_reply_to } if to.as_str() == recipient => in_reply_to.as_deref(),
+        _ => None,
+    };
+    let message_id = new_message_id(&uow.config().mail_from);
+    let mail = NewMail {
+        message_id: &message_id,
+        person_id: req.map(|r| r.person_id),
+        request_id: req.map(|r| r.id),
+        template,
+        recipient,
+        subject: &rendered.subject,
+        body_text: &rendered.text,
+        body_html: &rendered.html,
+        scrub_after_send,
+        reply_token: token.as_deref(),
+        in_reply_to,
+        attachment: None,
+    };
+    db::outbox::insert(uow.db, &mail, now).context("queueing mail")?;
+    uow.mailed = true;
+    Ok(())
+}
+
+/// The monthly report to one privacy officer: Markdown text, HTML alternative, CSV attached.
+pub fn queue_report(
+    uow: &mut Uow<'_>,
+    officer: &EmailAddress,
+    rendered: &Rendered,
+    attachment: (&str, &str),
+) -> anyhow::Result<()> {
+    let message_id = new_message_id(&uow.config().mail_from);
+    let mail = NewMail {
+        message_id: &message_id,
+        person_id: None,
+        request_id: None,
+        template: "monthly_report",
+        recipient: officer.as_str(),
+        subject: &rendered.subject,
+        body_text: &rendered.text,
+        body_html: &rendered.html,
+        scrub_after_send: false,
+        reply_token: None,
+        in_reply_to: None,
+        attachment: Some(attachment),
+    };
+    db::outbox::insert(uow.db, &mail, uow.now).context("queueing the monthly report")?;
+    uow.mailed = true;
+    Ok(())
+}

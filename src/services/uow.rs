@@ -1,0 +1,249 @@
+//! One unit of work per use-case: who asks ([`Origin`]), on which channel, which redeliverable
+//! input, and where the answer goes ([`Call`]) travel in as values; the use-case's statements,
+//! its input claim and its outgoing mail run in one transaction on the writer, committed once.
+//!
+//! A [`Uow`] is what a use-case function receives: the connection, the instant the use-case
+//! runs at, the shared context (settings, templates, keys), and the answer address when the
+//! person wrote by mail. The unit of work is the seam a second database engine would plug
+//! into: nothing above it knows of savepoints or group commit.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use crate::{
+    clock::Clock,
+    config::Config,
+    crypto::Keys,
+    db::{self, Conn},
+    domain::{Actor, Channel, ConsoleUser, DiscordId, EmailAddress, deadline},
+    email::Templates,
+    error::ServiceError,
+};
+
+/// An input that may be delivered more than once (a Discord interaction, an email): its
+/// first unit of work records the key, and any later delivery changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputKey {
+    pub source: &'static str,
+    pub key: String,
+}
+
+/// Where the answer to a use-case goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerTo {
+    /// The channel shows the returned reply (console, Discord).
+    Caller,
+    /// The person wrote by mail: the answer is mailed back to this address, answering this
+    /// Message-ID, in the same transaction.
+    Mail {
+        to: EmailAddress,
+        in_reply_to: Option<String>,
+    },
+}
+
+/// How a call reached the bot: the channel, the redeliverable input if any, and where the
+/// answer goes. Every unit of work has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub channel: Channel,
+    pub input: Option<InputKey>,
+    pub answer: AnswerTo,
+}
+
+impl Call {
+    /// A call on `channel`, answered where it was made, with no redeliverable input.
+    pub fn on(channel: Channel) -> Call {
+        Call {
+            channel,
+            input: None,
+            answer: AnswerTo::Caller,
+        }
+    }
+
+    pub fn with_input(mut self, source: &'static str, key: impl ToString) -> Call {
+        self.input = Some(InputKey {
+            source,
+            key: key.to_string(),
+        });
+        self
+    }
+
+    /// A Discord interaction: Discord may deliver it twice, so its id is the input key.
+    pub fn discord(interaction_id: u64) -> Call {
+        Call::on(Channel::Discord).with_input("discord", interaction_id)
+    }
+}
+
+/// The per-call facts of a member's use-case: who asks, and how the call came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub actor: Actor,
+    pub call: Call,
+}
+
+impl Origin {
+    /// `actor` asking on `channel`, answered where they asked, with no redeliverable input.
+    pub fn new(actor: &Actor, channel: Channel) -> Origin {
+        Origin {
+            actor: actor.clone(),
+            call: Call::on(channel),
+        }
+    }
+
+    pub fn console(user: ConsoleUser) -> Origin {
+        Origin::new(&Actor::Console(user), Channel::Console)
+    }
+
+    /// A member's Discord interaction.
+    pub fn discord(user: DiscordId, interaction_id: u64) -> Origin {
+        Origin {
+            actor: Actor::Discord(user),
+            call: Call::discord(interaction_id),
+        }
+    }
+
+    pub fn with_input(mut self, source: &'static str, key: impl ToString) -> Origin {
+        self.call = self.call.with_input(source, key);
+        self
+    }
+}
+
+/// What every unit of work shares: settings, clock, templates, keys, and the bell that wakes
+/// the mail worker.
+pub struct Context {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub templates: Templates,
+    pub keys: Keys,
+    pub mail_ready: Arc<Notify>,
+    /// An erasure's checkpoint could not finish: the WAL may still hold erased data.
+    pub wal_scrub_owed: AtomicBool,
+}
+
+impl Context {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A time as people read it, in the display time zone.
+    pub fn show_time(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.config.display_timezone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
+    pub fn describe_offset(&self, received: DateTime<Utc>) -> String {
+        deadline::describe_offset(
+            received,
+            self.config.policy_deadline,
+            self.config.display_timezone,
+        )
+    }
+
+    pub fn owe_wal_scrub(&self, owed: bool) {
+        self.wal_scrub_owed.store(owed, Ordering::SeqCst);
+    }
+
+    pub fn wal_scrub_owed(&self) -> bool {
+        self.wal_scrub_owed.load(Ordering::SeqCst)
+    }
+}
+
+/// A use-case's view of its unit of work.
+pub struct Uow<'a> {
+    pub db: &'a Conn,
+    pub ctx: &'a Context,
+    pub call: &'a Call,
+    /// The instant the use-case runs at: one clock reading for all it writes.
+    pub now: DateTime<Utc>,
+    /// Mail was put in the outbox: the worker is woken once the unit is kept.
+    pub(super) mailed: bool,
+    /// The use-case mailed its own answer to the person, so the standard one is not sent.
+    pub(super) answered: bool,
+}
+
+impl<'a> Uow<'a> {
+    pub fn config(&self) -> &'a Config {
+        &self.ctx.config
+    }
+
+    /// The address the answer is mailed to, when the person wrote by mail.
+    pub fn answer_address(&self) -> Option<&'a EmailAddress> {
+        match &self.call.answer {
+            AnswerTo::Mail { to, .. } => Some(to),
+            AnswerTo::Caller => None,
+        }
+    }
+
+    pub fn by_mail(&self) -> bool {
+        self.answer_address().is_some()
+    }
+
+    /// Runs `f` in a savepoint of its own inside this unit: an error undoes what `f` wrote
+    /// (and any mail it queued) and leaves the rest of the unit to go on.
+    pub fn attempt<T>(
+        &mut self,
+        f: impl FnOnce(&mut Uow<'a>) -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        let (mailed, answered) = (self.mailed, self.answered);
+        self.db
+            .execute_batch("SAVEPOINT attempt")
+            .map_err(anyhow::Error::from)?;
+        let result = f(self);
+        if result.is_err() {
+            self.db
+                .execute_batch("ROLLBACK TO attempt")
+                .map_err(anyhow::Error::from)?;
+            (self.mailed, self.answered) = (mailed, answered);
+        }
+        self.db
+            .execute_batch("RELEASE attempt")
+            .map_err(anyhow::Error::from)?;
+        result
+    }
+}
+
+/// Runs `f` as the unit of work of `call` on the writer: the input is claimed first (a
+/// redelivery is refused as [`ServiceError::Duplicate`] and changes nothing), and the mail
+/// worker is woken once the unit was kept, if it queued mail.
+pub(super) async fn run<T, F>(
+    database: &db::Database,
+    ctx: &Arc<Context>,
+    call: Call,
+    f: F,
+) -> Result<T, ServiceError>
+where
+    F: FnOnce(&mut Uow<'_>) -> Result<T, ServiceError> + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = ctx.clone();
+    let (value, mailed) = database
+        .write(move |db| {
+            let mut uow = Uow {
+                db,
+                ctx: &shared,
+                call: &call,
+                now: shared.now(),
+                mailed: false,
+                answered: false,
+            };
+            if let Some(input) = &call.input
+                && !db::inputs::claim(db, input.source, &input.key, "acted", uow.now)
+                    .map_err(anyhow::Error::from)?
+            {
+                return Err(ServiceError::Duplicate);
+            }
+            let value = f(&mut uow)?;
+            Ok((value, uow.mailed))
+        })
+        .await?;
+    if mailed {
+        ctx.mail_ready.notify_one();
+    }
+    Ok(value)
+}
