@@ -4,18 +4,17 @@
 use std::io::Write;
 
 use crate::{
-    db::requests::Filter,
     domain::RequestState,
-    services::{Call, ListedRequest},
+    services::{Call, ListedRequest, RequestFilter},
     startup::App,
 };
 
 use super::{Failure, Format};
 
 pub async fn list(app: &App, state: Option<RequestState>, format: Format) -> Result<(), Failure> {
-    let filter = Filter {
+    let filter = RequestFilter {
         state,
-        ..Filter::default()
+        ..RequestFilter::default()
     };
     let mut out = Listing::new(format);
     app.services

@@ -7,6 +7,7 @@
 //! on a pooled connection on a blocking thread ([`Database::read`]). rusqlite is used nowhere
 //! outside this folder but through the [`Conn`] it hands to a unit of work.
 
+pub mod bench;
 pub mod erasure;
 pub mod events;
 pub mod identities;

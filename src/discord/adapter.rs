@@ -4,10 +4,9 @@
 use std::future::Future;
 
 use crate::{
-    db::requests::Filter,
     domain::{DiscordId, EmailAddress, RequestKind, RequestState, command},
     error::{ServiceError, UserError},
-    services::{Call, Origin, Reply, Services},
+    services::{Call, Origin, Reply, RequestFilter, Services},
 };
 
 use super::buttons::{Action, DeletionButton};
@@ -277,7 +276,7 @@ impl Adapter {
                     .map_err(|e| UserError::new(format!("Unknown state: {e}.")))
             })
             .transpose()?;
-        let filter = Filter {
+        let filter = RequestFilter {
             state,
             open_only: state.is_none(),
             limit: Some(PAGE),

@@ -25,6 +25,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+pub use crate::db::requests::Filter as RequestFilter;
 pub use email::Disposition;
 pub use operator::{Completed, ListedRequest};
 pub use uow::{AnswerTo, Call, InputKey, Origin};
@@ -33,7 +34,7 @@ use crate::{
     clock::Clock,
     config::Config,
     crypto::Keys,
-    db::{self, Database, requests::Filter, requests::Request},
+    db::{self, Database, requests::Request},
     domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
     email::{Rendered, Templates, inbound::InboundMail},
     error::ServiceError,
@@ -325,7 +326,7 @@ impl Services {
     /// thread); memory stays flat however many there are.
     pub async fn list_requests(
         &self,
-        filter: Filter,
+        filter: RequestFilter,
         mut each: impl FnMut(ListedRequest) -> anyhow::Result<()> + Send + 'static,
     ) -> Result<(), ServiceError> {
         let ctx = self.ctx.clone();
@@ -339,7 +340,7 @@ impl Services {
     }
 
     /// How many requests `filter` selects, ignoring its limit.
-    pub async fn count_requests(&self, filter: Filter) -> Result<i64, ServiceError> {
+    pub async fn count_requests(&self, filter: RequestFilter) -> Result<i64, ServiceError> {
         Ok(self
             .db
             .read(move |conn| Ok(db::requests::count(conn, filter)?))
@@ -486,6 +487,44 @@ impl Services {
                     .is_some_and(|i| i.dm_closed))
             })
             .await?)
+    }
+
+    /// Claims the mail that has waited longest among those due now, for `MAIL_LEASE_SECONDS`:
+    /// no other sender takes it meanwhile, and it is retried if this one dies mid-send.
+    pub async fn claim_mail(&self) -> Result<Option<db::outbox::Mail>, ServiceError> {
+        self.run(Call::on(Channel::Email), |uow| {
+            let lease = chrono::Duration::seconds(uow.config().mail_lease_seconds);
+            Ok(db::outbox::claim_next_due(
+                uow.db,
+                uow.now,
+                uow.now + lease,
+            )?)
+        })
+        .await
+    }
+
+    /// The SMTP server took the mail (or the folder holds it): it is sent, and mail to an
+    /// erased person loses its address and text at once.
+    pub async fn mail_sent(&self, outbox_id: i64) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Email), move |uow| {
+            Ok(db::outbox::mark_sent(uow.db, outbox_id, uow.now)?)
+        })
+        .await
+    }
+
+    /// A delivery failed: the (address-free) reason is kept and the mail waits until `retry_at`.
+    pub async fn mail_failed(
+        &self,
+        outbox_id: i64,
+        error: String,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Email), move |uow| {
+            Ok(db::outbox::mark_failed(
+                uow.db, outbox_id, &error, retry_at,
+            )?)
+        })
+        .await
     }
 
     /// Pushes erased data out of the WAL (a TRUNCATE checkpoint). If readers or the writer

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use chrono::Duration;
 
-use crate::{db, email::Mailer, email::message, services::Services};
+use crate::{email::Mailer, email::message, services::Services};
 
 /// First retry after 30 s, doubling up to one hour between attempts.
 const BACKOFF_BASE_SECS: i64 = 30;
@@ -44,15 +44,7 @@ impl OutboxWorker {
     /// The mail is handed to the server first and marked sent after; a crash between the two
     /// (one local UPDATE) resends it with the same Message-ID, so the receiver can tell.
     pub async fn try_deliver_next(&self) -> anyhow::Result<Step> {
-        let now = self.services.now();
-        let lease_until = now + Duration::seconds(self.services.config().mail_lease_seconds);
-        let db = self.services.database();
-        let claimed = db
-            .write(move |conn| {
-                Ok::<_, anyhow::Error>(db::outbox::claim_next_due(conn, now, lease_until)?)
-            })
-            .await?;
-        let Some(mail) = claimed else {
+        let Some(mail) = self.services.claim_mail().await? else {
             return Ok(Step::Empty);
         };
         // Nothing of the database is held while the SMTP server takes its time.
@@ -61,15 +53,12 @@ impl OutboxWorker {
             Ok(msg) => self.mailer.send(&msg, &format!("{:06}", mail.id)).await,
             Err(e) => Err(e),
         };
-        let id = mail.id;
         match sent {
             Ok(()) => {
                 let started = Instant::now();
-                let at = self.services.now();
-                db.write(move |conn| Ok::<_, anyhow::Error>(db::outbox::mark_sent(conn, id, at)?))
-                    .await?;
+                self.services.mail_sent(mail.id).await?;
                 tracing::info!(
-                    outbox_id = id,
+                    outbox_id = mail.id,
                     template = %mail.template,
                     mark_sent_us = started.elapsed().as_micros() as u64,
                     "mail delivered"
@@ -78,20 +67,18 @@ impl OutboxWorker {
                     // The last mail to an erased person: push the wiped page out of the WAL.
                     self.services.scrub_wal().await;
                 }
-                Ok(Step::Delivered { outbox_id: id })
+                Ok(Step::Delivered { outbox_id: mail.id })
             }
             Err(e) => {
                 let attempts = mail.attempts + 1;
                 let error = redact_addresses(&format!("{e:#}"));
                 let retry_at = self.services.now() + backoff(attempts);
-                let stored = error.clone();
-                db.write(move |conn| {
-                    Ok::<_, anyhow::Error>(db::outbox::mark_failed(conn, id, &stored, retry_at)?)
-                })
-                .await?;
-                tracing::warn!(outbox_id = id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
+                self.services
+                    .mail_failed(mail.id, error.clone(), retry_at)
+                    .await?;
+                tracing::warn!(outbox_id = mail.id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
                 Ok(Step::Failed {
-                    outbox_id: id,
+                    outbox_id: mail.id,
                     attempts,
                 })
             }

@@ -1,0 +1,83 @@
+//! What `dsr-bot bench` writes and counts outside the use-cases: a year of generated
+//! requests for the report benchmark, and the raw single-row INSERT baseline.
+
+use std::time::Instant;
+
+use sqlx::{ConnectOptions, Connection, SqlitePool};
+
+/// (requests, outbox mails) in the database.
+pub async fn counts(pool: &SqlitePool) -> anyhow::Result<(i64, i64)> {
+    Ok(
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM outbox)")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Single-row INSERT transactions into a bare table in `dir`, one after another on one
+/// connection, with the same journal and synchronous settings: what one durable write costs.
+pub async fn raw_insert_rate(dir: &std::path::Path, sync: &str, n: usize) -> anyhow::Result<f64> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("baseline.db"))
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sync.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut conn = options.connect().await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS raw (id INTEGER PRIMARY KEY, at TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    let t = Instant::now();
+    for i in 0..n {
+        let mut tx = conn.begin().await?;
+        sqlx::query("INSERT INTO raw (at) VALUES (?)")
+            .bind(format!("row {i}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+/// `n` requests received evenly over 2025, written by SQLite itself (timestamps in the
+/// same text form the service writes). Request `i` belongs to person `i % (n / 2)`; the
+/// first half is superseded or done, the second half stands, one in twenty of it still waiting.
+pub async fn fill_requests(pool: &SqlitePool, n: usize) -> anyhow::Result<()> {
+    let people = (n / 2).max(1) as i64;
+    let span = 365 * 86_400 / n.max(1) as i64;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
+         INSERT INTO people (id, created_at) SELECT i, '2025-01-01T00:00:00+00:00' FROM seq",
+    )
+    .bind(people)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1),
+         r AS (SELECT i, i % ?2 + 1 AS person, i >= ?2 AS late,
+                      (i + i / ?2 * 3) % 10 AS k,
+                      unixepoch('2025-01-01') + i * ?3 AS s FROM seq),
+         t AS (SELECT *, late AND i % 20 = 7 AS open,
+                      CASE WHEN k < 6 THEN 'opt_out' WHEN k < 9 THEN 'opt_in' ELSE 'deletion' END AS kind,
+                      CASE WHEN k < 9 AND late THEN 'confirmed' ELSE 'completed' END AS done FROM r)
+         INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
+                               updated_at, confirmed_at, closed_at)
+         SELECT person, kind, 'import',
+                CASE WHEN open THEN 'awaiting_confirmation' ELSE done END,
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', s, 'unixepoch'),
+                s - unixepoch('2025-09-29'),
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', s + 30 * 86400, 'unixepoch'),
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', s, 'unixepoch'),
+                CASE WHEN open THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + i % 3 * 3600, 'unixepoch') END,
+                CASE WHEN open OR (done = 'confirmed') THEN NULL
+                     ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + (i % 40) * 86400, 'unixepoch') END
+         FROM t",
+    )
+    .bind(n as i64)
+    .bind(people)
+    .bind(span)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
