@@ -199,6 +199,17 @@ async fn open_loop(services: &Services, opts: &RushOptions, rate: f64) -> anyhow
     let mut rng = rand::thread_rng();
     let mut at = 0.0f64;
     let mut tasks = tokio::task::JoinSet::new();
+    let mut run = Run {
+        latencies: Vec::with_capacity(opts.requests),
+        failed: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut last = started;
+    let mut record = |done: (Duration, bool, tokio::time::Instant)| {
+        run.latencies.push(done.0);
+        run.failed += usize::from(done.1);
+        last = last.max(done.2);
+    };
     for i in 0..opts.requests {
         // Inverse transform: an exponential gap with mean 1/rate.
         at += -(1.0 - rng.r#gen::<f64>()).ln() / rate;
@@ -209,18 +220,13 @@ async fn open_loop(services: &Services, opts: &RushOptions, rate: f64) -> anyhow
             let r = file(&services, i, print_acks).await;
             (arrival.elapsed(), internal(&r), tokio::time::Instant::now())
         });
+        // Finished requests are let go at once, so memory follows what is in flight.
+        while let Some(done) = tasks.try_join_next() {
+            record(done?);
+        }
     }
-    let mut run = Run {
-        latencies: Vec::with_capacity(opts.requests),
-        failed: 0,
-        elapsed: Duration::ZERO,
-    };
-    let mut last = started;
     while let Some(done) = tasks.join_next().await {
-        let (latency, failed, at) = done?;
-        run.latencies.push(latency);
-        run.failed += usize::from(failed);
-        last = last.max(at);
+        record(done?);
     }
     run.elapsed = last - started;
     Ok(run)
