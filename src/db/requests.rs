@@ -52,27 +52,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
     })
 }
 
-/// Inserts a request and returns it as stored.
+/// Inserts a request and returns it as stored: confirmed or closed (completed, cancelled,
+/// expired) at its receipt when it is filed in that state.
 pub fn insert(db: &Connection, new: &NewRequest) -> rusqlite::Result<Request> {
-    db.prepare_cached(&format!(
-        "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
-                                    updated_at, confirmed_at, closed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?5,
-                 CASE WHEN ?4 = 'confirmed' THEN ?5 END,
-                 CASE WHEN ?4 IN ('completed', 'cancelled', 'expired') THEN ?5 END)
-         RETURNING {COLUMNS}"
-    ))?
-    .query_row(
-        params![
-            new.person_id,
-            new.kind,
-            new.channel,
-            new.state,
-            At(new.received_at),
-            new.deadline_offset_secs,
-            At(new.due_at)
-        ],
-        from_row,
+    let at_receipt = |yes: bool| yes.then_some(new.received_at);
+    insert_with(
+        db,
+        new,
+        at_receipt(new.state == RequestState::Confirmed),
+        at_receipt(!new.state.is_open()),
     )
 }
 
@@ -83,11 +71,21 @@ pub fn insert_imported(
     confirmed_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
 ) -> rusqlite::Result<i64> {
-    db.prepare_cached(
+    Ok(insert_with(db, new, confirmed_at, closed_at)?.id)
+}
+
+fn insert_with(
+    db: &Connection,
+    new: &NewRequest,
+    confirmed_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+) -> rusqlite::Result<Request> {
+    db.prepare_cached(&format!(
         "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
                                updated_at, confirmed_at, closed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(?9, ?5), ?8, ?9) RETURNING id",
-    )?
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(?9, ?5), ?8, ?9)
+         RETURNING {COLUMNS}"
+    ))?
     .query_row(
         params![
             new.person_id,
@@ -100,7 +98,7 @@ pub fn insert_imported(
             at(confirmed_at),
             at(closed_at)
         ],
-        |r| r.get(0),
+        from_row,
     )
 }
 
