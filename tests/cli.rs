@@ -254,3 +254,80 @@ fn an_erased_person_appears_in_no_log_line() {
         );
     }
 }
+
+/// The reply token in the Reply-To of the newest `.eml` in the outbox folder.
+fn token_in_eml(dir: &Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let raw = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    let reply_to = raw
+        .lines()
+        .find(|l| l.starts_with("Reply-To:"))
+        .expect("a Reply-To header");
+    let at = reply_to.find("privacy+").unwrap() + "privacy+".len();
+    reply_to[at..].split('@').next().unwrap().to_owned()
+}
+
+/// Every byte of every file under `dir`, but the outbox folder (the hand-over point, like an
+/// SMTP server: the final mail waits there).
+fn kept_files(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "outbox") {
+            continue;
+        }
+        if path.is_dir() {
+            all.extend(kept_files(&path));
+        } else {
+            all.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    all
+}
+
+#[test]
+fn a_held_message_is_erased_with_its_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let address = "hugo.held@example.org";
+    let mail = |id: &str, to: &str, body: &str| {
+        format!(
+            "From: {address}\r\nTo: {to}\r\nSubject: x\r\nMessage-ID: <{id}@x>\r\n\r\n{body}\r\n"
+        )
+    };
+    let big = mail("big", "privacy@example.org", &"y".repeat(11 * 1024 * 1024));
+    let held = dsr_bot(d, &["ingest-mail"], &big);
+    assert!(
+        String::from_utf8_lossy(&held.stderr).contains("kept for"),
+        "{}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    stdout(&dsr_bot(
+        d,
+        &["ingest-mail"],
+        &mail("ask", "privacy@example.org", "delete my data"),
+    ));
+    let token = token_in_eml(d);
+    stdout(&dsr_bot(
+        d,
+        &["ingest-mail"],
+        &mail("yes", &format!("privacy+{token}@example.org"), "confirm"),
+    ));
+    let needle = address.as_bytes();
+    let found = |bytes: Vec<u8>| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        found(kept_files(d)),
+        "the search finds the held message first"
+    );
+
+    stdout(&dsr_bot(d, &["requests", "complete", "1"], ""));
+
+    assert!(
+        !found(kept_files(d)),
+        "the address is still in a file the bot keeps"
+    );
+}

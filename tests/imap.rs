@@ -7,7 +7,7 @@ use common::{Dovecot, SmtpServer, TestApp, console, free_port, header};
 use dsr_bot::{
     config::ImapTarget,
     console::answer_line,
-    domain::Channel,
+    domain::{Channel, EmailAddress},
     email::Mailer,
     services::Origin,
     workers::{
@@ -170,4 +170,62 @@ async fn an_oversized_message_is_flagged_and_kept_without_being_downloaded() {
     assert_eq!(count(&mut s, "ALL").await, 1, "kept in the mailbox");
     assert_eq!(app.count("requests").await, 0);
     let _: Vec<_> = s.logout().await.into_iter().collect();
+}
+
+/// Once a person is erased, the copies of their mail the poller marked in the mailbox are
+/// expunged on the next poll; other people's mail stays.
+#[tokio::test]
+async fn an_erased_persons_mail_is_expunged_from_the_mailbox() {
+    use dsr_bot::{domain::RequestKind, services::Call};
+    let dovecot = Dovecot::start();
+    let app = TestApp::spawn().await;
+    let alice = Origin::new(&console("alice"), Channel::Console);
+    app.services
+        .file_request(
+            &alice,
+            RequestKind::OptOut,
+            EmailAddress::parse("alice@example.net").ok(),
+        )
+        .await
+        .unwrap();
+    let (token, msgid) = code_mail(&app).await;
+    let mut s = imap(&dovecot).await;
+    let other = "From: Bob <bob@example.net>\r\nTo: privacy@example.org\r\nSubject: hi\r\n\
+                 Message-ID: <bob-1@example.net>\r\n\r\nstatus\r\n";
+    s.append(
+        "INBOX",
+        None,
+        None,
+        reply(&token, &msgid, "<a-yes@example.net>", "yes").as_bytes(),
+    )
+    .await
+    .unwrap();
+    s.append("INBOX", None, None, other.as_bytes())
+        .await
+        .unwrap();
+    let poller = ImapPoller::new(
+        app.services.clone(),
+        ImapTarget::parse(&dovecot.url()).unwrap(),
+    );
+    assert_eq!(poller.poll_once().await.unwrap().handled, 2);
+    let del = app
+        .services
+        .file_request(&alice, RequestKind::Deletion, None)
+        .await
+        .unwrap()
+        .request_id
+        .unwrap();
+    app.services.confirm(&alice).await.unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&alice, &code).await.unwrap();
+    assert_eq!(count(&mut s, "FROM alice@example.net").await, 1);
+
+    app.services
+        .complete_deletion(Call::on(Channel::Console), del)
+        .await
+        .unwrap();
+    poller.poll_once().await.unwrap();
+
+    assert_eq!(count(&mut s, "FROM alice@example.net").await, 0);
+    assert_eq!(count(&mut s, "FROM bob@example.net").await, 1);
 }

@@ -1,0 +1,356 @@
+//! Erasure on every path a person can reach the bot by: once a deletion is completed and its
+//! final mail handed to a real SMTP server, the person's address, Discord id and console name
+//! are in no file under the data folder (database, WAL, shared memory, anything else the bot
+//! keeps there) and in no log line, logged at the most verbose level. Each test first proves
+//! that its search finds them while they are still held.
+
+mod common;
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use common::{SmtpServer, TestApp, console, free_port};
+use dsr_bot::{
+    domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
+    email::Mailer,
+    services::{Call, Disposition, Origin, import},
+    workers::{inbox::ingest_raw, outbox::OutboxWorker},
+};
+
+/// Every log line of this test binary, at TRACE. Global: a scoped subscriber misses events
+/// whose call sites were first reached on another test's thread.
+fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        #[derive(Clone)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink(logs.clone());
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || sink.clone())
+                .finish(),
+        )
+        .expect("only this binary's logs() sets a subscriber");
+        logs
+    })
+}
+
+/// Every byte of every file under `dir`.
+fn files_under(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all.extend(files_under(&path));
+        } else {
+            all.extend(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    all
+}
+
+fn holds(bytes: &[u8], needle: &str) -> bool {
+    let needle = needle.to_ascii_lowercase();
+    bytes
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// A test's data folder, and a real SMTP server that keeps what it takes somewhere else.
+struct World {
+    app: TestApp,
+    _server_dir: tempfile::TempDir,
+    server: SmtpServer,
+}
+
+impl World {
+    async fn new() -> World {
+        logs();
+        let app = TestApp::spawn().await;
+        let server_dir = tempfile::tempdir().unwrap();
+        let server = SmtpServer::start(free_port(), &server_dir.path().join("maildir"));
+        World {
+            app,
+            _server_dir: server_dir,
+            server,
+        }
+    }
+
+    fn worker(&self) -> OutboxWorker {
+        OutboxWorker::new(
+            self.app.services.clone(),
+            Mailer::smtp(&self.server.url()).unwrap(),
+        )
+    }
+
+    /// The needles are all there now: the search below is not blind.
+    fn assert_found(&self, needles: &[&str]) {
+        let files = files_under(self.app.dir.path());
+        for n in needles {
+            assert!(holds(&files, n), "{n} should be found before the erasure");
+        }
+    }
+
+    /// Completes `deletion`, hands every mail to the SMTP server, and checks that no file
+    /// under the data folder and no log line holds any needle.
+    async fn erase_and_check(&self, deletion: i64, needles: &[&str]) {
+        self.worker().flush().await.unwrap();
+        self.app
+            .services
+            .complete_deletion(Call::on(Channel::Console), deletion)
+            .await
+            .unwrap();
+        let summary = self.worker().flush().await.unwrap();
+        assert!(summary.delivered >= 1, "the final mail was handed over");
+        assert_eq!(
+            self.app
+                .scalar_i64("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+                .await,
+            0
+        );
+        let files = files_under(self.app.dir.path());
+        let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+        for n in needles {
+            assert!(
+                !holds(&files, n),
+                "{n} is still in a file under the data folder"
+            );
+            assert!(!holds(logs.as_bytes(), n), "{n} is in the logs");
+        }
+    }
+
+    async fn mail(&self, raw: String) -> Disposition {
+        ingest_raw(&self.app.services, raw.as_bytes())
+            .await
+            .unwrap()
+    }
+
+    /// (token, message id) of the newest mail to `to`.
+    async fn latest_to(&self, to: &str) -> (String, String) {
+        sqlx::query_as(
+            "SELECT reply_token, message_id FROM outbox WHERE recipient = ? AND reply_token IS NOT NULL
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(to)
+        .fetch_one(self.app.services.pool())
+        .await
+        .unwrap()
+    }
+
+    /// `who` files a deletion on `ch` and confirms it; with an address linked, the mailed code too.
+    async fn chat_deletion(&self, who: &Actor, ch: Channel) -> i64 {
+        let o = Origin::new(who, ch);
+        let s = &self.app.services;
+        let del = s
+            .file_request(&o, RequestKind::Deletion, None)
+            .await
+            .unwrap()
+            .request_id
+            .unwrap();
+        s.confirm(&o).await.unwrap();
+        if self
+            .app
+            .scalar_i64(&format!(
+                "SELECT COUNT(*) FROM email_verifications WHERE request_id = {del}"
+            ))
+            .await
+            > 0
+        {
+            let code = self.app.latest_code().await;
+            s.verify(&o, &code).await.unwrap();
+        }
+        del
+    }
+
+    /// `who` links `address` with the mailed code.
+    async fn link(&self, who: &Actor, ch: Channel, address: &str) {
+        let o = Origin::new(who, ch);
+        self.app
+            .services
+            .file_request(&o, RequestKind::OptOut, EmailAddress::parse(address).ok())
+            .await
+            .unwrap();
+        let code = self.app.latest_code().await;
+        self.app.services.verify(&o, &code).await.unwrap();
+    }
+}
+
+fn new_mail(from: &str, message_id: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: privacy@example.org\r\nSubject: Request\r\nMessage-ID: {message_id}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+fn reply(from: &str, token: &str, message_id: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: privacy+{token}@example.org\r\nSubject: Re: Request\r\nMessage-ID: {message_id}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// An email-only person asks for deletion by mail and confirms by reply. Before that they
+/// asked for their status and wrote something the bot could not read as an instruction, so
+/// mail went to them before they were anyone the bot knew.
+async fn email_only_deletion(w: &World, address: &str, tag: &str) -> i64 {
+    w.mail(new_mail(address, &format!("<{tag}-1@x>"), "status"))
+        .await;
+    w.mail(new_mail(address, &format!("<{tag}-2@x>"), "hello there"))
+        .await;
+    w.mail(new_mail(address, &format!("<{tag}-3@x>"), "delete my data"))
+        .await;
+    let (token, _) = w.latest_to(address).await;
+    let d = w
+        .mail(reply(address, &token, &format!("<{tag}-4@x>"), "confirm"))
+        .await;
+    assert_eq!(d, Disposition::Acted);
+    w.app
+        .scalar_i64("SELECT MAX(id) FROM requests WHERE kind = 'deletion'")
+        .await
+}
+
+#[tokio::test]
+async fn a_console_member_is_erased_everywhere() {
+    let w = World::new().await;
+    let (name, address) = ("carla-console", "carla.console@example.org");
+    let carla = console(name);
+    w.link(&carla, Channel::Console, address).await;
+    let del = w.chat_deletion(&carla, Channel::Console).await;
+    w.assert_found(&[name, address]);
+    w.erase_and_check(del, &[name, address]).await;
+}
+
+#[tokio::test]
+async fn a_discord_member_is_erased_everywhere() {
+    let w = World::new().await;
+    let (id, address) = (803_412_345_678_901_777u64, "dora.discord2@example.org");
+    let dora = Actor::Discord(DiscordId(id));
+    w.link(&dora, Channel::Discord, address).await;
+    let del = w.chat_deletion(&dora, Channel::Discord).await;
+    let id = id.to_string();
+    w.assert_found(&[&id, address]);
+    w.erase_and_check(del, &[&id, address]).await;
+}
+
+#[tokio::test]
+async fn a_person_who_only_ever_wrote_email_is_erased_everywhere() {
+    let w = World::new().await;
+    let address = "emil.only@example.org";
+    let del = email_only_deletion(&w, address, "emil").await;
+    w.assert_found(&[address]);
+    w.erase_and_check(del, &[address]).await;
+}
+
+#[tokio::test]
+async fn an_imported_person_is_erased_everywhere() {
+    let w = World::new().await;
+    let address = "ida.imported@example.org";
+    let rows = import::parse_csv(
+        &format!(
+            "received_at,kind,email,status\n\
+             2025-03-01T10:00:00Z,opt_out,{address},confirmed\n\
+             2025-09-01T10:00:00Z,delete,{address},confirmed\n"
+        ),
+        w.app.services.now(),
+    )
+    .unwrap();
+    w.app.services.import_rows(rows, |_| {}).await.unwrap();
+    let del = w
+        .app
+        .scalar_i64("SELECT id FROM requests WHERE kind = 'deletion'")
+        .await;
+    w.assert_found(&[address]);
+    w.erase_and_check(del, &[address]).await;
+}
+
+#[tokio::test]
+async fn an_address_someone_else_once_named_is_erased_everywhere() {
+    let w = World::new().await;
+    let address = "nina.named@example.org";
+    // Mallory names Nina's address; Nina says no. Later Nina, by email only, asks to be erased.
+    w.app
+        .services
+        .file_request(
+            &Origin::new(&console("mallory-named"), Channel::Console),
+            RequestKind::OptOut,
+            EmailAddress::parse(address).ok(),
+        )
+        .await
+        .unwrap();
+    let (token, _) = w.latest_to(address).await;
+    w.mail(reply(address, &token, "<nina-0@x>", "No, this was not me."))
+        .await;
+    let del = email_only_deletion(&w, address, "nina").await;
+    w.assert_found(&[address]);
+    w.erase_and_check(del, &[address]).await;
+}
+
+#[tokio::test]
+async fn a_held_message_from_the_person_is_erased_with_them() {
+    let w = World::new().await;
+    let address = "hana.held@example.org";
+    // A message too large to read is kept for a person to look at.
+    let big = format!(
+        "From: {address}\r\nTo: privacy@example.org\r\nSubject: Attachment\r\nMessage-ID: <hana-big@x>\r\n\r\n{}\r\n",
+        "x".repeat(11 * 1024 * 1024)
+    );
+    assert_eq!(w.mail(big).await, Disposition::Held);
+    let del = email_only_deletion(&w, address, "hana").await;
+    w.assert_found(&[address]);
+    w.erase_and_check(del, &[address]).await;
+}
+
+#[tokio::test]
+async fn earlier_mail_files_of_the_folder_transport_are_removed_and_the_last_one_is_the_hand_over()
+{
+    let app = TestApp::spawn().await;
+    let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
+    let address = "fola.folder@example.org";
+    let fola = console("fola");
+    let o = Origin::new(&fola, Channel::Console);
+    app.services
+        .file_request(&o, RequestKind::OptOut, EmailAddress::parse(address).ok())
+        .await
+        .unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&o, &code).await.unwrap();
+    let del = app
+        .services
+        .file_request(&o, RequestKind::Deletion, None)
+        .await
+        .unwrap()
+        .request_id
+        .unwrap();
+    app.services.confirm(&o).await.unwrap();
+    let code = app.latest_code().await;
+    app.services.verify(&o, &code).await.unwrap();
+    worker.flush().await.unwrap();
+    let before = std::fs::read_dir(app.outbox_dir()).unwrap().count();
+    assert!(before >= 4, "{before} mail files");
+
+    app.services
+        .complete_deletion(Call::on(Channel::Console), del)
+        .await
+        .unwrap();
+    worker.flush().await.unwrap();
+
+    let left: Vec<String> = std::fs::read_dir(app.outbox_dir())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(left.len(), 1, "only the final mail remains, as handed over");
+    assert!(left[0].contains("Your data has been deleted"));
+}
