@@ -56,6 +56,12 @@ impl Keys {
             .is_ok()
     }
 
+    /// The key an input that may come twice (an interaction, a message, an import row) is
+    /// recorded under: keyed, since a Message-ID or an import row can name a person.
+    pub fn input_hash(&self, source: &str, key: &str) -> String {
+        hex::encode(self.mac(&["input", source, key]).finalize().into_bytes())
+    }
+
     /// What remains of an erased identity: answers "was this address erased?" only for
     /// someone who holds the key and the address.
     pub fn identity_hash(&self, kind: &str, value: &str) -> String {

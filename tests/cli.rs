@@ -70,6 +70,10 @@ fn a_new_user_opts_out_by_email_and_the_operator_sees_it_verified() {
         filed.contains("emailed a 6-digit code to a***@example.org"),
         "{filed}"
     );
+    assert!(
+        filed.contains("We will not use your data"),
+        "the choice stands at once: {filed}"
+    );
     assert!(d.join("dsr-bot.db").exists());
 
     let flushed = stdout(&dsr_bot(d, &["mail", "flush"], ""));
@@ -81,7 +85,7 @@ fn a_new_user_opts_out_by_email_and_the_operator_sees_it_verified() {
         &["console", "--user", "alice"],
         &format!("/verify code:{code}\n"),
     ));
-    assert!(verified.contains("is confirmed"), "{verified}");
+    assert!(verified.contains("is verified and linked"), "{verified}");
 
     let listed = stdout(&dsr_bot(d, &["requests", "list", "--format", "json"], ""));
     let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();

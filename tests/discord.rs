@@ -106,7 +106,11 @@ async fn each_member_command_reaches_its_service_and_answers() {
             },
         )
         .await;
-    assert!(verified.text.contains("is confirmed"), "{}", verified.text);
+    assert!(
+        verified.text.contains("is verified and linked"),
+        "{}",
+        verified.text
+    );
 
     let status = adapter.member(&by(1, 105), MemberCommand::Status).await;
     assert!(status.text.contains("Opted out since"), "{}", status.text);

@@ -66,6 +66,14 @@ async fn outbox_count(app: &TestApp) -> i64 {
     app.count("outbox").await
 }
 
+/// Codes sent for an address that were neither used nor refused.
+async fn pending_codes(app: &TestApp) -> i64 {
+    app.scalar_i64(
+        "SELECT COUNT(*) FROM email_verifications WHERE verified_at IS NULL AND refused_at IS NULL",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_reply_with_the_token_from_the_right_address_confirms_the_request() {
     let app = TestApp::spawn().await;
@@ -148,7 +156,16 @@ async fn a_forged_sender_with_a_valid_token_changes_nothing() {
     .unwrap();
 
     assert_eq!(d, Disposition::Refused("sender does not match"));
-    assert_eq!(app.request_state(id).await, "awaiting_confirmation");
+    assert_eq!(
+        app.request_state(id).await,
+        "confirmed",
+        "the choice was made in chat"
+    );
+    assert_eq!(
+        pending_codes(&app).await,
+        1,
+        "the code still waits for its owner"
+    );
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM identities WHERE kind = 'email'")
             .await,
@@ -186,7 +203,12 @@ async fn a_wrong_or_expired_token_from_the_right_sender_changes_nothing() {
     .await
     .unwrap();
     assert_eq!(expired, Disposition::Refused("expired token"));
-    assert_eq!(app.request_state(id).await, "awaiting_confirmation");
+    assert_eq!(app.request_state(id).await, "confirmed");
+    assert_eq!(
+        pending_codes(&app).await,
+        1,
+        "nothing was proven or refused"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +234,16 @@ async fn the_same_message_ingested_twice_takes_effect_once() {
         Disposition::Duplicate
     );
 
-    assert_eq!(app.request_state(id).await, "cancelled");
+    assert_eq!(
+        app.request_state(id).await,
+        "confirmed",
+        "the choice was made in chat"
+    );
+    assert_eq!(
+        pending_codes(&app).await,
+        0,
+        "the owner's no ended the pending link"
+    );
     assert_eq!(outbox_count(&app).await, mails, "no second answer");
 }
 
@@ -263,7 +294,7 @@ async fn auto_replies_and_bounces_are_recorded_and_never_answered() {
         .await,
         3
     );
-    assert_eq!(app.request_state(1).await, "awaiting_confirmation");
+    assert_eq!(pending_codes(&app).await, 1, "an auto-reply proves nothing");
 }
 
 #[tokio::test]

@@ -104,15 +104,22 @@ impl World {
         }
     }
 
-    /// Completes `deletion`, hands every mail to the SMTP server, and checks that no file
-    /// under the data folder and no log line holds any needle.
-    async fn erase_and_check(&self, deletion: i64, needles: &[&str]) {
+    /// Completes `deletion` and hands every mail to the SMTP server.
+    async fn erase_and_check_db_only(&self, deletion: i64) {
         self.worker().flush().await.unwrap();
         self.app
             .services
             .complete_deletion(Call::on(Channel::Console), deletion)
             .await
             .unwrap();
+    }
+
+    /// Completes `deletion` (unless done already), hands every mail to the SMTP server, and
+    /// checks that no file under the data folder and no log line holds any needle.
+    async fn erase_and_check(&self, deletion: i64, needles: &[&str]) {
+        if self.app.request_state(deletion).await != "completed" {
+            self.erase_and_check_db_only(deletion).await;
+        }
         let summary = self.worker().flush().await.unwrap();
         assert!(summary.delivered >= 1, "the final mail was handed over");
         assert_eq!(
@@ -353,4 +360,41 @@ async fn earlier_mail_files_of_the_folder_transport_are_removed_and_the_last_one
         .collect();
     assert_eq!(left.len(), 1, "only the final mail remains, as handed over");
     assert!(left[0].contains("Your data has been deleted"));
+}
+
+#[tokio::test]
+async fn an_erased_persons_mail_in_a_maildir_is_removed_by_the_next_maildir_run() {
+    use dsr_bot::workers::inbox::ingest_maildir;
+    let w = World::new().await;
+    let maildir = w.app.dir.path().join("Maildir");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    let address = "mara.maildir@example.org";
+    let drop_in = |name: &str, raw: String| {
+        std::fs::write(maildir.join("new").join(name), raw).unwrap();
+    };
+    drop_in("1.mara", new_mail(address, "<mara-1@x>", "delete my data"));
+    drop_in(
+        "2.other",
+        new_mail("otto.other@example.org", "<otto-1@x>", "status"),
+    );
+    ingest_maildir(&w.app.services, &maildir).await.unwrap();
+    let (token, _) = w.latest_to(address).await;
+    drop_in("3.mara", reply(address, &token, "<mara-2@x>", "confirm"));
+    ingest_maildir(&w.app.services, &maildir).await.unwrap();
+    let del = w
+        .app
+        .scalar_i64("SELECT id FROM requests WHERE kind = 'deletion'")
+        .await;
+    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 3);
+
+    w.erase_and_check_db_only(del).await;
+    ingest_maildir(&w.app.services, &maildir).await.unwrap();
+
+    let left: Vec<String> = std::fs::read_dir(maildir.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with("2.other"), "{left:?}");
+    w.erase_and_check(del, &[address]).await;
 }

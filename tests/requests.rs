@@ -215,7 +215,8 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
         .unwrap();
     let id = reply.request_id.unwrap();
 
-    assert_eq!(app.request_state(id).await, "awaiting_confirmation");
+    // The choice stands at once; the address waits for its code.
+    assert_eq!(app.request_state(id).await, "confirmed");
     let mails = app.mails().await;
     assert_eq!(mails.len(), 1);
     assert_eq!(
@@ -243,7 +244,6 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
             .unwrap_err(),
     );
     assert!(err.contains("4 tries left"), "{err}");
-    assert_eq!(app.request_state(id).await, "awaiting_confirmation");
 
     let ok = app
         .services
@@ -251,7 +251,7 @@ async fn an_email_address_counts_only_after_its_code_is_entered() {
         .await
         .unwrap();
 
-    assert!(ok.text.contains("confirmed"), "{}", ok.text);
+    assert!(ok.text.contains("verified and linked"), "{}", ok.text);
     assert_eq!(app.request_state(id).await, "confirmed");
     assert_eq!(
         app.scalar_i64(

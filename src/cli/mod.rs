@@ -73,6 +73,11 @@ pub enum Cmd {
         #[arg(long)]
         maildir: Option<std::path::PathBuf>,
     },
+    /// Mail kept because it could not be read (too large, no usable sender, not a message).
+    Held {
+        #[command(subcommand)]
+        command: HeldCmd,
+    },
     /// Benchmarks (a temporary database; nothing of yours is touched).
     Bench {
         #[command(subcommand)]
@@ -121,6 +126,16 @@ pub enum RequestsCmd {
     },
     /// Mark a confirmed deletion done: the person's data is erased and they are told.
     Complete { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeldCmd {
+    /// Every held message: number, when, size, why.
+    List,
+    /// Print one held message as it came (or its headers, when it was too large).
+    Show { id: i64 },
+    /// Delete a held message once someone has dealt with it.
+    Delete { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +268,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
         Cmd::Import { file } => import::run(&app, &file).await?,
+        Cmd::Held { command } => mail::held(&app, command).await?,
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",

@@ -74,8 +74,6 @@ pub struct InboundConfig {
     pub imap_delete_processed: bool,
     /// Larger messages are not read; they are kept for a person to look at.
     pub max_message_bytes: usize,
-    /// Where `ingest-mail` keeps messages it could not read.
-    pub held_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -243,6 +241,13 @@ impl Config {
                 problem,
             })?;
         }
+        if get("HELD_DIR").is_some() {
+            return Err(ConfigError {
+                key: "HELD_DIR",
+                problem: "is no longer used: unreadable mail is kept in the database (`dsr-bot held list`); remove the setting"
+                    .into(),
+            });
+        }
         let delete_raw = text("IMAP_DELETE_PROCESSED", "false");
         let imap_delete_processed = match delete_raw.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => true,
@@ -260,7 +265,6 @@ impl Config {
             imap_poll_seconds: u64::from(parsed("IMAP_POLL_SECONDS", "60")?),
             imap_delete_processed,
             max_message_bytes: parsed("MAX_INBOUND_BYTES", "10485760")? as usize,
-            held_dir: PathBuf::from(text("HELD_DIR", "held")),
         };
 
         let whole = |k: &'static str, default: &str| -> Result<u32, ConfigError> {
@@ -324,11 +328,9 @@ impl Config {
     pub fn for_folder(dir: &std::path::Path) -> Config {
         let db = dir.join("dsr-bot.db");
         let outbox = dir.join("outbox");
-        let held = dir.join("held");
         Self::from_lookup(|k| match k {
             "DATABASE_PATH" => Some(db.display().to_string()),
             "OUTBOX_DIR" => Some(outbox.display().to_string()),
-            "HELD_DIR" => Some(held.display().to_string()),
             _ => None,
         })
         .expect("defaults are valid")

@@ -7,37 +7,53 @@ use sha2::{Digest, Sha256};
 
 use super::sql::At;
 
-fn key_hash(source: &str, key: &str) -> String {
+/// What the table held before its hashes were keyed: SHA-256 of `source:key`. Still looked
+/// for (so an import or a mail handled before is not taken twice), never written.
+pub fn legacy_hash(source: &str, key: &str) -> String {
     hex::encode(Sha256::digest(format!("{source}:{key}").as_bytes()))
 }
 
-/// Records `source:key` as handled, ending as `disposition` (unless changed later in the same
-/// transaction); false when it already was handled.
+/// Records an input as handled under its keyed hash, ending as `disposition` (unless changed
+/// later in the same transaction); false when it already was handled, under that hash or
+/// `legacy`.
 pub fn claim(
     db: &Connection,
+    key_hash: &str,
+    legacy: Option<&str>,
     source: &str,
-    key: &str,
     disposition: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
+    if let Some(old) = legacy
+        && db
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM processed_inputs WHERE key_hash = ?)")?
+            .query_row([old], |r| r.get::<_, bool>(0))?
+    {
+        return Ok(false);
+    }
     let done = db
         .prepare_cached(
             "INSERT INTO processed_inputs (key_hash, source, at, disposition) VALUES (?, ?, ?, ?)
              ON CONFLICT DO NOTHING",
         )?
-        .execute(params![key_hash(source, key), source, At(now), disposition])?;
+        .execute(params![key_hash, source, At(now), disposition])?;
     Ok(done == 1)
 }
 
 /// Changes what a claimed input ended as, within the transaction that claimed it.
-pub fn set_disposition(
-    db: &Connection,
-    source: &str,
-    key: &str,
-    disposition: &str,
-) -> rusqlite::Result<()> {
+pub fn set_disposition(db: &Connection, key_hash: &str, disposition: &str) -> rusqlite::Result<()> {
     db.prepare_cached("UPDATE processed_inputs SET disposition = ? WHERE key_hash = ?")?
-        .execute(params![disposition, key_hash(source, key)])?;
+        .execute(params![disposition, key_hash])?;
+    Ok(())
+}
+
+/// Replaces an unkeyed hash left from before with its keyed form (erasure does, for what
+/// named the erased person).
+pub fn rekey(db: &Connection, legacy: &str, key_hash: &str) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE OR IGNORE processed_inputs SET key_hash = ? WHERE key_hash = ?")?
+        .execute([key_hash, legacy])?;
+    db.prepare_cached("DELETE FROM processed_inputs WHERE key_hash = ?")?
+        .execute([legacy])?;
     Ok(())
 }
 

@@ -8,10 +8,13 @@
 //! outside this folder but through the [`Conn`] it hands to a unit of work.
 
 pub mod bench;
+pub mod copies;
 pub mod erasure;
 pub mod events;
+pub mod held;
 pub mod identities;
 pub mod inputs;
+pub mod notices;
 pub mod outbox;
 pub mod people;
 pub mod reply_tokens;

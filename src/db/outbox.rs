@@ -116,7 +116,8 @@ pub fn mark_sent(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Resu
              subject = CASE WHEN scrub_after_send THEN '' ELSE subject END,
              body_text = CASE WHEN scrub_after_send THEN '' ELSE body_text END,
              body_html = CASE WHEN scrub_after_send THEN '' ELSE body_html END,
-             reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END
+             reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END,
+             in_reply_to = CASE WHEN scrub_after_send THEN NULL ELSE in_reply_to END
          WHERE id = ?",
     )?
     .execute(params![At(now), id])?;
@@ -136,18 +137,34 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// For an erased person: wipes the mail already delivered and flags the rest to be wiped
-/// once delivered.
-pub fn scrub_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
-    db.prepare_cached(
-        "UPDATE outbox SET recipient = '', subject = '', body_text = '', body_html = '', reply_token = NULL,
-                           scrub_after_send = 1
-         WHERE person_id = ? AND sent_at IS NOT NULL",
-    )?
-    .execute([person_id])?;
-    db.prepare_cached(
-        "UPDATE outbox SET scrub_after_send = 1 WHERE person_id = ? AND sent_at IS NULL",
-    )?
-    .execute([person_id])?;
+/// For an erased person: the mail to them or about them (by person, or to one of `emails`,
+/// whoever asked for it) already delivered is wiped now, and its copy in the outbox folder
+/// marked to be removed; the rest is flagged to be wiped once delivered.
+pub fn scrub_for(db: &Connection, person_id: i64, emails: &[String]) -> rusqlite::Result<()> {
+    let wipe_sent = "UPDATE outbox SET recipient = '', subject = '', body_text = '', body_html = '',
+                            reply_token = NULL, in_reply_to = NULL, scrub_after_send = 1, forget_copy = 1
+                     WHERE sent_at IS NOT NULL AND ";
+    let flag_unsent = "UPDATE outbox SET scrub_after_send = 1 WHERE sent_at IS NULL AND ";
+    for stmt in [wipe_sent, flag_unsent] {
+        db.prepare_cached(&format!("{stmt} person_id = ?"))?
+            .execute([person_id])?;
+        for e in emails {
+            db.prepare_cached(&format!("{stmt} recipient = ?"))?
+                .execute([e])?;
+        }
+    }
+    Ok(())
+}
+
+/// Mails whose copy in the outbox folder is to be removed.
+pub fn copies_to_forget(db: &Connection) -> rusqlite::Result<Vec<i64>> {
+    db.prepare_cached("SELECT id FROM outbox WHERE forget_copy = 1 ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect()
+}
+
+pub fn copy_forgotten(db: &Connection, id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE outbox SET forget_copy = 0 WHERE id = ?")?
+        .execute([id])?;
     Ok(())
 }

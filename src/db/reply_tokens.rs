@@ -62,10 +62,15 @@ pub fn find_by_message_id(
     }
 }
 
-pub fn delete_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
+/// Erasure: the tokens of the person's requests, and every token given to one of `emails`.
+pub fn delete_for(db: &Connection, person_id: i64, emails: &[String]) -> rusqlite::Result<()> {
     db.prepare_cached(
         "DELETE FROM reply_tokens WHERE request_id IN (SELECT id FROM requests WHERE person_id = ?)",
     )?
     .execute([person_id])?;
+    for e in emails {
+        db.prepare_cached("DELETE FROM reply_tokens WHERE email = ?")?
+            .execute([e])?;
+    }
     Ok(())
 }

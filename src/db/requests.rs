@@ -130,6 +130,15 @@ pub fn open_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<Vec<
     .collect()
 }
 
+/// Every request of the person, oldest first.
+pub fn for_person(db: &Connection, person_id: i64) -> rusqlite::Result<Vec<Request>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM requests r WHERE r.person_id = ? ORDER BY r.id"
+    ))?
+    .query_map([person_id], from_row)?
+    .collect()
+}
+
 /// A state change that did not find the request in the state it was read in.
 #[derive(Debug, thiserror::Error)]
 #[error("request #{id} was expected to be {expected} but is not; nothing was changed")]
@@ -261,4 +270,80 @@ pub fn count(db: &Connection, filter: Filter) -> rusqlite::Result<i64> {
         [],
         |r| r.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+
+    fn migrated() -> Connection {
+        let db = Connection::open_in_memory().unwrap();
+        for m in super::super::MIGRATOR.iter() {
+            db.execute_batch(&m.sql).unwrap();
+        }
+        db
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_state_change_from_a_state_the_request_is_not_in_fails_and_changes_nothing() {
+        let db = migrated();
+        let now = t("2025-09-25T10:00:00Z");
+        let person = super::super::people::insert(&db, now).unwrap();
+        let req = insert(
+            &db,
+            &NewRequest {
+                person_id: person,
+                kind: RequestKind::Deletion,
+                channel: Channel::Console,
+                state: RequestState::AwaitingConfirmation,
+                received_at: now,
+                deadline_offset_secs: -1,
+                due_at: now,
+            },
+        )
+        .unwrap();
+
+        let stale = set_state(
+            &db,
+            req.id,
+            RequestState::Confirmed,
+            RequestState::Completed,
+            now,
+        );
+        assert!(stale.unwrap_err().downcast_ref::<StaleState>().is_some());
+        assert_eq!(
+            get(&db, req.id).unwrap().unwrap().state,
+            RequestState::AwaitingConfirmation
+        );
+
+        set_state(
+            &db,
+            req.id,
+            RequestState::AwaitingConfirmation,
+            RequestState::Cancelled,
+            now,
+        )
+        .unwrap();
+        // A closed request does not move again, whatever the caller believes it is.
+        assert!(
+            set_state(
+                &db,
+                req.id,
+                RequestState::AwaitingConfirmation,
+                RequestState::Confirmed,
+                now
+            )
+            .is_err()
+        );
+        assert_eq!(
+            get(&db, req.id).unwrap().unwrap().state,
+            RequestState::Cancelled
+        );
+    }
 }

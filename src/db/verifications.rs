@@ -71,7 +71,7 @@ pub fn latest_pending_for_person(
 ) -> rusqlite::Result<Option<Verification>> {
     db.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM email_verifications v
-         WHERE v.person_id = ? AND v.verified_at IS NULL
+         WHERE v.person_id = ? AND v.verified_at IS NULL AND v.refused_at IS NULL
            AND EXISTS (SELECT 1 FROM requests r WHERE r.id = v.request_id
                        AND r.state IN ('awaiting_confirmation', 'confirmed'))
          ORDER BY v.id DESC LIMIT 1"
@@ -107,8 +107,30 @@ pub fn mark_verified_by_reply(
     Ok(())
 }
 
-pub fn delete_for_person(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
+/// The address's owner said no: the codes of `request_id` sent to `email` stop working.
+/// Returns whether any was waiting.
+pub fn refuse(
+    db: &Connection,
+    request_id: i64,
+    email: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    Ok(db
+        .prepare_cached(
+            "UPDATE email_verifications SET refused_at = ?
+             WHERE request_id = ? AND email = ? AND verified_at IS NULL AND refused_at IS NULL",
+        )?
+        .execute(params![At(now), request_id, email])?
+        > 0)
+}
+
+/// Erasure: the person's codes, and every code anyone asked for one of `emails`.
+pub fn delete_for(db: &Connection, person_id: i64, emails: &[String]) -> rusqlite::Result<()> {
     db.prepare_cached("DELETE FROM email_verifications WHERE person_id = ?")?
         .execute([person_id])?;
+    for e in emails {
+        db.prepare_cached("DELETE FROM email_verifications WHERE email = ?")?
+            .execute([e])?;
+    }
     Ok(())
 }

@@ -196,6 +196,24 @@ impl Mailer {
     }
 }
 
+impl Mailer {
+    /// Removes the copy this transport kept of a mail, if it keeps any: the `.eml` file of the
+    /// folder transport (an SMTP server keeps nothing here).
+    pub async fn forget(&self, file_stem: &str) -> anyhow::Result<()> {
+        if let Mailer::Folder(dir) = self {
+            let path = dir.join(format!("{file_stem}.eml"));
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing {}", path.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Mailer;

@@ -53,7 +53,7 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
         ))));
     }
     db::verifications::mark_verified(uow.db, v.id, now)?;
-    db::identities::assign_verified(uow.db, person, "email", &v.email, now)?;
+    people::link_address(uow, person, &v.email)?;
     let mut req = db::requests::get(uow.db, v.request_id)?
         .ok_or_else(|| anyhow::anyhow!("verification {} has no request", v.id))?;
     let masked = EmailAddress::parse(&v.email)

@@ -6,7 +6,6 @@
 use chrono::Duration;
 
 use super::{
-    confirm,
     file::{self, confirm_waiting},
     mail, status, texts, transitions,
     uow::Uow,
@@ -50,10 +49,7 @@ pub fn handle(uow: &mut Uow<'_>, mail: &InboundMail) -> Result<Disposition, Serv
     }
     let word = intent::read(&mail.new_text);
     let acted = match reply_target(uow, mail)? {
-        Some(Ok(target)) => {
-            prove_email(uow, &target)?;
-            uow.attempt(|uow| act_on_reply(uow, &target, word))
-        }
+        Some(Ok(target)) => uow.attempt(|uow| act_on_reply(uow, &target, word)),
         Some(Err(why)) => return refuse(uow, mail, why),
         None => {
             let word = word.or_else(|| intent::read(strip_reply_prefixes(&mail.subject)));
@@ -109,24 +105,90 @@ fn reply_target(
     })))
 }
 
-/// A reply with our token from the address it was sent to proves control of that address.
+/// A yes in a reply with our token, from the address it was sent to, proves control of that
+/// address and consents to linking it to the person whose request the mail was about.
 fn prove_email(uow: &Uow<'_>, t: &Target) -> anyhow::Result<()> {
-    db::identities::assign_verified(
-        uow.db,
-        t.request.person_id,
-        "email",
-        t.email.as_str(),
-        uow.now,
-    )?;
+    super::people::link_address(uow, t.request.person_id, t.email.as_str())?;
     db::verifications::mark_verified_by_reply(uow.db, t.request.id, t.email.as_str(), uow.now)?;
     Ok(())
 }
 
+/// A no (or "this was not me") in a reply. To the person's own request it is a cancel. To a
+/// request someone else made naming this address, it refuses the link: the code stops
+/// working, a request that waited for the address is cancelled, and the requester is told
+/// only that the address could not be confirmed.
+fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
+    let address = t.email.as_str();
+    let holder = db::identities::find(uow.db, "email", address)?
+        .filter(|i| i.verified_at.is_some())
+        .map(|i| i.person_id);
+    let mut req = db::requests::get(uow.db, t.request.id)?
+        .ok_or_else(|| anyhow::anyhow!("request #{} is gone", t.request.id))?;
+    let own = holder == Some(req.person_id) || (holder.is_none() && req.channel == Channel::Email);
+    let refused = db::verifications::refuse(uow.db, req.id, address, uow.now)?;
+    let text = if own {
+        if req.state != RequestState::AwaitingConfirmation && req.kind != RequestKind::Deletion
+            || !req.state.is_open()
+        {
+            return Err(UserError::new(format!(
+                "Your {} request #{} is {}; there is nothing to cancel. To change a recorded choice, write \
+                 opt out or opt in.",
+                req.kind.label(),
+                req.id,
+                req.state.label()
+            ))
+            .into());
+        }
+        let note = Some("cancelled by the person".to_owned());
+        transitions::transition(
+            uow.db,
+            &mut req,
+            RequestState::Cancelled,
+            "email",
+            note,
+            uow.now,
+        )?;
+        format!(
+            "Cancelled: your {} request #{}. Nothing else changed.",
+            req.kind.label(),
+            req.id
+        )
+    } else {
+        let mut cancelled = None;
+        if req.state == RequestState::AwaitingConfirmation {
+            let note = Some("the address it named was not confirmed by its owner".to_owned());
+            transitions::transition(
+                uow.db,
+                &mut req,
+                RequestState::Cancelled,
+                "email",
+                note,
+                uow.now,
+            )?;
+            cancelled = Some(req.id);
+        }
+        if refused || cancelled.is_some() {
+            super::people::tell_link_refused(uow, req.person_id, address, cancelled)?;
+        }
+        "Thank you for telling us. Nothing is linked to this address; whoever named it is told only that it \
+         could not be confirmed."
+            .to_owned()
+    };
+    mail::answer(uow, &text, own.then_some(&req))?;
+    Ok(())
+}
+
+/// A reply to our mail. Proof is consent: the address is proven (and linked) only by a yes.
+/// Any other instruction is the address holder's own, and proves nothing about the request
+/// the mail was about.
 fn act_on_reply(uow: &mut Uow<'_>, t: &Target, word: Option<Word>) -> Result<(), ServiceError> {
     let actor = Actor::Email(t.email.clone());
     let reply = match word {
-        Some(Word::Confirm) => return confirm_request(uow, &actor, t.request.id),
-        Some(Word::Cancel) => confirm::cancel(uow, &actor, Some(t.request.id))?,
+        Some(Word::Confirm) => {
+            prove_email(uow, t)?;
+            return confirm_request(uow, &actor, t.request.id);
+        }
+        Some(Word::Cancel) => return said_no(uow, t),
         Some(Word::OptOut) => file::file_request(uow, &actor, RequestKind::OptOut, None)?,
         Some(Word::OptIn) => file::file_request(uow, &actor, RequestKind::OptIn, None)?,
         Some(Word::Delete) => file::file_request(uow, &actor, RequestKind::Deletion, None)?,
@@ -173,6 +235,14 @@ fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<
             kind.label(),
             req.id,
             texts::confirmed_consequence(uow, &req)
+        )
+    } else if req.state == RequestState::Confirmed && kind != RequestKind::Deletion {
+        format!(
+            "Thank you: this address is confirmed and linked to your {} request #{}. {} Keep this message \
+             as your receipt.",
+            kind.label(),
+            req.id,
+            texts::choice_consequence(uow.config(), kind)
         )
     } else {
         format!(
@@ -294,9 +364,8 @@ fn answer_refusal(uow: &mut Uow<'_>, mail: &InboundMail, text: &str) -> anyhow::
     Ok(())
 }
 
-fn dispose(uow: &Uow<'_>, mail: &InboundMail, disposition: &str) -> anyhow::Result<()> {
-    db::inputs::set_disposition(uow.db, "email", &mail.key, disposition)?;
-    Ok(())
+fn dispose(uow: &Uow<'_>, _mail: &InboundMail, disposition: &str) -> anyhow::Result<()> {
+    uow.dispose(disposition)
 }
 
 fn sender<'a>(uow: &Uow<'a>) -> anyhow::Result<&'a EmailAddress> {

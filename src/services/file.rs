@@ -61,7 +61,9 @@ pub fn file_request(
         return Ok(Reply::about(&open, text));
     }
 
-    let state = if proof_needed || kind == RequestKind::Deletion {
+    // A choice made on an authenticated channel stands at once; an address given with it is
+    // proven on its own. Deletion cannot be undone, so it always waits for a second word.
+    let state = if kind == RequestKind::Deletion {
         RequestState::AwaitingConfirmation
     } else {
         RequestState::Confirmed
@@ -84,12 +86,29 @@ pub fn file_request(
         req.id,
         uow.ctx.describe_offset(now)
     );
+    if state == RequestState::Confirmed {
+        let sent = if fresh {
+            0
+        } else {
+            on_confirmed(uow, &mut req, channel.as_str())?
+        };
+        text.push_str(&format!(
+            " {}",
+            texts::choice_consequence(uow.config(), kind)
+        ));
+        if !proof_needed {
+            text.push_str(&texts::receipt_note(uow, sent, kind));
+        }
+    }
     if let Some(e) = email.as_ref().filter(|_| proof_needed) {
         start_email_proof(uow, &req, e)?;
         text.push_str(&format!(
             " {}",
             texts::proof_instructions(e, uow.config().code_ttl_minutes)
         ));
+        if state == RequestState::Confirmed {
+            text.push_str(" Your confirmation goes there once you do.");
+        }
     }
     if kind == RequestKind::Deletion {
         text.push_str(&format!(
@@ -115,17 +134,6 @@ pub fn file_request(
                 first.masked()
             ));
         }
-    } else if state == RequestState::Confirmed {
-        let sent = if fresh {
-            0
-        } else {
-            on_confirmed(uow, &mut req, channel.as_str())?
-        };
-        text.push_str(&format!(
-            " {}",
-            texts::choice_consequence(uow.config(), kind)
-        ));
-        text.push_str(&texts::receipt_note(uow, sent, kind));
     }
     let reply = Reply::about(&req, text);
     Ok(if state == RequestState::Confirmed {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{transitions, uow::Uow};
+use super::{erasure, transitions, uow::Uow};
 use crate::{
     db::{self, events::Event, requests::NewRequest},
     domain::{Channel, EmailAddress, RequestKind, RequestState, deadline},
@@ -67,6 +67,18 @@ pub fn parse_csv(text: &str, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<(
     }
 }
 
+/// Times before 1970 cannot be what a request tool recorded, and more than a day ahead of this
+/// machine's clock cannot have happened yet.
+fn in_range(t: DateTime<Utc>, col: &str, now: DateTime<Utc>) -> Result<(), String> {
+    if t < DateTime::UNIX_EPOCH {
+        return Err(format!("{col} {t} is before 1970"));
+    }
+    if t > now + chrono::Duration::days(1) {
+        return Err(format!("{col} {t} is in the future"));
+    }
+    Ok(())
+}
+
 fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
     let time = |v: &str, col: &str| {
         DateTime::parse_from_rfc3339(v)
@@ -74,9 +86,7 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
             .map_err(|_| format!("{col} '{v}' is not an RFC 3339 time like 2025-09-20T14:00:00Z"))
     };
     let received_at = time(&r.received_at, "received_at")?;
-    if received_at > now {
-        return Err(format!("received_at {} is in the future", r.received_at));
-    }
+    in_range(received_at, "received_at", now)?;
     let kind = match r.kind.as_str() {
         "opt_out" => RequestKind::OptOut,
         "opt_in" => RequestKind::OptIn,
@@ -115,6 +125,7 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
         "" => None,
         v if status == RequestState::Completed => {
             let t = time(v, "completed_at")?;
+            in_range(t, "completed_at", now)?;
             if t < received_at {
                 return Err("completed_at is before received_at".into());
             }
@@ -135,6 +146,13 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
 
 /// Imports checked rows in one unit of work. A row imported before (same time, kind and
 /// person) is skipped, so importing a file twice changes nothing the second time.
+///
+/// Import adds history; it never rewrites the present. An imported row never completes,
+/// cancels or changes a request made live: where the person has a live open request of the
+/// same kind or the opposite choice, the row is kept as closed history. An imported decision
+/// supersedes only earlier imported ones. An imported completed deletion erases the person it
+/// names, unless that person has acted live since, in which case it is kept as the history of
+/// someone erased then.
 pub fn import_rows(
     uow: &mut Uow<'_>,
     rows: &[ImportRow],
@@ -142,87 +160,163 @@ pub fn import_rows(
 ) -> Result<ImportSummary, ServiceError> {
     let mut ordered: Vec<&ImportRow> = rows.iter().collect();
     ordered.sort_by_key(|r| (r.received_at, r.line));
-    let cfg = uow.config();
-    let db = uow.db;
     let mut summary = ImportSummary::default();
     for (done, row) in ordered.into_iter().enumerate() {
         progress(done);
-        let (id_kind, id_value) = (&row.identity.0, &row.identity.1);
-        let key = format!(
-            "{}|{}|{id_kind}:{id_value}",
-            row.received_at.to_rfc3339(),
-            row.kind
-        );
-        if !db::inputs::claim(db, "import", &key, "acted", uow.now)? {
+        let (id_kind, id_value) = (row.identity.0, row.identity.1.as_str());
+        let key = claim_key(row.received_at, row.kind, id_kind, id_value);
+        if !uow.claim_input("import", &key, "acted")? {
             summary.already_there += 1;
             continue;
         }
-        let person = match db::identities::find(db, id_kind, id_value)? {
-            Some(i) => i.person_id,
-            None => {
-                let p = db::people::insert(db, row.received_at)?;
-                db::identities::insert(
-                    db,
-                    p,
-                    id_kind,
-                    id_value,
-                    Some(row.received_at),
-                    row.received_at,
-                )?;
-                p
-            }
-        };
-        let decided = row.status != RequestState::Cancelled;
-        if decided {
-            // A later decision ends the earlier open one, as it would have live.
-            let kinds: &[RequestKind] = match row.kind.opposite_choice() {
-                Some(opposite) => &[row.kind, opposite],
-                None => &[row.kind],
-            };
-            for k in kinds {
-                if let Some(mut old) = db::requests::find_open(db, person, *k)? {
-                    let note = Some("superseded by an imported request".to_owned());
-                    transitions::transition(
-                        db,
-                        &mut old,
-                        RequestState::Completed,
-                        "import",
-                        note,
-                        row.received_at,
-                    )?;
-                }
-            }
-        }
-        let new = NewRequest {
-            person_id: person,
-            kind: row.kind,
-            channel: Channel::Import,
-            state: row.status,
-            received_at: row.received_at,
-            deadline_offset_secs: deadline::offset_seconds(row.received_at, cfg.policy_deadline),
-            due_at: deadline::due_at(row.received_at, cfg.response_days),
-        };
-        let closed_at = match row.status {
-            RequestState::Completed => Some(row.completed_at.unwrap_or(row.received_at)),
-            RequestState::Cancelled => Some(row.received_at),
-            _ => None,
-        };
-        let id =
-            db::requests::insert_imported(db, &new, decided.then_some(row.received_at), closed_at)?;
-        db::events::append(
-            db,
-            &Event {
-                request_id: id,
-                at: closed_at.unwrap_or(row.received_at),
-                from_state: None,
-                to_state: row.status,
-                actor: "import".into(),
-                note: Some(format!("imported from line {}", row.line)),
-            },
-        )?;
+        import_row(uow, row, id_kind, id_value)?;
         summary.imported += 1;
     }
     Ok(summary)
+}
+
+fn import_row(
+    uow: &mut Uow<'_>,
+    row: &ImportRow,
+    id_kind: &str,
+    id_value: &str,
+) -> anyhow::Result<()> {
+    let db = uow.db;
+    let cfg = uow.config();
+    let (person, live) = match db::identities::find(db, id_kind, id_value)? {
+        Some(i) => (i.person_id, has_live_requests(uow, i.person_id)?),
+        None => {
+            let p = db::people::insert(db, row.received_at)?;
+            db::identities::insert(
+                db,
+                p,
+                id_kind,
+                id_value,
+                Some(row.received_at),
+                row.received_at,
+            )?;
+            (p, false)
+        }
+    };
+    let erases = row.kind == RequestKind::Deletion && row.status == RequestState::Completed;
+    // A completed deletion of someone who has acted live since belongs to the person erased
+    // then, not to the one here now.
+    let owner = if erases && live {
+        let p = db::people::insert(db, row.received_at)?;
+        db::people::mark_erased(db, p, row.completed_at.unwrap_or(row.received_at))?;
+        p
+    } else {
+        person
+    };
+    let mut status = row.status;
+    let mut note = format!("imported from line {}", row.line);
+    // How a decision that does not stand is closed: a choice is done, a deletion was not.
+    let closed = if row.kind == RequestKind::Deletion {
+        RequestState::Cancelled
+    } else {
+        RequestState::Completed
+    };
+    if status.is_open() || status == RequestState::Completed && row.kind != RequestKind::Deletion {
+        let kinds: &[RequestKind] = match row.kind.opposite_choice() {
+            Some(opposite) => &[row.kind, opposite],
+            None => &[row.kind],
+        };
+        for k in kinds {
+            let Some(mut open) = db::requests::find_open(db, owner, *k)? else {
+                continue;
+            };
+            if open.channel != Channel::Import {
+                if status.is_open() {
+                    // A live request stands: the row is history beside it.
+                    status = closed;
+                    note.push_str(&format!(
+                        "; kept as history beside live request #{}",
+                        open.id
+                    ));
+                }
+            } else if open.received_at <= row.received_at && status != RequestState::Cancelled {
+                // A later imported decision ends an earlier imported one, as it would have live.
+                let to = if open.state == RequestState::Confirmed {
+                    RequestState::Completed
+                } else {
+                    RequestState::Cancelled
+                };
+                let why = Some("superseded by an imported request".to_owned());
+                transitions::transition(db, &mut open, to, "import", why, row.received_at)?;
+            } else if status.is_open() {
+                status = closed;
+                note.push_str(&format!(
+                    "; kept as history before imported request #{}",
+                    open.id
+                ));
+            }
+        }
+    }
+    let new = NewRequest {
+        person_id: owner,
+        kind: row.kind,
+        channel: Channel::Import,
+        state: status,
+        received_at: row.received_at,
+        deadline_offset_secs: deadline::offset_seconds(row.received_at, cfg.policy_deadline),
+        due_at: deadline::due_at(row.received_at, cfg.response_days),
+    };
+    let closed_at = match status {
+        RequestState::Completed => Some(row.completed_at.unwrap_or(row.received_at)),
+        RequestState::Cancelled | RequestState::Expired => Some(row.received_at),
+        _ => None,
+    };
+    let confirmed_at = (row.status != RequestState::Cancelled).then_some(row.received_at);
+    let id = db::requests::insert_imported(db, &new, confirmed_at, closed_at)?;
+    db::events::append(
+        db,
+        &Event {
+            request_id: id,
+            at: closed_at.unwrap_or(row.received_at),
+            from_state: None,
+            to_state: status,
+            actor: "import".into(),
+            note: Some(note),
+        },
+    )?;
+    if erases {
+        if owner == person {
+            // Nobody asked live since: the deletion this row reports is carried out here too.
+            for mut other in db::requests::open_for_person(db, person)? {
+                let why = Some(format!("person erased by imported request #{id}"));
+                transitions::transition(
+                    db,
+                    &mut other,
+                    RequestState::Cancelled,
+                    "import",
+                    why,
+                    row.received_at,
+                )?;
+            }
+            erasure::erase(uow, person, id, row.completed_at.unwrap_or(row.received_at))?;
+        } else {
+            let hash = uow.ctx.keys.identity_hash(id_kind, id_value);
+            db::erasure::insert(db, owner, id, id_kind, &hash, uow.now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the person made any request other than by import.
+fn has_live_requests(uow: &Uow<'_>, person: i64) -> anyhow::Result<bool> {
+    Ok(db::requests::for_person(uow.db, person)?
+        .iter()
+        .any(|r| r.channel != Channel::Import))
+}
+
+/// What an imported row is recognised by when the same file is imported again.
+pub fn claim_key(
+    received_at: DateTime<Utc>,
+    kind: RequestKind,
+    id_kind: &str,
+    id_value: &str,
+) -> String {
+    format!("{}|{kind}|{id_kind}:{id_value}", received_at.to_rfc3339())
 }
 
 /// The refusal for a file with bad rows: every one, with its line.

@@ -7,6 +7,7 @@
 
 mod confirm;
 mod email;
+mod erasure;
 mod file;
 pub mod import;
 mod limits;
@@ -41,6 +42,24 @@ use crate::{
     reports::{Month, Report, render::Format},
 };
 use uow::{Context, Uow};
+
+/// Where a handled inbound message still lies: an IMAP mailbox (`"UIDVALIDITY UID MAILBOX"`)
+/// or a Maildir file (its path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyAt {
+    pub source: &'static str,
+    pub locator: String,
+}
+
+/// A message kept for a person to look at, because it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMessage {
+    pub reason: String,
+    /// The whole message's size, even when only its headers are kept.
+    pub size: u64,
+    pub message: Vec<u8>,
+    pub headers_only: bool,
+}
 
 /// What a channel shows the person after a successful call.
 #[derive(Debug, Clone)]
@@ -182,8 +201,12 @@ impl Services {
         self.limit(&format!("{kind}:{value}"), origin.call.channel)?;
         let actor = origin.actor.clone();
         self.run(origin.call.clone(), move |uow| {
-            let outcome = f(uow, &actor)?;
-            if let Some(reply) = outcome.reply() {
+            let mut outcome = f(uow, &actor)?;
+            let notices = people::take_notices(uow, &actor)?;
+            if let Some(reply) = outcome.reply_mut() {
+                if !notices.is_empty() {
+                    reply.text = format!("{}\n\n{}", notices.join("\n"), reply.text);
+                }
                 mail::answer(uow, &reply.text, reply.about.as_ref())?;
             }
             Ok(outcome)
@@ -262,7 +285,13 @@ impl Services {
     }
 
     /// Reads one parsed message and does what it safely can, exactly once per message.
-    pub async fn handle_email(&self, mail: &InboundMail) -> Result<Disposition, ServiceError> {
+    /// `copy` says where the message still lies (a mailbox, a Maildir file), so it can be
+    /// removed if its sender is erased.
+    pub async fn handle_email(
+        &self,
+        mail: &InboundMail,
+        copy: Option<CopyAt>,
+    ) -> Result<Disposition, ServiceError> {
         self.limit(&format!("email:{}", mail.from), Channel::Email)?;
         let call = Call {
             channel: Channel::Email,
@@ -276,26 +305,96 @@ impl Services {
             },
         };
         let mail = mail.clone();
-        match self.run(call, move |uow| email::handle(uow, &mail)).await {
+        let handled = self
+            .run(call, move |uow| {
+                let d = email::handle(uow, &mail)?;
+                if let Some(c) = copy {
+                    let sender = erasure::sender_hash(uow, mail.from.as_str());
+                    db::copies::record(uow.db, &sender, c.source, &c.locator, uow.now)?;
+                }
+                Ok(d)
+            })
+            .await;
+        match handled {
             Err(ServiceError::Duplicate) => Ok(Disposition::Duplicate),
             other => other,
         }
     }
 
-    /// A message that could not be read: recorded once; the source keeps the message itself.
-    pub async fn record_held(&self, key: &str) -> Result<Disposition, ServiceError> {
+    /// A message that could not be read: kept in the database for a person to look at (only
+    /// its headers, when it is too large), recorded once under `key`.
+    pub async fn hold(
+        &self,
+        key: &str,
+        held: HeldMessage,
+        copy: Option<CopyAt>,
+    ) -> Result<Disposition, ServiceError> {
         let call = Call::on(Channel::Email).with_input("email", key);
-        let key = key.to_owned();
-        let held = self
+        let sender = crate::email::inbound::sender_of(&held.message);
+        let kept = self
             .run(call, move |uow| {
-                db::inputs::set_disposition(uow.db, "email", &key, "held")?;
+                uow.dispose("held")?;
+                let sender = sender.map(|s| erasure::sender_hash(uow, s.as_str()));
+                db::held::insert(
+                    uow.db,
+                    &db::held::NewHeld {
+                        reason: &held.reason,
+                        size: held.size,
+                        sender_hash: sender.as_deref(),
+                        message: &held.message,
+                        headers_only: held.headers_only,
+                    },
+                    uow.now,
+                )?;
+                if let (Some(c), Some(sender)) = (copy, &sender) {
+                    db::copies::record(uow.db, sender, c.source, &c.locator, uow.now)?;
+                }
                 Ok(Disposition::Held)
             })
             .await;
-        match held {
+        match kept {
             Err(ServiceError::Duplicate) => Ok(Disposition::Duplicate),
             other => other,
         }
+    }
+
+    /// Mail kept for a person to look at, oldest first.
+    pub async fn held_mail(&self) -> Result<Vec<db::held::Held>, ServiceError> {
+        Ok(self.db.read(|conn| Ok(db::held::list(conn)?)).await?)
+    }
+
+    /// One held message as it came (or its headers, when it was too large).
+    pub async fn held_message(&self, id: i64) -> Result<Option<Vec<u8>>, ServiceError> {
+        Ok(self
+            .db
+            .read(move |conn| Ok(db::held::message(conn, id)?))
+            .await?)
+    }
+
+    /// A person looked at a held message and is done with it.
+    pub async fn drop_held(&self, id: i64) -> Result<bool, ServiceError> {
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(db::held::delete(uow.db, id)?)
+        })
+        .await
+    }
+
+    /// Copies in `source` of mail from people since erased: (id, locator).
+    pub async fn copies_to_purge(
+        &self,
+        source: &'static str,
+    ) -> Result<Vec<(i64, String)>, ServiceError> {
+        Ok(self
+            .db
+            .read(move |conn| Ok(db::copies::to_purge(conn, source)?))
+            .await?)
+    }
+
+    pub async fn copy_purged(&self, id: i64) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Email), move |uow| {
+            Ok(db::copies::purged(uow.db, id)?)
+        })
+        .await
     }
 
     /// A privacy officer has carried out a confirmed deletion (`call` says how they asked):
@@ -527,6 +626,21 @@ impl Services {
         .await
     }
 
+    /// Mails whose copy the transport kept is to be removed (their person was erased).
+    pub async fn mail_copies_to_forget(&self) -> Result<Vec<i64>, ServiceError> {
+        Ok(self
+            .db
+            .read(|conn| Ok(db::outbox::copies_to_forget(conn)?))
+            .await?)
+    }
+
+    pub async fn mail_copy_forgotten(&self, outbox_id: i64) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Email), move |uow| {
+            Ok(db::outbox::copy_forgotten(uow.db, outbox_id)?)
+        })
+        .await
+    }
+
     /// Pushes erased data out of the WAL (a TRUNCATE checkpoint). If readers or the writer
     /// keep the WAL busy, the checkpoint stays owed and [`Self::settle_wal_scrub`] retries it.
     pub async fn scrub_wal(&self) {
@@ -550,17 +664,17 @@ impl Services {
 
 /// What a member's use-case returns: the reply to mail back when the person wrote by mail.
 trait Answers {
-    fn reply(&self) -> Option<&Reply>;
+    fn reply_mut(&mut self) -> Option<&mut Reply>;
 }
 
 impl Answers for Reply {
-    fn reply(&self) -> Option<&Reply> {
+    fn reply_mut(&mut self) -> Option<&mut Reply> {
         Some(self)
     }
 }
 
 impl Answers for confirm::Verified {
-    fn reply(&self) -> Option<&Reply> {
+    fn reply_mut(&mut self) -> Option<&mut Reply> {
         match self {
             confirm::Verified::Done(reply) => Some(reply),
             confirm::Verified::WrongCode(_) => None,

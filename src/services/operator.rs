@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{mail, transitions, uow::Context, uow::Uow};
+use super::{erasure, mail, transitions, uow::Context, uow::Uow};
 use crate::{
     db::{self, requests::Listed},
     domain::{Channel, DiscordId, RequestKind, RequestState},
@@ -81,20 +81,7 @@ pub fn complete_deletion(uow: &mut Uow<'_>, request_id: i64) -> Result<Completed
     for email in &emails {
         mail::queue(uow, "deletion_completed", &req, email, None, true)?;
     }
-    let identities = db::identities::for_person(uow.db, person)?;
-    for i in &identities {
-        let hash = uow.ctx.keys.identity_hash(&i.kind, &i.value);
-        db::erasure::insert(uow.db, person, request_id, &i.kind, &hash, now)?;
-    }
-    let tell_on_discord = identities
-        .iter()
-        .filter(|i| i.kind == "discord")
-        .filter_map(|i| i.value.parse().ok().map(DiscordId))
-        .collect();
-    db::identities::delete_for_person(uow.db, person)?;
-    db::verifications::delete_for_person(uow.db, person)?;
-    db::reply_tokens::delete_for_person(uow.db, person)?;
-    db::outbox::scrub_for_person(uow.db, person)?;
+    let erased = erasure::erase(uow, person, request_id, now)?;
     transitions::transition(
         uow.db,
         &mut req,
@@ -114,12 +101,11 @@ pub fn complete_deletion(uow: &mut Uow<'_>, request_id: i64) -> Result<Completed
             now,
         )?;
     }
-    db::people::mark_erased(uow.db, person, now)?;
     Ok(Completed {
         request_id,
-        identities_erased: identities.len(),
+        identities_erased: erased.identities.len(),
         people_told: emails.len(),
-        tell_on_discord,
+        tell_on_discord: erased.discord_ids,
     })
 }
 

@@ -54,3 +54,33 @@ pub fn transition(
     req.updated_at = now;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Channel, RequestKind};
+
+    #[test]
+    fn a_closed_request_never_moves_in_any_build() {
+        let db = Conn::open_in_memory().unwrap();
+        let now = chrono::Utc::now();
+        let mut req = Request {
+            id: 1,
+            person_id: 1,
+            kind: RequestKind::OptOut,
+            channel: Channel::Console,
+            state: RequestState::Completed,
+            received_at: now,
+            deadline_offset_secs: 0,
+            due_at: now,
+            person_confirmed_at: None,
+            updated_at: now,
+            confirmed_at: None,
+            closed_at: None,
+        };
+        // Refused before any statement runs: the connection has no tables at all.
+        let e = transition(&db, &mut req, RequestState::Confirmed, "test", None, now).unwrap_err();
+        assert!(e.to_string().contains("cannot move"), "{e}");
+        assert_eq!(req.state, RequestState::Completed);
+    }
+}

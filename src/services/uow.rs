@@ -184,6 +184,32 @@ impl<'a> Uow<'a> {
         self.answer_address().is_some()
     }
 
+    /// Records an input as handled (ending as `disposition`) under its keyed hash; false when
+    /// it was handled before. Inputs that can come back after a long while (a mail, an import
+    /// row) are also looked for under the unkeyed hash used before.
+    pub fn claim_input(&self, source: &str, key: &str, disposition: &str) -> anyhow::Result<bool> {
+        let keyed = self.ctx.keys.input_hash(source, key);
+        let legacy =
+            matches!(source, "email" | "import").then(|| db::inputs::legacy_hash(source, key));
+        Ok(db::inputs::claim(
+            self.db,
+            &keyed,
+            legacy.as_deref(),
+            source,
+            disposition,
+            self.now,
+        )?)
+    }
+
+    /// Changes what this unit's own input ends as.
+    pub fn dispose(&self, disposition: &str) -> anyhow::Result<()> {
+        if let Some(input) = &self.call.input {
+            let keyed = self.ctx.keys.input_hash(input.source, &input.key);
+            db::inputs::set_disposition(self.db, &keyed, disposition)?;
+        }
+        Ok(())
+    }
+
     /// Runs `f` in a savepoint of its own inside this unit: an error undoes what `f` wrote
     /// (and any mail it queued) and leaves the rest of the unit to go on.
     pub fn attempt<T>(
@@ -233,8 +259,7 @@ where
                 answered: false,
             };
             if let Some(input) = &call.input
-                && !db::inputs::claim(db, input.source, &input.key, "acted", uow.now)
-                    .map_err(anyhow::Error::from)?
+                && !uow.claim_input(input.source, &input.key, "acted")?
             {
                 return Err(ServiceError::Duplicate);
             }

@@ -13,53 +13,72 @@ use crate::{
     domain::EmailAddress,
     email::inbound,
     error::ServiceError,
-    services::{Disposition, Services},
+    services::{CopyAt, Disposition, HeldMessage, Services},
 };
 
 /// IMAP keywords the poller sets; processed mail is kept (and flagged) unless configured.
 pub const DONE_KEYWORD: &str = "$DsrDone";
 pub const HELD_KEYWORD: &str = "$DsrHeld";
 
-/// Parses and handles one raw message. An unreadable one is recorded as held; the caller
-/// keeps the message itself for a person to look at.
+/// Parses and handles one raw message. An unreadable one is kept in the database for a
+/// person to look at (only its headers, when it is over `MAX_INBOUND_BYTES`).
 pub async fn ingest_raw(services: &Services, raw: &[u8]) -> Result<Disposition, ServiceError> {
+    ingest(services, raw, raw.len() as u64, None).await
+}
+
+/// As [`ingest_raw`], for a message of `size` bytes of which `raw` may be only the start, and
+/// whose copy lies at `copy`.
+pub async fn ingest(
+    services: &Services,
+    raw: &[u8],
+    size: u64,
+    copy: Option<CopyAt>,
+) -> Result<Disposition, ServiceError> {
     let cfg = services.config();
     let own_from = EmailAddress::parse(cfg.mail_from.email.as_ref()).ok();
     let mut own = vec![&cfg.inbound.reply_address];
     own.extend(own_from.as_ref());
-    match inbound::parse(raw, &cfg.inbound, &own) {
+    let cap = cfg.inbound.max_message_bytes as u64;
+    let parsed = if size > cap {
+        Err(inbound::Unreadable {
+            key: format!(
+                "oversize:{}",
+                hex::encode(Sha256::digest(inbound::header_block(raw)))
+            ),
+            reason: format!("larger than MAX_INBOUND_BYTES ({size} > {cap} bytes)"),
+        })
+    } else {
+        inbound::parse(raw, &cfg.inbound, &own)
+    };
+    match parsed {
         Ok(mail) => {
-            let d = services.handle_email(&mail).await?;
+            let d = services.handle_email(&mail, copy).await?;
             tracing::info!(disposition = ?d, "inbound mail handled");
             Ok(d)
         }
         Err(u) => {
-            tracing::warn!(reason = %u.reason, "inbound mail could not be read; kept for a person to look at");
-            services.record_held(&u.key).await
+            tracing::warn!(reason = %u.reason, size, "inbound mail could not be read; kept for a person to look at");
+            let headers_only = size > cap;
+            let message = if headers_only {
+                inbound::header_block(raw).to_vec()
+            } else {
+                raw.to_vec()
+            };
+            let held = HeldMessage {
+                reason: u.reason,
+                size,
+                message,
+                headers_only,
+            };
+            services.hold(&u.key, held, copy).await
         }
     }
 }
 
-/// Keeps an unreadable message from stdin in `HELD_DIR`.
-pub async fn keep_held(dir: &Path, raw: &[u8]) -> anyhow::Result<std::path::PathBuf> {
-    tokio::fs::create_dir_all(dir)
-        .await
-        .with_context(|| format!("creating {}", dir.display()))?;
-    let name = format!(
-        "{}-{}.eml",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S"),
-        &hex::encode(Sha256::digest(raw))[..12]
-    );
-    let path = dir.join(name);
-    tokio::fs::write(&path, raw)
-        .await
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
-}
-
 /// Handles every message in a Maildir's `new/`, then moves it to `cur/` marked seen
-/// (or flagged, when held). Nothing is deleted.
+/// (or flagged, when held). Copies of mail from people erased since are removed first.
 pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<Vec<Disposition>> {
+    purge_maildir_copies(services).await?;
     let new = dir.join("new");
     let cur = dir.join("cur");
     tokio::fs::create_dir_all(&cur).await?;
@@ -77,7 +96,12 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
         let raw = tokio::fs::read(&path)
             .await
             .with_context(|| format!("reading {}", path.display()))?;
-        let d = ingest_raw(services, &raw).await?;
+        let base = cur.join(&name);
+        let copy = CopyAt {
+            source: "maildir",
+            locator: base.display().to_string(),
+        };
+        let d = ingest(services, &raw, raw.len() as u64, Some(copy)).await?;
         let flag = if d == Disposition::Held { "F" } else { "S" };
         let target = cur.join(format!("{}:2,{flag}", name.to_string_lossy()));
         tokio::fs::rename(&path, &target)
@@ -86,6 +110,29 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
         out.push(d);
     }
     Ok(out)
+}
+
+/// Removes the Maildir files of mail from people since erased: the file recorded, under any
+/// flags a mail client may have given it since.
+async fn purge_maildir_copies(services: &Services) -> anyhow::Result<()> {
+    for (id, locator) in services.copies_to_purge("maildir").await? {
+        let base = Path::new(&locator);
+        if let (Some(dir), Some(name)) = (base.parent(), base.file_name()) {
+            let name = name.to_string_lossy().into_owned();
+            if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
+                while let Some(e) = rd.next_entry().await? {
+                    let file = e.file_name().to_string_lossy().into_owned();
+                    if file == name || file.starts_with(&format!("{name}:")) {
+                        tokio::fs::remove_file(e.path())
+                            .await
+                            .with_context(|| format!("removing {}", e.path().display()))?;
+                    }
+                }
+            }
+        }
+        services.copy_purged(id).await?;
+    }
+    Ok(())
 }
 
 /// The IMAP poller: one public step, `poll_once`.
@@ -144,10 +191,12 @@ impl ImapPoller {
             .await
             .map_err(|(e, _)| e)
             .context("IMAP login")?;
-        session
+        let selected = session
             .select(&t.mailbox)
             .await
             .with_context(|| format!("selecting {}", t.mailbox))?;
+        let validity = selected.uid_validity.unwrap_or(0);
+        self.purge_erased(&mut session, validity).await?;
         let mut uids: Vec<u32> = session
             .uid_search(format!(
                 "NOT KEYWORD {DONE_KEYWORD} NOT KEYWORD {HELD_KEYWORD}"
@@ -166,28 +215,27 @@ impl ImapPoller {
                 .try_collect()
                 .await?;
             let size = sizes.first().and_then(|f| f.size).unwrap_or(0) as usize;
-            let disposition = if size > cap {
-                tracing::warn!(
-                    uid,
-                    size,
-                    cap,
-                    "inbound mail larger than MAX_INBOUND_BYTES; kept for a person to look at"
-                );
-                let key = format!("imap-oversize:{}:{uid}:{size}", t.mailbox);
-                self.services.record_held(&key).await?
-            } else {
-                let bodies: Vec<_> = session
-                    .uid_fetch(uid.to_string(), "BODY.PEEK[]")
-                    .await?
-                    .try_collect()
-                    .await?;
-                let raw = bodies
-                    .first()
-                    .and_then(|f| f.body())
-                    .unwrap_or_default()
-                    .to_vec();
-                ingest_raw(&self.services, &raw).await?
+            let copy = CopyAt {
+                source: "imap",
+                locator: format!("{validity} {uid} {}", t.mailbox),
             };
+            // Too large: only the headers are fetched, and kept for a person to look at.
+            let part = if size > cap {
+                "BODY.PEEK[HEADER]"
+            } else {
+                "BODY.PEEK[]"
+            };
+            let fetched: Vec<_> = session
+                .uid_fetch(uid.to_string(), part)
+                .await?
+                .try_collect()
+                .await?;
+            let raw = fetched
+                .first()
+                .and_then(|f| if size > cap { f.header() } else { f.body() })
+                .unwrap_or_default()
+                .to_vec();
+            let disposition = ingest(&self.services, &raw, size as u64, Some(copy)).await?;
             let flags = if disposition == Disposition::Held {
                 summary.held += 1;
                 format!("+FLAGS ({HELD_KEYWORD} \\Flagged)")
@@ -210,6 +258,48 @@ impl ImapPoller {
         }
         session.logout().await.ok();
         Ok(summary)
+    }
+
+    /// Expunges the messages of people erased since they were handled. A copy recorded under
+    /// another mailbox or an earlier UIDVALIDITY can no longer be found by its UID; it is let go.
+    async fn purge_erased<S>(
+        &self,
+        session: &mut async_imap::Session<S>,
+        validity: u32,
+    ) -> anyhow::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+    {
+        let copies = self.services.copies_to_purge("imap").await?;
+        if copies.is_empty() {
+            return Ok(());
+        }
+        let mut uids = Vec::new();
+        for (_, locator) in &copies {
+            let mut parts = locator.splitn(3, ' ');
+            let (v, uid, mailbox) = (parts.next(), parts.next(), parts.next());
+            match (v.and_then(|v| v.parse::<u32>().ok()), uid, mailbox) {
+                (Some(v), Some(uid), Some(m)) if v == validity && m == self.target.mailbox => {
+                    uids.push(uid.to_owned())
+                }
+                _ => tracing::warn!(
+                    "a copy of an erased person's mail is no longer where it was handled"
+                ),
+            }
+        }
+        if !uids.is_empty() {
+            let set = uids.join(",");
+            let _: Vec<_> = session
+                .uid_store(&set, "+FLAGS (\\Deleted)")
+                .await?
+                .try_collect()
+                .await?;
+            let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+        }
+        for (id, _) in copies {
+            self.services.copy_purged(id).await?;
+        }
+        Ok(())
     }
 
     /// Polls every `IMAP_POLL_SECONDS` until `stop` fires.

@@ -50,7 +50,7 @@ impl OutboxWorker {
         // Nothing of the database is held while the SMTP server takes its time.
         let config = self.services.config();
         let sent = match message::build(&mail, &config.mail_from, &config.inbound.reply_address) {
-            Ok(msg) => self.mailer.send(&msg, &format!("{:06}", mail.id)).await,
+            Ok(msg) => self.mailer.send(&msg, &file_stem(mail.id)).await,
             Err(e) => Err(e),
         };
         match sent {
@@ -104,9 +104,20 @@ impl OutboxWorker {
             total.delivered += s.delivered;
             total.failed += s.failed;
         }
+        self.forget_erased_copies().await?;
         // A checkpoint an erasure could not finish is retried with every flush.
         self.services.settle_wal_scrub().await;
         Ok(total)
+    }
+
+    /// Removes the transport's copies of mail to people since erased (the folder transport's
+    /// `.eml` files written before the erasure).
+    async fn forget_erased_copies(&self) -> anyhow::Result<()> {
+        for id in self.services.mail_copies_to_forget().await? {
+            self.mailer.forget(&file_stem(id)).await?;
+            self.services.mail_copy_forgotten(id).await?;
+        }
+        Ok(())
     }
 
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -129,6 +140,11 @@ impl OutboxWorker {
             tracing::error!(error = format!("{e:#}"), "final mail flush failed");
         }
     }
+}
+
+/// The name the folder transport gives a mail's file: a resend overwrites rather than doubles.
+fn file_stem(outbox_id: i64) -> String {
+    format!("{outbox_id:06}")
 }
 
 /// Server replies often quote the recipient ("550 <bob@example.org>: unknown user"); keep the

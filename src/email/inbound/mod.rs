@@ -34,6 +34,32 @@ pub struct Unreadable {
     pub reason: String,
 }
 
+/// Headers longer than this are not looked into.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The header block of a raw message: everything before the first empty line (at most
+/// 64 KiB), which is what is kept of a message too large to read.
+pub fn header_block(raw: &[u8]) -> &[u8] {
+    let head = &raw[..raw.len().min(MAX_HEADER_BYTES)];
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| head.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(head.len());
+    &head[..end]
+}
+
+/// The From address of a message, read from its headers alone, when it has a usable one.
+pub fn sender_of(raw: &[u8]) -> Option<EmailAddress> {
+    MessageParser::default()
+        .parse_headers(header_block(raw))?
+        .from()?
+        .first()?
+        .address()
+        .and_then(|a| EmailAddress::parse(a).ok())
+}
+
 pub fn parse(
     raw: &[u8],
     cfg: &InboundConfig,
