@@ -42,14 +42,19 @@ fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-fn code_in_eml(dir: &Path) -> String {
+/// The newest `.eml` file in the outbox folder.
+fn newest_eml(dir: &Path) -> String {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    let raw = std::fs::read_to_string(files.last().unwrap()).unwrap();
-    raw.lines()
+    std::fs::read_to_string(files.last().unwrap()).unwrap()
+}
+
+fn code_in_eml(dir: &Path) -> String {
+    newest_eml(dir)
+        .lines()
         .map(str::trim)
         .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
         .expect("a code line in the .eml")
@@ -261,12 +266,7 @@ fn an_erased_person_appears_in_no_log_line() {
 
 /// The reply token in the Reply-To of the newest `.eml` in the outbox folder.
 fn token_in_eml(dir: &Path) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let raw = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    let raw = newest_eml(dir);
     let reply_to = raw
         .lines()
         .find(|l| l.starts_with("Reply-To:"))

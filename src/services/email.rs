@@ -126,49 +126,50 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
         .ok_or_else(|| anyhow::anyhow!("request #{} is gone", t.request.id))?;
     let own = holder == Some(req.person_id) || (holder.is_none() && req.channel == Channel::Email);
     let refused = db::verifications::refuse(uow.db, req.id, address, uow.now)?;
-    let text = if own {
-        if req.state != RequestState::AwaitingConfirmation && req.kind != RequestKind::Deletion
-            || !req.state.is_open()
-        {
-            return Err(UserError::new(format!(
-                "Your {} request #{} is {}; there is nothing to cancel. To change a recorded choice, write \
-                 opt out or opt in.",
-                req.kind.label(),
-                req.id,
-                req.state.label()
-            ))
-            .into());
-        }
-        let note = Some("cancelled by the person".to_owned());
+    let cancellable = if own {
+        req.state == RequestState::AwaitingConfirmation || req.kind == RequestKind::Deletion
+    } else {
+        req.state == RequestState::AwaitingConfirmation
+    } && req.state.is_open();
+    if own && !cancellable {
+        return Err(UserError::new(format!(
+            "Your {} request #{} is {}; there is nothing to cancel. To change a recorded choice, write \
+             opt out or opt in.",
+            req.kind.label(),
+            req.id,
+            req.state.label()
+        ))
+        .into());
+    }
+    if cancellable {
+        let note = if own {
+            "cancelled by the person"
+        } else {
+            "the address it named was not confirmed by its owner"
+        };
         transitions::transition(
             uow.db,
             &mut req,
             RequestState::Cancelled,
             "email",
-            note,
+            Some(note.to_owned()),
             uow.now,
         )?;
+    }
+    let text = if own {
         format!(
             "Cancelled: your {} request #{}. Nothing else changed.",
             req.kind.label(),
             req.id
         )
     } else {
-        let mut cancelled = None;
-        if req.state == RequestState::AwaitingConfirmation {
-            let note = Some("the address it named was not confirmed by its owner".to_owned());
-            transitions::transition(
-                uow.db,
-                &mut req,
-                RequestState::Cancelled,
-                "email",
-                note,
-                uow.now,
+        if refused || cancellable {
+            super::people::tell_link_refused(
+                uow,
+                req.person_id,
+                address,
+                cancellable.then_some(req.id),
             )?;
-            cancelled = Some(req.id);
-        }
-        if refused || cancelled.is_some() {
-            super::people::tell_link_refused(uow, req.person_id, address, cancelled)?;
         }
         "Thank you for telling us. Nothing is linked to this address; whoever named it is told only that it \
          could not be confirmed."
