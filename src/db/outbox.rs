@@ -20,6 +20,7 @@ pub struct Mail {
     pub scrub_after_send: bool,
     pub reply_token: Option<String>,
     pub in_reply_to: Option<String>,
+    pub thread_root: Option<String>,
     pub attachment_name: Option<String>,
     pub attachment_body: Option<String>,
 }
@@ -36,11 +37,12 @@ pub struct NewMail<'a> {
     pub scrub_after_send: bool,
     pub reply_token: Option<&'a str>,
     pub in_reply_to: Option<&'a str>,
+    pub thread_root: Option<&'a str>,
     pub attachment: Option<(&'a str, &'a str)>,
 }
 
 const COLUMNS: &str = "id, message_id, person_id, request_id, template, recipient, subject, body_text, body_html, \
-                       attempts, scrub_after_send, reply_token, in_reply_to, attachment_name, attachment_body";
+                       attempts, scrub_after_send, reply_token, in_reply_to, attachment_name, attachment_body, thread_root";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Mail> {
     Ok(Mail {
@@ -59,6 +61,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Mail> {
         in_reply_to: r.get(12)?,
         attachment_name: r.get(13)?,
         attachment_body: r.get(14)?,
+        thread_root: r.get(15)?,
     })
 }
 
@@ -66,8 +69,8 @@ pub fn insert(db: &Connection, mail: &NewMail<'_>, now: DateTime<Utc>) -> rusqli
     db.prepare_cached(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient, subject, body_text, body_html,
                              created_at, next_attempt_at, scrub_after_send, reply_token, in_reply_to,
-                             attachment_name, attachment_body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+                             attachment_name, attachment_body, thread_root)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
     )?
     .query_row(
         params![
@@ -85,6 +88,7 @@ pub fn insert(db: &Connection, mail: &NewMail<'_>, now: DateTime<Utc>) -> rusqli
             mail.in_reply_to,
             mail.attachment.map(|a| a.0),
             mail.attachment.map(|a| a.1),
+            mail.thread_root,
         ],
         |r| r.get(0),
     )
@@ -167,4 +171,25 @@ pub fn copy_forgotten(db: &Connection, id: i64) -> rusqlite::Result<()> {
     db.prepare_cached("UPDATE outbox SET forget_copy = 0 WHERE id = ?")?
         .execute([id])?;
     Ok(())
+}
+
+/// The texts (plain and HTML) of every mail about `request_id` to `recipient` that still has
+/// them, oldest first: what a reply from that address may quote.
+pub fn texts_about(db: &Connection, request_id: i64, recipient: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    db.prepare_cached(
+        "SELECT body_text, body_html FROM outbox WHERE request_id = ? AND recipient = ? AND body_text != ''
+         ORDER BY id",
+    )?
+    .query_map(params![request_id, recipient], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// The Message-ID of the first mail about `request_id` to `recipient`: the root of the thread
+/// every later mail about it joins.
+pub fn thread_root(db: &Connection, request_id: i64, recipient: &str) -> rusqlite::Result<Option<String>> {
+    db.prepare_cached(
+        "SELECT message_id FROM outbox WHERE request_id = ? AND recipient = ? ORDER BY id LIMIT 1",
+    )?
+    .query_row(params![request_id, recipient], |r| r.get(0))
+    .optional()
 }

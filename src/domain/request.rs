@@ -72,6 +72,16 @@ impl RequestKind {
         }
     }
 
+    /// What people call it, with its article: "an opt-out", "a deletion".
+    pub fn label_with_article(self) -> &'static str {
+        match self {
+            RequestKind::OptOut => "an opt-out",
+            RequestKind::OptIn => "an opt-in",
+            RequestKind::Deletion => "a deletion",
+            RequestKind::Status => "a status check",
+        }
+    }
+
     /// The choice that cancels this one out, for opt-out and opt-in.
     pub fn opposite_choice(self) -> Option<RequestKind> {
         match self {

@@ -67,10 +67,18 @@ pub fn build(
             .with_context(|| format!("outbox mail {} has an unusable reply token", mail.id))?;
         builder = builder.reply_to(reply_to);
     }
+    // References lead back to the first mail about the request, so a reply to any mail in
+    // the thread reaches the request even when a client drops the plus address.
+    let references: Vec<&String> = [&mail.thread_root, &mail.in_reply_to]
+        .into_iter()
+        .flatten()
+        .collect();
     if let Some(parent) = &mail.in_reply_to {
-        builder = builder
-            .in_reply_to(parent.clone())
-            .references(parent.clone());
+        builder = builder.in_reply_to(parent.clone());
+    }
+    if !references.is_empty() {
+        let chain: Vec<&str> = references.iter().map(|r| r.as_str()).collect();
+        builder = builder.references(chain.join(" "));
     }
     let body = MultiPart::alternative_plain_html(mail.body_text.clone(), mail.body_html.clone());
     let built = match (&mail.attachment_name, &mail.attachment_body) {

@@ -96,6 +96,8 @@ pub struct MailContext {
     pub request_id: i64,
     pub kind: &'static str,
     pub kind_label: &'static str,
+    /// "an opt-out", "a deletion".
+    pub kind_with_article: &'static str,
     pub received: String,
     pub offset: String,
     pub due: String,
@@ -171,6 +173,7 @@ mod tests {
             request_id: 7,
             kind,
             kind_label: "opt-out",
+            kind_with_article: "an opt-out",
             received: "2025-09-25 19:59 UTC".into(),
             offset: "3 days 4 hours before the deadline".into(),
             due: "2025-10-25 19:59 UTC".into(),

@@ -161,7 +161,7 @@ pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Rep
                 note,
                 uow.now,
             )?;
-            cancelled.push(format!("#{} ({})", req.id, req.kind.label()));
+            cancelled.push(format!("your {} request #{}", req.kind.label(), req.id));
         }
     }
     if cancelled.is_empty() {
@@ -171,7 +171,10 @@ pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Rep
         .into());
     }
     Ok(Reply {
-        text: format!("Cancelled: {}.", cancelled.join(", ")),
+        text: format!(
+            "Cancelled: {}. Nothing more happens with it; a choice you recorded before stands until you change it.",
+            cancelled.join(", ")
+        ),
         request_id: only,
         receipt: false,
         about: None,

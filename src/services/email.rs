@@ -13,7 +13,7 @@ use super::{
 use crate::{
     db::{self, requests::NewRequest, requests::Request},
     domain::{Actor, Channel, EmailAddress, RequestKind, RequestState, deadline},
-    email::inbound::{InboundMail, intent, intent::Word},
+    email::inbound::{self, InboundMail, anchor, intent, intent::Word},
     error::{ServiceError, UserError},
 };
 
@@ -33,33 +33,43 @@ pub enum Disposition {
     Duplicate,
 }
 
-/// The request and address a valid reply token stands for.
+/// The request and address a valid reply token stands for, and the texts of our mail about
+/// it to that address (what the reply may quote).
 struct Target {
     request: Request,
     email: EmailAddress,
+    originals: Vec<String>,
 }
-
-const ONE_WORD: &str = "Write one word: opt out, opt in, delete or status.";
 
 /// Reads one parsed message (its input already claimed) and does what it safely can.
 pub fn handle(uow: &mut Uow<'_>, mail: &InboundMail) -> Result<Disposition, ServiceError> {
     if let Some(reason) = mail.automatic {
-        dispose(uow, mail, "ignored_automatic")?;
+        uow.dispose("ignored_automatic")?;
         return Ok(Disposition::IgnoredAutomatic(reason));
     }
-    let word = intent::read(&mail.new_text);
-    let acted = match reply_target(uow, mail)? {
-        Some(Ok(target)) => uow.attempt(|uow| act_on_reply(uow, &target, word)),
-        Some(Err(why)) => return refuse(uow, mail, why),
+    let target = reply_target(uow, mail)?;
+    let acted = match &target {
+        // Read against our own mail: what reproduces it is history, wherever it stands.
+        Some(Ok(target)) => {
+            let originals: Vec<&str> = target.originals.iter().map(String::as_str).collect();
+            let word = intent::read(&anchor::own_text(&mail.body, &originals));
+            uow.attempt(|uow| act_on_reply(uow, target, word))
+        }
+        Some(Err(why)) => return refuse(uow, why),
         None => {
-            let word = word.or_else(|| intent::read(strip_reply_prefixes(&mail.subject)));
+            let word = intent::read(&mail.new_text)
+                .or_else(|| intent::read(strip_reply_prefixes(&mail.subject)));
             uow.attempt(|uow| act_on_new_mail(uow, word))
         }
     };
     match acted {
         Ok(()) => Ok(Disposition::Acted),
         Err(ServiceError::User(e)) => {
-            answer_refusal(uow, mail, &e.0)?;
+            let about = match &target {
+                Some(Ok(t)) => Some(&t.request),
+                _ => None,
+            };
+            answer_refusal(uow, &e.0, about)?;
             Ok(Disposition::Refused("could not act"))
         }
         Err(e) => Err(e),
@@ -99,9 +109,14 @@ fn reply_target(
     let Some(request) = db::requests::get(uow.db, tok.request_id)? else {
         return Ok(Some(Err("unknown token")));
     };
+    let originals = db::outbox::texts_about(uow.db, request.id, mail.from.as_str())?
+        .into_iter()
+        .flat_map(|(text, html)| [text, inbound::html_to_text(&html)])
+        .collect();
     Ok(Some(Ok(Target {
         request,
         email: mail.from.clone(),
+        originals,
     })))
 }
 
@@ -113,15 +128,20 @@ fn prove_email(uow: &Uow<'_>, t: &Target) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Who holds the address the reply came from, if anyone proved it.
+fn holder(uow: &Uow<'_>, t: &Target) -> anyhow::Result<Option<i64>> {
+    Ok(db::identities::find(uow.db, "email", t.email.as_str())?
+        .filter(|i| i.verified_at.is_some())
+        .map(|i| i.person_id))
+}
+
 /// A no (or "this was not me") in a reply. To the person's own request it is a cancel. To a
 /// request someone else made naming this address, it refuses the link: the code stops
 /// working, a request that waited for the address is cancelled, and the requester is told
 /// only that the address could not be confirmed.
 fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
     let address = t.email.as_str();
-    let holder = db::identities::find(uow.db, "email", address)?
-        .filter(|i| i.verified_at.is_some())
-        .map(|i| i.person_id);
+    let holder = holder(uow, t)?;
     let mut req = db::requests::get(uow.db, t.request.id)?
         .ok_or_else(|| anyhow::anyhow!("request #{} is gone", t.request.id))?;
     let own = holder == Some(req.person_id) || (holder.is_none() && req.channel == Channel::Email);
@@ -158,7 +178,7 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
     }
     let text = if own {
         format!(
-            "Cancelled: your {} request #{}. Nothing else changed.",
+            "Cancelled: your {} request #{}. Nothing more happens with it, and nothing else changed.",
             req.kind.label(),
             req.id
         )
@@ -190,14 +210,18 @@ fn act_on_reply(uow: &mut Uow<'_>, t: &Target, word: Option<Word>) -> Result<(),
             return confirm_request(uow, &actor, t.request.id);
         }
         Some(Word::Cancel) => return said_no(uow, t),
+        Some(_) if t.request.channel == Channel::Email && holder(uow, t)?.is_none() => {
+            // Their own request, made from this address: the address is theirs to act with.
+            prove_email(uow, t)?;
+            return act_on_reply(uow, t, word);
+        }
         Some(Word::OptOut) => file::file_request(uow, &actor, RequestKind::OptOut, None)?,
         Some(Word::OptIn) => file::file_request(uow, &actor, RequestKind::OptIn, None)?,
         Some(Word::Delete) => file::file_request(uow, &actor, RequestKind::Deletion, None)?,
         Some(Word::Status) => status::status(uow, &actor)?,
         None => {
             return Err(UserError::new(
-                "We could not find an instruction in your reply. Reply with one word: confirm, cancel, opt out, \
-                 opt in, delete or status.",
+                "We could not find an instruction in your reply, so nothing changed.",
             )
             .into());
         }
@@ -266,16 +290,16 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
         Some(Word::Delete) => RequestKind::Deletion,
         Some(Word::Status) => return status_for_address(uow),
         Some(Word::Confirm | Word::Cancel) => {
-            return Err(UserError::new(format!(
-                "We could not tell which request you mean. To confirm or cancel, reply to the email we sent \
-                 you. To make a new request: {ONE_WORD}"
-            ))
+            return Err(UserError::new(
+                "We could not tell which request you mean, so nothing changed. To confirm or cancel one, \
+                 answer the email we sent you about it.",
+            )
             .into());
         }
         None => {
-            return Err(UserError::new(format!(
-                "We could not tell what you would like us to do. {ONE_WORD}"
-            ))
+            return Err(UserError::new(
+                "We could not tell what you would like us to do, so nothing changed.",
+            )
             .into());
         }
     };
@@ -318,55 +342,59 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
     Ok(())
 }
 
+/// A status question from an address: answered to that address only. The answer is about
+/// the recorded question, so replying to it reaches the person's requests.
 fn status_for_address(uow: &mut Uow<'_>) -> Result<(), ServiceError> {
     let sender = sender(uow)?;
-    let text = match db::identities::find(uow.db, "email", sender.as_str())? {
-        Some(i) if i.verified_at.is_some() => status::record_status(uow, i.person_id)?.1,
-        _ => format!("We hold no confirmed requests for this address. {ONE_WORD}"),
+    let (text, about) = match db::identities::find(uow.db, "email", sender.as_str())? {
+        Some(i) if i.verified_at.is_some() => {
+            let (id, text) = status::record_status(uow, i.person_id)?;
+            (text, db::requests::get(uow.db, id)?)
+        }
+        _ => (
+            "We hold no confirmed requests for this address, so nothing is recorded about it.".to_owned(),
+            None,
+        ),
     };
-    mail::answer(uow, &text, None)?;
+    mail::answer(uow, &text, about.as_ref())?;
     Ok(())
 }
 
 /// A reply we cannot honour: one polite answer saying what to do instead.
-fn refuse(
-    uow: &mut Uow<'_>,
-    mail: &InboundMail,
-    why: &'static str,
-) -> Result<Disposition, ServiceError> {
+fn refuse(uow: &mut Uow<'_>, why: &'static str) -> Result<Disposition, ServiceError> {
     let privacy = &uow.config().inbound.reply_address;
     let text = match why {
         "expired token" => format!(
-            "The message you replied to is too old for us to act on. Write a new email to {privacy}. {ONE_WORD}"
+            "The message you answered is too old for us to act on, so nothing changed. Write a new email to \
+             {privacy} to make a request."
         ),
         "sender does not match" => format!(
-            "Your reply came from a different address than the one we wrote to, so we did not act on it. Reply \
-             from the address that received our message, or write a new email to {privacy}."
+            "Your reply came from a different address than the one we wrote to, so nothing changed. Answer from \
+             the address that received our message, or write a new email to {privacy}."
         ),
         _ => format!(
-            "We could not match your reply to a request of ours. Write a new email to {privacy}. {ONE_WORD}"
+            "We could not match your reply to a request of ours, so nothing changed. Write a new email to \
+             {privacy} to make a request."
         ),
     };
-    answer_refusal(uow, mail, &text)?;
+    answer_refusal(uow, &text, None)?;
     Ok(Disposition::Refused(why))
 }
 
-/// Records the message as refused and answers the sender, at most once a day.
-fn answer_refusal(uow: &mut Uow<'_>, mail: &InboundMail, text: &str) -> anyhow::Result<()> {
-    dispose(uow, mail, "refused")?;
+/// Records the message as refused and answers the sender, at most once a day (so no loop
+/// with an auto-responder can form); the answer is about `about` when the message answered
+/// a mail of ours, so replying to it leads back there.
+fn answer_refusal(uow: &mut Uow<'_>, text: &str, about: Option<&Request>) -> anyhow::Result<()> {
+    uow.dispose("refused")?;
     let to = sender(uow)?;
     let hash = uow.ctx.keys.identity_hash("answered", to.as_str());
     if db::inputs::may_answer(uow.db, &hash, uow.now, Duration::days(1))? {
-        mail::reply(uow, to, text, None)?;
+        mail::reply(uow, to, text, about)?;
         uow.answered = true;
     } else {
         tracing::info!("refusal not answered: this address had one in the last day");
     }
     Ok(())
-}
-
-fn dispose(uow: &Uow<'_>, _mail: &InboundMail, disposition: &str) -> anyhow::Result<()> {
-    uow.dispose(disposition)
 }
 
 fn sender<'a>(uow: &Uow<'a>) -> anyhow::Result<&'a EmailAddress> {

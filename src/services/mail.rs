@@ -21,6 +21,7 @@ pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContex
         request_id: req.id,
         kind: req.kind.as_str(),
         kind_label: req.kind.label(),
+        kind_with_article: req.kind.label_with_article(),
         received: uow.ctx.show_time(req.received_at),
         offset: uow.ctx.describe_offset(req.received_at),
         due: uow.ctx.show_time(req.due_at),
@@ -124,9 +125,14 @@ fn insert(
         AnswerTo::Mail { to, in_reply_to } if to.as_str() == recipient => in_reply_to.as_deref(),
         _ => None,
     };
+    let thread_root = match req {
+        Some(r) => db::outbox::thread_root(uow.db, r.id, recipient)?,
+        None => None,
+    };
     let message_id = new_message_id(&uow.config().mail_from);
     let mail = NewMail {
         message_id: &message_id,
+        thread_root: thread_root.as_deref(),
         person_id: req.map(|r| r.person_id),
         request_id: req.map(|r| r.id),
         template,
@@ -164,6 +170,7 @@ pub fn queue_report(
         scrub_after_send: false,
         reply_token: None,
         in_reply_to: None,
+        thread_root: None,
         attachment: Some(attachment),
     };
     db::outbox::insert(uow.db, &mail, uow.now).context("queueing the monthly report")?;

@@ -57,8 +57,13 @@ pub fn record_status(uow: &mut Uow<'_>, person: i64) -> anyhow::Result<(i64, Str
             deadline::describe_span(now, cfg.policy_deadline, cfg.display_timezone) + " from now"
         ),
         None => format!(
-            "- No choice recorded, so you are treated as opted in (the deadline passed {} ago). /optout changes that.",
-            deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone)
+            "- No choice recorded, so you are treated as opted in (the deadline passed {} ago). {}",
+            deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone),
+            if uow.by_mail() {
+                "Reply opt out to change that."
+            } else {
+                "/optout changes that."
+            }
         ),
     });
     let pending: Vec<_> = open

@@ -1,6 +1,7 @@
 //! Inbound mail: parsed with mail-parser into what the services need, with automatic mail
 //! recognised and quoted history stripped. Nothing here decides what to do.
 
+pub mod anchor;
 pub mod intent;
 pub mod quote;
 
@@ -22,7 +23,11 @@ pub struct InboundMail {
     pub references: Vec<String>,
     /// Why this is automatic mail (auto-reply, bounce, list, our own), if it is.
     pub automatic: Option<&'static str>,
-    /// What the person wrote, without quotes, forwards or signature.
+    /// The whole text of the message (an HTML-only one converted to text), quotes and all:
+    /// read against the mail it answers once that is known ([`anchor::own_text`]).
+    pub body: String,
+    /// What the person wrote as far as quote marks and headers tell, for mail whose original
+    /// we do not hold: without quotes, forwards or signature.
     pub new_text: String,
     pub subject: String,
 }
@@ -120,13 +125,14 @@ pub fn parse(
     }
 
     let automatic = automatic_reason(&msg, &from, own);
-    let new_text = match msg.text_part(0).map(|p| &p.body) {
-        Some(PartType::Text(t)) => quote::strip_quoted(t),
+    let (body, new_text) = match msg.text_part(0).map(|p| &p.body) {
+        Some(PartType::Text(t)) => (t.to_string(), quote::strip_quoted(t)),
         _ => match msg.body_html(0) {
-            Some(html) => quote::strip_quoted(&mail_parser::decoders::html::html_to_text(
-                &quote::strip_quoted_html(&html),
-            )),
-            None => String::new(),
+            Some(html) => (
+                html_to_text(&html),
+                quote::strip_quoted(&html_to_text(&quote::strip_quoted_html(&html))),
+            ),
+            None => (String::new(), String::new()),
         },
     };
     Ok(InboundMail {
@@ -136,9 +142,34 @@ pub fn parse(
         tokens,
         references,
         automatic,
+        body,
         new_text,
         subject: msg.subject().unwrap_or_default().to_owned(),
     })
+}
+
+/// The text of an HTML body, with a line break wherever a block starts or ends (a `<div>`
+/// ends a line in every client; the converter alone runs them together).
+pub fn html_to_text(html: &str) -> String {
+    let mut spaced = String::with_capacity(html.len() + 64);
+    let lower = html.to_ascii_lowercase();
+    let mut last = 0;
+    for (at, _) in lower.match_indices('<') {
+        let tag = &lower[at + 1..];
+        let block = ["div", "/div", "hr", "blockquote", "/blockquote", "tr", "li", "table", "/table"]
+            .iter()
+            .any(|t| {
+                tag.starts_with(t)
+                    && tag[t.len()..].starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace())
+            });
+        if block {
+            spaced.push_str(&html[last..at]);
+            spaced.push_str("<br>");
+            last = at;
+        }
+    }
+    spaced.push_str(&html[last..]);
+    mail_parser::decoders::html::html_to_text(&spaced)
 }
 
 /// A Message-ID as `<id>`, or none when it could carry anything into a header of ours.

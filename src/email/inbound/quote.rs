@@ -1,5 +1,8 @@
-//! Keeps only what the person wrote in a reply: quoted history, forwarded parts and
+//! The fallback for mail whose original we no longer hold (see [`super::anchor`] for the rest):
+//! quoted history is recognised by the marks and headers clients leave, forwarded parts and
 //! signatures are cut, so instructions quoted from our own mail never trigger anything.
+//! Text the person wrote below a `>`-marked quote is kept; below an unmarked one (Outlook,
+//! Apple Mail), where nothing tells the original from new text, everything is cut.
 
 /// Verbs of a quote header line ("On Mon, Alice wrote:", "Am ... schrieb Alice <a@b>:") in
 /// common client languages.
@@ -19,6 +22,12 @@ const QUOTE_VERBS: &[&str] = &[
     "napsal",
     "yazdı",
     "írta",
+    "napisał",
+    "napisała",
+    "寫道",
+    "写道",
+    "のメッセージ",
+    "書きました",
 ];
 
 /// Lines that start the quoted or forwarded part in Outlook, Apple Mail, Thunderbird and Gmail.
@@ -27,6 +36,9 @@ const SEPARATORS: &[&str] = &[
     "----- original message -----",
     "-----ursprüngliche nachricht-----",
     "-----message d'origine-----",
+    "-----mensaje original-----",
+    "-----oorspronkelijk bericht-----",
+    "-----wiadomość oryginalna-----",
     "---------- forwarded message",
     "-------- forwarded message",
     "-------- original message --------",
@@ -38,34 +50,120 @@ const SEPARATORS: &[&str] = &[
 pub fn strip_quoted(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut kept = Vec::new();
-    for (i, raw) in lines.iter().enumerate() {
-        let line = raw.trim();
-        let lower = line.to_lowercase();
-        // The signature delimiter "-- " (often with its space trimmed away).
-        if raw.trim_end() == "--" {
-            break;
-        }
+    let mut i = 0;
+    while i < lines.len() {
+        let raw = lines[i];
+        let lower = raw.trim().to_lowercase();
         if SEPARATORS.iter().any(|s| lower.starts_with(s)) {
             break;
         }
-        if lower.starts_with("sent from my ") || lower.starts_with("get outlook for ") {
-            break;
-        }
         if is_quote_header(&lines, i) || is_outlook_header_block(&lines, i) {
+            // A header before `>`-marked lines introduces a quote the person may write
+            // below; before unmarked ones, the original follows and the rest is cut.
+            let after = i + header_len(&lines, i);
+            let body = lines[after.min(lines.len())..]
+                .iter()
+                .find(|l| !is_blank_or_header(l));
+            if body.is_some_and(|l| l.trim_start().starts_with('>')) {
+                i = after;
+                while i < lines.len() && !lines[i].trim_start().starts_with('>') {
+                    i += 1;
+                }
+                continue;
+            }
             break;
         }
-        if line.starts_with('>') {
-            continue;
+        if !raw.trim_start().starts_with('>') {
+            kept.push(raw);
         }
-        kept.push(*raw);
+        i += 1;
+    }
+    cut_signature(&kept.join("\n"))
+}
+
+fn is_blank_or_header(line: &str) -> bool {
+    line.trim().is_empty() || is_header_line(line)
+}
+
+/// Everything from a signature on is cut: the `-- ` delimiter (with or without its space),
+/// a line of underscores, "Sent from my ...", "Get Outlook for ...", or a line after some text
+/// that is only a sign-off ("Thanks,", "Best regards", "Viele Grüße").
+pub fn cut_signature(text: &str) -> String {
+    let mut kept = Vec::new();
+    for raw in text.lines() {
+        let trimmed = raw.trim();
+        let lower = trimmed.to_lowercase();
+        if matches!(raw.trim_end(), "--" | "-- " | "—" | "__")
+            || trimmed.starts_with("____")
+            || lower.starts_with("sent from my ")
+            || lower.starts_with("get outlook for ")
+            || lower.starts_with("envoyé de mon ")
+            || lower.starts_with("von meinem ")
+            || (is_sign_off(&lower) && kept.iter().any(|l: &&str| !l.trim().is_empty()))
+        {
+            break;
+        }
+        kept.push(raw);
     }
     kept.join("\n").trim().to_owned()
+}
+
+/// A line that is only a closing phrase, with at most a name after it.
+fn is_sign_off(lower: &str) -> bool {
+    const SIGN_OFFS: &[&str] = &[
+        "thanks", "thank you", "many thanks", "thanks a lot", "cheers", "best", "best regards",
+        "kind regards", "regards", "warm regards", "all the best", "sincerely", "yours sincerely",
+        "yours", "br", "mvh", "viele grüße", "viele grüsse", "beste grüße", "grüße", "gruß",
+        "mit freundlichen grüßen", "lg", "cordialement", "bien à vous", "merci", "saludos",
+        "un saludo", "atentamente", "groeten", "met vriendelijke groet", "pozdrawiam",
+        "pozdrowienia", "cordiali saluti", "saluti", "obrigado", "atenciosamente",
+    ];
+    let words = lower
+        .split(|c: char| !c.is_alphanumeric() && !"äöüßéàèáíóúñçłś".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>();
+    let line = words.join(" ");
+    SIGN_OFFS.iter().any(|s| {
+        line == *s
+            || line
+                .strip_prefix(s)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .is_some_and(|name| name.split(' ').count() <= 2 && lower.contains(','))
+    })
+}
+
+/// A line that belongs to the header introducing a quote: a separator, an "On ... wrote:"
+/// line (or the last line of one wrapped over several), or an Outlook header field.
+pub fn is_header_line(raw: &str) -> bool {
+    let lower = raw.trim().trim_start_matches('*').to_lowercase();
+    if SEPARATORS.iter().any(|s| lower.starts_with(s)) {
+        return true;
+    }
+    let fields = [
+        "from:", "sent:", "to:", "cc:", "subject:", "date:", "von:", "gesendet:", "an:", "betreff:",
+        "de :", "de:", "envoyé :", "à :", "objet :", "para:", "enviado:", "asunto:", "van:",
+        "verzonden:", "aan:", "onderwerp:", "od:", "wysłano:", "do:", "temat:", "da:", "inviato:",
+        "oggetto:", "发件人:", "发送时间:", "收件人:", "主题:", "差出人:", "送信日時:", "宛先:", "件名:",
+    ];
+    if fields.iter().any(|f| lower.starts_with(f)) {
+        return true;
+    }
+    let ends = lower.trim_end();
+    (ends.ends_with(':') || ends.ends_with('：'))
+        && QUOTE_VERBS
+            .iter()
+            .any(|v| ends.contains(&format!(" {v}")) || ends.starts_with(v))
 }
 
 /// "On <date>, <name> wrote:" on one line, or wrapped over up to three lines as Gmail does:
 /// a line that opens like a date or an address, and a colon-ended line soon after, with a
 /// quoting verb between them.
 fn is_quote_header(lines: &[&str], i: usize) -> bool {
+    quote_header_len(lines, i).is_some()
+}
+
+/// How many lines the quote header starting at line `i` takes, if one does.
+fn quote_header_len(lines: &[&str], i: usize) -> Option<usize> {
     let first = lines[i].trim().to_lowercase();
     let opener = first.split_whitespace().next().unwrap_or("");
     let opens = [
@@ -75,21 +173,35 @@ fn is_quote_header(lines: &[&str], i: usize) -> bool {
         || first.contains('@')
         || first.chars().any(|c| c.is_ascii_digit());
     if !opens {
-        return false;
+        return None;
     }
     let window = &lines[i..lines.len().min(i + 3)];
-    let Some(end) = window.iter().position(|l| l.trim_end().ends_with(':')) else {
-        return false;
-    };
+    let end = window.iter().position(|l| {
+        let l = l.trim_end();
+        l.ends_with(':') || l.ends_with('：')
+    })?;
     let joined = window[..=end]
         .iter()
         .map(|l| l.trim())
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase();
-    QUOTE_VERBS
-        .iter()
-        .any(|v| joined.contains(&format!(" {v} ")) || joined.contains(&format!(" {v}:")))
+    let has_verb = QUOTE_VERBS.iter().any(|v| {
+        joined.contains(&format!(" {v} "))
+            || joined.contains(&format!(" {v}:"))
+            || joined.contains(&format!("{v}："))
+            || joined.contains(&format!("{v}:"))
+    });
+    // Some clients (Japanese Gmail) write only the date and the sender: "2026年11月25日 … <a@b>:".
+    let date_and_address = joined.contains('@') && joined.chars().any(|c| c.is_ascii_digit());
+    (has_verb || date_and_address).then_some(end + 1)
+}
+
+/// How many lines the header introducing a quote takes at line `i` (0 when none starts there):
+/// an "On ... wrote:" header (wrapped over up to three lines), or one line of an Outlook
+/// header block or a separator.
+pub fn header_len(lines: &[&str], i: usize) -> usize {
+    quote_header_len(lines, i).unwrap_or(usize::from(is_header_line(lines[i])))
 }
 
 /// Outlook's header block: "From:" followed within four lines by "Sent:" or "Date:", and by
@@ -171,6 +283,14 @@ mod tests {
         assert_eq!(strip_quoted(t), "yes please");
         assert_eq!(strip_quoted("cancel\n-- \nAlice\nconfirm"), "cancel");
         assert_eq!(strip_quoted("status\n\nSent from my iPhone"), "status");
+    }
+
+    #[test]
+    fn text_below_a_marked_quote_is_kept_and_below_an_unmarked_one_cut() {
+        let bottom = "On Tue, 25 Nov 2026 at 10:00, dsr-bot <privacy@example.org>\nwrote:\n> Reply confirm\n> to go ahead\n\nYes please\n";
+        assert_eq!(strip_quoted(bottom), "Yes please");
+        let outlook = "Thanks\n\nFrom: dsr-bot\nSent: Tuesday\nTo: me\nSubject: x\n\nReply confirm\n";
+        assert_eq!(strip_quoted(outlook), "Thanks");
     }
 
     #[test]
