@@ -518,21 +518,28 @@ async fn answers_by_mail_speak_in_email_terms_and_lead_back_to_the_request() {
     use dsr_bot::{email::Mailer, workers::outbox::OutboxWorker};
     let app = TestApp::spawn_at(common::at("2026-01-10T12:00:00Z")).await;
     let bob = "bob@example.net";
-    ingest_raw(&app.services, &reply(bob, None, None, Some("<b1@x>"), "opt out"))
-        .await
-        .unwrap();
+    ingest_raw(
+        &app.services,
+        &reply(bob, None, None, Some("<b1@x>"), "opt out"),
+    )
+    .await
+    .unwrap();
     let (token, first_id, template) = latest_mail_to(&app, bob).await;
     assert_eq!(template, "confirm_by_reply");
-    let ask: String = sqlx::query_scalar("SELECT body_text FROM outbox WHERE template = 'confirm_by_reply'")
-        .fetch_one(app.services.pool())
-        .await
-        .unwrap();
+    let ask: String =
+        sqlx::query_scalar("SELECT body_text FROM outbox WHERE template = 'confirm_by_reply'")
+            .fetch_one(app.services.pool())
+            .await
+            .unwrap();
     assert!(ask.contains("asking for an opt-out"), "{ask}");
 
     // An unclear reply: one answer, listing the words once, tied to the request.
-    ingest_raw(&app.services, &reply(bob, Some(&token), Some(&first_id), Some("<b2@x>"), "Hmm?"))
-        .await
-        .unwrap();
+    ingest_raw(
+        &app.services,
+        &reply(bob, Some(&token), Some(&first_id), Some("<b2@x>"), "Hmm?"),
+    )
+    .await
+    .unwrap();
     let (answer_token, answer_id, template) = latest_mail_to(&app, bob).await;
     assert_eq!(template, "reply");
     assert!(!answer_token.is_empty(), "the answer carries a reply token");
@@ -544,21 +551,31 @@ async fn answers_by_mail_speak_in_email_terms_and_lead_back_to_the_request() {
     assert!(!text.contains('/'), "no chat command: {text}");
 
     // Confirmed by a reply to that answer, through References alone.
-    ingest_raw(&app.services, &reply(bob, None, Some(&answer_id), Some("<b3@x>"), "confirm"))
-        .await
-        .unwrap();
+    ingest_raw(
+        &app.services,
+        &reply(bob, None, Some(&answer_id), Some("<b3@x>"), "confirm"),
+    )
+    .await
+    .unwrap();
     assert_eq!(app.request_state(1).await, "confirmed");
 
     // The status answer of an email-only person names no chat command either.
-    ingest_raw(&app.services, &reply(bob, None, None, Some("<b4@x>"), "status"))
-        .await
-        .unwrap();
-    let status: String = sqlx::query_scalar("SELECT body_text FROM outbox ORDER BY id DESC LIMIT 1")
-        .fetch_one(app.services.pool())
-        .await
-        .unwrap();
+    ingest_raw(
+        &app.services,
+        &reply(bob, None, None, Some("<b4@x>"), "status"),
+    )
+    .await
+    .unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT body_text FROM outbox ORDER BY id DESC LIMIT 1")
+            .fetch_one(app.services.pool())
+            .await
+            .unwrap();
     assert!(status.contains("Opted out since"), "{status}");
-    assert!(!status.contains("/optout") && !status.contains("/status"), "{status}");
+    assert!(
+        !status.contains("/optout") && !status.contains("/status"),
+        "{status}"
+    );
 
     // What went out names the first mail about the request in References.
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
@@ -569,7 +586,10 @@ async fn answers_by_mail_speak_in_email_terms_and_lead_back_to_the_request() {
         .find(|m| m.contains(&answer_id))
         .unwrap();
     let refs = common::header(&answer_file, "References").unwrap_or_default();
-    assert!(refs.contains(&first_id) && refs.contains("<b2@x>"), "{refs}");
+    assert!(
+        refs.contains(&first_id) && refs.contains("<b2@x>"),
+        "{refs}"
+    );
 }
 
 #[tokio::test]

@@ -85,11 +85,15 @@ async fn newest_to(app: &TestApp, template: &str) -> Ours {
 }
 
 fn mail(from: &str, to: &str, id: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
-    let mut m = format!("From: {from}\r\nTo: {to}\r\nSubject: x\r\nMessage-ID: <{id}@setup.example.net>\r\n");
+    let mut m = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: x\r\nMessage-ID: <{id}@setup.example.net>\r\n"
+    );
     if let Some(p) = in_reply_to {
         m.push_str(&format!("In-Reply-To: {p}\r\nReferences: {p}\r\n"));
     }
-    m.push_str(&format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"));
+    m.push_str(&format!(
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ));
     m.into_bytes()
 }
 
@@ -106,47 +110,93 @@ async fn setup(app: &TestApp, answers: &str) -> Ours {
     match answers {
         // A member named the address in chat: the code mail.
         "code" => {
-            s.file_request(&carol, RequestKind::OptOut, email).await.unwrap();
+            s.file_request(&carol, RequestKind::OptOut, email)
+                .await
+                .unwrap();
             newest_to(app, "confirmation_code").await
         }
         // A new mail from the address asked for an opt-out: the request to confirm by reply.
         "ask" => {
-            send(app, mail(PERSON, "privacy@example.org", "ask", None, "opt out")).await;
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "ask", None, "opt out"),
+            )
+            .await;
             newest_to(app, "confirm_by_reply").await
         }
         // The same, for a deletion.
         "ask-delete" => {
-            send(app, mail(PERSON, "privacy@example.org", "askd", None, "delete my data")).await;
+            send(
+                app,
+                mail(
+                    PERSON,
+                    "privacy@example.org",
+                    "askd",
+                    None,
+                    "delete my data",
+                ),
+            )
+            .await;
             newest_to(app, "confirm_by_reply").await
         }
         // The receipt after the code was entered.
         "receipt" => {
-            s.file_request(&carol, RequestKind::OptOut, email).await.unwrap();
+            s.file_request(&carol, RequestKind::OptOut, email)
+                .await
+                .unwrap();
             let code = app.latest_code().await;
             s.verify(&carol, &code).await.unwrap();
             newest_to(app, "change_confirmed").await
         }
         // A deletion asked in chat, the address proven: the mail asking to confirm it.
         "received" => {
-            s.file_request(&carol, RequestKind::Deletion, email).await.unwrap();
+            s.file_request(&carol, RequestKind::Deletion, email)
+                .await
+                .unwrap();
             let code = app.latest_code().await;
             s.verify(&carol, &code).await.unwrap();
             newest_to(app, "request_received").await
         }
         // Our answer to a reply we could not read ("we could not find an instruction").
         "unclear" => {
-            s.file_request(&carol, RequestKind::OptOut, email).await.unwrap();
+            s.file_request(&carol, RequestKind::OptOut, email)
+                .await
+                .unwrap();
             let code_mail = newest_to(app, "confirmation_code").await;
-            let raw = mail(PERSON, &plus(&code_mail.token), "hm", Some(&code_mail.message_id), "Hmm?");
+            let raw = mail(
+                PERSON,
+                &plus(&code_mail.token),
+                "hm",
+                Some(&code_mail.message_id),
+                "Hmm?",
+            );
             send(app, raw).await;
             newest_to(app, "reply").await
         }
         // Our answer to a status question from a proven address.
         "status" => {
-            send(app, mail(PERSON, "privacy@example.org", "in", None, "opt in")).await;
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "in", None, "opt in"),
+            )
+            .await;
             let ask = newest_to(app, "confirm_by_reply").await;
-            send(app, mail(PERSON, &plus(&ask.token), "inyes", Some(&ask.message_id), "yes")).await;
-            send(app, mail(PERSON, "privacy@example.org", "st", None, "status")).await;
+            send(
+                app,
+                mail(
+                    PERSON,
+                    &plus(&ask.token),
+                    "inyes",
+                    Some(&ask.message_id),
+                    "yes",
+                ),
+            )
+            .await;
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "st", None, "status"),
+            )
+            .await;
             newest_to(app, "reply").await
         }
         other => panic!("unknown `answers: {other}`"),
@@ -208,14 +258,20 @@ fn render(f: &Fixture, ours: &Ours) -> Vec<u8> {
                 let all = quote(&ours.text, prefix, None);
                 let lines: Vec<&str> = all.split("\r\n").collect();
                 let n = number.expect("a line count").min(lines.len());
-                let part = if name == "QUOTE_HEAD" { &lines[..n] } else { &lines[n..] };
+                let part = if name == "QUOTE_HEAD" {
+                    &lines[..n]
+                } else {
+                    &lines[n..]
+                };
                 part.join("\r\n")
             }
             other => panic!("unknown placeholder {other}"),
         };
         t.replace_range(start..end + 2, &quoted);
     }
-    let (head, body) = t.split_once("\r\n\r\n").expect("headers, a blank line, a body");
+    let (head, body) = t
+        .split_once("\r\n\r\n")
+        .expect("headers, a blank line, a body");
     let body = match f.charset.as_deref() {
         Some("iso-8859-1") => body.chars().map(|c| c as u32 as u8).collect::<Vec<u8>>(),
         _ => body.as_bytes().to_vec(),
@@ -341,7 +397,10 @@ async fn every_reply_fixture_does_what_the_person_meant() {
                         .unwrap_or_default()
                 })
                 .unwrap_or_default();
-            wrong.push(format!("{}: expected {}, did {got} ({d:?}){body}", f.name, f.expect));
+            wrong.push(format!(
+                "{}: expected {}, did {got} ({d:?}){body}",
+                f.name, f.expect
+            ));
             continue;
         }
         if f.twice {
@@ -351,5 +410,11 @@ async fn every_reply_fixture_does_what_the_person_meant() {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} of {} fixtures:\n{}", wrong.len(), paths.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} fixtures:\n{}",
+        wrong.len(),
+        paths.len(),
+        wrong.join("\n")
+    );
 }

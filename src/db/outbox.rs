@@ -175,7 +175,11 @@ pub fn copy_forgotten(db: &Connection, id: i64) -> rusqlite::Result<()> {
 
 /// The texts (plain and HTML) of every mail about `request_id` to `recipient` that still has
 /// them, oldest first: what a reply from that address may quote.
-pub fn texts_about(db: &Connection, request_id: i64, recipient: &str) -> rusqlite::Result<Vec<(String, String)>> {
+pub fn texts_about(
+    db: &Connection,
+    request_id: i64,
+    recipient: &str,
+) -> rusqlite::Result<Vec<(String, String)>> {
     db.prepare_cached(
         "SELECT body_text, body_html FROM outbox WHERE request_id = ? AND recipient = ? AND body_text != ''
          ORDER BY id",
@@ -186,7 +190,11 @@ pub fn texts_about(db: &Connection, request_id: i64, recipient: &str) -> rusqlit
 
 /// The Message-ID of the first mail about `request_id` to `recipient`: the root of the thread
 /// every later mail about it joins.
-pub fn thread_root(db: &Connection, request_id: i64, recipient: &str) -> rusqlite::Result<Option<String>> {
+pub fn thread_root(
+    db: &Connection,
+    request_id: i64,
+    recipient: &str,
+) -> rusqlite::Result<Option<String>> {
     db.prepare_cached(
         "SELECT message_id FROM outbox WHERE request_id = ? AND recipient = ? ORDER BY id LIMIT 1",
     )?

@@ -352,7 +352,8 @@ fn status_for_address(uow: &mut Uow<'_>) -> Result<(), ServiceError> {
             (text, db::requests::get(uow.db, id)?)
         }
         _ => (
-            "We hold no confirmed requests for this address, so nothing is recorded about it.".to_owned(),
+            "We hold no confirmed requests for this address, so nothing is recorded about it."
+                .to_owned(),
             None,
         ),
     };

@@ -47,7 +47,11 @@ pub fn record_status(uow: &mut Uow<'_>, person: i64) -> anyhow::Result<(i64, Str
     lines.push(match standing {
         Some(r) => format!(
             "- {} since {} (request #{}).",
-            if r.kind == RequestKind::OptOut { "Opted out" } else { "Opted in" },
+            if r.kind == RequestKind::OptOut {
+                "Opted out"
+            } else {
+                "Opted in"
+            },
             uow.ctx.show_time(r.updated_at),
             r.id
         ),

@@ -69,16 +69,18 @@ pub fn own_text(body: &str, originals: &[&str]) -> String {
             if lines[i].found.is_some() || lines[i].words.is_empty() || lines[i].marked {
                 continue;
             }
-            let before = neighbour(&lines, i, -1).and_then(|j| lines[j].found.filter(|_| !lines[j].marked));
-            let after = neighbour(&lines, i, 1).and_then(|j| lines[j].found.filter(|_| !lines[j].marked));
+            let before =
+                neighbour(&lines, i, -1).and_then(|j| lines[j].found.filter(|_| !lines[j].marked));
+            let after =
+                neighbour(&lines, i, 1).and_then(|j| lines[j].found.filter(|_| !lines[j].marked));
             let n = lines[i].words.len();
             let at = before
                 .and_then(|s| find(&originals, &lines[i].words, Some((s.original, s.end))))
                 .or_else(|| {
                     after.and_then(|s| {
-                        s.start
-                            .checked_sub(n)
-                            .and_then(|start| find(&originals, &lines[i].words, Some((s.original, start))))
+                        s.start.checked_sub(n).and_then(|start| {
+                            find(&originals, &lines[i].words, Some((s.original, start)))
+                        })
                     })
                 });
             if at.is_some() {
@@ -111,7 +113,9 @@ fn header_mask(lines: &[Line<'_>]) -> Vec<bool> {
         }
         // The header's extent: it and any header lines right after it (a whole Outlook block).
         let mut end = i + len;
-        while end < lines.len() && (lines[end].words.is_empty() || quote::header_len(&raws, end) > 0) {
+        while end < lines.len()
+            && (lines[end].words.is_empty() || quote::header_len(&raws, end) > 0)
+        {
             end += quote::header_len(&raws, end).max(1);
         }
         let quoted_follows = lines[end.min(lines.len())..]

@@ -156,12 +156,23 @@ pub fn html_to_text(html: &str) -> String {
     let mut last = 0;
     for (at, _) in lower.match_indices('<') {
         let tag = &lower[at + 1..];
-        let block = ["div", "/div", "hr", "blockquote", "/blockquote", "tr", "li", "table", "/table"]
-            .iter()
-            .any(|t| {
-                tag.starts_with(t)
-                    && tag[t.len()..].starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace())
-            });
+        let block = [
+            "div",
+            "/div",
+            "hr",
+            "blockquote",
+            "/blockquote",
+            "tr",
+            "li",
+            "table",
+            "/table",
+        ]
+        .iter()
+        .any(|t| {
+            tag.starts_with(t)
+                && tag[t.len()..]
+                    .starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace())
+        });
         if block {
             spaced.push_str(&html[last..at]);
             spaced.push_str("<br>");

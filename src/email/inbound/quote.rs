@@ -111,12 +111,43 @@ pub fn cut_signature(text: &str) -> String {
 /// A line that is only a closing phrase, with at most a name after it.
 fn is_sign_off(lower: &str) -> bool {
     const SIGN_OFFS: &[&str] = &[
-        "thanks", "thank you", "many thanks", "thanks a lot", "cheers", "best", "best regards",
-        "kind regards", "regards", "warm regards", "all the best", "sincerely", "yours sincerely",
-        "yours", "br", "mvh", "viele grüße", "viele grüsse", "beste grüße", "grüße", "gruß",
-        "mit freundlichen grüßen", "lg", "cordialement", "bien à vous", "merci", "saludos",
-        "un saludo", "atentamente", "groeten", "met vriendelijke groet", "pozdrawiam",
-        "pozdrowienia", "cordiali saluti", "saluti", "obrigado", "atenciosamente",
+        "thanks",
+        "thank you",
+        "many thanks",
+        "thanks a lot",
+        "cheers",
+        "best",
+        "best regards",
+        "kind regards",
+        "regards",
+        "warm regards",
+        "all the best",
+        "sincerely",
+        "yours sincerely",
+        "yours",
+        "br",
+        "mvh",
+        "viele grüße",
+        "viele grüsse",
+        "beste grüße",
+        "grüße",
+        "gruß",
+        "mit freundlichen grüßen",
+        "lg",
+        "cordialement",
+        "bien à vous",
+        "merci",
+        "saludos",
+        "un saludo",
+        "atentamente",
+        "groeten",
+        "met vriendelijke groet",
+        "pozdrawiam",
+        "pozdrowienia",
+        "cordiali saluti",
+        "saluti",
+        "obrigado",
+        "atenciosamente",
     ];
     let words = lower
         .split(|c: char| !c.is_alphanumeric() && !"äöüßéàèáíóúñçłś".contains(c))
@@ -140,10 +171,43 @@ pub fn is_header_line(raw: &str) -> bool {
         return true;
     }
     let fields = [
-        "from:", "sent:", "to:", "cc:", "subject:", "date:", "von:", "gesendet:", "an:", "betreff:",
-        "de :", "de:", "envoyé :", "à :", "objet :", "para:", "enviado:", "asunto:", "van:",
-        "verzonden:", "aan:", "onderwerp:", "od:", "wysłano:", "do:", "temat:", "da:", "inviato:",
-        "oggetto:", "发件人:", "发送时间:", "收件人:", "主题:", "差出人:", "送信日時:", "宛先:", "件名:",
+        "from:",
+        "sent:",
+        "to:",
+        "cc:",
+        "subject:",
+        "date:",
+        "von:",
+        "gesendet:",
+        "an:",
+        "betreff:",
+        "de :",
+        "de:",
+        "envoyé :",
+        "à :",
+        "objet :",
+        "para:",
+        "enviado:",
+        "asunto:",
+        "van:",
+        "verzonden:",
+        "aan:",
+        "onderwerp:",
+        "od:",
+        "wysłano:",
+        "do:",
+        "temat:",
+        "da:",
+        "inviato:",
+        "oggetto:",
+        "发件人:",
+        "发送时间:",
+        "收件人:",
+        "主题:",
+        "差出人:",
+        "送信日時:",
+        "宛先:",
+        "件名:",
     ];
     if fields.iter().any(|f| lower.starts_with(f)) {
         return true;
@@ -289,7 +353,8 @@ mod tests {
     fn text_below_a_marked_quote_is_kept_and_below_an_unmarked_one_cut() {
         let bottom = "On Tue, 25 Nov 2026 at 10:00, dsr-bot <privacy@example.org>\nwrote:\n> Reply confirm\n> to go ahead\n\nYes please\n";
         assert_eq!(strip_quoted(bottom), "Yes please");
-        let outlook = "Thanks\n\nFrom: dsr-bot\nSent: Tuesday\nTo: me\nSubject: x\n\nReply confirm\n";
+        let outlook =
+            "Thanks\n\nFrom: dsr-bot\nSent: Tuesday\nTo: me\nSubject: x\n\nReply confirm\n";
         assert_eq!(strip_quoted(outlook), "Thanks");
     }
 
