@@ -18,6 +18,7 @@ Commands:
   /cancel                   drop what is still waiting for you
   /verify code:NNNNNN       enter the code we emailed to prove an address is yours
   /status                   see your choice and your open requests
+  /privacy                  what the policy is, its deadline, what each choice means
   /help                     this list
 An email address is used only to confirm your requests and later changes.";
 
@@ -47,6 +48,7 @@ pub async fn handle(
         Command::Cancel => services.cancel(origin).await,
         Command::Verify { code } => services.verify(origin, &code).await,
         Command::Status => services.status(origin).await,
+        Command::Privacy => Ok(Reply::text(services.privacy_notice())),
         Command::Help => Ok(Reply::text(HELP.to_owned())),
     }
 }

@@ -54,13 +54,14 @@ impl App {
             tracing::info!("polling the IMAP mailbox in IMAP_URL");
         }
         let discord = self.services.config().discord.clone();
-        if let Some(token) = discord.token {
-            let poster = discord::outbound::ChannelPoster::new(&token.0);
+        if let Some(token) = discord.token.clone() {
+            let poster =
+                discord::outbound::ChannelPoster::new(discord::bot::http(&token.0, &discord));
             let reports =
                 ReportScheduler::new(self.services.clone(), poster, discord.report_channel_id);
             tokio::spawn(reports.run(stop_rx.clone()));
             let adapter = Arc::new(Adapter::new(self.services.clone()));
-            let bot = discord::bot::run(adapter, &token.0, discord.guild_id, stop_rx);
+            let bot = discord::bot::run(adapter, &token.0, &discord, stop_rx);
             let result = tokio::select! {
                 r = bot => r,
                 _ = tokio::signal::ctrl_c() => { tracing::info!("stopping on Ctrl-C"); Ok(()) }

@@ -544,11 +544,36 @@ async fn help_lists_every_command() {
         .await
         .unwrap();
     for cmd in [
-        "/optout", "/optin", "/delete", "/confirm", "/cancel", "/verify", "/status",
+        "/optout", "/optin", "/delete", "/confirm", "/cancel", "/verify", "/status", "/privacy",
     ] {
         assert!(help.contains(cmd), "{cmd} missing from help");
     }
     assert_eq!(app.count("requests").await, 0);
+}
+
+#[tokio::test]
+async fn privacy_in_the_console_says_what_it_says_on_discord() {
+    let app = TestApp::spawn().await;
+    let console_text = answer_line(
+        &app.services,
+        &Origin::new(&console("alice"), CH),
+        "/privacy",
+    )
+    .await
+    .unwrap();
+    let adapter = dsr_bot::discord::Adapter::new(app.services.clone());
+    let discord = adapter
+        .member(
+            &dsr_bot::discord::Invocation {
+                interaction_id: 1,
+                user: dsr_bot::domain::DiscordId(7),
+                roles: vec![],
+            },
+            dsr_bot::discord::MemberCommand::Privacy,
+        )
+        .await;
+    assert_eq!(console_text, discord.text);
+    assert!(console_text.contains("3 days 4 hours"), "{console_text}");
 }
 
 #[test]

@@ -9,8 +9,10 @@ use lettre::message::Mailbox;
 
 use crate::domain::EmailAddress;
 
+mod discord;
 mod imap;
 
+pub use discord::ShardRange;
 pub use imap::ImapTarget;
 
 /// Rate limits per minute; 0 turns one off.
@@ -86,6 +88,13 @@ pub struct DiscordConfig {
     pub officer_role_id: Option<u64>,
     /// The staff channel the monthly report is posted to.
     pub report_channel_id: Option<u64>,
+    /// Every REST call goes to this base URL instead of Discord's (a rate-limit proxy, which
+    /// then owns rate limiting); unset: Discord.
+    pub api_url: Option<String>,
+    /// The gateway is reached here instead of where Discord's `GET /gateway` points.
+    pub gateway_url: Option<String>,
+    /// The shards this process runs; unset: as many as Discord recommends, all here.
+    pub shards: Option<ShardRange>,
 }
 
 /// A value that never appears in logs or debug output.
@@ -215,11 +224,30 @@ impl Config {
                 })
                 .transpose()
         };
+        let checked = |k: &'static str, f: &dyn Fn(&str) -> Result<String, String>| {
+            get(k)
+                .map(|raw| f(&raw).map_err(|problem| ConfigError { key: k, problem }))
+                .transpose()
+        };
         let discord = DiscordConfig {
             token: get("DISCORD_TOKEN").map(Secret),
             guild_id: snowflake("DISCORD_GUILD_ID")?,
             officer_role_id: snowflake("PRIVACY_OFFICER_ROLE_ID")?,
             report_channel_id: snowflake("REPORT_CHANNEL_ID")?,
+            api_url: checked("DISCORD_API_URL", &|r| {
+                discord::endpoint(r, "https", "http")
+            })?,
+            gateway_url: checked("DISCORD_GATEWAY_URL", &|r| {
+                discord::endpoint(r, "wss", "ws")
+            })?,
+            shards: get("DISCORD_SHARDS")
+                .map(|raw| {
+                    ShardRange::parse(&raw).map_err(|problem| ConfigError {
+                        key: "DISCORD_SHARDS",
+                        problem,
+                    })
+                })
+                .transpose()?,
         };
         let report_tz_raw = text("REPORT_TIMEZONE", &tz_raw);
         let report_timezone = Tz::from_str(&report_tz_raw).map_err(|_| ConfigError {

@@ -26,3 +26,9 @@ pub fn set(db: &Connection, name: &str, value: &str) -> rusqlite::Result<()> {
     .execute([name, value])?;
     Ok(())
 }
+
+pub fn delete(db: &Connection, name: &str) -> rusqlite::Result<()> {
+    db.prepare_cached("DELETE FROM settings WHERE name = ?")?
+        .execute([name])?;
+    Ok(())
+}

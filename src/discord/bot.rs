@@ -10,9 +10,9 @@ use super::{
     adapter::{Adapter, Invocation},
     buttons::DeletionButton,
     commands::{self, Error},
-    outbound::SerenityDm,
+    outbound::{SerenityDm, retrying_429},
 };
-use crate::domain::DiscordId;
+use crate::{config::DiscordConfig, domain::DiscordId};
 
 /// Why the bot could not start, in one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -33,17 +33,27 @@ pub enum StartError {
     Other(String),
 }
 
+/// The REST client: to Discord, or to `DISCORD_API_URL` (a rate-limit proxy, which then owns
+/// rate limiting, so serenity's own limiter is off).
+pub fn http(token: &str, settings: &DiscordConfig) -> serenity::Http {
+    let mut builder = serenity::HttpBuilder::new(token);
+    if let Some(url) = &settings.api_url {
+        builder = builder.proxy(url.as_str()).ratelimiter_disabled(true);
+    }
+    builder.build()
+}
+
 /// Connects and serves until `stop` fires or Discord ends the session.
 pub async fn run(
     adapter: Arc<Adapter>,
     token: &str,
-    guild: Option<u64>,
+    settings: &DiscordConfig,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), StartError> {
     serenity::validate_token(token).map_err(|_| StartError::MalformedToken)?;
     // One authenticated call first: a refused token or an unreachable Discord is reported in
     // one line instead of the gateway retrying forever.
-    serenity::Http::new(token)
+    http(token, settings)
         .get_current_user()
         .await
         .map_err(|e| match e {
@@ -55,6 +65,7 @@ pub async fn run(
             other => StartError::Unreachable(format!("{other}")),
         })?;
     let data = adapter.clone();
+    let guild = settings.guild_id;
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
             commands: commands::all(),
@@ -71,16 +82,27 @@ pub async fn run(
         })
         .build();
     // Interactions arrive without any privileged intent.
-    let mut client = serenity::ClientBuilder::new(token, serenity::GatewayIntents::GUILDS)
-        .framework(framework)
-        .await
-        .map_err(|e| StartError::Other(e.to_string()))?;
+    let mut client = serenity::ClientBuilder::new_with_http(
+        http(token, settings),
+        serenity::GatewayIntents::GUILDS,
+    )
+    .framework(framework)
+    .await
+    .map_err(|e| StartError::Other(e.to_string()))?;
+    if let Some(url) = &settings.gateway_url {
+        *client.ws_url.lock().await = url.clone();
+    }
     let shards = client.shard_manager.clone();
     tokio::spawn(async move {
         let _ = stop.changed().await;
         shards.shutdown_all().await;
     });
-    client.start().await.map_err(|e| match e {
+    let started = match settings.shards {
+        // serenity counts the range's end as included.
+        Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
+        None => client.start_autosharded().await,
+    };
+    started.map_err(|e| match e {
         serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication) => {
             StartError::RefusedToken
         }
@@ -105,23 +127,25 @@ async fn register_if_changed(
     let digest = hex::encode(Sha256::digest(serde_json::to_vec(&payload)?));
     let scope = guild.map_or("global".to_owned(), |g| format!("guild:{g}"));
     let key = format!("discord_commands:{scope}");
-    if adapter.services().setting(&key).await?.as_deref() == Some(digest.as_str()) {
+    // Claimed before registering, so of several processes starting at once only one does.
+    let Some(before) = adapter.services().replace_setting(&key, &digest).await? else {
         return Ok(());
+    };
+    let registered = match guild {
+        Some(g) => serenity::GuildId::new(g)
+            .set_commands(&ctx.http, payload)
+            .await
+            .map(drop)
+            .context("registering guild commands"),
+        None => serenity::Command::set_global_commands(&ctx.http, payload)
+            .await
+            .map(drop)
+            .context("registering global commands"),
+    };
+    if let Err(e) = registered {
+        adapter.services().restore_setting(&key, before).await?;
+        return Err(e);
     }
-    match guild {
-        Some(g) => {
-            serenity::GuildId::new(g)
-                .set_commands(&ctx.http, payload)
-                .await
-                .context("registering guild commands")?;
-        }
-        None => {
-            serenity::Command::set_global_commands(&ctx.http, payload)
-                .await
-                .context("registering global commands")?;
-        }
-    }
-    adapter.services().set_setting(&key, &digest).await?;
     tracing::info!(scope = %scope, "slash commands registered");
     Ok(())
 }
@@ -140,9 +164,10 @@ async fn on_event(
     if DeletionButton::parse(&press.data.custom_id).is_none() {
         return Ok(());
     }
-    press
-        .create_response(&ctx.http, serenity::CreateInteractionResponse::Acknowledge)
-        .await?;
+    retrying_429(|| {
+        press.create_response(&ctx.http, serenity::CreateInteractionResponse::Acknowledge)
+    })
+    .await?;
     let inv = Invocation {
         interaction_id: press.id.get(),
         user: DiscordId(press.user.id.get()),
@@ -160,7 +185,7 @@ async fn on_event(
             .content(text)
             .components(Vec::new())
     };
-    press.edit_response(&ctx.http, edit(&answer.text)).await?;
+    retrying_429(|| press.edit_response(&ctx.http, edit(&answer.text))).await?;
     if let Some((to, text)) = &answer.receipt {
         let dm = SerenityDm::new(ctx.http.clone());
         if let Some(note) = adapter.deliver_receipt(*to, text, &dm).await {

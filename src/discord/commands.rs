@@ -7,7 +7,7 @@ use poise::CreateReply;
 
 use super::{
     adapter::{Adapter, Answer, Invocation, MemberCommand, OfficerCommand},
-    outbound::{SerenityDm, button_rows},
+    outbound::{SerenityDm, button_rows, retrying_429},
 };
 use crate::domain::DiscordId;
 
@@ -183,14 +183,14 @@ async fn invocation(ctx: Ctx<'_>) -> Invocation {
 
 /// Defers first (the database may be slow; Discord allows 3 seconds), then answers.
 async fn member(ctx: Ctx<'_>, cmd: MemberCommand) -> Result<(), Error> {
-    ctx.defer_ephemeral().await?;
+    retrying_429(|| ctx.defer_ephemeral()).await?;
     let inv = invocation(ctx).await;
     let answer = ctx.data().member(&inv, cmd).await;
     show(ctx, answer).await
 }
 
 async fn officer(ctx: Ctx<'_>, cmd: OfficerCommand) -> Result<(), Error> {
-    ctx.defer_ephemeral().await?;
+    retrying_429(|| ctx.defer_ephemeral()).await?;
     let inv = invocation(ctx).await;
     let dm = SerenityDm::new(ctx.serenity_context().http.clone());
     let answer = ctx.data().officer(&inv, cmd, &dm).await;
@@ -205,7 +205,7 @@ async fn show(ctx: Ctx<'_>, answer: Answer) -> Result<(), Error> {
             .ephemeral(true)
             .components(button_rows(&answer.buttons))
     };
-    let handle = ctx.send(reply(answer.text.clone())).await?;
+    let handle = retrying_429(|| ctx.send(reply(answer.text.clone()))).await?;
     if let Some((to, text)) = &answer.receipt {
         let dm = SerenityDm::new(ctx.serenity_context().http.clone());
         if let Some(note) = ctx.data().deliver_receipt(*to, text, &dm).await {

@@ -29,10 +29,11 @@ impl Dm for SerenityDm {
     async fn send(&self, to: DiscordId, text: &str) -> Result<(), DmError> {
         let user = serenity::UserId::new(to.0);
         let sent = async {
-            let channel = user.create_dm_channel(&self.http).await?;
-            channel
-                .send_message(&self.http, serenity::CreateMessage::new().content(text))
-                .await
+            let channel = retrying_429(|| user.create_dm_channel(&self.http)).await?;
+            retrying_429(|| {
+                channel.send_message(&self.http, serenity::CreateMessage::new().content(text))
+            })
+            .await
         };
         match sent.await {
             Ok(_) => Ok(()),
@@ -46,16 +47,37 @@ impl Dm for SerenityDm {
     }
 }
 
+/// How long a call that met a 429 waits before its one retry. Behind `DISCORD_API_URL` the
+/// proxy owns rate limiting and serenity does not wait, but a 429 can still come through (a
+/// global limit); the 3-second window of an interaction leaves room for one second.
+const RETRY_AFTER_429: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a Discord call, and once more after a pause if Discord answered 429.
+pub async fn retrying_429<T, F, Fut>(call: F) -> serenity::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = serenity::Result<T>>,
+{
+    match call().await {
+        Err(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)))
+            if r.status_code.as_u16() == 429 =>
+        {
+            tracing::warn!(route = %r.url.split('?').next().unwrap_or(""), "Discord answered 429; trying once more");
+            tokio::time::sleep(RETRY_AFTER_429).await;
+            call().await
+        }
+        other => other,
+    }
+}
+
 /// Posts the monthly report to the staff channel.
 pub struct ChannelPoster {
     http: serenity::Http,
 }
 
 impl ChannelPoster {
-    pub fn new(token: &str) -> Self {
-        Self {
-            http: serenity::Http::new(token),
-        }
+    pub fn new(http: serenity::Http) -> Self {
+        Self { http }
     }
 }
 

@@ -15,6 +15,7 @@ pub enum Command {
     Cancel,
     Verify { code: String },
     Status,
+    Privacy,
     Help,
 }
 
@@ -78,7 +79,7 @@ impl Command {
         let allowed: &[&str] = match name.as_str() {
             "optout" | "optin" | "delete" => &["email"],
             "verify" => &["code"],
-            "confirm" | "cancel" | "status" | "help" => &[],
+            "confirm" | "cancel" | "status" | "privacy" | "help" => &[],
             _ => return Err(CommandError::Unknown(shorten(&name))),
         };
         if let Some((k, _)) = args.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
@@ -96,6 +97,7 @@ impl Command {
             "confirm" => Command::Confirm,
             "cancel" => Command::Cancel,
             "status" => Command::Status,
+            "privacy" => Command::Privacy,
             "help" => Command::Help,
             "verify" => {
                 let code = arg("code").ok_or(CommandError::MissingArgument {
@@ -167,6 +169,7 @@ mod tests {
         assert_eq!(Command::parse("/confirm").unwrap(), Command::Confirm);
         assert_eq!(Command::parse("/cancel").unwrap(), Command::Cancel);
         assert_eq!(Command::parse("/status").unwrap(), Command::Status);
+        assert_eq!(Command::parse("/privacy").unwrap(), Command::Privacy);
         assert_eq!(Command::parse("  /help ").unwrap(), Command::Help);
         assert_eq!(
             Command::parse("/verify code:012345").unwrap(),

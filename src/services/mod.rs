@@ -565,6 +565,42 @@ impl Services {
         .await
     }
 
+    /// Stores `value` under `name` unless it is stored already, in one unit of work, so of
+    /// several processes only one sees the change. Returns what was stored before when it
+    /// changed, `None` when it was already `value`.
+    pub async fn replace_setting(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<Option<Option<String>>, ServiceError> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.run(Call::on(Channel::Console), move |uow| {
+            let before = db::settings::get(uow.db, &name)?;
+            if before.as_deref() == Some(value.as_str()) {
+                return Ok(None);
+            }
+            db::settings::set(uow.db, &name, &value)?;
+            Ok(Some(before))
+        })
+        .await
+    }
+
+    /// Puts back what [`Self::replace_setting`] replaced (`None`: nothing was stored).
+    pub async fn restore_setting(
+        &self,
+        name: &str,
+        before: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let name = name.to_owned();
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(match before {
+                Some(v) => db::settings::set(uow.db, &name, &v)?,
+                None => db::settings::delete(uow.db, &name)?,
+            })
+        })
+        .await
+    }
+
     /// Notes that Discord refused a DM to this person, so no further DM is tried.
     pub async fn mark_dm_closed(&self, id: DiscordId) -> Result<(), ServiceError> {
         self.run(Call::on(Channel::Discord), move |uow| {
