@@ -74,17 +74,47 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     if let Some(pages) = config.sqlite_max_pages {
         options = options.pragma("max_page_count", pages.to_string());
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options.clone())
-        .await
-        .with_context(|| format!("opening the database {}", path.display()))?;
-    MIGRATOR
-        .run(&pool)
+    // A new database file is switched to WAL by whichever process opens it first; another
+    // opening it at that moment is told it is locked, and tries again.
+    let mut tries = 0;
+    let pool = loop {
+        match SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await
+        {
+            Err(sqlx::Error::Database(e)) if e.message().contains("locked") && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            opened => {
+                break opened
+                    .with_context(|| format!("opening the database {}", path.display()))?;
+            }
+        }
+    };
+    migrate(&pool)
         .await
         .with_context(|| format!("applying migrations to {}", path.display()))?;
     let writer = writer::Writer::open(&options).await?;
     Ok(Database { pool, writer })
+}
+
+/// Applies pending migrations. Two processes starting on a new database at once (shards split
+/// across processes) can both try the same migration; the one that loses rolls it back and
+/// finds it applied when it looks again.
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut tries = 0;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Err(e) if tries < 20 => {
+                tries += 1;
+                tracing::debug!(error = %e, "a migration failed; looking again in case another process applied it");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            done => return done,
+        }
+    }
 }
 
 impl Database {

@@ -216,6 +216,34 @@ async fn on_error(error: poise::FrameworkError<'_, Arc<Adapter>, Error>) {
             let reference = crate::crypto::new_reference();
             tracing::error!(reference = %reference, error = format!("{error:#}"), "event handling failed");
         }
+        // Discord sent options that do not fit the command as this version registered it (a
+        // registration not yet propagated): the member is answered, not left with a failure.
+        poise::FrameworkError::CommandStructureMismatch {
+            description, ctx, ..
+        } => {
+            let reference = crate::crypto::new_reference();
+            tracing::error!(reference = %reference, command = %ctx.command.name, problem = description, "command options did not match");
+            let text = format!(
+                "Sorry, this command's options could not be read; the command list may be updating. Please try \
+                 again in a minute (reference {reference})."
+            );
+            let _ = ctx
+                .send(poise::CreateReply::default().content(text).ephemeral(true))
+                .await;
+        }
+        poise::FrameworkError::ArgumentParse { input, ctx, .. } => {
+            let text = match input {
+                Some(input) => format!(
+                    "'{}' could not be read for this command. Check the option and try again.",
+                    crate::domain::command::shorten(&input)
+                ),
+                None => "An option of this command is missing. Check the options and try again."
+                    .to_owned(),
+            };
+            let _ = ctx
+                .send(poise::CreateReply::default().content(text).ephemeral(true))
+                .await;
+        }
         other => {
             if let Err(e) = poise::builtins::on_error(other).await {
                 tracing::error!(error = %e, "error while handling an error");

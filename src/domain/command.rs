@@ -134,7 +134,7 @@ pub fn parse_code(value: &str) -> Result<String, CommandError> {
 }
 
 /// Echo at most 40 characters of what the person typed back to them.
-fn shorten(s: &str) -> String {
+pub fn shorten(s: &str) -> String {
     let mut out: String = s.chars().take(40).collect();
     if s.chars().count() > 40 {
         out.push('…');

@@ -593,10 +593,11 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let name = name.to_owned();
         self.run(Call::on(Channel::Console), move |uow| {
-            Ok(match before {
+            match before {
                 Some(v) => db::settings::set(uow.db, &name, &v)?,
                 None => db::settings::delete(uow.db, &name)?,
-            })
+            }
+            Ok(())
         })
         .await
     }

@@ -1,0 +1,697 @@
+//! The real `dsr-bot run` against a fake Discord on loopback (tests/fake_discord): the poise
+//! framework, serenity's gateway and HTTP client, command registration, interaction callbacks,
+//! DMs and errors, over the wire. Each test checks what reached the fake Discord and what
+//! reached the database.
+
+mod fake_discord;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use fake_discord::{FakeDiscord, Interaction, TOKEN};
+use serde_json::{Value, json};
+
+const OFFICER_ROLE: u64 = 4242;
+const MEMBER: u64 = 900_000_000_000_000_001;
+const OTHER: u64 = 900_000_000_000_000_002;
+const OFFICER: u64 = 900_000_000_000_000_009;
+
+/// The bot as a child process with its own data folder.
+struct Bot {
+    child: Child,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Bot {
+    fn start(fake: &FakeDiscord, dir: &Path, extra: &[(&str, &str)]) -> Bot {
+        let log = dir.join(format!("bot-{}.log", rand_suffix()));
+        let child = bot_command(fake, dir, extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Bot {
+            child,
+            dir: dir.to_owned(),
+            log,
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.logs()
+    }
+
+    async fn db(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            self.dir.join("dsr-bot.db").display()
+        ))
+        .await
+        .unwrap()
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db().await)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- bot log ---\n{}", self.logs());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+fn bot_command(fake: &FakeDiscord, dir: &Path, extra: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dsr-bot"));
+    c.arg("run")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "RUST_LOG",
+            std::env::var("BOT_LOG").unwrap_or_else(|_| "info,serenity=warn,poise=warn".into()),
+        )
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("DISCORD_API_URL", fake.api_url())
+        .env("DISCORD_GATEWAY_URL", fake.gateway_url())
+        .env("DISCORD_GUILD_ID", fake_discord::GUILD_ID.to_string())
+        .env("PRIVACY_OFFICER_ROLE_ID", OFFICER_ROLE.to_string())
+        .env("DATABASE_PATH", dir.join("dsr-bot.db"))
+        .env("OUTBOX_DIR", dir.join("outbox"))
+        .stdin(Stdio::null());
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    c
+}
+
+/// A fake Discord and the bot connected to it, its commands registered.
+async fn connected() -> (FakeDiscord, tempfile::TempDir, Bot) {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = Bot::start(&fake, dir.path(), &[]);
+    fake.wait_ready(0).await;
+    fake.wait("command registration", 30, |f| {
+        (!f.calls_to("PUT /applications/").is_empty()).then_some(())
+    })
+    .await;
+    (fake, dir, bot)
+}
+
+/// Runs `name` as `user` and returns what the member saw, checking that the first response
+/// (a deferral, as every command makes) was ephemeral and inside Discord's 3-second window.
+async fn run(
+    fake: &FakeDiscord,
+    user: u64,
+    roles: &[u64],
+    name: &str,
+    options: Value,
+) -> (Interaction, String) {
+    let i = fake.command(0, user, roles, name, options);
+    let answer = fake.answer(&i).await;
+    assert!(
+        answer.ephemeral(),
+        "/{name} was not answered as ephemeral: {}",
+        answer.callback
+    );
+    let within = fake.answered_within(&i).unwrap();
+    assert!(
+        within < Duration::from_secs(3),
+        "/{name} answered after {within:?}"
+    );
+    assert_eq!(
+        answer.message["flags"].as_u64().unwrap_or(0) & 64,
+        64,
+        "/{name} reply is ephemeral"
+    );
+    (i, answer.text)
+}
+
+fn email(address: &str) -> Value {
+    json!([{"name": "email", "type": 3, "value": address}])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_member_command_answers_over_the_wire_and_records_its_request() {
+    let (fake, _dir, bot) = connected().await;
+
+    let (_, privacy) = run(&fake, MEMBER, &[], "privacy", json!([])).await;
+    assert!(
+        privacy.contains("never reads your Discord messages"),
+        "{privacy}"
+    );
+
+    let (_, optout) = run(&fake, MEMBER, &[], "optout", json!([])).await;
+    assert!(
+        optout.contains("opt-out request #1 is recorded"),
+        "{optout}"
+    );
+    // The receipt goes by DM: a DM channel, then the message in it.
+    fake.wait("the DM receipt", 10, |f| {
+        (!f.calls_to(&format!("POST /channels/{}/messages", MEMBER + 1))
+            .is_empty())
+        .then_some(())
+    })
+    .await;
+
+    let (_, status) = run(&fake, MEMBER, &[], "status", json!([])).await;
+    assert!(status.contains("Opted out since"), "{status}");
+
+    let (_, optin) = run(&fake, MEMBER, &[], "optin", email("member@example.org")).await;
+    assert!(
+        optin.contains("opt-in request #3") && optin.contains("m***@example.org"),
+        "{optin}"
+    );
+    let code: String = sqlx::query_scalar(
+        "SELECT body_text FROM outbox WHERE template = 'confirmation_code' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&bot.db().await)
+    .await
+    .unwrap();
+    let code = code
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap()
+        .to_owned();
+    let (_, verified) = run(
+        &fake,
+        MEMBER,
+        &[],
+        "verify",
+        json!([{"name": "code", "type": 3, "value": code}]),
+    )
+    .await;
+    assert!(verified.contains("verified and linked"), "{verified}");
+
+    let (_, deletion) = run(&fake, MEMBER, &[], "delete", json!([])).await;
+    assert!(deletion.contains("deletion request #4"), "{deletion}");
+    let (_, confirm) = run(&fake, MEMBER, &[], "confirm", json!([])).await;
+    assert!(
+        confirm.contains("code we emailed"),
+        "a linked address confirms too: {confirm}"
+    );
+    let (_, cancel) = run(&fake, MEMBER, &[], "cancel", json!([])).await;
+    assert!(
+        cancel.contains("Cancelled: your deletion request #4"),
+        "{cancel}"
+    );
+
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE kind = 'opt_in' AND state = 'confirmed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE kind = 'deletion' AND state = 'cancelled'")
+            .await,
+        1
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM processed_inputs WHERE source = 'discord'")
+            .await,
+        7
+    );
+    let logs = bot.stop();
+    assert!(
+        !logs.contains(&MEMBER.to_string()),
+        "the member's id is not logged"
+    );
+}
+
+/// The custom ids of the buttons under the newest answer to `i`.
+fn buttons(fake: &FakeDiscord, i: &Interaction) -> Vec<String> {
+    fake.calls()
+        .into_iter()
+        .rev()
+        .find(|c| {
+            c.path
+                .starts_with(&format!("/webhooks/{}/{}", fake_discord::APP_ID, i.token))
+        })
+        .map(|c| {
+            c.body["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+                .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deletion_buttons_work_for_the_asker_only_and_not_after_they_expire() {
+    let (fake, _dir, bot) = connected().await;
+    let (asked, text) = run(&fake, MEMBER, &[], "delete", json!([])).await;
+    assert!(text.contains("deletion request #1"), "{text}");
+    let ids = buttons(&fake, &asked);
+    assert_eq!(ids.len(), 2, "Confirm and Cancel: {ids:?}");
+    let confirm = ids
+        .iter()
+        .find(|i| i.starts_with("dsr:del:c:"))
+        .unwrap()
+        .clone();
+
+    // Someone else presses it.
+    let press = fake.press(0, OTHER, &[], &confirm);
+    let other = fake.answer(&press).await;
+    assert_eq!(
+        other.callback["type"], 6,
+        "a button press is acknowledged, then edited"
+    );
+    assert!(
+        other.text.contains("Only the member who asked"),
+        "{}",
+        other.text
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'confirmed'")
+            .await,
+        0
+    );
+
+    // An expired one (issued ten minutes ago).
+    let parts: Vec<&str> = confirm.split(':').collect();
+    let stale = format!(
+        "dsr:del:c:{}:{}:{}",
+        parts[3],
+        parts[4],
+        chrono::Utc::now().timestamp() - 600
+    );
+    let press = fake.press(0, MEMBER, &[], &stale);
+    let expired = fake.answer(&press).await;
+    assert!(expired.text.contains("expired"), "{}", expired.text);
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'confirmed'")
+            .await,
+        0
+    );
+
+    // The asker presses it in time.
+    let press = fake.press(0, MEMBER, &[], &confirm);
+    let confirmed = fake.answer(&press).await;
+    assert!(
+        confirmed.text.contains("Deletion request #1 is confirmed"),
+        "{}",
+        confirmed.text
+    );
+    assert_eq!(
+        confirmed.message["components"],
+        json!([]),
+        "the buttons are taken away"
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE kind = 'deletion' AND state = 'confirmed'")
+            .await,
+        1
+    );
+
+    // And Cancel under a second deletion.
+    let (asked, _) = run(&fake, OTHER, &[], "delete", json!([])).await;
+    let cancel = buttons(&fake, &asked)
+        .into_iter()
+        .find(|i| i.starts_with("dsr:del:x:"))
+        .unwrap();
+    let press = fake.press(0, OTHER, &[], &cancel);
+    let cancelled = fake.answer(&press).await;
+    assert!(cancelled.text.contains("Cancelled"), "{}", cancelled.text);
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'cancelled'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn officer_commands_answer_officers_and_refuse_members() {
+    let (fake, _dir, bot) = connected().await;
+    let (_, refused) = run(&fake, MEMBER, &[], "requests", json!([])).await;
+    assert!(
+        refused.contains("Only members with the privacy-officer role"),
+        "{refused}"
+    );
+
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    run(&fake, MEMBER, &[], "confirm", json!([])).await;
+    let (_, listed) = run(&fake, OFFICER, &[OFFICER_ROLE], "requests", json!([])).await;
+    assert!(
+        listed.contains("#1 deletion") && listed.contains("confirmed"),
+        "{listed}"
+    );
+    let (_, filtered) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "requests",
+        json!([{"name": "state", "type": 4, "value": 3}]),
+    )
+    .await;
+    assert!(filtered.contains("No requests match"), "{filtered}");
+    // Options that do not fit the registered command are answered, not dropped.
+    let (_, mismatch) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "requests",
+        json!([{"name": "state", "type": 3, "value": "cancelled"}]),
+    )
+    .await;
+    assert!(mismatch.contains("could not be read"), "{mismatch}");
+
+    let (_, report) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "report",
+        json!([{"name": "month", "type": 3, "value": "2024-01"}]),
+    )
+    .await;
+    assert!(report.contains("2024-01"), "{report}");
+    let (_, bad_month) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "report",
+        json!([{"name": "month", "type": 3, "value": "soon"}]),
+    )
+    .await;
+    assert!(
+        bad_month.contains("'soon' is not a month like"),
+        "{bad_month}"
+    );
+
+    let (_, done) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "complete",
+        json!([{"name": "request_id", "type": 4, "value": 1}]),
+    )
+    .await;
+    assert!(done.contains("Request #1 completed"), "{done}");
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM identities").await,
+        0,
+        "the member is erased"
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM people WHERE erased_at IS NOT NULL")
+            .await,
+        1
+    );
+    // The erased member is told by DM, one last time.
+    fake.wait("the last DM", 10, |f| {
+        f.calls_to(&format!("POST /channels/{}/messages", MEMBER + 1))
+            .into_iter()
+            .find(|c| c.body["content"].as_str().unwrap_or("").contains("is done"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_dms_are_told_in_the_reply_and_not_tried_again() {
+    let (fake, _dir, bot) = connected().await;
+    fake.close_dms_of(MEMBER);
+    let i = fake.command(0, MEMBER, &[], "optout", json!([]));
+    let noted = fake
+        .wait("the note about closed DMs", 10, |f| {
+            f.calls_to(&format!(
+                "PATCH /webhooks/{}/{}",
+                fake_discord::APP_ID,
+                i.token
+            ))
+            .into_iter()
+            .find(|c| {
+                c.body["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("DMs are closed")
+            })
+        })
+        .await;
+    assert!(
+        noted.body["content"]
+            .as_str()
+            .unwrap()
+            .contains("opt-out request #1")
+    );
+    for _ in 0..100 {
+        if bot
+            .scalar("SELECT COUNT(*) FROM identities WHERE dm_closed_at IS NOT NULL")
+            .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tried = fake
+        .calls_to(&format!("POST /channels/{}/messages", MEMBER + 1))
+        .len();
+    assert_eq!(tried, 1);
+
+    let (_, second) = run(&fake, MEMBER, &[], "optin", json!([])).await;
+    assert!(second.contains("DMs are closed"), "{second}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fake.calls_to(&format!("POST /channels/{}/messages", MEMBER + 1))
+            .len(),
+        tried,
+        "no DM is tried again"
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM identities WHERE dm_closed_at IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'confirmed'")
+            .await,
+        1,
+        "the change stands"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_on_the_callback_is_retried_and_the_member_is_answered() {
+    let (fake, _dir, bot) = connected().await;
+    fake.rate_limit("POST /interactions/", 1);
+    let i = fake.command(0, MEMBER, &[], "optout", json!([]));
+    let answer = fake.answer(&i).await;
+    assert!(
+        answer.text.contains("opt-out request #1"),
+        "{}",
+        answer.text
+    );
+    let callbacks = fake.calls_to(&format!("POST /interactions/{}/", i.id));
+    assert_eq!(callbacks.len(), 2, "one 429, one retry");
+    assert!(
+        callbacks[1].at - callbacks[0].at < Duration::from_secs(3),
+        "inside the window"
+    );
+    assert_eq!(bot.scalar("SELECT COUNT(*) FROM requests").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_interaction_delivered_twice_takes_effect_once() {
+    let (fake, _dir, bot) = connected().await;
+    let (i, first) = run(&fake, MEMBER, &[], "optout", json!([])).await;
+    assert!(first.contains("recorded"), "{first}");
+    fake.redeliver(0, &i);
+    let again = fake
+        .wait("the answer to the second delivery", 10, |f| {
+            f.calls_to(&format!(
+                "POST /webhooks/{}/{}",
+                fake_discord::APP_ID,
+                i.token
+            ))
+            .into_iter()
+            .find(|c| {
+                c.body["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("already handled")
+            })
+        })
+        .await;
+    assert_eq!(again.body["flags"], 64);
+    assert_eq!(bot.scalar("SELECT COUNT(*) FROM requests").await, 1);
+    assert_eq!(bot.scalar("SELECT COUNT(*) FROM request_events").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_resumes_when_the_gateway_closes_mid_session() {
+    let (fake, _dir, bot) = connected().await;
+    run(&fake, MEMBER, &[], "optout", json!([])).await;
+    fake.close_shard(0, 4000);
+    fake.wait("a resume", 30, |f| (f.resumes() > 0).then_some(()))
+        .await;
+    assert_eq!(fake.identifies().len(), 1, "resumed, not identified again");
+    let (_, after) = run(&fake, OTHER, &[], "optout", json!([])).await;
+    assert!(after.contains("opt-out request #2"), "{after}");
+    assert_eq!(bot.scalar("SELECT COUNT(*) FROM requests").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_are_registered_once_across_restarts_and_again_when_the_set_changes() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let registrations = |f: &FakeDiscord| f.calls_to("PUT /applications/").len();
+    let start_and_stop = |expect_ready: usize| {
+        let fake = fake.clone();
+        let dir = dir.path().to_owned();
+        async move {
+            let bot = Bot::start(&fake, &dir, &[]);
+            fake.wait("the bot to be ready", 30, |f| {
+                (f.identifies().len() >= expect_ready).then_some(())
+            })
+            .await;
+            // Registration, when it happens, comes right after Ready.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            bot.stop();
+        }
+    };
+    start_and_stop(1).await;
+    assert_eq!(registrations(&fake), 1);
+    let put = &fake.calls_to("PUT /applications/")[0];
+    assert!(
+        put.path
+            .contains(&format!("/guilds/{}/commands", fake_discord::GUILD_ID))
+    );
+    assert_eq!(put.body.as_array().unwrap().len(), 11, "every command");
+
+    start_and_stop(2).await;
+    assert_eq!(
+        registrations(&fake),
+        1,
+        "the same set is not registered again"
+    );
+
+    // A different set was registered before (an older version of the bot).
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("dsr-bot.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE settings SET value = 'an older set' WHERE name LIKE 'discord_commands:%'")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    start_and_stop(3).await;
+    assert_eq!(registrations(&fake), 2, "a changed set is registered again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_token_and_an_unreachable_api_each_stop_start_up_with_one_line() {
+    let fake = FakeDiscord::start().await;
+    fake.refuse_token();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bot_command(&fake, dir.path(), &[]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or("");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        last.starts_with("error: Discord refused DISCORD_TOKEN"),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN), "the token is never printed");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = bot_command(
+        &fake,
+        dir.path(),
+        &[("DISCORD_API_URL", &format!("http://{closed}"))],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap_or("")
+            .starts_with("error: could not reach Discord"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_split_the_shards_and_share_one_database() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Bot::start(&fake, dir.path(), &[("DISCORD_SHARDS", "0-0/2")]);
+    let b = Bot::start(&fake, dir.path(), &[("DISCORD_SHARDS", "1/2")]);
+    fake.wait_ready(0).await;
+    fake.wait_ready(1).await;
+    let mut shards = fake.identifies();
+    shards.sort();
+    assert_eq!(
+        shards,
+        vec![[0, 2], [1, 2]],
+        "each process identified its own shard"
+    );
+
+    let mut pending = Vec::new();
+    for n in 0..20u64 {
+        let shard = (n % 2) as u32;
+        pending.push(fake.command(shard, 910_000_000_000_000_000 + n, &[], "optout", json!([])));
+    }
+    for i in &pending {
+        let answer = fake.answer(i).await;
+        assert!(answer.text.contains("is recorded"), "{}", answer.text);
+    }
+    assert_eq!(
+        a.scalar("SELECT COUNT(*) FROM requests").await,
+        20,
+        "nothing lost"
+    );
+    assert_eq!(
+        a.scalar("SELECT COUNT(DISTINCT id) FROM requests").await,
+        20
+    );
+    assert!(
+        fake.calls_to("PUT /applications/").len() == 1,
+        "of the two processes, one registered the commands"
+    );
+    a.stop();
+    b.stop();
+}
