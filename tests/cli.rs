@@ -335,3 +335,150 @@ fn a_held_message_is_erased_with_its_sender() {
         "the address is still in a file the bot keeps"
     );
 }
+
+#[test]
+fn a_message_larger_than_the_cap_on_stdin_is_held_as_its_headers_without_being_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let body = "z".repeat(8 * 1024 * 1024);
+    let big = format!(
+        "From: big.sender@example.net\r\nTo: privacy@example.org\r\nSubject: huge\r\nMessage-ID: <huge@x>\r\n\r\n{body}\r\n"
+    );
+    let out = dsr_bot_with(d, &["ingest-mail"], &big, &[("MAX_INBOUND_BYTES", "1048576")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = stdout(&dsr_bot(d, &["held", "list"], ""));
+    assert!(listed.contains(&format!("{} bytes (headers kept)", big.len())), "{listed}");
+    let shown = stdout(&dsr_bot(d, &["held", "show", "1"], ""));
+    assert!(shown.contains("Subject: huge") && shown.len() < 4096, "{}", shown.len());
+}
+
+#[test]
+fn an_unreadable_message_on_stdin_is_kept_once_whatever_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let broken = "To: privacy@example.org\r\nSubject: no sender\r\n\r\nplease delete me\r\n";
+    for _ in 0..2 {
+        let out = dsr_bot(d, &["ingest-mail"], broken);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let listed = stdout(&dsr_bot(d, &["held", "list"], ""));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("no usable From"), "{listed}");
+}
+
+#[test]
+fn the_monthly_report_is_written_to_the_reports_folder_and_mailed_once_officers_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A request last month, so there is a month to report.
+    stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
+    let run = dsr_bot(d, &["run", "--user", "ann"], "");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let month = {
+        use chrono::Datelike;
+        let last = chrono::Utc::now().date_naive().with_day(1).unwrap() - chrono::Duration::days(1);
+        format!("{:04}-{:02}", last.year(), last.month())
+    };
+    for ext in ["html", "md", "csv"] {
+        let path = d.join("reports").join(format!("{month}.{ext}"));
+        assert!(path.exists(), "{} was not written", path.display());
+    }
+    let mailed = |d: &Path| {
+        std::fs::read_dir(d.join("outbox"))
+            .map(|rd| {
+                rd.filter(|e| {
+                    std::fs::read_to_string(e.as_ref().unwrap().path())
+                        .unwrap_or_default()
+                        .contains("Privacy requests report")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(mailed(d), 0, "no officer is set, so nothing is mailed");
+    let run = dsr_bot_with(d, &["run", "--user", "ann"], "", &[("PRIVACY_OFFICERS", "dpo@example.org")]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(mailed(d), 1, "the month is mailed once officers are set");
+}
+
+#[test]
+fn echoed_input_shows_control_and_direction_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = stdout(&dsr_bot(d, &["console", "--user", "eve"], "/opt\u{202e}tuo\n"));
+    assert!(!out.contains('\u{202e}'), "{out:?}");
+    assert!(out.contains("\\u{202e}"), "{out:?}");
+    std::fs::write(
+        d.join("bad.csv"),
+        "received_at,kind,email,status\n2025-01-01T00:00:00Z,opt\u{1b}[2J_out,a@example.net,confirmed\n",
+    )
+    .unwrap();
+    let imp = dsr_bot(d, &["import", "bad.csv"], "");
+    let err = String::from_utf8_lossy(&imp.stderr);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("\\u{1b}"), "{err:?}");
+}
+
+#[test]
+fn import_errors_give_the_files_own_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("lines.csv"),
+        "received_at,kind,email,status\n\n\
+         2025-01-01T00:00:00Z,opt_out,a@example.net,confirmed\n\n\n\
+         \"2025-01-02T00:00:00Z\",\"opt\nout\",b@example.net,confirmed\n\
+         2025-01-03T00:00:00Z,nonsense,c@example.net,confirmed\n",
+    )
+    .unwrap();
+    let imp = dsr_bot(d, &["import", "lines.csv"], "");
+    let err = String::from_utf8_lossy(&imp.stderr);
+    assert!(err.contains("line 6:"), "the quoted newline starts on line 6: {err}");
+    assert!(err.contains("line 8:"), "the next row is on line 8: {err}");
+}
+
+/// Runs the binary as the unprivileged user `nobody`, so file permissions apply (the tests
+/// run as root, which writes anywhere).
+fn as_nobody(dir: &Path, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_dsr-bot"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
+    for entry in std::fs::read_dir(d).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = if path.is_dir() { 0o555 } else { 0o444 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // The binary must be reachable by nobody.
+    let mut p = Path::new(env!("CARGO_BIN_EXE_dsr-bot")).to_path_buf();
+    while let Some(parent) = p.parent() {
+        let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755));
+        p = parent.to_path_buf();
+    }
+
+    let listed = as_nobody(d, &["requests", "list"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("opt_out"));
+    let report = as_nobody(d, &["report", "--format", "json"]);
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+
+    let write = as_nobody(d, &["console", "--user", "bob"]);
+    let err = String::from_utf8_lossy(&write.stderr);
+    assert!(!write.status.success());
+    assert!(err.contains("dsr-bot.db") && err.contains("read-only"), "{err}");
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
