@@ -19,6 +19,10 @@ pub enum ServiceError {
     /// The input (interaction, email) was handled before; this delivery changes nothing.
     #[error("this input was already handled")]
     Duplicate,
+    /// The input came faster than its sender may send; it changed nothing and is to be taken
+    /// again later (a mail left for the next poll).
+    #[error("this input is to be taken again later")]
+    Deferred,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -52,6 +56,7 @@ impl ServiceError {
             ServiceError::Duplicate => {
                 "This was already handled; doing it again changes nothing. /status shows where things stand.".into()
             }
+            ServiceError::Deferred => "Please wait a minute and try again.".into(),
             ServiceError::Internal(e) if storage_full(e) => {
                 let reference = crate::crypto::new_reference();
                 tracing::error!(reference = %reference, error = format!("{e:#}"), "storage full: request refused");

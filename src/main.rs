@@ -15,6 +15,10 @@ async fn main() -> std::process::ExitCode {
             eprintln!("error: {message}");
             std::process::ExitCode::from(1)
         }
+        Err(Failure::TryLater(message)) => {
+            eprintln!("{message}");
+            std::process::ExitCode::from(75)
+        }
         Err(Failure::Internal(e)) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::from(1)

@@ -28,8 +28,15 @@ impl App {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
+    /// For commands that only read: a database this process cannot write is opened read-only.
+    pub async fn build_to_read(config: Config) -> anyhow::Result<App> {
+        let database = db::connect(&config, db::Access::ReadOnly).await?;
+        let services = Services::new(database, Arc::new(config), Arc::new(SystemClock)).await?;
+        Ok(App { services })
+    }
+
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let database = db::connect(&config).await?;
+        let database = db::connect(&config, db::Access::ReadWrite).await?;
         let services = Services::new(database, Arc::new(config), clock).await?;
         Ok(App { services })
     }

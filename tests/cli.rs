@@ -344,12 +344,28 @@ fn a_message_larger_than_the_cap_on_stdin_is_held_as_its_headers_without_being_r
     let big = format!(
         "From: big.sender@example.net\r\nTo: privacy@example.org\r\nSubject: huge\r\nMessage-ID: <huge@x>\r\n\r\n{body}\r\n"
     );
-    let out = dsr_bot_with(d, &["ingest-mail"], &big, &[("MAX_INBOUND_BYTES", "1048576")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dsr_bot_with(
+        d,
+        &["ingest-mail"],
+        &big,
+        &[("MAX_INBOUND_BYTES", "1048576")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listed = stdout(&dsr_bot(d, &["held", "list"], ""));
-    assert!(listed.contains(&format!("{} bytes (headers kept)", big.len())), "{listed}");
+    assert!(
+        listed.contains(&format!("{} bytes (headers kept)", big.len())),
+        "{listed}"
+    );
     let shown = stdout(&dsr_bot(d, &["held", "show", "1"], ""));
-    assert!(shown.contains("Subject: huge") && shown.len() < 4096, "{}", shown.len());
+    assert!(
+        shown.contains("Subject: huge") && shown.len() < 4096,
+        "{}",
+        shown.len()
+    );
 }
 
 #[test]
@@ -359,7 +375,11 @@ fn an_unreadable_message_on_stdin_is_kept_once_whatever_is_retried() {
     let broken = "To: privacy@example.org\r\nSubject: no sender\r\n\r\nplease delete me\r\n";
     for _ in 0..2 {
         let out = dsr_bot(d, &["ingest-mail"], broken);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let listed = stdout(&dsr_bot(d, &["held", "list"], ""));
     assert_eq!(listed.lines().count(), 1, "{listed}");
@@ -373,7 +393,11 @@ fn the_monthly_report_is_written_to_the_reports_folder_and_mailed_once_officers_
     // A request last month, so there is a month to report.
     stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
     let run = dsr_bot(d, &["run", "--user", "ann"], "");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let month = {
         use chrono::Datelike;
         let last = chrono::Utc::now().date_naive().with_day(1).unwrap() - chrono::Duration::days(1);
@@ -396,8 +420,17 @@ fn the_monthly_report_is_written_to_the_reports_folder_and_mailed_once_officers_
             .unwrap_or(0)
     };
     assert_eq!(mailed(d), 0, "no officer is set, so nothing is mailed");
-    let run = dsr_bot_with(d, &["run", "--user", "ann"], "", &[("PRIVACY_OFFICERS", "dpo@example.org")]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = dsr_bot_with(
+        d,
+        &["run", "--user", "ann"],
+        "",
+        &[("PRIVACY_OFFICERS", "dpo@example.org")],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert_eq!(mailed(d), 1, "the month is mailed once officers are set");
 }
 
@@ -405,7 +438,11 @@ fn the_monthly_report_is_written_to_the_reports_folder_and_mailed_once_officers_
 fn echoed_input_shows_control_and_direction_characters_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = stdout(&dsr_bot(d, &["console", "--user", "eve"], "/opt\u{202e}tuo\n"));
+    let out = stdout(&dsr_bot(
+        d,
+        &["console", "--user", "eve"],
+        "/opt\u{202e}tuo\n",
+    ));
     assert!(!out.contains('\u{202e}'), "{out:?}");
     assert!(out.contains("\\u{202e}"), "{out:?}");
     std::fs::write(
@@ -433,7 +470,10 @@ fn import_errors_give_the_files_own_line_numbers() {
     .unwrap();
     let imp = dsr_bot(d, &["import", "lines.csv"], "");
     let err = String::from_utf8_lossy(&imp.stderr);
-    assert!(err.contains("line 6:"), "the quoted newline starts on line 6: {err}");
+    assert!(
+        err.contains("line 6:"),
+        "the quoted newline starts on line 6: {err}"
+    );
     assert!(err.contains("line 8:"), "the next row is on line 8: {err}");
 }
 
@@ -471,14 +511,25 @@ fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_f
     }
 
     let listed = as_nobody(d, &["requests", "list"]);
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("opt_out"));
     let report = as_nobody(d, &["report", "--format", "json"]);
-    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
 
     let write = as_nobody(d, &["console", "--user", "bob"]);
     let err = String::from_utf8_lossy(&write.stderr);
     assert!(!write.status.success());
-    assert!(err.contains("dsr-bot.db") && err.contains("read-only"), "{err}");
+    assert!(
+        err.contains("dsr-bot.db") && err.contains("read-only"),
+        "{err}"
+    );
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -316,7 +316,7 @@ async fn services_on(dir: &std::path::Path, clock: &ManualClock) -> Services {
 }
 
 async fn sent_months(s: &Services) -> Vec<String> {
-    sqlx::query_scalar("SELECT month FROM report_runs ORDER BY month")
+    sqlx::query_scalar("SELECT month FROM report_months WHERE mailed_at IS NOT NULL ORDER BY month")
         .fetch_all(s.pool())
         .await
         .unwrap()

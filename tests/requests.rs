@@ -585,7 +585,7 @@ fn the_default_test_clock_is_before_the_deadline() {
 async fn one_person_cannot_flood_the_bot() {
     let app = TestApp::spawn_with(at(BEFORE_DEADLINE), |c| {
         c.limits.per_person = 3;
-        c.rate_limit_message = "Too fast: wait a minute.".into();
+        c.limit_messages.per_person = "Too fast: wait a minute.".into();
     })
     .await;
     let alice = console("alice");

@@ -19,6 +19,9 @@ fn config(dir: &std::path::Path, sync: &str) -> Config {
     c.limits = Limits {
         per_person: 0,
         per_channel: 0,
+        requests_per_hour: 0,
+        code_mails_per_day: 0,
+        code_tries_per_day: 0,
     };
     c
 }

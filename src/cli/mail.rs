@@ -1,29 +1,46 @@
 //! `dsr-bot ingest-mail`: inbound mail from stdin (an MTA pipe) or a Maildir.
 
-use tokio::io::AsyncReadExt;
-
 use crate::{services::Disposition, startup::App, workers::inbox};
 
-pub async fn ingest(app: &App, maildir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+pub async fn ingest(app: &App, maildir: Option<std::path::PathBuf>) -> Result<(), super::Failure> {
+    use super::Failure;
     match maildir {
         Some(dir) => {
-            let done = inbox::ingest_maildir(&app.services, &dir).await?;
-            println!("{} message(s) read from {}", done.len(), dir.display());
+            let run = inbox::ingest_maildir(&app.services, &dir).await?;
+            println!(
+                "{} message(s) read from {}",
+                run.handled.len(),
+                dir.display()
+            );
+            app.outbox_worker()?.flush().await?;
+            if run.left > 0 {
+                return Err(Failure::TryLater(format!(
+                    "{} message(s) left in {} for the next run: their senders sent more than they may for now",
+                    run.left,
+                    dir.join("new").display()
+                )));
+            }
         }
         None => {
             let cap = app.services.config().inbound.max_message_bytes;
-            let mut raw = Vec::new();
-            tokio::io::stdin().read_to_end(&mut raw).await?;
-            let d = inbox::ingest_raw(&app.services, &raw).await?;
-            if d == Disposition::Held {
-                eprintln!(
-                    "kept for a person to look at ({} bytes, cap {cap}): `dsr-bot held list` shows it",
-                    raw.len()
-                );
+            let (raw, size) = inbox::read_message(&mut tokio::io::stdin(), cap as u64)
+                .await
+                .map_err(anyhow::Error::from)?;
+            let d = inbox::ingest(&app.services, &raw, size, None).await?;
+            app.outbox_worker()?.flush().await?;
+            match d {
+                Disposition::Held => eprintln!(
+                    "kept for a person to look at ({size} bytes, cap {cap}): `dsr-bot held list` shows it"
+                ),
+                Disposition::Deferred => {
+                    return Err(Failure::TryLater(
+                        "the sender sent more than they may for now; deliver the message again later".into(),
+                    ));
+                }
+                _ => {}
             }
         }
     }
-    app.outbox_worker()?.flush().await?;
     Ok(())
 }
 

@@ -158,11 +158,33 @@ fn parse_state(s: &str) -> Result<RequestState, String> {
     s.parse()
 }
 
-/// Why the program stopped: a configuration problem (exit 2) or anything else (exit 1).
+/// Why the program stopped: a configuration problem (exit 2), something to try again later
+/// (exit 75, EX_TEMPFAIL, which a mail server piping into `ingest-mail` retries), or anything
+/// else (exit 1).
 pub enum Failure {
     Config(String),
     User(String),
+    TryLater(String),
     Internal(anyhow::Error),
+}
+
+impl Failure {
+    /// A storage error says which database file it is about.
+    fn naming_the_database(self, path: &std::path::Path) -> Failure {
+        match self {
+            Failure::Internal(e)
+                if is_storage(&e) && !format!("{e:#}").contains(&path.display().to_string()) =>
+            {
+                Failure::Internal(e.context(format!("the database {}", path.display())))
+            }
+            other => other,
+        }
+    }
+}
+
+fn is_storage(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| c.is::<rusqlite::Error>() || c.is::<sqlx::Error>())
 }
 
 impl From<anyhow::Error> for Failure {
@@ -186,6 +208,7 @@ impl From<ServiceError> for Failure {
         match e {
             ServiceError::User(u) => Failure::User(u.0),
             ServiceError::Duplicate => Failure::User(ServiceError::Duplicate.for_person()),
+            ServiceError::Deferred => Failure::TryLater(ServiceError::Deferred.for_person()),
             ServiceError::Internal(e) => Failure::Internal(e),
         }
     }
@@ -201,8 +224,9 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         discord::print_commands(*format);
         return Ok(());
     }
+    let log = config.log_filter.clone();
     if let Cmd::Bench { command } = command {
-        crate::telemetry::init("warn");
+        crate::telemetry::init("warn", log.as_deref());
         let out = match command {
             BenchCmd::Rush(opts) => crate::bench::rush(opts).await?,
             BenchCmd::Report { requests, database } => {
@@ -212,11 +236,42 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         print!("{out}");
         return Ok(());
     }
-    crate::telemetry::init(match command {
-        Cmd::Run { .. } => "info",
-        _ => "warn",
-    });
-    let app = App::build(config).await?;
+    crate::telemetry::init(
+        match command {
+            Cmd::Run { .. } => "info",
+            _ => "warn",
+        },
+        log.as_deref(),
+    );
+    let database = config.database_path.clone();
+    run(command, config)
+        .await
+        .map_err(|f| f.naming_the_database(&database))
+}
+
+/// Whether `command` only reads the database, so it works on one it cannot write.
+fn only_reads(command: &Cmd) -> bool {
+    matches!(
+        command,
+        Cmd::Report { .. }
+            | Cmd::Requests {
+                command: RequestsCmd::List { .. }
+            }
+            | Cmd::Held {
+                command: HeldCmd::List | HeldCmd::Show { .. }
+            }
+    )
+}
+
+async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
+    let app = if only_reads(&command) {
+        App::build_to_read(config).await?
+    } else {
+        config
+            .make_folders()
+            .map_err(|e| Failure::Config(e.to_string()))?;
+        App::build(config).await?
+    };
     match command {
         Cmd::Run { user } => {
             let name = user

@@ -1,5 +1,7 @@
 //! Typed settings read from the environment (and an optional `.env`), each one documented in
-//! `.env.example`. A bad value stops start-up with one line naming the key and the problem.
+//! `.env.example` with its default and its range. A bad value stops start-up with one line
+//! naming the key and the problem; no value of any key gets past start-up to break things
+//! later. Secrets never show in `Debug` output.
 
 use std::{path::PathBuf, str::FromStr};
 
@@ -7,21 +9,38 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lettre::message::Mailbox;
 
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, text::shown};
 
 mod discord;
 mod imap;
+mod read;
 
 pub use discord::ShardRange;
 pub use imap::ImapTarget;
+use read::Reader;
 
-/// Rate limits per minute; 0 turns one off.
+/// Limits on what one person, one address or one channel can cause. 0 turns a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Requests one person may make per minute.
+    /// Calls one person (or one mail sender) may make per minute; kept in the database.
     pub per_person: u32,
-    /// Requests one channel (console, discord, email) takes per minute.
+    /// Calls one channel (console, discord, email) takes per minute, in this process.
     pub per_channel: u32,
+    /// New requests one person or sender may file per hour; kept in the database.
+    pub requests_per_hour: u32,
+    /// Code mails one address may receive per day, whoever asks for them.
+    pub code_mails_per_day: u32,
+    /// Wrong codes that may be entered for one address per day, over all its codes.
+    pub code_tries_per_day: u32,
+}
+
+/// What a person is told when a limit stops them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitMessages {
+    pub per_person: String,
+    pub requests_per_hour: String,
+    pub code_mails_per_day: String,
+    pub code_tries_per_day: String,
 }
 
 #[derive(Debug, Clone)]
@@ -43,12 +62,15 @@ pub struct Config {
     pub response_days: u32,
     pub display_timezone: Tz,
     pub mail_from: Mailbox,
-    pub smtp_url: Option<String>,
+    /// `smtp(s)://...`, which may hold a password.
+    pub smtp_url: Option<Secret>,
     pub outbox_dir: PathBuf,
     pub privacy_officers: Vec<EmailAddress>,
+    /// Where every monthly report is written, whoever else receives it.
+    pub reports_dir: PathBuf,
     /// Key for codes and for the hashes kept after an erasure; generated and stored in the
     /// database when unset.
-    pub hash_key: Option<Vec<u8>>,
+    pub hash_key: Option<SecretKey>,
     pub code_ttl_minutes: u32,
     pub confirm_within_hours: u32,
     pub mail_poll_seconds: u64,
@@ -61,8 +83,9 @@ pub struct Config {
     /// Months of the monthly report are taken in this zone.
     pub report_timezone: Tz,
     pub limits: Limits,
-    /// What a person is told when a limit stops them.
-    pub rate_limit_message: String,
+    pub limit_messages: LimitMessages,
+    /// `RUST_LOG`, checked: which logs are written.
+    pub log_filter: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +97,7 @@ pub struct InboundConfig {
     pub imap_poll_seconds: u64,
     /// Processed messages are flagged (and kept) unless this is set.
     pub imap_delete_processed: bool,
-    /// Larger messages are not read; they are kept for a person to look at.
+    /// Larger messages are not read; their headers are kept for a person to look at.
     pub max_message_bytes: usize,
 }
 
@@ -107,12 +130,28 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Key bytes that never appear in logs or debug output.
+#[derive(Clone)]
+pub struct SecretKey(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {key}: {problem}")]
 pub struct ConfigError {
     pub key: &'static str,
     pub problem: String,
 }
+
+/// The earliest and latest policy deadline taken: every date the bot derives from it stays in
+/// the range every reader of the database handles.
+const DEADLINE_RANGE: (&str, &str) = ("1970-01-01T00:00:00Z", "2200-01-01T00:00:00Z");
+/// Longest text setting shown to people (names, retention phrases, messages).
+const MAX_TEXT: usize = 200;
 
 impl Config {
     /// Reads the process environment, after loading `.env` from the working folder if present.
@@ -130,239 +169,245 @@ impl Config {
 
     /// Builds settings from any key lookup; empty values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let text = |k: &'static str, default: &str| get(k).unwrap_or_else(|| default.to_owned());
-        let parsed = |k: &'static str, default: &str| -> Result<u32, ConfigError> {
-            let raw = text(k, default);
-            raw.parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError {
-                    key: k,
-                    problem: format!("'{raw}' is not a whole number above 0"),
-                })
+        let r = Reader::new(get);
+        let err = |key: &'static str, problem: String| ConfigError { key, problem };
+
+        let policy_deadline = r.parsed("POLICY_DEADLINE", "2025-09-28T23:59:59Z", |raw| {
+            let d = DateTime::parse_from_rfc3339(raw)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|e| {
+                    format!(
+                        "'{}' is not an RFC 3339 instant like 2025-09-28T23:59:59Z ({e})",
+                        shown(raw)
+                    )
+                })?;
+            let (from, to) = DEADLINE_RANGE;
+            let in_range = |s: &str| DateTime::parse_from_rfc3339(s).expect("a fixed instant");
+            if d < in_range(from) || d >= in_range(to) {
+                return Err(format!("'{}' is not between 1970 and 2200", shown(raw)));
+            }
+            Ok(d)
+        })?;
+        let display_timezone = r.parsed("DISPLAY_TIMEZONE", "UTC", timezone)?;
+        let report_timezone = match r.get("REPORT_TIMEZONE") {
+            Some(_) => r.parsed("REPORT_TIMEZONE", "UTC", timezone)?,
+            None => display_timezone,
         };
 
-        let deadline_raw = text("POLICY_DEADLINE", "2025-09-28T23:59:59Z");
-        let policy_deadline = DateTime::parse_from_rfc3339(&deadline_raw)
-            .map(|d| d.with_timezone(&Utc))
-            .map_err(|e| ConfigError {
-                key: "POLICY_DEADLINE",
-                problem: format!(
-                    "'{deadline_raw}' is not an RFC 3339 instant like 2025-09-28T23:59:59Z ({e})"
-                ),
+        let mail_from = r.parsed("MAIL_FROM", "dsr-bot <privacy@example.org>", |raw| {
+            if raw.chars().any(crate::domain::text::is_unsafe) {
+                return Err(format!("'{}' must be on one line", shown(raw)));
+            }
+            let mailbox = raw.parse::<Mailbox>().map_err(|e| {
+                format!(
+                    "'{}' is not a mailbox like 'Privacy team <privacy@example.org>' ({e})",
+                    shown(raw)
+                )
             })?;
-
-        let tz_raw = text("DISPLAY_TIMEZONE", "UTC");
-        let display_timezone = Tz::from_str(&tz_raw).map_err(|_| ConfigError {
-            key: "DISPLAY_TIMEZONE",
-            problem: format!("'{tz_raw}' is not an IANA time zone name like Europe/Berlin or UTC"),
+            EmailAddress::parse(mailbox.email.as_ref()).map_err(|e| e.to_string())?;
+            Ok(mailbox)
         })?;
-
-        let from_raw = text("MAIL_FROM", "dsr-bot <privacy@example.org>");
-        let mail_from = from_raw.parse::<Mailbox>().map_err(|e| ConfigError {
-            key: "MAIL_FROM",
-            problem: format!(
-                "'{from_raw}' is not a mailbox like 'Privacy team <privacy@example.org>' ({e})"
-            ),
-        })?;
-
-        let smtp_url = get("SMTP_URL");
-        if let Some(url) = &smtp_url
-            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
-        {
-            return Err(ConfigError {
-                key: "SMTP_URL",
-                problem: "must start with smtp:// or smtps:// (leave it unset to write mail into OUTBOX_DIR)"
-                    .into(),
-            });
-        }
-
-        let privacy_officers = get("PRIVACY_OFFICERS")
-            .map(|list| {
-                list.split(',')
-                    .map(|a| {
-                        EmailAddress::parse(a).map_err(|e| ConfigError {
-                            key: "PRIVACY_OFFICERS",
-                            problem: e.to_string(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
-
-        let hash_key = get("HASH_KEY")
-            .map(|hex_key| {
-                hex::decode(&hex_key).ok().filter(|k| k.len() >= 32).ok_or(ConfigError {
-                    key: "HASH_KEY",
-                    problem: "must be at least 32 bytes written as hex (64 hex digits); `openssl rand -hex 32` makes one"
-                        .into(),
-                })
-            })
-            .transpose()?;
-
-        let sqlite_synchronous = text("SQLITE_SYNCHRONOUS", "full").to_ascii_lowercase();
-        if !matches!(sqlite_synchronous.as_str(), "full" | "normal") {
-            return Err(ConfigError {
-                key: "SQLITE_SYNCHRONOUS",
-                problem: "must be full or normal".into(),
-            });
-        }
-
-        let snowflake = |k: &'static str| -> Result<Option<u64>, ConfigError> {
-            get(k)
-                .map(|raw| {
-                    raw.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError {
-                        key: k,
-                        problem: format!("'{raw}' is not a Discord id (a number, from Developer Mode's Copy ID)"),
-                    })
-                })
-                .transpose()
+        let reply_address = match r.get("REPLY_ADDRESS") {
+            Some(_) => r.parsed("REPLY_ADDRESS", "", |raw| {
+                EmailAddress::parse(raw).map_err(|e| e.to_string())
+            })?,
+            None => EmailAddress::parse(mail_from.email.as_ref())
+                .map_err(|e| err("MAIL_FROM", e.to_string()))?,
         };
-        let checked = |k: &'static str, f: &dyn Fn(&str) -> Result<String, String>| {
-            get(k)
-                .map(|raw| f(&raw).map_err(|problem| ConfigError { key: k, problem }))
-                .transpose()
+        let smtp_url = r.optional("SMTP_URL", |raw| {
+            let url = url::Url::parse(raw).map_err(|e| format!("'{}' is not a URL ({e})", shown(raw)))?;
+            if !matches!(url.scheme(), "smtp" | "smtps") {
+                return Err("must start with smtp:// or smtps:// (leave it unset to write mail into OUTBOX_DIR)".into());
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err("names no server, like smtp://mail.example.org:25".into());
+            }
+            Ok(Secret(raw.to_owned()))
+        })?;
+        let privacy_officers = r
+            .optional("PRIVACY_OFFICERS", |list| {
+                list.split(',')
+                    .map(|a| EmailAddress::parse(a).map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()
+            })?
+            .unwrap_or_default();
+        let hash_key = r.optional("HASH_KEY", |raw| {
+            hex::decode(raw)
+                .ok()
+                .filter(|k| k.len() >= 32 && k.len() <= 1024)
+                .map(SecretKey)
+                .ok_or_else(|| {
+                    "must be 32 to 1024 bytes written as hex (64 or more hex digits); `openssl rand -hex 32` makes one"
+                        .to_owned()
+                })
+        })?;
+        let sqlite_synchronous = r.parsed("SQLITE_SYNCHRONOUS", "full", |raw| {
+            let v = raw.to_ascii_lowercase();
+            matches!(v.as_str(), "full" | "normal")
+                .then_some(v)
+                .ok_or_else(|| "must be full or normal".to_owned())
+        })?;
+
+        let snowflake = |k: &'static str| {
+            r.optional(k, |raw| {
+                raw.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!(
+                        "'{}' is not a Discord id (a number, from Developer Mode's Copy ID)",
+                        shown(raw)
+                    )
+                })
+            })
         };
         let discord = DiscordConfig {
-            token: get("DISCORD_TOKEN").map(Secret),
+            token: r.get("DISCORD_TOKEN").map(Secret),
             guild_id: snowflake("DISCORD_GUILD_ID")?,
             officer_role_id: snowflake("PRIVACY_OFFICER_ROLE_ID")?,
             report_channel_id: snowflake("REPORT_CHANNEL_ID")?,
-            api_url: checked("DISCORD_API_URL", &|r| {
-                discord::endpoint(r, "https", "http")
+            api_url: r.optional("DISCORD_API_URL", |raw| {
+                discord::endpoint(raw, "https", "http")
             })?,
-            gateway_url: checked("DISCORD_GATEWAY_URL", &|r| {
-                discord::endpoint(r, "wss", "ws")
+            gateway_url: r.optional("DISCORD_GATEWAY_URL", |raw| {
+                discord::endpoint(raw, "wss", "ws")
             })?,
-            shards: get("DISCORD_SHARDS")
-                .map(|raw| {
-                    ShardRange::parse(&raw).map_err(|problem| ConfigError {
-                        key: "DISCORD_SHARDS",
-                        problem,
-                    })
-                })
-                .transpose()?,
+            shards: r.optional("DISCORD_SHARDS", ShardRange::parse)?,
         };
-        let report_tz_raw = text("REPORT_TIMEZONE", &tz_raw);
-        let report_timezone = Tz::from_str(&report_tz_raw).map_err(|_| ConfigError {
-            key: "REPORT_TIMEZONE",
-            problem: format!(
-                "'{report_tz_raw}' is not an IANA time zone name like Europe/Berlin or UTC"
-            ),
-        })?;
 
-        let reply_raw = get("REPLY_ADDRESS").unwrap_or_else(|| mail_from.email.to_string());
-        let reply_address = EmailAddress::parse(&reply_raw).map_err(|e| ConfigError {
-            key: "REPLY_ADDRESS",
-            problem: e.to_string(),
+        let imap_url = r.optional("IMAP_URL", |raw| {
+            ImapTarget::parse(raw).map(|_| Secret(raw.to_owned()))
         })?;
-        let imap_url = get("IMAP_URL");
-        if let Some(url) = &imap_url {
-            ImapTarget::parse(url).map_err(|problem| ConfigError {
-                key: "IMAP_URL",
-                problem,
-            })?;
-        }
-        if get("HELD_DIR").is_some() {
-            return Err(ConfigError {
-                key: "HELD_DIR",
-                problem: "is no longer used: unreadable mail is kept in the database (`dsr-bot held list`); remove the setting"
+        if r.get("HELD_DIR").is_some() {
+            return Err(err(
+                "HELD_DIR",
+                "is no longer used: unreadable mail is kept in the database (`dsr-bot held list`); remove the setting"
                     .into(),
-            });
+            ));
         }
-        let delete_raw = text("IMAP_DELETE_PROCESSED", "false");
-        let imap_delete_processed = match delete_raw.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" => true,
-            "false" | "no" | "0" => false,
-            _ => {
-                return Err(ConfigError {
-                    key: "IMAP_DELETE_PROCESSED",
-                    problem: format!("'{delete_raw}' is not true or false"),
-                });
-            }
-        };
         let inbound = InboundConfig {
             reply_address,
-            imap_url: imap_url.map(Secret),
-            imap_poll_seconds: u64::from(parsed("IMAP_POLL_SECONDS", "60")?),
-            imap_delete_processed,
-            max_message_bytes: parsed("MAX_INBOUND_BYTES", "10485760")? as usize,
+            imap_url,
+            imap_poll_seconds: r.number("IMAP_POLL_SECONDS", 60, 1, 86_400)?,
+            imap_delete_processed: r.flag("IMAP_DELETE_PROCESSED", false)?,
+            max_message_bytes: r.number("MAX_INBOUND_BYTES", 10_485_760, 1_024, 104_857_600)?,
         };
 
-        let whole = |k: &'static str, default: &str| -> Result<u32, ConfigError> {
-            let raw = text(k, default);
-            raw.parse::<u32>().map_err(|_| ConfigError {
-                key: k,
-                problem: format!("'{raw}' is not a whole number (0 turns the limit off)"),
-            })
-        };
         let limits = Limits {
-            per_person: whole("RATE_LIMIT_PER_PERSON", "10")?,
-            per_channel: whole("RATE_LIMIT_PER_CHANNEL", "6000")?,
+            per_person: r.number("RATE_LIMIT_PER_PERSON", 10, 0, 10_000)?,
+            per_channel: r.number("RATE_LIMIT_PER_CHANNEL", 6_000, 0, 1_000_000)?,
+            requests_per_hour: r.number("REQUESTS_PER_HOUR", 30, 0, 10_000)?,
+            code_mails_per_day: r.number("CODE_MAILS_PER_DAY", 3, 0, 100)?,
+            code_tries_per_day: r.number("CODE_TRIES_PER_DAY", 10, 0, 1_000)?,
         };
-
-        let sqlite_max_pages = get("SQLITE_MAX_PAGE_COUNT")
-            .map(|raw| {
-                raw.parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(ConfigError {
-                        key: "SQLITE_MAX_PAGE_COUNT",
-                        problem: format!("'{raw}' is not a whole number above 0"),
-                    })
-            })
-            .transpose()?;
-
-        Ok(Config {
-            sqlite_max_pages,
-            limits,
-            rate_limit_message: text(
+        let limit_messages = LimitMessages {
+            per_person: r.text(
                 "RATE_LIMIT_MESSAGE",
                 "You are sending requests faster than we can take them. Please wait a minute and try again.",
-            ),
-            report_timezone,
-            inbound,
-            discord,
-            database_path: PathBuf::from(text("DATABASE_PATH", "dsr-bot.db")),
+                MAX_TEXT,
+            )?,
+            requests_per_hour: r.text(
+                "REQUESTS_PER_HOUR_MESSAGE",
+                "You have made many requests in the last hour. Please wait an hour and try again; /status shows what is recorded.",
+                MAX_TEXT,
+            )?,
+            code_mails_per_day: r.text(
+                "CODE_MAILS_PER_DAY_MESSAGE",
+                "That address has been sent as many codes as we send in a day. Use the latest code we sent, or try again tomorrow.",
+                MAX_TEXT,
+            )?,
+            code_tries_per_day: r.text(
+                "CODE_TRIES_PER_DAY_MESSAGE",
+                "Too many wrong codes were entered for that address today. Try again tomorrow with the latest code we send.",
+                MAX_TEXT,
+            )?,
+        };
+        let log_filter = r.optional("RUST_LOG", |raw| {
+            tracing_subscriber::EnvFilter::try_new(raw)
+                .map(|_| raw.to_owned())
+                .map_err(|e| {
+                    format!(
+                        "'{}' is not a log filter like info or warn,dsr_bot=debug ({e})",
+                        shown(raw)
+                    )
+                })
+        })?;
+
+        Ok(Config {
+            database_path: PathBuf::from(r.text("DATABASE_PATH", "dsr-bot.db", 4_096)?),
             sqlite_synchronous,
-            sqlite_busy_timeout_ms: parsed("SQLITE_BUSY_TIMEOUT_MS", "10000")?,
-            policy_name: text("POLICY_NAME", "AI training on member chats"),
-            organisation_name: text("ORGANISATION_NAME", "Example Community"),
-            retention_opted_in: text("RETENTION_OPTED_IN", "up to 5 years"),
-            retention_opted_out: text("RETENTION_OPTED_OUT", "30 days"),
+            sqlite_max_pages: r.optional_number("SQLITE_MAX_PAGE_COUNT", 1, 2_147_483_646)?,
+            sqlite_busy_timeout_ms: r.number("SQLITE_BUSY_TIMEOUT_MS", 10_000, 1, 600_000)?,
+            policy_name: r.text("POLICY_NAME", "AI training on member chats", MAX_TEXT)?,
+            organisation_name: r.text("ORGANISATION_NAME", "Example Community", MAX_TEXT)?,
+            retention_opted_in: r.text("RETENTION_OPTED_IN", "up to 5 years", MAX_TEXT)?,
+            retention_opted_out: r.text("RETENTION_OPTED_OUT", "30 days", MAX_TEXT)?,
             policy_deadline,
-            response_days: parsed("RESPONSE_DAYS", "30")?,
+            response_days: r.number("RESPONSE_DAYS", 30, 1, 366)?,
             display_timezone,
             mail_from,
             smtp_url,
-            outbox_dir: PathBuf::from(text("OUTBOX_DIR", "outbox")),
+            outbox_dir: PathBuf::from(r.text("OUTBOX_DIR", "outbox", 4_096)?),
             privacy_officers,
+            reports_dir: PathBuf::from(r.text("REPORTS_DIR", "reports", 4_096)?),
             hash_key,
-            code_ttl_minutes: parsed("CODE_TTL_MINUTES", "30")?,
-            confirm_within_hours: parsed("CONFIRM_WITHIN_HOURS", "72")?,
-            mail_poll_seconds: u64::from(parsed("MAIL_POLL_SECONDS", "5")?),
-            mail_lease_seconds: i64::from(parsed("MAIL_LEASE_SECONDS", "300")?),
-            mail_concurrency: parsed("MAIL_CONCURRENCY", "8")? as usize,
+            code_ttl_minutes: r.number("CODE_TTL_MINUTES", 30, 1, 1_440)?,
+            confirm_within_hours: r.number("CONFIRM_WITHIN_HOURS", 72, 1, 720)?,
+            mail_poll_seconds: r.number("MAIL_POLL_SECONDS", 5, 1, 3_600)?,
+            mail_lease_seconds: r.number("MAIL_LEASE_SECONDS", 300, 1, 86_400)?,
+            mail_concurrency: r.number("MAIL_CONCURRENCY", 8, 1, 64)?,
+            discord,
+            inbound,
+            report_timezone,
+            limits,
+            limit_messages,
+            log_filter,
         })
     }
 
-    /// Settings for tests and examples: the defaults, with the database and outbox in `dir`.
+    /// Settings for tests and examples: the defaults, with the database, outbox and reports
+    /// in `dir`.
     pub fn for_folder(dir: &std::path::Path) -> Config {
         let db = dir.join("dsr-bot.db");
         let outbox = dir.join("outbox");
+        let reports = dir.join("reports");
         Self::from_lookup(|k| match k {
             "DATABASE_PATH" => Some(db.display().to_string()),
             "OUTBOX_DIR" => Some(outbox.display().to_string()),
+            "REPORTS_DIR" => Some(reports.display().to_string()),
             _ => None,
         })
         .expect("defaults are valid")
     }
+
+    /// The folders the bot writes into, made now, so a path that cannot be used stops start-up
+    /// naming its key rather than failing the first mail or report.
+    pub fn make_folders(&self) -> Result<(), ConfigError> {
+        let mut folders = vec![("REPORTS_DIR", self.reports_dir.clone())];
+        if let Some(parent) = self
+            .database_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            folders.push(("DATABASE_PATH", parent.to_owned()));
+        }
+        if self.smtp_url.is_none() {
+            folders.push(("OUTBOX_DIR", self.outbox_dir.clone()));
+        }
+        for (key, dir) in folders {
+            std::fs::create_dir_all(&dir).map_err(|e| ConfigError {
+                key,
+                problem: format!("cannot make the folder {} ({e})", dir.display()),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn timezone(raw: &str) -> Result<Tz, String> {
+    Tz::from_str(raw).map_err(|_| {
+        format!(
+            "'{}' is not an IANA time zone name like Europe/Berlin or UTC",
+            shown(raw)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -376,6 +421,22 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         })
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let key = "ab".repeat(32);
+        let c = with(&[
+            ("HASH_KEY", &key),
+            ("SMTP_URL", "smtps://bot:hunter2@mail.example.org"),
+            ("IMAP_URL", "imaps://bot:swordfish@mail.example.org/INBOX"),
+            ("DISCORD_TOKEN", "token.part.secret"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in [key.as_str(), "hunter2", "swordfish", "token.part.secret"] {
+            assert!(!shown.contains(secret), "{secret} is in {shown}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod events;
 pub mod held;
 pub mod identities;
 pub mod inputs;
+pub mod limits;
 pub mod notices;
 pub mod outbox;
 pub mod people;
@@ -42,21 +43,54 @@ pub type Conn = rusqlite::Connection;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The read pool, and the writer every write goes through.
+/// The read pool, and the writer every write goes through (none when the database file can
+/// only be read).
 #[derive(Clone)]
 pub struct Database {
     pub pool: SqlitePool,
-    pub writer: writer::Writer,
+    writer: Option<writer::Writer>,
+    path: std::path::PathBuf,
+}
+
+/// Whether the caller needs to write, or only reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Reads only; a database file this process cannot write is opened read-only.
+    ReadOnly,
+}
+
+/// The database cannot be written by this process.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database {0} is read-only to this user: run this as the user who owns it, or make it and its folder writable"
+)]
+pub struct ReadOnlyDatabase(pub String);
+
+/// Whether this process can write the database at `path` and make its WAL beside it.
+fn writable(path: &std::path::Path) -> bool {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let file_ok = !path.exists() || std::fs::OpenOptions::new().append(true).open(path).is_ok();
+    file_ok && tempfile::NamedTempFile::new_in(folder).is_ok()
 }
 
 /// Opens (creating if missing) the database file in WAL mode with foreign keys and secure
 /// delete on, and applies pending migrations.
-pub async fn connect(config: &Config) -> anyhow::Result<Database> {
+pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database> {
     let path = &config.database_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| {
             format!("creating the folder for the database {}", parent.display())
         })?;
+    }
+    if !writable(path) {
+        return match access {
+            Access::ReadWrite => Err(ReadOnlyDatabase(path.display().to_string()).into()),
+            Access::ReadOnly => open_read_only(config).await,
+        };
     }
     let synchronous = SqliteSynchronous::from_str(&config.sqlite_synchronous)
         .map_err(|e| anyhow::anyhow!("SQLITE_SYNCHRONOUS: {e}"))?;
@@ -97,7 +131,53 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         .await
         .with_context(|| format!("applying migrations to {}", path.display()))?;
     let writer = writer::Writer::open(&options).await?;
-    Ok(Database { pool, writer })
+    Ok(Database {
+        pool,
+        writer: Some(writer),
+        path: path.clone(),
+    })
+}
+
+/// A database file this process may only read: opened read-only, with no writer, and only
+/// when its schema is current (it cannot be upgraded from here). Without its WAL's shared
+/// memory file (which a read-only folder keeps from being made), it is read as it stands in
+/// the file.
+async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
+    let path = &config.database_path;
+    let base = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(Duration::from_millis(u64::from(
+            config.sqlite_busy_timeout_ms,
+        )));
+    let open = |options: SqliteConnectOptions| async move {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await?;
+        Ok::<_, sqlx::Error>((pool, applied))
+    };
+    let (pool, applied) = match open(base.clone()).await {
+        Ok(opened) => opened,
+        Err(_) => open(base.immutable(true))
+            .await
+            .with_context(|| format!("opening the database {} to read it", path.display()))?,
+    };
+    if applied < MIGRATOR.iter().count() as i64 {
+        anyhow::bail!(
+            "the database {} needs upgrading, which takes write access: run `dsr-bot migrate` as its owner",
+            path.display()
+        );
+    }
+    Ok(Database {
+        pool,
+        writer: None,
+        path: path.clone(),
+    })
 }
 
 /// Applies pending migrations. Two processes starting on a new database at once (shards split
@@ -125,7 +205,17 @@ impl Database {
         T: Send + 'static,
         E: From<anyhow::Error> + Send + 'static,
     {
-        self.writer.run(f).await
+        match &self.writer {
+            Some(writer) => writer.run(f).await,
+            None => Err(E::from(
+                ReadOnlyDatabase(self.path.display().to_string()).into(),
+            )),
+        }
+    }
+
+    /// Whether this database can be written.
+    pub fn writable(&self) -> bool {
+        self.writer.is_some()
     }
 
     /// Runs `f` on one snapshot of the database, on a pooled connection and a blocking

@@ -1,11 +1,11 @@
 //! What the monthly report reads (two streaming passes over `requests`, and `people`) and
-//! `report_runs`, which month was sent and posted.
+//! `report_months`, where each month's report has gone.
 //!
 //! Times are handed over as the stored text: the report reads a million of them and parses
 //! them faster by hand than any general parser (`reports::gather`).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::At;
 
@@ -80,35 +80,50 @@ pub fn decisions(
     Ok(())
 }
 
-pub fn was_sent(db: &Connection, month: &str) -> rusqlite::Result<bool> {
-    db.query_row(
-        "SELECT EXISTS (SELECT 1 FROM report_runs WHERE month = ?)",
-        [month],
-        |r| r.get(0),
-    )
+/// Where one month's report has gone so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonthState {
+    pub written: bool,
+    pub mailed: bool,
+    pub posted: bool,
 }
 
-/// Claims `month` as sent now; false when another run (or instance) already did.
-pub fn claim(db: &Connection, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+pub fn month_state(db: &Connection, month: &str) -> rusqlite::Result<MonthState> {
     Ok(db
         .prepare_cached(
-            "INSERT INTO report_runs (month, sent_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            "SELECT written_at IS NOT NULL, mailed_at IS NOT NULL, posted_at IS NOT NULL
+             FROM report_months WHERE month = ?",
         )?
-        .execute(params![month, At(now)])?
-        == 1)
+        .query_row([month], |r| {
+            Ok(MonthState {
+                written: r.get(0)?,
+                mailed: r.get(1)?,
+                posted: r.get(2)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
-/// Months sent but not yet posted to the staff channel, oldest first.
-pub fn unposted(db: &Connection) -> rusqlite::Result<Vec<String>> {
-    db.prepare("SELECT month FROM report_runs WHERE posted_at IS NULL ORDER BY month")?
-        .query_map([], |r| r.get(0))?
-        .collect()
+/// Sets `column` of `month` to `now` unless it is set already; false when it was (another
+/// run or instance got there first).
+fn claim(db: &Connection, column: &str, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    db.prepare_cached(&format!(
+        "INSERT INTO report_months (month, {column}) VALUES (?1, ?2)
+         ON CONFLICT (month) DO UPDATE SET {column} = ?2 WHERE report_months.{column} IS NULL"
+    ))?
+    .execute(params![month, At(now)])
+    .map(|n| n == 1)
 }
 
-pub fn mark_posted(db: &Connection, month: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
-    db.execute(
-        "UPDATE report_runs SET posted_at = ? WHERE month = ?",
-        params![At(now), month],
-    )?;
-    Ok(())
+pub fn claim_written(db: &Connection, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    claim(db, "written_at", month, now)
+}
+
+pub fn claim_mailed(db: &Connection, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    claim(db, "mailed_at", month, now)
+}
+
+pub fn claim_posted(db: &Connection, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    claim(db, "posted_at", month, now)
 }

@@ -133,13 +133,9 @@ pub fn parse_code(value: &str) -> Result<String, CommandError> {
     }
 }
 
-/// Echo at most 40 characters of what the person typed back to them.
+/// What the person typed, echoed back safely (see [`super::text::shown`]).
 pub fn shorten(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
+    super::text::shown(s)
 }
 
 #[cfg(test)]

@@ -32,8 +32,7 @@ impl EmailAddress {
         if s.chars().count() > MAX_LEN {
             return Err(EmailAddressError::TooLong);
         }
-        let shown =
-            || EmailAddressError::Malformed(s.chars().filter(|c| !c.is_control()).collect());
+        let shown = || EmailAddressError::Malformed(super::text::shown(s));
         let (local, domain) = s.split_once('@').ok_or_else(shown)?;
         if local.is_empty() || local.len() > MAX_LOCAL_LEN || domain.contains('@') {
             return Err(shown());

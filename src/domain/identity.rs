@@ -18,7 +18,7 @@ impl ConsoleUser {
         } else {
             Err(format!(
                 "'{}' is not a usable console user name: use 1 to 64 letters, digits, '.', '_' or '-'",
-                input.escape_debug()
+                super::text::shown(input)
             ))
         }
     }

@@ -5,6 +5,7 @@ pub mod deadline;
 pub mod email_address;
 pub mod identity;
 pub mod request;
+pub mod text;
 
 pub use command::{Command, CommandError};
 pub use email_address::EmailAddress;

@@ -24,7 +24,7 @@ macro_rules! text_enum {
                     $($text => Ok($name::$variant),)+
                     other => Err(format!(
                         "'{}' is not one of: {}",
-                        other.escape_debug(),
+                        crate::domain::text::shown(other),
                         [$($text),+].join(", ")
                     )),
                 }

@@ -137,7 +137,7 @@ impl Relay {
 impl Mailer {
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Mailer> {
         match &config.smtp_url {
-            Some(url) => Self::smtp(url),
+            Some(url) => Self::smtp(&url.0),
             None => Ok(Mailer::Folder(config.outbox_dir.clone())),
         }
     }

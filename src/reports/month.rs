@@ -70,7 +70,12 @@ impl FromStr for Month {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Month, String> {
-        let bad = || format!("'{}' is not a month like 2025-09", s.escape_debug());
+        let bad = || {
+            format!(
+                "'{}' is not a month like 2025-09",
+                crate::domain::text::shown(s)
+            )
+        };
         let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
         if y.len() != 4 || m.len() != 2 {
             return Err(bad());

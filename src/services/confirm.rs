@@ -3,7 +3,7 @@
 use super::{
     Reply,
     file::{MAX_CODE_ATTEMPTS, code_salt, confirm_waiting},
-    mail, people, texts, transitions,
+    limits, mail, people, texts, transitions,
     uow::Uow,
 };
 use crate::{
@@ -41,12 +41,17 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
         ))
         .into());
     }
+    // Guesses are counted per address, over all its codes: asking for a new code gives no
+    // new tries beyond the day's.
+    let address = format!("address:{}", v.email);
+    limits::check(uow, limits::Kind::CodeTries, &address)?;
     if !uow
         .ctx
         .keys
         .code_matches(&code_salt(v.request_id, &v.email), &code, &v.code_hash)
     {
         db::verifications::count_attempt(uow.db, v.id)?;
+        limits::count(uow, limits::Kind::CodeTries, &address)?;
         let left = MAX_CODE_ATTEMPTS - v.attempts - 1;
         return Ok(Verified::WrongCode(UserError::new(format!(
             "That code is not the one we sent. Check the latest email from us; {left} tries left."

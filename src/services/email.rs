@@ -7,7 +7,7 @@ use chrono::Duration;
 
 use super::{
     file::{self, confirm_waiting},
-    mail, status, texts, transitions,
+    limits, mail, status, texts, transitions,
     uow::Uow,
 };
 use crate::{
@@ -31,6 +31,9 @@ pub enum Disposition {
     Held,
     /// Seen before; nothing happened this time.
     Duplicate,
+    /// Its sender sent more than they may just now; nothing was recorded, and the message is
+    /// to be read again later (left in the mailbox, or the pipe told to try again).
+    Deferred,
 }
 
 /// The request and address a valid reply token stands for, and the texts of our mail about
@@ -305,13 +308,34 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
     };
     let sender = sender(uow)?;
     let now = uow.now;
+    // One sender, one person and one waiting request of a kind, however often they write: a
+    // repeat files nothing, and is answered at most once a day.
+    let sender_hash = super::erasure::sender_hash(uow, sender.as_str());
+    if let Some(waiting) = db::limits::sender_waiting(uow.db, &sender_hash, kind)? {
+        let again = uow.ctx.keys.identity_hash("waiting", sender.as_str());
+        uow.answered = true;
+        if db::inputs::may_answer(uow.db, &again, now, Duration::days(1))? {
+            let req = db::requests::get(uow.db, waiting)?
+                .ok_or_else(|| anyhow::anyhow!("request #{waiting} is gone"))?;
+            mail::queue(uow, "confirm_by_reply", &req, sender.as_str(), None, false)?;
+        }
+        return Ok(());
+    }
     let person = match db::identities::find(uow.db, "email", sender.as_str())? {
         Some(i) => i.person_id,
-        None => db::people::insert(uow.db, now)?,
+        None => match db::limits::sender_person(uow.db, &sender_hash)? {
+            Some(p) => p,
+            None => db::people::insert(uow.db, now)?,
+        },
     };
     let req = match db::requests::find_open(uow.db, person, kind)? {
         Some(open) => open,
         None => {
+            limits::take(
+                uow,
+                limits::Kind::RequestsPerHour,
+                &format!("email:{sender}"),
+            )?;
             let new = NewRequest {
                 person_id: person,
                 kind,
@@ -323,6 +347,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
             };
             let req = db::requests::insert(uow.db, &new)?;
             transitions::record_new(uow.db, &req, "email")?;
+            db::limits::record_sender(uow.db, req.id, &sender_hash)?;
             req
         }
     };

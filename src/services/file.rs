@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use super::{Reply, mail, people, status, texts, transitions, uow::Uow};
+use super::{Reply, limits, mail, people, status, texts, transitions, uow::Uow};
 use crate::{
     crypto,
     db::{
@@ -61,6 +61,7 @@ pub fn file_request(
         return Ok(Reply::about(&open, text));
     }
 
+    limits::take(uow, limits::Kind::RequestsPerHour, &limits::subject(actor))?;
     // A choice made on an authenticated channel stands at once; an address given with it is
     // proven on its own. Deletion cannot be undone, so it always waits for a second word.
     let state = if kind == RequestKind::Deletion {
@@ -143,12 +144,14 @@ pub fn file_request(
     })
 }
 
-/// Sends a fresh code for `email` tied to `req`.
+/// Sends a fresh code for `email` tied to `req`, unless the address had as many code mails
+/// today as any address may get, whoever asked for them.
 pub fn start_email_proof(
     uow: &mut Uow<'_>,
     req: &Request,
     email: &EmailAddress,
-) -> anyhow::Result<()> {
+) -> Result<(), ServiceError> {
+    limits::take(uow, limits::Kind::CodeMails, &format!("address:{email}"))?;
     let now = uow.now;
     let code = crypto::new_code();
     let hash = uow
@@ -172,7 +175,8 @@ pub fn start_email_proof(
         email.as_str(),
         Some(code),
         false,
-    )
+    )?;
+    Ok(())
 }
 
 fn code_still_valid(uow: &Uow<'_>, req: &Request, email: &EmailAddress) -> anyhow::Result<bool> {

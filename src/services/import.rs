@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{erasure, transitions, uow::Uow};
 use crate::{
     db::{self, events::Event, requests::NewRequest},
-    domain::{Channel, EmailAddress, RequestKind, RequestState, deadline},
+    domain::{Channel, EmailAddress, RequestKind, RequestState, deadline, text::shown},
     error::{ServiceError, UserError},
 };
 
@@ -47,17 +47,39 @@ pub fn parse_csv(text: &str, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<(
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    if let Err(e) = reader.headers() {
-        return Err(vec![(1, format!("unreadable header: {e}"))]);
-    }
-    for (i, record) in reader.deserialize::<Raw>().enumerate() {
-        let line = i + 2;
-        match record
-            .map_err(|e| format!("{e}"))
-            .and_then(|r| check(r, line, now))
-        {
-            Ok(row) => rows.push(row),
-            Err(why) => errors.push((line, why)),
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return Err(vec![(
+                1,
+                format!("unreadable header: {}", shown(&e.to_string())),
+            )]);
+        }
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record
+                    .position()
+                    .map_or(0, |p| physical_line(text, p.byte() as usize));
+                match record
+                    .deserialize::<Raw>(Some(&headers))
+                    .map_err(|e| shown(&e.to_string()))
+                    .and_then(|r| check(r, line, now))
+                {
+                    Ok(row) => rows.push(row),
+                    Err(why) => errors.push((line, why)),
+                }
+            }
+            Err(e) => {
+                let line = e
+                    .position()
+                    .map_or(0, |p| physical_line(text, p.byte() as usize));
+                errors.push((line, shown(&e.to_string())));
+                break;
+            }
         }
     }
     if errors.is_empty() {
@@ -65,6 +87,24 @@ pub fn parse_csv(text: &str, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<(
     } else {
         Err(errors)
     }
+}
+
+/// The file's own line (from 1) where the row read from `byte` on starts: the reader counts from
+/// the end of the row before, so the blank lines between are skipped here; quoted line breaks
+/// in earlier rows are counted, as they are lines of the file.
+fn physical_line(text: &str, byte: usize) -> usize {
+    let byte = byte.min(text.len());
+    let mut line = 1 + text.as_bytes()[..byte]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    for l in text[byte..].split('\n') {
+        if !l.trim().is_empty() {
+            break;
+        }
+        line += 1;
+    }
+    line
 }
 
 /// Times before 1970 cannot be what a request tool recorded, and more than a day ahead of this
@@ -83,7 +123,12 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
     let time = |v: &str, col: &str| {
         DateTime::parse_from_rfc3339(v)
             .map(|d| d.with_timezone(&Utc))
-            .map_err(|_| format!("{col} '{v}' is not an RFC 3339 time like 2025-09-20T14:00:00Z"))
+            .map_err(|_| {
+                format!(
+                    "{col} '{}' is not an RFC 3339 time like 2025-09-20T14:00:00Z",
+                    shown(v)
+                )
+            })
     };
     let received_at = time(&r.received_at, "received_at")?;
     in_range(received_at, "received_at", now)?;
@@ -91,7 +136,12 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
         "opt_out" => RequestKind::OptOut,
         "opt_in" => RequestKind::OptIn,
         "delete" => RequestKind::Deletion,
-        other => return Err(format!("kind '{other}' is not opt_out, opt_in or delete")),
+        other => {
+            return Err(format!(
+                "kind '{}' is not opt_out, opt_in or delete",
+                shown(other)
+            ));
+        }
     };
     let identity = match (r.email.is_empty(), r.discord_id.is_empty()) {
         (false, true) => (
@@ -105,7 +155,7 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
             let id: u64 = r
                 .discord_id
                 .parse()
-                .map_err(|_| format!("discord_id '{}' is not a number", r.discord_id))?;
+                .map_err(|_| format!("discord_id '{}' is not a number", shown(&r.discord_id)))?;
             ("discord", id.to_string())
         }
         (true, true) => return Err("neither email nor discord_id is given".into()),
@@ -117,7 +167,8 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
         "cancelled" => RequestState::Cancelled,
         other => {
             return Err(format!(
-                "status '{other}' is not confirmed, completed or cancelled"
+                "status '{}' is not confirmed, completed or cancelled",
+                shown(other)
             ));
         }
     };

@@ -1,15 +1,102 @@
-//! Rate limits, so one member or one mailbox cannot flood the bot: a fixed one-minute window
-//! per person and per channel, kept in memory (a restart forgets the counts, which errs on the
-//! side of taking requests).
+//! Limits, so one member or one mailbox cannot flood the bot or, through it, someone else.
+//!
+//! Limits that protect people (code mails to an address, guesses at its codes, requests per
+//! person per hour, calls per person per minute) are counted in the database, inside the unit
+//! of work they guard, so they hold across processes, restarts and one-shot runs
+//! (`ingest-mail`, the console). The limit per channel protects this process only, from a
+//! burst larger than it can take; it is kept in memory.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
-use crate::{config::Limits, domain::Channel, error::UserError};
+use super::uow::Uow;
+use crate::{db, domain::Channel, error::ServiceError, error::UserError};
+
+/// A limit counted in the database.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Calls by one person or sender, per minute.
+    PerMinute,
+    /// New requests by one person or sender, per hour.
+    RequestsPerHour,
+    /// Code mails to one address, per day, whoever asked.
+    CodeMails,
+    /// Wrong codes entered for one address, per day, over all its codes.
+    CodeTries,
+}
+
+impl Kind {
+    fn scope(self) -> &'static str {
+        match self {
+            Kind::PerMinute => "per-minute",
+            Kind::RequestsPerHour => "requests-per-hour",
+            Kind::CodeMails => "code-mails",
+            Kind::CodeTries => "code-tries",
+        }
+    }
+
+    fn window(self) -> Duration {
+        match self {
+            Kind::PerMinute => Duration::minutes(1),
+            Kind::RequestsPerHour => Duration::hours(1),
+            Kind::CodeMails | Kind::CodeTries => Duration::days(1),
+        }
+    }
+
+    fn max_and_message(self, uow: &Uow<'_>) -> (u32, String) {
+        let (l, m) = (uow.config().limits, &uow.config().limit_messages);
+        match self {
+            Kind::PerMinute => (l.per_person, m.per_person.clone()),
+            Kind::RequestsPerHour => (l.requests_per_hour, m.requests_per_hour.clone()),
+            Kind::CodeMails => (l.code_mails_per_day, m.code_mails_per_day.clone()),
+            Kind::CodeTries => (l.code_tries_per_day, m.code_tries_per_day.clone()),
+        }
+    }
+}
+
+/// What limits count an actor's calls under.
+pub fn subject(actor: &crate::domain::Actor) -> String {
+    let (kind, value) = actor.identity();
+    format!("{kind}:{value}")
+}
+
+/// The keyed hash a limit counts `subject` (an identity, a sender) under.
+fn key(uow: &Uow<'_>, subject: &str) -> String {
+    uow.ctx.keys.identity_hash("limit", subject)
+}
+
+/// Refuses when `subject` already reached the limit within its window; 0 is no limit.
+pub fn check(uow: &Uow<'_>, kind: Kind, subject: &str) -> Result<(), ServiceError> {
+    let (max, message) = kind.max_and_message(uow);
+    if max == 0 {
+        return Ok(());
+    }
+    let since = uow.now - kind.window();
+    let n = db::limits::count_since(uow.db, kind.scope(), &key(uow, subject), since)?;
+    if n >= i64::from(max) {
+        return Err(UserError::new(message).into());
+    }
+    Ok(())
+}
+
+/// Counts one event towards the limit (written with the unit of work it belongs to).
+pub fn count(uow: &Uow<'_>, kind: Kind, subject: &str) -> Result<(), ServiceError> {
+    if kind.max_and_message(uow).0 == 0 {
+        return Ok(());
+    }
+    db::limits::record(uow.db, kind.scope(), &key(uow, subject), uow.now)?;
+    Ok(())
+}
+
+/// [`check`], then [`count`].
+pub fn take(uow: &Uow<'_>, kind: Kind, subject: &str) -> Result<(), ServiceError> {
+    check(uow, kind, subject)?;
+    count(uow, kind, subject)
+}
 
 #[derive(Default)]
 struct Window {
@@ -17,49 +104,37 @@ struct Window {
     count: u32,
 }
 
+/// The limit per channel, per minute, in this process.
 #[derive(Clone, Default)]
-pub struct RateLimiter {
-    windows: Arc<Mutex<HashMap<String, Window>>>,
+pub struct ChannelLimiter {
+    windows: Arc<Mutex<HashMap<Channel, Window>>>,
 }
 
-impl RateLimiter {
-    /// Counts one request by `who` on `channel` at `now`, or refuses it with `message`.
+impl ChannelLimiter {
+    /// Counts one call on `channel` at `now`, or refuses it with `message`; 0 is no limit.
     pub fn check(
         &self,
-        limits: Limits,
-        who: &str,
+        limit: u32,
         channel: Channel,
         now: DateTime<Utc>,
         message: &str,
     ) -> Result<(), UserError> {
+        if limit == 0 {
+            return Ok(());
+        }
         let minute = now.timestamp().div_euclid(60);
-        let mut windows = self.windows.lock().expect("rate limiter lock");
-        if windows.len() > 100_000 {
-            windows.retain(|_, w| w.minute == minute);
+        let mut windows = self
+            .windows
+            .lock()
+            .expect("the limiter lock is never poisoned");
+        let w = windows.entry(channel).or_default();
+        if w.minute != minute {
+            *w = Window { minute, count: 0 };
         }
-        let keys = [
-            (format!("p:{}:{who}", channel.as_str()), limits.per_person),
-            (format!("c:{}", channel.as_str()), limits.per_channel),
-        ];
-        for (key, limit) in &keys {
-            if *limit == 0 {
-                continue;
-            }
-            let w = windows.get(key);
-            if w.is_some_and(|w| w.minute == minute && w.count >= *limit) {
-                return Err(UserError::new(message));
-            }
+        if w.count >= limit {
+            return Err(UserError::new(message));
         }
-        for (key, limit) in keys {
-            if limit == 0 {
-                continue;
-            }
-            let w = windows.entry(key).or_default();
-            if w.minute != minute {
-                *w = Window { minute, count: 0 };
-            }
-            w.count += 1;
-        }
+        w.count += 1;
         Ok(())
     }
 }
@@ -73,47 +148,14 @@ mod tests {
     }
 
     #[test]
-    fn a_person_is_limited_per_minute_and_others_are_not() {
-        let rl = RateLimiter::default();
-        let limits = Limits {
-            per_person: 3,
-            per_channel: 0,
-        };
+    fn a_channel_is_limited_per_minute_and_others_are_not() {
+        let rl = ChannelLimiter::default();
         let now = t("2025-09-28T10:00:05Z");
-        for _ in 0..3 {
-            rl.check(limits, "alice", Channel::Discord, now, "slow down")
-                .unwrap();
-        }
-        assert_eq!(
-            rl.check(limits, "alice", Channel::Discord, now, "slow down")
-                .unwrap_err()
-                .0,
-            "slow down"
-        );
-        rl.check(limits, "bob", Channel::Discord, now, "slow down")
-            .unwrap();
-        rl.check(
-            limits,
-            "alice",
-            Channel::Discord,
-            t("2025-09-28T10:01:00Z"),
-            "slow down",
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn a_channel_is_limited_across_people() {
-        let rl = RateLimiter::default();
-        let limits = Limits {
-            per_person: 0,
-            per_channel: 2,
-        };
-        let now = t("2025-09-28T10:00:05Z");
-        rl.check(limits, "a", Channel::Email, now, "busy").unwrap();
-        rl.check(limits, "b", Channel::Email, now, "busy").unwrap();
-        assert!(rl.check(limits, "c", Channel::Email, now, "busy").is_err());
-        rl.check(limits, "c", Channel::Console, now, "busy")
+        rl.check(2, Channel::Email, now, "busy").unwrap();
+        rl.check(2, Channel::Email, now, "busy").unwrap();
+        assert!(rl.check(2, Channel::Email, now, "busy").is_err());
+        rl.check(2, Channel::Console, now, "busy").unwrap();
+        rl.check(2, Channel::Email, t("2025-09-28T10:01:00Z"), "busy")
             .unwrap();
     }
 }

@@ -108,7 +108,7 @@ impl Reply {
 pub struct Services {
     db: Database,
     ctx: Arc<Context>,
-    limiter: limits::RateLimiter,
+    limiter: limits::ChannelLimiter,
 }
 
 impl Services {
@@ -120,17 +120,27 @@ impl Services {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let key = match &config.hash_key {
-            Some(k) => k.clone(),
+            Some(k) => k.0.clone(),
             None => {
                 let stored = database
-                    .write(|db| {
-                        Ok::<_, anyhow::Error>(db::settings::get_or_insert(
-                            db,
-                            "hash_key",
-                            &Keys::generate_hex(),
-                        )?)
-                    })
+                    .read(|db| Ok(db::settings::get(db, "hash_key")?))
                     .await?;
+                let stored = match stored {
+                    Some(key) => key,
+                    None if database.writable() => {
+                        database
+                            .write(|db| {
+                                Ok::<_, anyhow::Error>(db::settings::get_or_insert(
+                                    db,
+                                    "hash_key",
+                                    &Keys::generate_hex(),
+                                )?)
+                            })
+                            .await?
+                    }
+                    // Read-only and never written: nothing here was hashed with a key yet.
+                    None => Keys::generate_hex(),
+                };
                 hex::decode(stored).context("the stored hash_key setting is not hex")?
             }
         };
@@ -146,7 +156,7 @@ impl Services {
         Ok(Self {
             db: database,
             ctx: Arc::new(ctx),
-            limiter: limits::RateLimiter::default(),
+            limiter: limits::ChannelLimiter::default(),
         })
     }
 
@@ -197,10 +207,10 @@ impl Services {
         F: FnOnce(&mut Uow<'_>, &Actor) -> Result<T, ServiceError> + Send + 'static,
         T: Answers + Send + 'static,
     {
-        let (kind, value) = origin.actor.identity();
-        self.limit(&format!("{kind}:{value}"), origin.call.channel)?;
+        self.limit(origin.call.channel)?;
         let actor = origin.actor.clone();
         self.run(origin.call.clone(), move |uow| {
+            limits::take(uow, limits::Kind::PerMinute, &limits::subject(&actor))?;
             let mut outcome = f(uow, &actor)?;
             let notices = people::take_notices(uow, &actor)?;
             if let Some(reply) = outcome.reply_mut() {
@@ -214,15 +224,14 @@ impl Services {
         .await
     }
 
-    /// Counts one call by `who` on `channel`; refuses it past the configured limits.
-    fn limit(&self, who: &str, channel: Channel) -> Result<(), ServiceError> {
+    /// Counts one call on `channel`; refuses it past the limit this process takes per minute.
+    fn limit(&self, channel: Channel) -> Result<(), ServiceError> {
         let cfg = self.config();
         Ok(self.limiter.check(
-            cfg.limits,
-            who,
+            cfg.limits.per_channel,
             channel,
             self.now(),
-            &cfg.rate_limit_message,
+            &cfg.limit_messages.per_person,
         )?)
     }
 
@@ -292,7 +301,9 @@ impl Services {
         mail: &InboundMail,
         copy: Option<CopyAt>,
     ) -> Result<Disposition, ServiceError> {
-        self.limit(&format!("email:{}", mail.from), Channel::Email)?;
+        if self.limit(Channel::Email).is_err() {
+            return Ok(Disposition::Deferred);
+        }
         let call = Call {
             channel: Channel::Email,
             input: Some(InputKey {
@@ -307,6 +318,16 @@ impl Services {
         let mail = mail.clone();
         let handled = self
             .run(call, move |uow| {
+                // Too many from this sender just now: nothing is recorded, the message waits.
+                if limits::take(
+                    uow,
+                    limits::Kind::PerMinute,
+                    &format!("email:{}", mail.from),
+                )
+                .is_err()
+                {
+                    return Err(ServiceError::Deferred);
+                }
                 let d = email::handle(uow, &mail)?;
                 if let Some(c) = copy {
                     let sender = erasure::sender_hash(uow, mail.from.as_str());
@@ -317,6 +338,7 @@ impl Services {
             .await;
         match handled {
             Err(ServiceError::Duplicate) => Ok(Disposition::Duplicate),
+            Err(ServiceError::Deferred) => Ok(Disposition::Deferred),
             other => other,
         }
     }
@@ -461,74 +483,62 @@ impl Services {
         )?)
     }
 
-    /// Sends every complete month's report that has not been sent, oldest first: the month is
-    /// claimed and its mails queued in one unit of work, so two instances, a restart or a
-    /// late start neither send a month twice nor skip one. Returns the months sent now.
-    pub async fn send_due_reports(&self) -> Result<Vec<Month>, ServiceError> {
+    /// Every complete month since reports began (the month before the first start), oldest
+    /// first, with where its report has gone so far.
+    pub async fn report_months(
+        &self,
+    ) -> Result<Vec<(Month, db::reports::MonthState)>, ServiceError> {
         let tz = self.config().report_timezone;
         let last = Month::last_complete(self.now(), tz);
-        let since = self
-            .run(Call::on(Channel::Console), move |uow| {
-                Ok(db::settings::get_or_insert(
-                    uow.db,
-                    "reports_since",
-                    &last.to_string(),
-                )?)
-            })
-            .await?;
-        let mut month: Month = since
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("settings.reports_since: {e}"))?;
-        let mut sent = Vec::new();
-        while month <= last {
-            if self.send_report(month).await? {
-                sent.push(month);
+        self.run(Call::on(Channel::Console), move |uow| {
+            let since = db::settings::get_or_insert(uow.db, "reports_since", &last.to_string())?;
+            let mut month: Month = since
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("settings.reports_since: {e}"))?;
+            let mut months = Vec::new();
+            while month <= last {
+                months.push((month, db::reports::month_state(uow.db, &month.to_string())?));
+                month = month.next();
             }
-            month = month.next();
-        }
-        Ok(sent)
+            Ok(months)
+        })
+        .await
     }
 
-    async fn send_report(&self, month: Month) -> Result<bool, ServiceError> {
-        let key = month.to_string();
-        if self
-            .db
-            .read(move |conn| Ok(db::reports::was_sent(conn, &key)?))
-            .await?
-        {
-            return Ok(false);
-        }
-        // Read before the unit of work, so the writer is not held up by it.
-        let report = self.monthly_report(Some(month)).await?;
+    /// Mails `month`'s report to every privacy officer, once: the month is claimed and its
+    /// mails queued in one unit of work, so two instances or a restart never mail it twice.
+    /// False when there is no officer to mail it to, or it went before.
+    pub async fn mail_report(&self, month: Month, report: &Report) -> Result<bool, ServiceError> {
         let rendered = Rendered {
             subject: format!("Privacy requests report, {month}"),
-            text: self.render_report(&report, Format::Md)?,
-            html: self.render_report(&report, Format::Html)?,
+            text: self.render_report(report, Format::Md)?,
+            html: self.render_report(report, Format::Html)?,
         };
-        let csv = self.render_report(&report, Format::Csv)?;
-        let sent = self
+        let csv = self.render_report(report, Format::Csv)?;
+        let mailed = self
             .run(Call::on(Channel::Console), move |uow| {
                 Ok(reports::claim_and_mail(uow, month, &rendered, &csv)?)
             })
             .await?;
-        if sent {
-            tracing::info!(month = %month, officers = self.config().privacy_officers.len(), "monthly report sent");
+        if mailed {
+            tracing::info!(month = %month, officers = self.config().privacy_officers.len(), "monthly report mailed");
         }
-        Ok(sent)
+        Ok(mailed)
     }
 
-    /// Reports sent by mail but not yet posted to the staff channel, oldest first.
-    pub async fn reports_to_post(&self) -> Result<Vec<Month>, ServiceError> {
-        let months = self
-            .db
-            .read(|conn| Ok(db::reports::unposted(conn)?))
-            .await?;
-        Ok(months.iter().filter_map(|m| m.parse().ok()).collect())
-    }
-
-    pub async fn mark_report_posted(&self, month: Month) -> Result<(), ServiceError> {
+    /// Records that `month`'s report was written to `REPORTS_DIR`.
+    pub async fn report_written(&self, month: Month) -> Result<(), ServiceError> {
         self.run(Call::on(Channel::Console), move |uow| {
-            Ok(db::reports::mark_posted(
+            db::reports::claim_written(uow.db, &month.to_string(), uow.now)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Claims posting `month`'s report to the staff channel; false when it was posted before.
+    pub async fn claim_report_post(&self, month: Month) -> Result<bool, ServiceError> {
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(db::reports::claim_posted(
                 uow.db,
                 &month.to_string(),
                 uow.now,

@@ -4,15 +4,17 @@
 use super::{mail, uow::Uow};
 use crate::{db, email::Rendered, reports::Month};
 
-/// Claims `month` and queues its mail to every officer; false when it was claimed before
-/// (by an earlier run or another instance).
+/// Claims `month` as mailed and queues its mail to every officer; false when there is no
+/// officer to mail it to, or it was mailed before (by an earlier run or another instance).
 pub fn claim_and_mail(
     uow: &mut Uow<'_>,
     month: Month,
     rendered: &Rendered,
     csv: &str,
 ) -> anyhow::Result<bool> {
-    if !db::reports::claim(uow.db, &month.to_string(), uow.now)? {
+    if uow.config().privacy_officers.is_empty()
+        || !db::reports::claim_mailed(uow.db, &month.to_string(), uow.now)?
+    {
         return Ok(false);
     }
     let name = format!("privacy-report-{month}.csv");

@@ -75,9 +75,18 @@ pub async fn ingest(
     }
 }
 
+/// What a Maildir run did: what became of each message it read, and how many it left in
+/// `new/` for the next run (their senders had sent more than they may for now).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaildirRun {
+    pub handled: Vec<Disposition>,
+    pub left: usize,
+}
+
 /// Handles every message in a Maildir's `new/`, then moves it to `cur/` marked seen
-/// (or flagged, when held). Copies of mail from people erased since are removed first.
-pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<Vec<Disposition>> {
+/// (or flagged, when held); a deferred one stays in `new/`. Copies of mail from people erased
+/// since are removed first. A message over `MAX_INBOUND_BYTES` is not read whole.
+pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<MaildirRun> {
     purge_maildir_copies(services).await?;
     let new = dir.join("new");
     let cur = dir.join("cur");
@@ -90,10 +99,11 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
         names.push(e.file_name());
     }
     names.sort();
-    let mut out = Vec::new();
+    let cap = services.config().inbound.max_message_bytes as u64;
+    let mut run = MaildirRun::default();
     for name in names {
         let path = new.join(&name);
-        let raw = tokio::fs::read(&path)
+        let (raw, size) = read_bounded(&path, cap)
             .await
             .with_context(|| format!("reading {}", path.display()))?;
         let base = cur.join(&name);
@@ -101,15 +111,48 @@ pub async fn ingest_maildir(services: &Services, dir: &Path) -> anyhow::Result<V
             source: "maildir",
             locator: base.display().to_string(),
         };
-        let d = ingest(services, &raw, raw.len() as u64, Some(copy)).await?;
+        let d = ingest(services, &raw, size, Some(copy)).await?;
+        if d == Disposition::Deferred {
+            run.left += 1;
+            continue;
+        }
         let flag = if d == Disposition::Held { "F" } else { "S" };
         let target = cur.join(format!("{}:2,{flag}", name.to_string_lossy()));
         tokio::fs::rename(&path, &target)
             .await
             .with_context(|| format!("moving {}", path.display()))?;
-        out.push(d);
+        run.handled.push(d);
     }
-    Ok(out)
+    Ok(run)
+}
+
+/// A message file read whole when it is at most `cap` bytes, or else only as far as its headers
+/// (64 KiB at most); and its size.
+async fn read_bounded(path: &Path, cap: u64) -> std::io::Result<(Vec<u8>, u64)> {
+    use tokio::io::AsyncReadExt;
+    let size = tokio::fs::metadata(path).await?.len();
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut raw = Vec::new();
+    let limit = if size > cap { 64 * 1024 } else { cap + 1 };
+    (&mut file).take(limit).read_to_end(&mut raw).await?;
+    Ok((raw, size))
+}
+
+/// Reads one message from `input` (an MTA pipe) without ever holding more than `cap` bytes of
+/// it: a larger message is read on only to count its size, and its start (headers) is kept.
+pub async fn read_message<R: tokio::io::AsyncRead + Unpin>(
+    input: &mut R,
+    cap: u64,
+) -> std::io::Result<(Vec<u8>, u64)> {
+    use tokio::io::AsyncReadExt;
+    let mut raw = Vec::new();
+    let read = (&mut *input).take(cap + 1).read_to_end(&mut raw).await? as u64;
+    if read <= cap {
+        return Ok((raw, read));
+    }
+    raw.truncate(64 * 1024);
+    let rest = tokio::io::copy(input, &mut tokio::io::sink()).await?;
+    Ok((raw, read + rest))
 }
 
 /// Removes the Maildir files of mail from people since erased: the file recorded, under any
@@ -145,6 +188,8 @@ pub struct ImapPoller {
 pub struct PollSummary {
     pub handled: usize,
     pub held: usize,
+    /// Left unmarked for the next poll: their senders had sent more than they may for now.
+    pub deferred: usize,
 }
 
 impl ImapPoller {
@@ -236,6 +281,11 @@ impl ImapPoller {
                 .unwrap_or_default()
                 .to_vec();
             let disposition = ingest(&self.services, &raw, size as u64, Some(copy)).await?;
+            if disposition == Disposition::Deferred {
+                // Left unmarked: the next poll reads it again.
+                summary.deferred += 1;
+                continue;
+            }
             let flags = if disposition == Disposition::Held {
                 summary.held += 1;
                 format!("+FLAGS ({HELD_KEYWORD} \\Flagged)")

@@ -95,8 +95,10 @@ pub fn parse(
         .and_then(Addr::address)
         .and_then(|a| EmailAddress::parse(a).ok())
     else {
+        // Keyed by its content: a Message-ID anyone can copy must not let this message stand
+        // in for a later, readable one.
         return Err(Unreadable {
-            key,
+            key: digest_key(),
             reason: "no usable From address".into(),
         });
     };
