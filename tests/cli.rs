@@ -533,3 +533,27 @@ fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_f
     );
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn a_maildir_run_that_leaves_mail_for_later_says_so_in_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let maildir = d.join("Maildir");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    for n in 0..3 {
+        std::fs::write(
+            maildir.join("new").join(format!("{n}.mail")),
+            format!("From: eager@example.net\r\nTo: privacy@example.org\r\nSubject: x\r\nMessage-ID: <e{n}@x>\r\n\r\nstatus\r\n"),
+        )
+        .unwrap();
+    }
+    let out = dsr_bot_with(
+        d,
+        &["ingest-mail", "--maildir", maildir.to_str().unwrap()],
+        "",
+        &[("RATE_LIMIT_PER_PERSON", "1")],
+    );
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 message(s) left"));
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 2);
+}
