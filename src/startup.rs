@@ -14,7 +14,7 @@ use crate::{
     services::Services,
     workers::{
         outbox::OutboxWorker,
-        reports::{NoPoster, ReportScheduler},
+        schedule::{Channels, NoPoster, Scheduler},
     },
 };
 
@@ -62,11 +62,16 @@ impl App {
         }
         let discord = self.services.config().discord.clone();
         if let Some(token) = discord.token.clone() {
-            let poster =
-                discord::outbound::ChannelPoster::new(discord::bot::http(&token.0, &discord));
-            let reports =
-                ReportScheduler::new(self.services.clone(), poster, discord.report_channel_id);
-            tokio::spawn(reports.run(stop_rx.clone()));
+            let poster = discord::outbound::ChannelPoster::new(
+                discord::bot::http(&token.0, &discord),
+                discord.guild_id,
+            );
+            let channels = Channels {
+                staff: discord.report_channel_id,
+                announce: self.services.config().officers.announce_channel_id,
+            };
+            let schedule = Scheduler::new(self.services.clone(), poster, channels);
+            tokio::spawn(schedule.run(stop_rx.clone()));
             let adapter = Arc::new(Adapter::new(self.services.clone()));
             let bot = discord::bot::run(adapter, &token.0, &discord, stop_rx);
             let result = tokio::select! {
@@ -78,7 +83,8 @@ impl App {
             return result.map_err(RunError::Discord);
         }
         tokio::spawn(
-            ReportScheduler::new(self.services.clone(), NoPoster, None).run(stop_rx.clone()),
+            Scheduler::new(self.services.clone(), NoPoster, Channels::default())
+                .run(stop_rx.clone()),
         );
         let interactive = std::io::stdin().is_terminal();
         match self.services.config().smtp_url {

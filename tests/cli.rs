@@ -553,7 +553,12 @@ fn a_maildir_run_that_leaves_mail_for_later_says_so_in_its_exit_code() {
         "",
         &[("RATE_LIMIT_PER_PERSON", "1")],
     );
-    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 message(s) left"));
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 2);
 }

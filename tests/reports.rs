@@ -13,7 +13,7 @@ use dsr_bot::{
     reports::{Month, MonthFigures, render::Format},
     services::{Services, import},
     startup::App,
-    workers::reports::{NoPoster, ReportScheduler},
+    workers::schedule::{Channels, NoPoster, Scheduler},
 };
 
 /// Months in Europe/Berlin; the default deadline 2025-09-28T23:59:59Z; answers due in 30 days.
@@ -72,6 +72,10 @@ fn figures(
         deletions_completed,
         median_days_to_complete,
         overdue_at_month_end,
+        extended: 0,
+        community_size: None,
+        no_decision: None,
+        no_decision_share: None,
     }
 }
 
@@ -210,6 +214,10 @@ async fn the_json_form_has_every_key_as_a_number_or_null() {
         "deletions_completed",
         "median_days_to_complete",
         "overdue_at_month_end",
+        "extended",
+        "community_size",
+        "no_decision",
+        "no_decision_share",
     ] {
         assert!(
             json[key].is_number() || json[key].is_null(),
@@ -328,29 +336,29 @@ async fn each_month_is_sent_exactly_once_across_restarts_two_instances_and_a_mis
     // 01:30 on 1 November in Berlin: October has just ended there.
     let clock = ManualClock::new(at("2025-11-01T00:30:00Z"));
     let first = services_on(dir.path(), &clock).await;
-    let scheduler = ReportScheduler::new(first.clone(), NoPoster, None);
+    let scheduler = Scheduler::new(first.clone(), NoPoster, Channels::default());
 
-    assert_eq!(scheduler.step().await.unwrap(), 1);
-    assert_eq!(scheduler.step().await.unwrap(), 0);
+    assert_eq!(scheduler.reports().await.unwrap(), 1);
+    assert_eq!(scheduler.reports().await.unwrap(), 0);
 
     // A restart, and a second instance on the same database, in the same month.
     let restarted = services_on(dir.path(), &clock).await;
     let second = services_on(dir.path(), &clock).await;
     let (s1, s2) = (
-        ReportScheduler::new(restarted, NoPoster, None),
-        ReportScheduler::new(second.clone(), NoPoster, None),
+        Scheduler::new(restarted, NoPoster, Channels::default()),
+        Scheduler::new(second.clone(), NoPoster, Channels::default()),
     );
-    let (a, b) = tokio::join!(s1.step(), s2.step());
+    let (a, b) = tokio::join!(s1.reports(), s2.reports());
     assert_eq!(a.unwrap() + b.unwrap(), 0);
 
     // Down through November and December: both are caught up on the next start, in order.
     clock.set(at("2026-01-05T09:00:00Z"));
     let late = services_on(dir.path(), &clock).await;
     let (s1, s2) = (
-        ReportScheduler::new(late.clone(), NoPoster, None),
-        ReportScheduler::new(second, NoPoster, None),
+        Scheduler::new(late.clone(), NoPoster, Channels::default()),
+        Scheduler::new(second, NoPoster, Channels::default()),
     );
-    let (a, b) = tokio::join!(s1.step(), s2.step());
+    let (a, b) = tokio::join!(s1.reports(), s2.reports());
     assert_eq!(a.unwrap() + b.unwrap(), 2);
 
     assert_eq!(sent_months(&late).await, ["2025-10", "2025-11", "2025-12"]);
@@ -438,23 +446,41 @@ async fn the_streaming_report_agrees_with_the_definitions_on_a_generated_history
         }
         let closed: Option<DateTime<Utc>> = matches!(state, "completed" | "cancelled" | "expired")
             .then(|| received + Duration::hours(1 + next(24 * 70) as i64));
+        // One in six had its due date extended by an officer, by up to 60 days.
+        let due = received + Duration::days(30);
+        let extended = (kind != "status" && next(6) == 0)
+            .then(|| (received + Duration::hours(next(24 * 29) as i64), due));
         sqlx::query(
             "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs,
-                                   due_at, updated_at, confirmed_at, closed_at)
-             VALUES (?, ?, 'import', ?, ?, ?, ?, ?, ?, ?)",
+                                   due_at, updated_at, confirmed_at, closed_at, extended_at, original_due_at)
+             VALUES (?, ?, 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(person)
         .bind(kind)
         .bind(state)
         .bind(received)
         .bind((received - deadline).num_seconds())
-        .bind(received + Duration::days(30))
+        .bind(match extended {
+            Some(_) => due + Duration::days(1 + next(60) as i64),
+            None => due,
+        })
         .bind(received)
         .bind(confirmed)
         .bind(closed)
+        .bind(extended.map(|e| e.0))
+        .bind(extended.map(|e| e.1))
         .execute(pool)
         .await
         .unwrap();
+    }
+    // The community's size, known on some days only.
+    for (day, size) in [("2025-08-20", 300), ("2025-10-31", 310), ("2025-12-15", 25)] {
+        sqlx::query("INSERT INTO community_sizes (day, size, source) VALUES (?, ?, 'setting')")
+            .bind(day)
+            .bind(size)
+            .execute(pool)
+            .await
+            .unwrap();
     }
 
     let report = app
@@ -548,6 +574,20 @@ async fn by_definition(
             .into(),
     )
     .await;
+    // The latest size known on or before the month's last day (UTC).
+    let last_day = (end - chrono::Duration::nanoseconds(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let community_size: Option<i64> = sqlx::query_scalar(
+        "SELECT size FROM community_sizes WHERE day <= ? ORDER BY day DESC LIMIT 1",
+    )
+    .bind(&last_day)
+    .fetch_optional(pool)
+    .await
+    .unwrap();
+    let (standing_opted_out, standing_opted_in) =
+        (standing("opt_out").await, standing("opt_in").await);
+    let no_decision = community_size.map(|s| (s - standing_opted_out - standing_opted_in).max(0));
     MonthFigures {
         month: month.to_owned(),
         opt_outs,
@@ -555,12 +595,22 @@ async fn by_definition(
         deletions,
         opt_out_rate: (opt_outs + opt_ins > 0)
             .then(|| opt_outs as f64 / (opt_outs + opt_ins) as f64),
-        standing_opted_out: standing("opt_out").await,
-        standing_opted_in: standing("opt_in").await,
+        standing_opted_out,
+        standing_opted_in,
         before_deadline,
         after_deadline: opt_outs + opt_ins + deletions - before_deadline,
         deletions_completed: days.len() as i64,
         median_days_to_complete: median,
         overdue_at_month_end: overdue,
+        extended: count(
+            "SELECT COUNT(*) FROM requests WHERE extended_at >= ?1 AND extended_at < ?2".into(),
+        )
+        .await,
+        community_size,
+        no_decision,
+        no_decision_share: community_size
+            .filter(|s| *s > 0)
+            .zip(no_decision)
+            .map(|(s, n)| n as f64 / s as f64),
     }
 }

@@ -5,6 +5,7 @@ mod discord;
 mod import;
 mod mail;
 mod requests;
+mod templates;
 
 use std::io::IsTerminal;
 
@@ -88,6 +89,22 @@ pub enum Cmd {
         #[command(subcommand)]
         command: DiscordCmd,
     },
+    /// Your own wording: check the mail and report templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCmd {
+    /// Render every template with sample data, each file in DIR replacing the built-in one of
+    /// the same name (DIR/email/reminder.txt, DIR/report/monthly.html); every problem is
+    /// listed with its file and line.
+    Check {
+        /// Default: TEMPLATES_DIR, or the built-in templates when it is unset.
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +143,24 @@ pub enum RequestsCmd {
     },
     /// Mark a confirmed deletion done: the person's data is erased and they are told.
     Complete { id: i64 },
+    /// One request: its facts, its audit trail and officers' notes.
+    Show {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Extend a request's due date, once, before it passes (at most MAX_EXTENSION_DAYS); the
+    /// person is told the reason and the new date by email and DM.
+    Extend {
+        id: i64,
+        #[arg(long)]
+        days: i64,
+        /// Why: told to the person and kept in the audit trail for good (no names or addresses).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Add an officer's note to a request (erased with the person).
+    Note { id: i64, text: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +250,17 @@ impl From<ServiceError> for Failure {
 }
 
 pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    // Checking templates needs no database, and should work while other settings are still
+    // being put in place.
+    if let Some(Cmd::Templates {
+        command: TemplatesCmd::Check { dir },
+    }) = &cli.command
+    {
+        let dir = dir
+            .clone()
+            .or_else(|| std::env::var_os("TEMPLATES_DIR").map(std::path::PathBuf::from));
+        return templates::check(dir.as_deref());
+    }
     let config = Config::from_env().map_err(|e| Failure::Config(e.to_string()))?;
     let command = cli.command.unwrap_or(Cmd::Run { user: None });
     if let Cmd::Discord {
@@ -255,7 +301,7 @@ fn only_reads(command: &Cmd) -> bool {
         command,
         Cmd::Report { .. }
             | Cmd::Requests {
-                command: RequestsCmd::List { .. }
+                command: RequestsCmd::List { .. } | RequestsCmd::Show { .. }
             }
             | Cmd::Held {
                 command: HeldCmd::List | HeldCmd::Show { .. }
@@ -293,6 +339,15 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         Cmd::Requests {
             command: RequestsCmd::Complete { id },
         } => requests::complete(&app, id).await?,
+        Cmd::Requests {
+            command: RequestsCmd::Show { id, format },
+        } => requests::show(&app, id, format).await?,
+        Cmd::Requests {
+            command: RequestsCmd::Extend { id, days, reason },
+        } => requests::extend(&app, id, days, &reason).await?,
+        Cmd::Requests {
+            command: RequestsCmd::Note { id, text },
+        } => requests::note(&app, id, &text).await?,
         Cmd::Mail {
             command: MailCmd::Flush,
         } => {
@@ -302,7 +357,7 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
                 s.delivered, s.failed
             );
         }
-        Cmd::Discord { .. } | Cmd::Bench { .. } => {
+        Cmd::Discord { .. } | Cmd::Bench { .. } | Cmd::Templates { .. } => {
             unreachable!("answered before the database is opened")
         }
         Cmd::IngestMail { maildir } => mail::ingest(&app, maildir).await?,

@@ -1,10 +1,10 @@
-//! `dsr-bot requests`: the officer listing (streamed: memory stays flat whatever its length)
-//! and carrying out a deletion.
+//! `dsr-bot requests`: the officer listing (streamed: memory stays flat whatever its length),
+//! one request in full, carrying out a deletion, extending a due date, and notes.
 
 use std::io::Write;
 
 use crate::{
-    domain::RequestState,
+    domain::{Channel, RequestState},
     services::{Call, ListedRequest, RequestFilter},
     startup::App,
 };
@@ -115,4 +115,65 @@ impl Drop for Listing {
         // A closed pipe (`| head`) is not an error worth a message here.
         let _ = self.end();
     }
+}
+
+/// One request, its audit trail and its notes.
+pub async fn show(app: &App, id: i64, format: Format) -> Result<(), Failure> {
+    let Some(d) = app.services.request_details(id).await? else {
+        return Err(Failure::User(format!(
+            "There is no request #{id}. `dsr-bot requests list` shows them."
+        )));
+    };
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&d).map_err(anyhow::Error::from)?
+        ),
+        Format::Table => print!("{}", d.describe()),
+    }
+    Ok(())
+}
+
+pub async fn extend(app: &App, id: i64, days: i64, reason: &str) -> Result<(), Failure> {
+    let done = app
+        .services
+        .extend_request(Call::on(Channel::Console), id, days, reason)
+        .await?;
+    println!(
+        "Request #{} is now due {} (it was {}); {} mail(s) to the person queued.",
+        done.request_id, done.due, done.original_due, done.mails
+    );
+    let discord = &app.services.config().discord;
+    match (&discord.token, done.tell_on_discord.is_empty()) {
+        (_, true) => {}
+        (Some(token), false) => {
+            let http = std::sync::Arc::new(crate::discord::bot::http(&token.0, discord));
+            let dm = crate::discord::outbound::SerenityDm::new(http);
+            let sent = crate::discord::adapter::dm_each(
+                &app.services,
+                &dm,
+                &done.tell_on_discord,
+                &done.dm_text,
+            )
+            .await;
+            println!(
+                "Told on Discord by DM: {sent} of {}.",
+                done.tell_on_discord.len()
+            );
+        }
+        (None, false) => {
+            println!("Not told on Discord: DISCORD_TOKEN is not set here (the mail tells them).")
+        }
+    }
+    app.outbox_worker()?.flush().await?;
+    Ok(())
+}
+
+pub async fn note(app: &App, id: i64, text: &str) -> Result<(), Failure> {
+    let n = app
+        .services
+        .add_note(Call::on(Channel::Console), id, text)
+        .await?;
+    println!("Note {n} added to request #{id}.");
+    Ok(())
 }

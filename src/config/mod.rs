@@ -86,6 +86,26 @@ pub struct Config {
     pub limit_messages: LimitMessages,
     /// `RUST_LOG`, checked: which logs are written.
     pub log_filter: Option<String>,
+    pub officers: OfficerConfig,
+}
+
+/// What officers' routines need: extensions, reminders, the weekly digest, announcements,
+/// their own wording, and the community's size.
+#[derive(Debug, Clone)]
+pub struct OfficerConfig {
+    /// The most a due date may be extended, once, in days (GDPR Art. 12(3): two months).
+    pub max_extension_days: u32,
+    /// Hours after a request that still waits for the person when they are reminded, once;
+    /// 0: never.
+    pub reminder_after_hours: u32,
+    /// The day of the week the digest of what is due goes out; `None`: never.
+    pub digest_weekday: Option<chrono::Weekday>,
+    /// Where the reminders before the policy deadline are posted (never as DMs).
+    pub announce_channel_id: Option<u64>,
+    /// The community's size, when not read from Discord.
+    pub community_size: Option<u64>,
+    /// Mail and report templates here replace the embedded ones, file by file.
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -330,7 +350,42 @@ impl Config {
                 })
         })?;
 
+        let confirm_within_hours = r.number("CONFIRM_WITHIN_HOURS", 72, 1, 720)?;
+        let officers = OfficerConfig {
+            max_extension_days: r.number("MAX_EXTENSION_DAYS", 60, 1, 90)?,
+            reminder_after_hours: r.parsed("REMINDER_AFTER_HOURS", "48", |raw| {
+                raw.parse::<u32>()
+                    .ok()
+                    .filter(|h| *h < confirm_within_hours)
+                    .ok_or_else(|| {
+                        format!(
+                            "'{}' is not a whole number from 0 to {} (below CONFIRM_WITHIN_HOURS; 0 sends none)",
+                            shown(raw),
+                            confirm_within_hours - 1
+                        )
+                    })
+            })?,
+            digest_weekday: r.parsed("DIGEST_WEEKDAY", "monday", |raw| {
+                match raw.to_ascii_lowercase().as_str() {
+                    "off" | "never" => Ok(None),
+                    day => day.parse::<chrono::Weekday>().map(Some).map_err(|_| {
+                        format!("'{}' is not a day of the week like monday, or off", shown(raw))
+                    }),
+                }
+            })?,
+            announce_channel_id: snowflake("ANNOUNCE_CHANNEL_ID")?,
+            community_size: r.optional_number("COMMUNITY_SIZE", 1, 1_000_000_000)?,
+            templates_dir: r
+                .optional("TEMPLATES_DIR", |raw| {
+                    let dir = PathBuf::from(raw);
+                    dir.is_dir()
+                        .then_some(dir)
+                        .ok_or_else(|| format!("'{}' is not a folder", shown(raw)))
+                })?,
+        };
+
         Ok(Config {
+            officers,
             database_path: PathBuf::from(r.text("DATABASE_PATH", "dsr-bot.db", 4_096)?),
             sqlite_synchronous,
             sqlite_max_pages: r.optional_number("SQLITE_MAX_PAGE_COUNT", 1, 2_147_483_646)?,
@@ -349,7 +404,7 @@ impl Config {
             reports_dir: PathBuf::from(r.text("REPORTS_DIR", "reports", 4_096)?),
             hash_key,
             code_ttl_minutes: r.number("CODE_TTL_MINUTES", 30, 1, 1_440)?,
-            confirm_within_hours: r.number("CONFIRM_WITHIN_HOURS", 72, 1, 720)?,
+            confirm_within_hours,
             mail_poll_seconds: r.number("MAIL_POLL_SECONDS", 5, 1, 3_600)?,
             mail_lease_seconds: r.number("MAIL_LEASE_SECONDS", 300, 1, 86_400)?,
             mail_concurrency: r.number("MAIL_CONCURRENCY", 8, 1, 64)?,

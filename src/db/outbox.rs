@@ -201,3 +201,23 @@ pub fn thread_root(
     .query_row(params![request_id, recipient], |r| r.get(0))
     .optional()
 }
+
+/// The addresses request `request_id` waits on: the sender of a request made by mail (asked
+/// to confirm by reply), and the person's proven addresses a code for it went to.
+pub fn waiting_addresses(
+    db: &Connection,
+    request_id: i64,
+    person_id: i64,
+) -> rusqlite::Result<Vec<String>> {
+    db.prepare_cached(
+        "SELECT DISTINCT o.recipient FROM outbox o
+         WHERE o.request_id = ?1 AND o.recipient != ''
+           AND (o.template = 'confirm_by_reply'
+                OR (o.template = 'confirmation_code' AND EXISTS (
+                    SELECT 1 FROM identities i WHERE i.kind = 'email' AND i.value = o.recipient
+                      AND i.person_id = ?2 AND i.verified_at IS NOT NULL)))
+         ORDER BY o.recipient",
+    )?
+    .query_map(params![request_id, person_id], |r| r.get(0))?
+    .collect()
+}

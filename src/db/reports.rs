@@ -54,6 +54,8 @@ pub struct Decision<'a> {
     pub confirmed_at: Option<&'a str>,
     pub closed_at: Option<&'a str>,
     pub deadline_offset_secs: i64,
+    /// When an officer extended its due date.
+    pub extended_at: Option<&'a str>,
 }
 
 /// Every request other than a status check, in no particular order.
@@ -62,7 +64,8 @@ pub fn decisions(
     mut each: impl FnMut(Decision<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut stmt = db.prepare(
-        "SELECT kind, state = 'completed', received_at, due_at, confirmed_at, closed_at, deadline_offset_secs
+        "SELECT kind, state = 'completed', received_at, due_at, confirmed_at, closed_at, deadline_offset_secs,
+                extended_at
          FROM requests WHERE kind != 'status'",
     )?;
     let mut rows = stmt.query([])?;
@@ -75,6 +78,7 @@ pub fn decisions(
             confirmed_at: row.get_ref(4)?.as_str_or_null()?,
             closed_at: row.get_ref(5)?.as_str_or_null()?,
             deadline_offset_secs: row.get(6)?,
+            extended_at: row.get_ref(7)?.as_str_or_null()?,
         })?;
     }
     Ok(())

@@ -20,6 +20,9 @@ pub struct Request {
     pub updated_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// When an officer extended the due date (once), and the due date before.
+    pub extended_at: Option<DateTime<Utc>>,
+    pub original_due_at: Option<DateTime<Utc>>,
 }
 
 pub struct NewRequest {
@@ -33,7 +36,7 @@ pub struct NewRequest {
 }
 
 const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, \
-                       person_confirmed_at, updated_at, confirmed_at, closed_at";
+                       person_confirmed_at, updated_at, confirmed_at, closed_at, extended_at, original_due_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
     Ok(Request {
@@ -49,6 +52,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
         updated_at: r.get::<_, At>(9)?.0,
         confirmed_at: r.get::<_, Option<At>>(10)?.map(|a| a.0),
         closed_at: r.get::<_, Option<At>>(11)?.map(|a| a.0),
+        extended_at: r.get::<_, Option<At>>(12)?.map(|a| a.0),
+        original_due_at: r.get::<_, Option<At>>(13)?.map(|a| a.0),
     })
 }
 
@@ -178,6 +183,57 @@ pub fn set_person_confirmed(db: &Connection, id: i64, now: DateTime<Utc>) -> rus
     Ok(())
 }
 
+/// Moves the due date of request `id` to `due_at`, once: fails when it was extended before.
+pub fn extend(
+    db: &Connection,
+    id: i64,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let changed = db
+        .prepare_cached(
+            "UPDATE requests SET original_due_at = due_at, due_at = ?1, extended_at = ?2, updated_at = ?2
+             WHERE id = ?3 AND extended_at IS NULL",
+        )?
+        .execute(params![At(due_at), At(now), id])?;
+    anyhow::ensure!(changed == 1, "request #{id} was extended before");
+    Ok(())
+}
+
+/// Requests waiting for the person, received at or before `since`, not yet reminded.
+pub fn awaiting_unreminded(
+    db: &Connection,
+    since: DateTime<Utc>,
+) -> rusqlite::Result<Vec<Request>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM requests r
+         WHERE r.state = 'awaiting_confirmation' AND r.reminded_at IS NULL AND r.received_at <= ? ORDER BY r.id"
+    ))?
+    .query_map([At(since)], from_row)?
+    .collect()
+}
+
+pub fn mark_reminded(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE requests SET reminded_at = ? WHERE id = ?")?
+        .execute(params![At(now), id])?;
+    Ok(())
+}
+
+/// Requests still to be answered (waiting for the person, or a confirmed deletion not yet
+/// carried out) due by `until`, oldest due first: (id, due).
+pub fn unanswered_due_by(
+    db: &Connection,
+    until: DateTime<Utc>,
+) -> rusqlite::Result<Vec<(i64, DateTime<Utc>)>> {
+    db.prepare_cached(
+        "SELECT id, due_at FROM requests
+         WHERE (state = 'awaiting_confirmation' OR (state = 'confirmed' AND kind = 'deletion')) AND due_at <= ?
+         ORDER BY due_at, id",
+    )?
+    .query_map([At(until)], |r| Ok((r.get(0)?, r.get::<_, At>(1)?.0)))?
+    .collect()
+}
+
 /// Requests still waiting for the person that were received before `cutoff`.
 pub fn awaiting_since_before(
     db: &Connection,
@@ -244,9 +300,7 @@ pub fn list(
 ) -> anyhow::Result<()> {
     let limit = filter.limit.map_or(-1, i64::from);
     let mut stmt = db.prepare(&format!(
-        "SELECT {COLUMNS},
-                EXISTS (SELECT 1 FROM identities i
-                        WHERE i.person_id = r.person_id AND i.kind = 'email' AND i.verified_at IS NOT NULL)
+        "SELECT {COLUMNS}, {VERIFIED_EMAIL}
          FROM requests r
          WHERE {}
          ORDER BY r.due_at, r.id
@@ -257,10 +311,27 @@ pub fn list(
     while let Some(row) = rows.next()? {
         each(Listed {
             request: from_row(row)?,
-            email_verified: row.get(12)?,
+            email_verified: row.get(14)?,
         })?;
     }
     Ok(())
+}
+
+const VERIFIED_EMAIL: &str = "EXISTS (SELECT 1 FROM identities i
+        WHERE i.person_id = r.person_id AND i.kind = 'email' AND i.verified_at IS NOT NULL)";
+
+/// One request as the officer listing shows it.
+pub fn listed(db: &Connection, id: i64) -> rusqlite::Result<Option<Listed>> {
+    db.prepare_cached(&format!(
+        "SELECT {COLUMNS}, {VERIFIED_EMAIL} FROM requests r WHERE r.id = ?"
+    ))?
+    .query_row([id], |row| {
+        Ok(Listed {
+            request: from_row(row)?,
+            email_verified: row.get(14)?,
+        })
+    })
+    .optional()
 }
 
 /// How many requests `filter` selects, ignoring its limit.

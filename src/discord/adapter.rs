@@ -34,9 +34,27 @@ pub enum MemberCommand {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OfficerCommand {
-    Requests { state: Option<String> },
-    Complete { request_id: i64 },
-    Report { month: Option<String> },
+    Requests {
+        state: Option<String>,
+    },
+    Show {
+        request_id: i64,
+    },
+    Complete {
+        request_id: i64,
+    },
+    Extend {
+        request_id: i64,
+        days: i64,
+        reason: String,
+    },
+    Note {
+        request_id: i64,
+        text: String,
+    },
+    Report {
+        month: Option<String>,
+    },
 }
 
 /// What the bot shows (always ephemeral) and what it sends afterwards.
@@ -68,6 +86,26 @@ pub enum DmError {
 /// Sends direct messages; the bot implements it over serenity, tests with a recorder.
 pub trait Dm: Send + Sync {
     fn send(&self, to: DiscordId, text: &str) -> impl Future<Output = Result<(), DmError>> + Send;
+}
+
+/// DMs `text` to each of `ids` about their own request; a closed DM is recorded so it is not
+/// tried again. Returns how many were sent.
+pub async fn dm_each<D: Dm>(services: &Services, dm: &D, ids: &[DiscordId], text: &str) -> usize {
+    let mut sent = 0;
+    for id in ids {
+        match dm.send(*id, text).await {
+            Ok(()) => sent += 1,
+            Err(DmError::Closed) => {
+                if let Err(e) = services.mark_dm_closed(*id).await {
+                    tracing::error!(error = format!("{e:#}"), "recording closed DMs failed");
+                }
+            }
+            Err(DmError::Failed(e)) => {
+                tracing::warn!(error = format!("{e:#}"), "a DM about a request failed");
+            }
+        }
+    }
+    sent
 }
 
 /// Discord's own cap on a message.
@@ -184,28 +222,54 @@ impl Adapter {
         let result = match cmd {
             OfficerCommand::Requests { state } => self.open_requests(state).await,
             OfficerCommand::Report { month } => self.report(month).await,
+            OfficerCommand::Show { request_id } => self.show_request(request_id).await,
             OfficerCommand::Complete { request_id } => {
                 let call = Call::discord(inv.interaction_id);
                 match self.services.complete_deletion(call, request_id).await {
                     Ok(done) => {
-                        let mut told_on_discord = 0;
-                        for id in &done.tell_on_discord {
-                            let text = format!(
-                                "Your deletion request #{request_id} is done: the data {} held about you is erased.",
-                                self.services.config().organisation_name
-                            );
-                            if dm.send(*id, &text).await.is_ok() {
-                                told_on_discord += 1;
-                            }
-                        }
+                        let text = format!(
+                            "Your deletion request #{request_id} is done: the data {} held about you is erased.",
+                            self.services.config().organisation_name
+                        );
+                        let told = dm_each(&self.services, dm, &done.tell_on_discord, &text).await;
                         Ok(format!(
                             "Request #{request_id} completed: {} identities erased (keyed hashes kept). The person was told \
                          by email at {} address(es) and by DM {} time(s).",
-                            done.identities_erased, done.people_told, told_on_discord
+                            done.identities_erased, done.people_told, told
                         ))
                     }
                     Err(e) => Err(e),
                 }
+            }
+            OfficerCommand::Extend {
+                request_id,
+                days,
+                reason,
+            } => {
+                let call = Call::discord(inv.interaction_id);
+                match self
+                    .services
+                    .extend_request(call, request_id, days, &reason)
+                    .await
+                {
+                    Ok(done) => {
+                        let told =
+                            dm_each(&self.services, dm, &done.tell_on_discord, &done.dm_text).await;
+                        Ok(format!(
+                            "Request #{request_id} is now due {} (it was {}). The person was told by email at {} \
+                             address(es) and by DM {} time(s).",
+                            done.due, done.original_due, done.mails, told
+                        ))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            OfficerCommand::Note { request_id, text } => {
+                let call = Call::discord(inv.interaction_id);
+                self.services
+                    .add_note(call, request_id, &text)
+                    .await
+                    .map(|n| format!("Note {n} added to request #{request_id}."))
             }
         };
         Answer::text(match result {
@@ -322,6 +386,27 @@ impl Adapter {
             ));
         }
         Ok(out)
+    }
+
+    /// One request in full, cut to one message (the CLI's `requests show` has all of it).
+    async fn show_request(&self, request_id: i64) -> Result<String, ServiceError> {
+        let Some(d) = self.services.request_details(request_id).await? else {
+            return Err(UserError::new(format!(
+                "There is no request #{request_id}. /requests lists the open ones."
+            ))
+            .into());
+        };
+        let mut text = d.describe();
+        if text.len() > MAX_MESSAGE {
+            let tail = "\n… `dsr-bot requests show` has the rest.";
+            let mut cut = MAX_MESSAGE - tail.len();
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str(tail);
+        }
+        Ok(text)
     }
 
     async fn report(&self, month: Option<String>) -> Result<String, ServiceError> {

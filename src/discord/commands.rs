@@ -28,6 +28,8 @@ pub fn all() -> Vec<Command> {
         privacy(),
         requests(),
         complete(),
+        extend(),
+        note(),
         report(),
     ]
 }
@@ -131,9 +133,17 @@ pub enum StateChoice {
 pub async fn requests(
     ctx: Ctx<'_>,
     #[description = "Only this state (default: all open requests)"] state: Option<StateChoice>,
+    #[description = "One request in full: its history and notes"]
+    #[min = 1]
+    request_id: Option<i64>,
 ) -> Result<(), Error> {
-    let state = state.map(|s| poise::ChoiceParameter::name(&s).to_owned());
-    officer(ctx, OfficerCommand::Requests { state }).await
+    let cmd = match request_id {
+        Some(request_id) => OfficerCommand::Show { request_id },
+        None => OfficerCommand::Requests {
+            state: state.map(|s| poise::ChoiceParameter::name(&s).to_owned()),
+        },
+    };
+    officer(ctx, cmd).await
 }
 
 /// Privacy officers: mark a confirmed deletion done (erases the person's data, tells them)
@@ -150,6 +160,56 @@ pub async fn complete(
     request_id: i64,
 ) -> Result<(), Error> {
     officer(ctx, OfficerCommand::Complete { request_id }).await
+}
+
+/// Privacy officers: extend a request's due date once, with a reason the person is told
+#[poise::command(
+    slash_command,
+    ephemeral,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD"
+)]
+pub async fn extend(
+    ctx: Ctx<'_>,
+    #[description = "The request number"]
+    #[min = 1]
+    request_id: i64,
+    #[description = "Days to add (at most MAX_EXTENSION_DAYS)"]
+    #[min = 1]
+    #[max = 90]
+    days: i64,
+    #[description = "Why: told to the person, kept in the audit trail (no names or addresses)"]
+    #[max_length = 500]
+    reason: String,
+) -> Result<(), Error> {
+    officer(
+        ctx,
+        OfficerCommand::Extend {
+            request_id,
+            days,
+            reason,
+        },
+    )
+    .await
+}
+
+/// Privacy officers: add a note to a request (erased with the person)
+#[poise::command(
+    slash_command,
+    ephemeral,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD"
+)]
+pub async fn note(
+    ctx: Ctx<'_>,
+    #[description = "The request number"]
+    #[min = 1]
+    request_id: i64,
+    #[description = "The note"]
+    #[max_length = 2000]
+    text: String,
+) -> Result<(), Error> {
+    officer(ctx, OfficerCommand::Note { request_id, text }).await
 }
 
 /// Privacy officers: the monthly summary (default: the last complete month)

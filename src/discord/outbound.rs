@@ -70,24 +70,58 @@ where
     }
 }
 
-/// Posts the monthly report to the staff channel.
+/// Posts the schedule's messages (reports, digests, announcements) and reads the guild's
+/// approximate member count.
 pub struct ChannelPoster {
     http: serenity::Http,
+    /// `DISCORD_GUILD_ID`; unset: the one guild the bot is in, if it is in exactly one.
+    guild: Option<u64>,
 }
 
 impl ChannelPoster {
-    pub fn new(http: serenity::Http) -> Self {
-        Self { http }
+    pub fn new(http: serenity::Http, guild: Option<u64>) -> Self {
+        Self { http, guild }
+    }
+
+    async fn guild(&self) -> anyhow::Result<Option<serenity::GuildId>> {
+        if let Some(g) = self.guild {
+            return Ok(Some(serenity::GuildId::new(g)));
+        }
+        let guilds = retrying_429(|| self.http.get_guilds(None, Some(2)))
+            .await
+            .context("listing the bot's guilds")?;
+        Ok(match guilds.as_slice() {
+            [one] => Some(one.id),
+            _ => None,
+        })
     }
 }
 
-impl crate::workers::reports::ReportPoster for ChannelPoster {
+impl crate::workers::schedule::Poster for ChannelPoster {
     async fn post(&self, channel: u64, markdown: &str) -> anyhow::Result<()> {
-        serenity::ChannelId::new(channel)
-            .send_message(&self.http, serenity::CreateMessage::new().content(markdown))
-            .await
-            .context("posting the monthly report")?;
+        // Counts and notices only, and never a ping: no mention in the text notifies anyone.
+        let message = serenity::CreateMessage::new()
+            .content(markdown)
+            .allowed_mentions(serenity::CreateAllowedMentions::new());
+        retrying_429(|| {
+            serenity::ChannelId::new(channel).send_message(&self.http, message.clone())
+        })
+        .await
+        .context("posting to a Discord channel")?;
         Ok(())
+    }
+
+    async fn member_count(&self) -> anyhow::Result<Option<u64>> {
+        let Some(guild) = self.guild().await? else {
+            tracing::warn!(
+                "the bot is not in exactly one guild and DISCORD_GUILD_ID is unset, so the community size is unknown; set COMMUNITY_SIZE"
+            );
+            return Ok(None);
+        };
+        let g = retrying_429(|| self.http.get_guild_with_counts(guild))
+            .await
+            .context("reading the guild's member count")?;
+        Ok(g.approximate_member_count)
     }
 }
 

@@ -6,4 +6,4 @@ pub mod message;
 pub mod templates;
 
 pub use mailer::Mailer;
-pub use templates::{MailContext, Rendered, ReplyContext, Templates};
+pub use templates::{DigestContext, MailContext, Rendered, ReplyContext, Templates};

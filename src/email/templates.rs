@@ -1,7 +1,7 @@
 //! Email templates, embedded in the binary so it runs from any folder. Each mail is a `.txt`
 //! whose first line is `Subject: ...`, and an `.html` twin.
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
@@ -11,71 +11,61 @@ pub const MAIL_TEMPLATES: &[&str] = &[
     "request_received",
     "change_confirmed",
     "deletion_completed",
+    "confirm_by_reply",
+    "due_extended",
+    "reminder",
 ];
 
-const FILES: &[(&str, &str)] = &[
-    (
-        "_layout.html",
-        include_str!("../../templates/email/_layout.html"),
-    ),
-    (
-        "_footer.txt",
-        include_str!("../../templates/email/_footer.txt"),
-    ),
-    (
-        "_facts.txt",
-        include_str!("../../templates/email/_facts.txt"),
-    ),
-    (
-        "_facts.html",
-        include_str!("../../templates/email/_facts.html"),
-    ),
-    (
-        "confirmation_code.txt",
-        include_str!("../../templates/email/confirmation_code.txt"),
-    ),
-    (
-        "confirmation_code.html",
-        include_str!("../../templates/email/confirmation_code.html"),
-    ),
-    (
-        "request_received.txt",
-        include_str!("../../templates/email/request_received.txt"),
-    ),
-    (
-        "request_received.html",
-        include_str!("../../templates/email/request_received.html"),
-    ),
-    (
-        "change_confirmed.txt",
-        include_str!("../../templates/email/change_confirmed.txt"),
-    ),
-    (
-        "change_confirmed.html",
-        include_str!("../../templates/email/change_confirmed.html"),
-    ),
-    (
-        "deletion_completed.txt",
-        include_str!("../../templates/email/deletion_completed.txt"),
-    ),
-    (
-        "deletion_completed.html",
-        include_str!("../../templates/email/deletion_completed.html"),
-    ),
-    (
-        "confirm_by_reply.txt",
-        include_str!("../../templates/email/confirm_by_reply.txt"),
-    ),
-    (
-        "confirm_by_reply.html",
-        include_str!("../../templates/email/confirm_by_reply.html"),
-    ),
-    ("reply.txt", include_str!("../../templates/email/reply.txt")),
-    (
-        "reply.html",
-        include_str!("../../templates/email/reply.html"),
-    ),
+macro_rules! embedded {
+    ($($folder:literal / $name:literal),+ $(,)?) => {
+        &[$(($folder, $name, include_str!(concat!("../../templates/", $folder, "/", $name)))),+]
+    };
+}
+
+/// Every template file, embedded so the binary runs from any folder: (folder, name, text).
+const FILES: &[(&str, &str, &str)] = embedded![
+    "email" / "_layout.html",
+    "email" / "_footer.txt",
+    "email" / "_facts.txt",
+    "email" / "_facts.html",
+    "email" / "confirmation_code.txt",
+    "email" / "confirmation_code.html",
+    "email" / "request_received.txt",
+    "email" / "request_received.html",
+    "email" / "change_confirmed.txt",
+    "email" / "change_confirmed.html",
+    "email" / "deletion_completed.txt",
+    "email" / "deletion_completed.html",
+    "email" / "confirm_by_reply.txt",
+    "email" / "confirm_by_reply.html",
+    "email" / "reply.txt",
+    "email" / "reply.html",
+    "email" / "due_extended.txt",
+    "email" / "due_extended.html",
+    "email" / "reminder.txt",
+    "email" / "reminder.html",
+    "email" / "digest.txt",
+    "email" / "digest.html",
+    "report" / "monthly.md",
+    "report" / "monthly.html",
 ];
+
+/// A template that does not work: its file, the line (when known), and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
 
 /// The answer to an email: the same text the other channels show, and the request's facts.
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +95,24 @@ pub struct MailContext {
     pub retention_opted_out: String,
     pub code: Option<String>,
     pub code_ttl_minutes: u32,
+    /// For an extension: the due date before, and why.
+    pub original_due: Option<String>,
+    pub reason: Option<String>,
+    /// For a reminder: when the request expires.
+    pub expires: Option<String>,
+}
+
+/// The weekly digest for officers: request numbers only.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestContext {
+    pub organisation: String,
+    pub week: String,
+    pub as_of: String,
+    /// How many are overdue and due within 7 days, and the first numbers of each.
+    pub overdue_count: usize,
+    pub overdue: Vec<i64>,
+    pub due_soon_count: usize,
+    pub due_soon: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,48 +124,218 @@ pub struct Rendered {
 
 pub struct Templates {
     env: Environment<'static>,
+    /// Where each loaded template came from, for errors: name -> file shown to people.
+    origin: std::collections::HashMap<String, String>,
 }
 
 impl Templates {
-    pub fn load() -> anyhow::Result<Self> {
+    /// The embedded templates, each replaced by a file of the same name under `dir` when there
+    /// is one (`DIR/email/reply.txt`, `DIR/report/monthly.html`). A template that does not
+    /// parse stops start-up, naming its file and line.
+    pub fn load(dir: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let (templates, problems) = Self::load_all(dir);
+        if let Some(p) = problems.first() {
+            return Err(anyhow!("template {p}"));
+        }
+        Ok(templates)
+    }
+
+    /// As [`Self::load`], but keeps going: every template that loads, and a problem for each
+    /// that does not.
+    pub fn load_all(dir: Option<&std::path::Path>) -> (Self, Vec<Problem>) {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        for (name, source) in FILES {
-            env.add_template(name, source)
-                .with_context(|| format!("template {name}"))?;
+        let mut origin = std::collections::HashMap::new();
+        let mut problems = Vec::new();
+        for (folder, name, embedded) in FILES {
+            let own = dir
+                .map(|d| d.join(folder).join(name))
+                .filter(|p| p.is_file());
+            let (file, source) = match &own {
+                Some(path) => match std::fs::read_to_string(path) {
+                    Ok(text) => (path.display().to_string(), text),
+                    Err(e) => {
+                        problems.push(Problem {
+                            file: path.display().to_string(),
+                            line: None,
+                            message: format!("cannot be read ({e})"),
+                        });
+                        continue;
+                    }
+                },
+                None => (
+                    format!("templates/{folder}/{name} (built in)"),
+                    (*embedded).to_owned(),
+                ),
+            };
+            if let Err(e) = env.add_template_owned(name.to_string(), source) {
+                problems.push(problem(&file, &e));
+            }
+            origin.insert(name.to_string(), file);
         }
-        Ok(Self { env })
+        (Self { env, origin }, problems)
+    }
+
+    /// A render error as a problem naming the file it came from.
+    pub fn problem(&self, e: &minijinja::Error) -> Problem {
+        let file = e
+            .name()
+            .and_then(|n| self.origin.get(n))
+            .cloned()
+            .unwrap_or_else(|| e.name().unwrap_or("a template").to_owned());
+        problem(&file, e)
+    }
+
+    /// Renders one template to text (the report templates).
+    pub fn render_one(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<String> {
+        self.render_checked(name, ctx)
+            .map_err(|p| anyhow!("template {p}"))
+    }
+
+    /// Renders one template, or says which file and line failed.
+    pub fn render_checked(&self, name: &str, ctx: &impl Serialize) -> Result<String, Problem> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| self.problem(&e))
     }
 
     pub fn render(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<Rendered> {
-        let text_full = self
-            .env
-            .get_template(&format!("{name}.txt"))?
-            .render(ctx)
-            .with_context(|| format!("rendering {name}.txt"))?;
+        self.render_mail(name, ctx)
+            .map_err(|p| anyhow!("template {p}"))
+    }
+
+    fn render_mail(&self, name: &str, ctx: &impl Serialize) -> Result<Rendered, Problem> {
+        let txt = format!("{name}.txt");
+        let text_full = self.render_checked(&txt, ctx)?;
+        let first_line = |message: &str| Problem {
+            file: self.origin.get(&txt).cloned().unwrap_or(txt.clone()),
+            line: Some(1),
+            message: message.to_owned(),
+        };
         let (first, text) = text_full.split_once('\n').unwrap_or((&text_full, ""));
         let subject = first
             .strip_prefix("Subject: ")
-            .ok_or_else(|| anyhow!("{name}.txt must start with 'Subject: '"))?
+            .ok_or_else(|| first_line("the first line must be 'Subject: ' and the subject"))?
             .trim()
             .to_owned();
         // Subjects come from our templates and our settings; refuse rather than let a line
         // break through into the header block.
-        if subject.chars().any(char::is_control) {
-            return Err(anyhow!(
-                "{name}.txt produced a subject with control characters"
+        if subject.is_empty() || subject.chars().any(char::is_control) {
+            return Err(first_line(
+                "the subject is empty or holds control characters",
             ));
         }
-        let html = self
-            .env
-            .get_template(&format!("{name}.html"))?
-            .render(context! { subject => &subject, ..Value::from_serialize(ctx) })
-            .with_context(|| format!("rendering {name}.html"))?;
+        let html = self.render_checked(
+            &format!("{name}.html"),
+            &context! { subject => &subject, ..Value::from_serialize(ctx) },
+        )?;
         Ok(Rendered {
             subject,
             text: text.trim_start().to_owned(),
             html,
         })
+    }
+
+    /// Renders every mail template with sample data; a problem for each that fails.
+    pub fn check_mail(&self) -> Vec<Problem> {
+        let sample = MailContext::sample();
+        let mut problems = Vec::new();
+        for name in MAIL_TEMPLATES {
+            problems.extend(self.render_mail(name, &sample).err());
+        }
+        let reply = ReplyContext {
+            organisation: sample.organisation.clone(),
+            policy: sample.policy.clone(),
+            message: "Your opt-out request #7 is recorded.".into(),
+            privacy_address: sample.privacy_address.clone(),
+            request: Some(sample.clone()),
+        };
+        problems.extend(self.render_mail("reply", &reply).err());
+        let digest = DigestContext {
+            organisation: sample.organisation.clone(),
+            week: "2026-W48".into(),
+            as_of: "2026-11-23 09:00 UTC".into(),
+            overdue_count: 102,
+            overdue: (1..=100).collect(),
+            due_soon_count: 1,
+            due_soon: vec![7],
+        };
+        problems.extend(self.render_mail("digest", &digest).err());
+        problems
+    }
+}
+
+/// How many embedded templates files under `dir` replace.
+pub fn replaced(dir: &std::path::Path) -> usize {
+    FILES
+        .iter()
+        .filter(|(folder, name, _)| dir.join(folder).join(name).is_file())
+        .count()
+}
+
+/// Files under a templates folder that replace nothing (a misspelt name is otherwise silently
+/// ignored).
+pub fn unknown_files(dir: &std::path::Path) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for folder in ["email", "report"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !FILES.iter().any(|(f, n, _)| *f == folder && *n == name) {
+                let known: Vec<&str> = FILES
+                    .iter()
+                    .filter(|(f, _, _)| *f == folder)
+                    .map(|(_, n, _)| *n)
+                    .collect();
+                problems.push(Problem {
+                    file: entry.path().display().to_string(),
+                    line: None,
+                    message: format!(
+                        "replaces no template; the names in {folder}/ are {}",
+                        known.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    problems
+}
+
+impl MailContext {
+    /// Made-up facts for checking templates.
+    pub fn sample() -> MailContext {
+        MailContext {
+            privacy_address: "privacy@example.org".into(),
+            organisation: "Example Community".into(),
+            policy: "AI training on member chats".into(),
+            request_id: 7,
+            kind: "opt_out",
+            kind_label: "opt-out",
+            kind_with_article: "an opt-out",
+            received: "2026-11-20 19:59 UTC".into(),
+            offset: "3 days 4 hours before the deadline".into(),
+            due: "2026-12-20 19:59 UTC".into(),
+            retention_opted_in: "up to 5 years".into(),
+            retention_opted_out: "30 days".into(),
+            code: Some("012345".into()),
+            code_ttl_minutes: 30,
+            original_due: Some("2026-11-20 19:59 UTC".into()),
+            reason: Some("the request covers several systems".into()),
+            expires: Some("2026-11-23 19:59 UTC".into()),
+        }
+    }
+}
+
+fn problem(file: &str, e: &minijinja::Error) -> Problem {
+    Problem {
+        file: file.to_owned(),
+        line: e.line(),
+        message: e
+            .detail()
+            .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind())),
     }
 }
 
@@ -181,12 +359,15 @@ mod tests {
             retention_opted_out: "30 days".into(),
             code: Some("012345".into()),
             code_ttl_minutes: 30,
+            original_due: Some("2025-10-25 19:59 UTC".into()),
+            reason: Some("the request covers several systems".into()),
+            expires: Some("2025-09-28 19:59 UTC".into()),
         }
     }
 
     #[test]
     fn every_template_renders_text_and_html_with_a_subject() {
-        let t = Templates::load().unwrap();
+        let t = Templates::load(None).unwrap();
         for name in MAIL_TEMPLATES {
             let r = t.render(name, &ctx("opt_out")).unwrap();
             assert!(!r.subject.is_empty(), "{name}");
@@ -200,7 +381,7 @@ mod tests {
 
     #[test]
     fn replies_carry_the_message_and_the_facts_when_there_is_a_request() {
-        let t = Templates::load().unwrap();
+        let t = Templates::load(None).unwrap();
         let mut r = ReplyContext {
             organisation: "Example".into(),
             policy: "AI training".into(),
@@ -226,7 +407,7 @@ mod tests {
 
     #[test]
     fn confirmations_state_the_consequence() {
-        let t = Templates::load().unwrap();
+        let t = Templates::load(None).unwrap();
         let out = t.render("change_confirmed", &ctx("opt_out")).unwrap();
         assert!(out.text.contains("deleted after 30 days"), "{}", out.text);
         let inn = t.render("change_confirmed", &ctx("opt_in")).unwrap();

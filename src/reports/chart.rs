@@ -5,25 +5,41 @@ use plotters::prelude::*;
 
 use super::MonthFigures;
 
+/// Height of the band above the plot that holds the legend, so it never covers a bar.
+const LEGEND_BAND: u32 = 34;
+
 pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
+    let blue = RGBColor(0x2b, 0x6c, 0xb0);
+    let grey = RGBColor(0x9a, 0xa5, 0xb1);
+    let red = RGBColor(0xc0, 0x39, 0x2b);
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (720, 320)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut buf, (720, 340)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
+        let (legend, plot) = root.split_vertically(LEGEND_BAND);
+        draw_legend(
+            &legend,
+            &[
+                (blue, "opt-outs", false),
+                (grey, "opt-ins", false),
+                (red, "opt-out rate", true),
+            ],
+        )?;
+
         let n = months.len().max(1) as i32;
-        let max_volume = months
+        let most = months
             .iter()
             .map(|m| m.opt_outs.max(m.opt_ins))
             .max()
-            .unwrap_or(0)
-            .max(1) as f64
-            * 1.1;
-        let mut chart = ChartBuilder::on(&root)
+            .unwrap_or(0);
+        // Whole requests on the left axis: an integer range, with a little headroom.
+        let top = ((most as f64 * 1.1).ceil() as i64).max(most + 1).max(1);
+        let mut chart = ChartBuilder::on(&plot)
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(48)
             .right_y_label_area_size(48)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..max_volume)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0i64..top)
             .map_err(draw_err)?
             .set_secondary_coord(-0.5f64..(n as f64 - 0.5), 0f64..100f64);
         let label = |x: &f64| {
@@ -39,33 +55,29 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
             .disable_x_mesh()
             .x_labels(months.len().clamp(1, 12))
             .x_label_formatter(&label)
+            .y_labels((top as usize + 1).min(10))
+            .y_label_formatter(&|v: &i64| v.to_string())
             .y_desc("requests")
             .draw()
             .map_err(draw_err)?;
         chart
             .configure_secondary_axes()
+            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
             .y_desc("opt-out rate %")
             .draw()
             .map_err(draw_err)?;
-        let blue = RGBColor(0x2b, 0x6c, 0xb0);
-        let grey = RGBColor(0x9a, 0xa5, 0xb1);
-        let red = RGBColor(0xc0, 0x39, 0x2b);
         chart
             .draw_series(months.iter().enumerate().map(|(i, m)| {
                 let x = i as f64;
-                Rectangle::new([(x - 0.35, 0.0), (x, m.opt_outs as f64)], blue.filled())
+                Rectangle::new([(x - 0.35, 0), (x, m.opt_outs)], blue.filled())
             }))
-            .map_err(draw_err)?
-            .label("opt-outs")
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], blue.filled()));
+            .map_err(draw_err)?;
         chart
             .draw_series(months.iter().enumerate().map(|(i, m)| {
                 let x = i as f64;
-                Rectangle::new([(x, 0.0), (x + 0.35, m.opt_ins as f64)], grey.filled())
+                Rectangle::new([(x, 0), (x + 0.35, m.opt_ins)], grey.filled())
             }))
-            .map_err(draw_err)?
-            .label("opt-ins")
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], grey.filled()));
+            .map_err(draw_err)?;
         let rate: Vec<(f64, f64)> = months
             .iter()
             .enumerate()
@@ -73,23 +85,47 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
             .collect();
         chart
             .draw_secondary_series(LineSeries::new(rate.clone(), red.stroke_width(2)))
-            .map_err(draw_err)?
-            .label("opt-out rate")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 10, y)], red.stroke_width(2)));
-        chart
-            .draw_secondary_series(rate.into_iter().map(|p| Circle::new(p, 3, red.filled())))
             .map_err(draw_err)?;
         chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw()
+            .draw_secondary_series(rate.into_iter().map(|p| Circle::new(p, 3, red.filled())))
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
     // Inline in HTML5, the namespace declaration is not needed; leaving it out keeps the
     // report free of any URL.
     Ok(buf.replace(" xmlns=\"http://www.w3.org/2000/svg\"", ""))
+}
+
+/// The legend in its own band above the plot: a swatch (a box, or a line) and a label each.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    items: &[(RGBColor, &str, bool)],
+) -> anyhow::Result<()> {
+    let mut x = 64;
+    let y = LEGEND_BAND as i32 / 2;
+    for (colour, label, line) in items {
+        if *line {
+            area.draw(&PathElement::new(
+                [(x, y), (x + 14, y)],
+                colour.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+        } else {
+            area.draw(&Rectangle::new(
+                [(x, y - 6), (x + 14, y + 6)],
+                colour.filled(),
+            ))
+            .map_err(draw_err)?;
+        }
+        area.draw(&Text::new(
+            label.to_string(),
+            (x + 20, y - 7),
+            ("sans-serif", 14).into_font(),
+        ))
+        .map_err(draw_err)?;
+        x += 40 + 8 * label.len() as i32;
+    }
+    Ok(())
 }
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {

@@ -44,8 +44,18 @@ pub struct MonthFigures {
     /// Deletions completed in the month, and the median days from receipt to completion.
     pub deletions_completed: i64,
     pub median_days_to_complete: Option<f64>,
-    /// Requests received by the month's end, due before it, and not answered by then.
+    /// Requests received by the month's end, due before it, and not answered by then (an
+    /// extended request is due at its extended date).
     pub overdue_at_month_end: i64,
+    /// Due dates extended by an officer during the month.
+    pub extended: i64,
+    /// The community's size at the month's end (Discord's member count, or COMMUNITY_SIZE);
+    /// null when unknown.
+    pub community_size: Option<i64>,
+    /// Members with no standing choice at the month's end (who count as opted in by doing
+    /// nothing), and their share of the community; null when the size is unknown.
+    pub no_decision: Option<i64>,
+    pub no_decision_share: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,6 +87,11 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
     let mut acc = Accumulator::new(months.len());
     standing_pass(conn, &bounds, &mut acc)?;
     requests_pass(conn, &bounds, &mut acc)?;
+    for (i, end) in bounds.ends.iter().enumerate() {
+        // The last day of the month, in the calendar the community size is kept in (UTC).
+        let last_day = DateTime::from_timestamp_nanos(end - 1).format("%Y-%m-%d");
+        acc.community[i] = db::schedule::size_on(conn, &last_day.to_string())?.map(|n| n as i64);
+    }
 
     let mut figures = acc.into_figures(&months);
     let last = figures.pop().expect("the asked month is always there");
@@ -133,6 +148,8 @@ struct Accumulator {
     standing_in: Vec<i64>,
     overdue: Vec<i64>,
     completion_secs: Vec<Vec<i64>>,
+    extended: Vec<i64>,
+    community: Vec<Option<i64>>,
 }
 
 impl Accumulator {
@@ -148,6 +165,8 @@ impl Accumulator {
             standing_in: zeros(),
             overdue: zeros(),
             completion_secs: vec![Vec::new(); n],
+            extended: zeros(),
+            community: vec![None; n],
         }
     }
 
@@ -166,6 +185,9 @@ impl Accumulator {
             .enumerate()
             .map(|(i, m)| {
                 let (outs, ins) = (self.opt_outs[i], self.opt_ins[i]);
+                let standing = self.standing_out[i] + self.standing_in[i];
+                let size = self.community[i];
+                let no_decision = size.map(|s| (s - standing).max(0));
                 let mut days: Vec<f64> = self.completion_secs[i]
                     .iter()
                     .map(|s| *s as f64 / 86_400.0)
@@ -183,6 +205,13 @@ impl Accumulator {
                     deletions_completed: days.len() as i64,
                     median_days_to_complete: median(&mut days),
                     overdue_at_month_end: self.overdue[i],
+                    extended: self.extended[i],
+                    community_size: size,
+                    no_decision,
+                    no_decision_share: size
+                        .filter(|s| *s > 0)
+                        .zip(no_decision)
+                        .map(|(s, n)| n as f64 / s as f64),
                 }
             })
             .collect()
@@ -272,6 +301,12 @@ fn requests_pass(conn: &Conn, bounds: &Bounds, acc: &mut Accumulator) -> anyhow:
         };
         // Overdue from the first month end past both its receipt and its due date.
         count_span(&mut acc.overdue, bounds, received.max(due), answered);
+
+        if let Some(at) = optional(d.extended_at)?
+            && let Some(i) = bounds.month_of(at)
+        {
+            acc.extended[i] += 1;
+        }
 
         if deletion
             && d.completed

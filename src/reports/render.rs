@@ -1,10 +1,11 @@
 //! The report as Markdown (Discord, plain-text mail), self-contained HTML (inline CSS and SVG),
 //! CSV (one row a month) and JSON.
 
-use minijinja::{Environment, context};
+use minijinja::context;
 use serde::Serialize;
 
 use super::{MonthFigures, Report, chart};
+use crate::email::{Templates, templates::Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -13,9 +14,6 @@ pub enum Format {
     Csv,
     Json,
 }
-
-const MARKDOWN: &str = include_str!("../../templates/report/monthly.md");
-const HTML: &str = include_str!("../../templates/report/monthly.html");
 
 /// Figures as people read them.
 #[derive(Serialize)]
@@ -32,6 +30,10 @@ struct Shown {
     deletions_completed: i64,
     median: String,
     overdue: i64,
+    extended: i64,
+    community: String,
+    no_decision: String,
+    no_decision_share: String,
 }
 
 fn shown(f: &MonthFigures) -> Shown {
@@ -52,47 +54,100 @@ fn shown(f: &MonthFigures) -> Shown {
             .median_days_to_complete
             .map_or("–".into(), |d| format!("{d:.1}")),
         overdue: f.overdue_at_month_end,
+        extended: f.extended,
+        community: f.community_size.map_or("–".into(), |n| n.to_string()),
+        no_decision: f.no_decision.map_or("–".into(), |n| n.to_string()),
+        no_decision_share: f
+            .no_decision_share
+            .map_or("–".into(), |r| format!("{:.1}%", r * 100.0)),
     }
 }
 
-pub fn render(report: &Report, format: Format, policy: &str) -> anyhow::Result<String> {
+pub fn render(
+    report: &Report,
+    format: Format,
+    policy: &str,
+    templates: &Templates,
+) -> anyhow::Result<String> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(report)? + "\n"),
         Format::Csv => csv(report),
-        Format::Md | Format::Html => {
-            let mut env = Environment::new();
-            env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-            env.add_template("monthly.md", MARKDOWN)?;
-            env.add_template("monthly.html", HTML)?;
-            let recent: Vec<Shown> = report
-                .trend
-                .iter()
-                .rev()
-                .take(12)
-                .rev()
-                .map(shown)
-                .collect();
-            let mut months: Vec<&MonthFigures> = report.trend.iter().rev().take(11).rev().collect();
-            months.push(&report.figures);
-            let svg = if format == Format::Html {
-                chart::svg(&months)?
-            } else {
-                String::new()
-            };
-            let name = if format == Format::Md {
-                "monthly.md"
-            } else {
-                "monthly.html"
-            };
-            Ok(env.get_template(name)?.render(context! {
-                policy => policy,
-                timezone => &report.timezone,
-                m => shown(&report.figures),
-                trend => recent,
-                chart => minijinja::Value::from_safe_string(svg),
-            })?)
-        }
+        Format::Md | Format::Html => with_template(report, format, policy, templates)
+            .map_err(|p| anyhow::anyhow!("template {p}")),
     }
+}
+
+/// Renders the report templates with a made-up report; a problem for each that fails.
+pub fn check(templates: &Templates) -> Vec<Problem> {
+    let month = |m: &str, outs: i64, ins: i64| MonthFigures {
+        month: m.to_owned(),
+        opt_outs: outs,
+        opt_ins: ins,
+        deletions: 2,
+        opt_out_rate: Some(outs as f64 / (outs + ins) as f64),
+        standing_opted_out: outs,
+        standing_opted_in: ins,
+        before_deadline: outs,
+        after_deadline: ins,
+        deletions_completed: 1,
+        median_days_to_complete: Some(3.5),
+        overdue_at_month_end: 1,
+        extended: 1,
+        community_size: Some(1_000),
+        no_decision: Some(1_000 - outs - ins),
+        no_decision_share: Some((1_000 - outs - ins) as f64 / 1_000.0),
+    };
+    let report = Report {
+        figures: month("2026-10", 40, 12),
+        timezone: "UTC".into(),
+        trend: vec![month("2026-09", 10, 3)],
+    };
+    [Format::Md, Format::Html]
+        .into_iter()
+        .filter_map(|f| with_template(&report, f, "AI training on member chats", templates).err())
+        .collect()
+}
+
+fn with_template(
+    report: &Report,
+    format: Format,
+    policy: &str,
+    templates: &Templates,
+) -> Result<String, Problem> {
+    let recent: Vec<Shown> = report
+        .trend
+        .iter()
+        .rev()
+        .take(12)
+        .rev()
+        .map(shown)
+        .collect();
+    let mut months: Vec<&MonthFigures> = report.trend.iter().rev().take(11).rev().collect();
+    months.push(&report.figures);
+    let svg = if format == Format::Html {
+        chart::svg(&months).map_err(|e| Problem {
+            file: "the report chart".into(),
+            line: None,
+            message: format!("{e:#}"),
+        })?
+    } else {
+        String::new()
+    };
+    let name = if format == Format::Md {
+        "monthly.md"
+    } else {
+        "monthly.html"
+    };
+    templates.render_checked(
+        name,
+        &context! {
+            policy => policy,
+            timezone => &report.timezone,
+            m => shown(&report.figures),
+            trend => recent,
+            chart => minijinja::Value::from_safe_string(svg),
+        },
+    )
 }
 
 fn csv(report: &Report) -> anyhow::Result<String> {

@@ -52,6 +52,7 @@ pub fn erase(
     db::held::delete_from(db, &sender_hashes, &emails)?;
     db::copies::mark_for_purge(db, &sender_hashes)?;
     db::notices::delete_for_person(db, person)?;
+    db::notes::delete_for_person(db, person)?;
     db::limits::forget_senders_of(db, person)?;
     db::people::mark_erased(db, person, at)?;
     let discord_ids = identities

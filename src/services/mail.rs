@@ -29,6 +29,9 @@ pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContex
         retention_opted_out: cfg.retention_opted_out.clone(),
         code,
         code_ttl_minutes: cfg.code_ttl_minutes,
+        original_due: req.original_due_at.map(|d| uow.ctx.show_time(d)),
+        reason: None,
+        expires: None,
     }
 }
 
@@ -53,6 +56,18 @@ pub fn queue(
         &rendered,
         scrub_after_send,
     )
+}
+
+/// As [`queue`], with a context the caller filled in (a reason, an expiry).
+pub fn queue_with(
+    uow: &mut Uow<'_>,
+    template: &str,
+    req: &Request,
+    recipient: &str,
+    ctx: &MailContext,
+) -> anyhow::Result<()> {
+    let rendered = uow.ctx.templates.render(template, ctx)?;
+    insert(uow, template, Some(req), recipient, &rendered, false)
 }
 
 /// The answer to someone who wrote by mail: the text every channel shows, and the request's
@@ -150,19 +165,21 @@ fn insert(
     Ok(())
 }
 
-/// The monthly report to one privacy officer: Markdown text, HTML alternative, CSV attached.
-pub fn queue_report(
+/// A mail to one privacy officer about no one in particular (the monthly report with its CSV
+/// attached, the weekly digest).
+pub fn queue_to_officer(
     uow: &mut Uow<'_>,
+    template: &str,
     officer: &EmailAddress,
     rendered: &Rendered,
-    attachment: (&str, &str),
+    attachment: Option<(&str, &str)>,
 ) -> anyhow::Result<()> {
     let message_id = new_message_id(&uow.config().mail_from);
     let mail = NewMail {
         message_id: &message_id,
         person_id: None,
         request_id: None,
-        template: "monthly_report",
+        template,
         recipient: officer.as_str(),
         subject: &rendered.subject,
         body_text: &rendered.text,
@@ -171,9 +188,10 @@ pub fn queue_report(
         reply_token: None,
         in_reply_to: None,
         thread_root: None,
-        attachment: Some(attachment),
+        attachment,
     };
-    db::outbox::insert(uow.db, &mail, uow.now).context("queueing the monthly report")?;
+    db::outbox::insert(uow.db, &mail, uow.now)
+        .with_context(|| format!("queueing the {template} mail"))?;
     uow.mailed = true;
     Ok(())
 }

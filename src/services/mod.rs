@@ -12,9 +12,11 @@ mod file;
 pub mod import;
 mod limits;
 mod mail;
+mod officer;
 mod operator;
 mod people;
 mod reports;
+mod schedule;
 mod status;
 mod texts;
 mod transitions;
@@ -28,7 +30,9 @@ use tokio::sync::Notify;
 
 pub use crate::db::requests::Filter as RequestFilter;
 pub use email::Disposition;
+pub use officer::{Extended, RequestDetails};
 pub use operator::{Completed, ListedRequest};
+pub use schedule::ANNOUNCE_DAYS;
 pub use uow::{AnswerTo, Call, InputKey, Origin};
 
 use crate::{
@@ -144,10 +148,25 @@ impl Services {
                 hex::decode(stored).context("the stored hash_key setting is not hex")?
             }
         };
+        let templates = Templates::load(config.officers.templates_dir.as_deref())?;
+        if let Some(dir) = &config.officers.templates_dir {
+            // An override that parses can still fail on render (a misspelt field): found now,
+            // not when a person's request is being answered.
+            let mut problems = templates.check_mail();
+            problems.extend(crate::reports::render::check(&templates));
+            if !problems.is_empty() {
+                let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                anyhow::bail!(
+                    "the templates in TEMPLATES_DIR ({}) do not render:\n{}\n`dsr-bot templates check` lists every problem",
+                    dir.display(),
+                    list.join("\n")
+                );
+            }
+        }
         let ctx = Context {
             config,
             clock,
-            templates: Templates::load()?,
+            templates,
             keys: Keys::new(key),
             mail_ready: Arc::new(Notify::new()),
             // A WAL left by a crash may hold what an erasure wiped: fold it in at start.
@@ -435,6 +454,110 @@ impl Services {
         Ok(done)
     }
 
+    /// An officer extends a request's due date once, by `days`, for `reason`: the person is
+    /// mailed here, and the caller DMs them on Discord where it can.
+    pub async fn extend_request(
+        &self,
+        call: Call,
+        request_id: i64,
+        days: i64,
+        reason: &str,
+    ) -> Result<Extended, ServiceError> {
+        let reason = reason.to_owned();
+        self.run(call, move |uow| {
+            officer::extend(uow, request_id, days, &reason)
+        })
+        .await
+    }
+
+    /// An officer's note on a request; returns its number on the request.
+    pub async fn add_note(
+        &self,
+        call: Call,
+        request_id: i64,
+        text: &str,
+    ) -> Result<usize, ServiceError> {
+        let text = text.to_owned();
+        self.run(call, move |uow| officer::note(uow, request_id, &text))
+            .await
+    }
+
+    /// One request with its audit trail and notes, for officers.
+    pub async fn request_details(
+        &self,
+        request_id: i64,
+    ) -> Result<Option<RequestDetails>, ServiceError> {
+        let ctx = self.ctx.clone();
+        let now = self.now();
+        Ok(self
+            .db
+            .read(move |conn| officer::details(&ctx, conn, request_id, now))
+            .await?)
+    }
+
+    /// Reminds, once, the people whose requests wait for them; returns how many mails.
+    pub async fn send_reminders(&self) -> Result<usize, ServiceError> {
+        self.run(Call::on(Channel::Email), |uow| Ok(schedule::remind(uow)?))
+            .await
+    }
+
+    /// The week whose digest is due now, if one is (see `DIGEST_WEEKDAY`).
+    pub fn digest_week(&self) -> Option<String> {
+        schedule::digest_week(self.config(), self.now())
+    }
+
+    /// Mails `week`'s digest to the officers, once across restarts and instances.
+    pub async fn mail_digest(&self, week: &str) -> Result<bool, ServiceError> {
+        let week = week.to_owned();
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(schedule::mail_digest(uow, &week)?)
+        })
+        .await
+    }
+
+    /// Claims posting `week`'s digest; the text to post, or `None` when it was posted.
+    pub async fn claim_digest_post(&self, week: &str) -> Result<Option<String>, ServiceError> {
+        let week = week.to_owned();
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(schedule::claim_digest_post(uow, &week)?)
+        })
+        .await
+    }
+
+    /// Whether the community's size was recorded today.
+    pub async fn community_size_known_today(&self) -> Result<bool, ServiceError> {
+        let day = schedule::today(self.now());
+        Ok(self
+            .db
+            .read(move |conn| Ok(db::schedule::has_size(conn, &day)?))
+            .await?)
+    }
+
+    /// Records today's community size; `source` is `discord` or `setting`.
+    pub async fn record_community_size(
+        &self,
+        size: u64,
+        source: &'static str,
+    ) -> Result<(), ServiceError> {
+        self.run(Call::on(Channel::Console), move |uow| {
+            Ok(db::schedule::record_size(
+                uow.db,
+                &schedule::today(uow.now),
+                size,
+                source,
+            )?)
+        })
+        .await
+    }
+
+    /// The announcement due before the policy deadline, claimed; `None` when none is due.
+    pub async fn claim_announcement(&self) -> Result<Option<String>, ServiceError> {
+        self.run(Call::on(Channel::Console), |uow| {
+            Ok(schedule::claim_announcement(uow)?)
+        })
+        .await
+    }
+
     /// Requests never confirmed within `CONFIRM_WITHIN_HOURS` expire. Returns how many did.
     pub async fn expire_unconfirmed(&self) -> Result<usize, ServiceError> {
         self.run(Call::on(Channel::Console), |uow| {
@@ -480,6 +603,7 @@ impl Services {
             report,
             format,
             &self.config().policy_name,
+            &self.ctx.templates,
         )?)
     }
 

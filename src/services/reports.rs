@@ -19,7 +19,7 @@ pub fn claim_and_mail(
     }
     let name = format!("privacy-report-{month}.csv");
     for officer in &uow.config().privacy_officers {
-        mail::queue_report(uow, officer, rendered, (&name, csv))?;
+        mail::queue_to_officer(uow, "monthly_report", officer, rendered, Some((&name, csv)))?;
     }
     Ok(true)
 }

@@ -77,6 +77,8 @@ mod tests {
             updated_at: now,
             confirmed_at: None,
             closed_at: None,
+            extended_at: None,
+            original_due_at: None,
         };
         // Refused before any statement runs: the connection has no tables at all.
         let e = transition(&db, &mut req, RequestState::Confirmed, "test", None, now).unwrap_err();

@@ -2,4 +2,4 @@
 
 pub mod inbox;
 pub mod outbox;
-pub mod reports;
+pub mod schedule;

@@ -130,6 +130,11 @@ impl OutboxWorker {
             if let Err(e) = self.services.expire_unconfirmed().await {
                 tracing::error!(error = %e, "expiring unconfirmed requests failed");
             }
+            match self.services.send_reminders().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mails = n, "reminders queued"),
+                Err(e) => tracing::error!(error = %e, "sending reminders failed"),
+            }
             tokio::select! {
                 _ = notify.notified() => {}
                 _ = tokio::time::sleep(period) => {}

@@ -1,0 +1,45 @@
+//! `dsr-bot templates check [DIR]`: every template, the embedded ones as replaced by `DIR`,
+//! parsed and rendered with sample data; each problem named by file and line.
+
+use std::path::Path;
+
+use crate::email::{Templates, templates};
+
+use super::Failure;
+
+pub fn check(dir: Option<&Path>) -> Result<(), Failure> {
+    if let Some(d) = dir
+        && !d.is_dir()
+    {
+        return Err(Failure::User(format!(
+            "{} is not a folder. Give the folder that holds email/ and report/ (TEMPLATES_DIR).",
+            d.display()
+        )));
+    }
+    let (loaded, mut problems) = Templates::load_all(dir);
+    if let Some(d) = dir {
+        problems.extend(templates::unknown_files(d));
+    }
+    problems.extend(loaded.check_mail());
+    problems.extend(crate::reports::render::check(&loaded));
+    // A file that does not parse fails again when rendered: name it once.
+    problems.dedup_by(|a, b| a.file == b.file && a.line == b.line);
+    if problems.is_empty() {
+        match dir {
+            Some(d) => println!(
+                "every template renders ({} replaces {} of them)",
+                d.display(),
+                templates::replaced(d)
+            ),
+            None => println!("every built-in template renders"),
+        }
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    Err(Failure::User(format!(
+        "{} template problem(s); the running service refuses to start with any of them.",
+        problems.len()
+    )))
+}

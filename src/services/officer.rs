@@ -1,0 +1,336 @@
+//! What privacy officers do to a request besides completing it: extend its due date once, with
+//! a reason the person is told, and keep notes on it.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{mail, uow::Uow};
+use crate::{
+    db::{self, events::Event, notes::Note, requests::Request},
+    domain::{Channel, DiscordId, RequestKind, RequestState},
+    error::{ServiceError, UserError},
+};
+
+/// The longest reason or note kept: a paragraph, not a file.
+const MAX_REASON: usize = 500;
+const MAX_NOTE: usize = 2_000;
+
+/// Who acted, as the audit trail names them: a role and a channel, never a name.
+pub fn officer_actor(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Discord => "officer on discord",
+        _ => "operator",
+    }
+}
+
+/// A due date moved: the new one, who was mailed, and whom to DM (with what).
+#[derive(Debug, Clone)]
+pub struct Extended {
+    pub request_id: i64,
+    pub due_at: DateTime<Utc>,
+    /// The new and the former due date as people read them.
+    pub due: String,
+    pub original_due: String,
+    pub mails: usize,
+    pub tell_on_discord: Vec<DiscordId>,
+    pub dm_text: String,
+}
+
+/// A request is still to be answered while it waits for the person, or while a confirmed
+/// deletion waits to be carried out; a confirmed opt-out or opt-in is answered.
+pub fn unanswered(req: &Request) -> bool {
+    req.state == RequestState::AwaitingConfirmation
+        || (req.state == RequestState::Confirmed && req.kind == RequestKind::Deletion)
+}
+
+fn request(uow: &Uow<'_>, request_id: i64) -> Result<Request, ServiceError> {
+    db::requests::get(uow.db, request_id)?.ok_or_else(|| {
+        UserError::new(format!(
+            "There is no request #{request_id}. `requests list` (or /requests) shows them."
+        ))
+        .into()
+    })
+}
+
+/// Text an officer typed: trimmed, not empty, not too long, on printable characters.
+fn officer_text(raw: &str, what: &str, max: usize) -> Result<String, UserError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(UserError::new(format!("The {what} is empty; write one.")));
+    }
+    if text.chars().count() > max {
+        return Err(UserError::new(format!(
+            "The {what} is {} characters; keep it to {max}.",
+            text.chars().count()
+        )));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(UserError::new(format!(
+            "The {what} holds control characters; use plain text."
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// A reason stays in the audit trail for good, even after the person is erased: it must not
+/// name them by address, mention or account id.
+fn reason_text(raw: &str) -> Result<String, UserError> {
+    let reason = officer_text(raw, "reason", MAX_REASON)?;
+    let long_number = reason
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|run| run.len() >= 15);
+    if reason.contains('@') || long_number {
+        return Err(UserError::new(
+            "A reason stays in the audit trail for good, even after the person is erased, so it cannot hold an \
+             email address, a mention or an account id. Say why without naming anyone (a note can name them).",
+        ));
+    }
+    Ok(reason)
+}
+
+/// Extends `request_id`'s due date by `days`, once, before it passes; the person is told by
+/// mail (queued here) and the caller DMs them `dm_text` where they are on Discord.
+pub fn extend(
+    uow: &mut Uow<'_>,
+    request_id: i64,
+    days: i64,
+    reason: &str,
+) -> Result<Extended, ServiceError> {
+    let max = i64::from(uow.config().officers.max_extension_days);
+    if !(1..=max).contains(&days) {
+        return Err(UserError::new(format!(
+            "An extension is 1 to {max} days (MAX_EXTENSION_DAYS); {days} is outside that."
+        ))
+        .into());
+    }
+    let reason = reason_text(reason)?;
+    let mut req = request(uow, request_id)?;
+    let now = uow.now;
+    if let Some(at) = req.extended_at {
+        return Err(UserError::new(format!(
+            "Request #{request_id} was extended on {} (now due {}); a due date can be extended once.",
+            uow.ctx.show_time(at),
+            uow.ctx.show_time(req.due_at)
+        ))
+        .into());
+    }
+    if !unanswered(&req) {
+        return Err(UserError::new(format!(
+            "Request #{request_id} is {}: it is answered, so it has no due date to extend.",
+            req.state.label()
+        ))
+        .into());
+    }
+    if now >= req.due_at {
+        return Err(UserError::new(format!(
+            "Request #{request_id} was due {}; a due date can only be extended before it passes.",
+            uow.ctx.show_time(req.due_at)
+        ))
+        .into());
+    }
+    let original = req.due_at;
+    let due_at = original + Duration::days(days);
+    db::requests::extend(uow.db, req.id, due_at, now)?;
+    req.original_due_at = Some(original);
+    req.due_at = due_at;
+    req.extended_at = Some(now);
+    let (due, original_due) = (uow.ctx.show_time(due_at), uow.ctx.show_time(original));
+    db::events::append(
+        uow.db,
+        &Event {
+            request_id,
+            at: now,
+            from_state: Some(req.state),
+            to_state: req.state,
+            actor: officer_actor(uow.call.channel).to_owned(),
+            note: Some(format!(
+                "due date extended by {days} days, from {original_due} to {due}: {reason}"
+            )),
+        },
+    )?;
+
+    let mut to = db::identities::verified_emails(uow.db, req.person_id)?;
+    to.extend(db::outbox::waiting_addresses(
+        uow.db,
+        req.id,
+        req.person_id,
+    )?);
+    to.sort();
+    to.dedup();
+    for address in &to {
+        let mut ctx = mail::context(uow, &req, None);
+        ctx.reason = Some(reason.clone());
+        mail::queue_with(uow, "due_extended", &req, address, &ctx)?;
+    }
+    let tell_on_discord = db::identities::for_person(uow.db, req.person_id)?
+        .into_iter()
+        .filter(|i| i.kind == "discord" && !i.dm_closed)
+        .filter_map(|i| i.value.parse().ok().map(DiscordId))
+        .collect();
+    let dm_text = format!(
+        "We need more time for your {} request #{request_id}: we will answer it by {due} (it was {original_due}), \
+         because: {reason}. The law allows this once. Nothing else about your request has changed.",
+        req.kind.label()
+    );
+    Ok(Extended {
+        request_id,
+        due_at,
+        due,
+        original_due,
+        mails: to.len(),
+        tell_on_discord,
+        dm_text,
+    })
+}
+
+/// Adds an officer's note to `request_id`; the audit trail records that a note was added (not
+/// its text, which is erased with the person). Returns the note's number on the request.
+pub fn note(uow: &mut Uow<'_>, request_id: i64, text: &str) -> Result<usize, ServiceError> {
+    let text = officer_text(text, "note", MAX_NOTE)?;
+    let req = request(uow, request_id)?;
+    let actor = officer_actor(uow.call.channel);
+    db::notes::add(uow.db, req.id, actor, &text, uow.now)?;
+    let n = db::notes::for_request(uow.db, req.id)?.len();
+    db::events::append(
+        uow.db,
+        &Event {
+            request_id,
+            at: uow.now,
+            from_state: Some(req.state),
+            to_state: req.state,
+            actor: actor.to_owned(),
+            note: Some(format!("note {n} added")),
+        },
+    )?;
+    Ok(n)
+}
+
+/// One request as officers see it: its facts, its audit trail and its notes; no names or
+/// addresses.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestDetails {
+    #[serde(flatten)]
+    pub request: super::ListedRequest,
+    pub extended_at: Option<String>,
+    pub original_due_at: Option<String>,
+    pub events: Vec<ShownEvent>,
+    pub notes: Vec<ShownNote>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownEvent {
+    pub at: String,
+    pub from_state: Option<RequestState>,
+    pub to_state: RequestState,
+    pub actor: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownNote {
+    pub number: usize,
+    pub at: String,
+    pub author: String,
+    pub text: String,
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn details(
+    ctx: &super::uow::Context,
+    db: &db::Conn,
+    request_id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<RequestDetails>> {
+    let Some(listed) = db::requests::listed(db, request_id)? else {
+        return Ok(None);
+    };
+    let (extended_at, original_due_at) =
+        (listed.request.extended_at, listed.request.original_due_at);
+    let events = db::events::for_request(db, request_id)?
+        .into_iter()
+        .map(|e| ShownEvent {
+            at: stamp(e.at),
+            from_state: e.from_state,
+            to_state: e.to_state,
+            actor: e.actor,
+            note: e.note,
+        })
+        .collect();
+    let notes = db::notes::for_request(db, request_id)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, n): (usize, Note)| ShownNote {
+            number: i + 1,
+            at: stamp(n.at),
+            author: n.author,
+            text: n.text,
+        })
+        .collect();
+    Ok(Some(RequestDetails {
+        request: super::ListedRequest::new(ctx, listed, now),
+        extended_at: extended_at.map(stamp),
+        original_due_at: original_due_at.map(stamp),
+        events,
+        notes,
+    }))
+}
+
+impl RequestDetails {
+    /// The request as text: its facts, then its history, then its notes.
+    pub fn describe(&self) -> String {
+        let r = &self.request;
+        let mut out = format!(
+            "Request #{} – {} – {}\nReceived {} by {} ({})\nDue {} ({})\n",
+            r.id,
+            r.kind.label(),
+            r.state.label(),
+            r.received_at,
+            r.channel.as_str(),
+            r.deadline_offset,
+            r.due_at,
+            if r.days_left >= 0 {
+                format!("{} days left", r.days_left)
+            } else {
+                format!("{} days late", -r.days_left)
+            },
+        );
+        if let (Some(at), Some(was)) = (&self.extended_at, &self.original_due_at) {
+            out.push_str(&format!("Extended {at}; it was due {was}\n"));
+        }
+        out.push_str(&format!(
+            "Email proven: {}\n\nHistory:\n",
+            if r.email_verified { "yes" } else { "no" }
+        ));
+        for e in &self.events {
+            let from = e
+                .from_state
+                .map_or("new".to_owned(), |s| s.as_str().to_owned());
+            out.push_str(&format!(
+                "  {}  {} → {}  by {}",
+                e.at,
+                from,
+                e.to_state.as_str(),
+                e.actor
+            ));
+            if let Some(note) = &e.note {
+                out.push_str(&format!("  ({note})"));
+            }
+            out.push('\n');
+        }
+        if self.notes.is_empty() {
+            out.push_str("\nNo notes.\n");
+        } else {
+            out.push_str("\nNotes:\n");
+            for n in &self.notes {
+                out.push_str(&format!(
+                    "  {}. {} by {}: {}\n",
+                    n.number, n.at, n.author, n.text
+                ));
+            }
+        }
+        out
+    }
+}

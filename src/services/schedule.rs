@@ -1,0 +1,159 @@
+//! What runs on a schedule rather than on someone's command: reminders to people whose request
+//! waits for them, the officers' weekly digest, the community's size, and the channel posts
+//! before the policy deadline. Each is claimed in the database, so a restart or a second
+//! instance never sends one twice.
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+
+use super::{mail, uow::Uow};
+use crate::{config::Config, db, email::DigestContext};
+
+/// Request numbers a digest lists of each group; the counts are always whole.
+const DIGEST_IDS: usize = 100;
+
+/// The days before the policy deadline at which the announcement channel is told.
+pub const ANNOUNCE_DAYS: [i64; 3] = [14, 7, 1];
+
+/// Reminds each person whose request still waits for them, once, `REMINDER_AFTER_HOURS` after
+/// it was received: by mail at the addresses it waits on (a Discord member is never sent an
+/// unsolicited DM; /status and the buttons show them what waits). Returns how many mails.
+pub fn remind(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
+    let cfg = uow.config();
+    let after = i64::from(cfg.officers.reminder_after_hours);
+    if after == 0 {
+        return Ok(0);
+    }
+    let within = Duration::hours(i64::from(cfg.confirm_within_hours));
+    let now = uow.now;
+    let mut mails = 0;
+    for req in db::requests::awaiting_unreminded(uow.db, now - Duration::hours(after))? {
+        let expires = req.received_at + within;
+        db::requests::mark_reminded(uow.db, req.id, now)?;
+        // Lapsed already: it expires on the next sweep, and a reminder would say otherwise.
+        if expires <= now {
+            continue;
+        }
+        for address in db::outbox::waiting_addresses(uow.db, req.id, req.person_id)? {
+            let mut ctx = mail::context(uow, &req, None);
+            ctx.expires = Some(uow.ctx.show_time(expires));
+            mail::queue_with(uow, "reminder", &req, &address, &ctx)?;
+            mails += 1;
+        }
+    }
+    Ok(mails)
+}
+
+/// The ISO week (`2026-W48`) `now` falls in, in `REPORT_TIMEZONE`, when the digest is due in
+/// it: on `DIGEST_WEEKDAY` or, if nothing ran that day, any later day of the same week.
+pub fn digest_week(cfg: &Config, now: DateTime<Utc>) -> Option<String> {
+    let day = cfg.officers.digest_weekday?;
+    let local = now.with_timezone(&cfg.report_timezone);
+    if local.weekday().num_days_from_monday() < day.num_days_from_monday() {
+        return None;
+    }
+    let week = local.iso_week();
+    Some(format!("{}-W{:02}", week.year(), week.week()))
+}
+
+/// What is due within 7 days and what is overdue, as of now.
+pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
+    let now = uow.now;
+    let due = db::requests::unanswered_due_by(uow.db, now + Duration::days(7))?;
+    let (overdue, soon): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, at)| *at <= now);
+    let ids = |v: &[(i64, DateTime<Utc>)]| v.iter().take(DIGEST_IDS).map(|(id, _)| *id).collect();
+    Ok(DigestContext {
+        organisation: uow.config().organisation_name.clone(),
+        week: week.to_owned(),
+        as_of: uow.ctx.show_time(now),
+        overdue_count: overdue.len(),
+        overdue: ids(&overdue),
+        due_soon_count: soon.len(),
+        due_soon: ids(&soon),
+    })
+}
+
+/// Claims `week`'s digest mail and queues it to every officer in the same unit of work;
+/// false when there is no officer or it went before.
+pub fn mail_digest(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<bool> {
+    if uow.config().privacy_officers.is_empty()
+        || !db::schedule::claim_digest_mailed(uow.db, week, uow.now)?
+    {
+        return Ok(false);
+    }
+    let rendered = uow.ctx.templates.render("digest", &digest(uow, week)?)?;
+    for officer in &uow.config().privacy_officers {
+        mail::queue_to_officer(uow, "digest", officer, &rendered, None)?;
+    }
+    Ok(true)
+}
+
+/// Claims `week`'s digest post; the Markdown to post, or `None` when it was posted before.
+pub fn claim_digest_post(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<Option<String>> {
+    if !db::schedule::claim_digest_posted(uow.db, week, uow.now)? {
+        return Ok(None);
+    }
+    let d = digest(uow, week)?;
+    let group = |label: &str, count: usize, ids: &[i64]| {
+        let mut line = format!("{label}: {count}");
+        if !ids.is_empty() {
+            let shown: Vec<String> = ids.iter().take(40).map(|id| format!("#{id}")).collect();
+            line.push_str(&format!(" ({}", shown.join(", ")));
+            if count > shown.len() {
+                line.push_str(&format!(" and {} more", count - shown.len()));
+            }
+            line.push(')');
+        }
+        line
+    };
+    Ok(Some(format!(
+        "**Privacy requests due, week {}** (as of {})\n{}\n{}\n`/requests` shows each one.",
+        d.week,
+        d.as_of,
+        group("Overdue", d.overdue_count, &d.overdue),
+        group("Due within 7 days", d.due_soon_count, &d.due_soon),
+    )))
+}
+
+/// Today's date (UTC), the day the community's size is kept under.
+pub fn today(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%d").to_string()
+}
+
+/// The announcement due now, claimed: only the latest threshold reached is posted (after a
+/// few days down, the 14-day post is not sent once the 7-day one is due). `None` when the
+/// deadline has passed, no threshold is reached, or it was posted before.
+pub fn claim_announcement(uow: &mut Uow<'_>) -> anyhow::Result<Option<String>> {
+    let cfg = uow.config();
+    let left = cfg.policy_deadline - uow.now;
+    if left <= Duration::zero() {
+        return Ok(None);
+    }
+    let reached: Vec<i64> = ANNOUNCE_DAYS
+        .into_iter()
+        .filter(|d| left <= Duration::days(*d))
+        .collect();
+    let Some(latest) = reached.iter().copied().min() else {
+        return Ok(None);
+    };
+    let fresh = db::schedule::claim_announcement(uow.db, latest, uow.now)?;
+    for d in reached {
+        db::schedule::claim_announcement(uow.db, d, uow.now)?;
+    }
+    if !fresh {
+        return Ok(None);
+    }
+    let days = (left.num_seconds() + 86_399) / 86_400;
+    Ok(Some(format!(
+        "**{policy}: {days} day{s} left to choose**\n\
+         The deadline is {deadline}. If you do nothing, you count as opted in: {org} may use your data that it \
+         holds outside Discord (for example your chats with its AI product) for this purpose. This bot never \
+         reads your Discord messages.\n\
+         To choose, use /optout or /optin here (only you see the answer), or write to {address}. /privacy \
+         explains each choice; /delete asks for your data to be erased.",
+        policy = cfg.policy_name,
+        s = if days == 1 { "" } else { "s" },
+        deadline = uow.ctx.show_time(cfg.policy_deadline),
+        org = cfg.organisation_name,
+        address = cfg.inbound.reply_address,
+    )))
+}
