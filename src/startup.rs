@@ -62,6 +62,11 @@ impl App {
         }
         let discord = self.services.config().discord.clone();
         if let Some(token) = discord.token.clone() {
+            if let Err(e) = discord::bot::check_token(&token.0, &discord).await {
+                let _ = stop_tx.send(true);
+                worker.await.context("the mail worker stopped abnormally")?;
+                return Err(RunError::Discord(e));
+            }
             let poster = discord::outbound::ChannelPoster::new(
                 discord::bot::http(&token.0, &discord),
                 discord.guild_id,

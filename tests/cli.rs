@@ -216,7 +216,7 @@ fn the_discord_command_list_prints_without_a_connection_or_database() {
         "",
     ));
     let defs: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(defs.as_array().unwrap().len(), 11);
+    assert_eq!(defs.as_array().unwrap().len(), 13);
     assert!(!dir.path().join("dsr-bot.db").exists());
 }
 
@@ -561,4 +561,128 @@ fn a_maildir_run_that_leaves_mail_for_later_says_so_in_its_exit_code() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 message(s) left"));
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 2);
+}
+
+#[test]
+fn an_officer_extends_notes_and_reads_a_request_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&dsr_bot(d, &["console", "--user", "alice"], "/delete\n"));
+
+    let extended = stdout(&dsr_bot(
+        d,
+        &[
+            "requests",
+            "extend",
+            "1",
+            "--days",
+            "20",
+            "--reason",
+            "three systems to search",
+        ],
+        "",
+    ));
+    assert!(extended.contains("Request #1 is now due"), "{extended}");
+    let again = dsr_bot(
+        d,
+        &["requests", "extend", "1", "--days", "5", "--reason", "more"],
+        "",
+    );
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("can be extended once"), "{err}");
+
+    let noted = stdout(&dsr_bot(
+        d,
+        &[
+            "requests",
+            "note",
+            "1",
+            "Alice phoned; she means every system.",
+        ],
+        "",
+    ));
+    assert!(noted.contains("Note 1 added to request #1"), "{noted}");
+
+    let shown = stdout(&dsr_bot(d, &["requests", "show", "1"], ""));
+    for want in [
+        "Request #1",
+        "awaiting your confirmation",
+        "Extended",
+        "due date extended by 20 days",
+        "note 1 added",
+        "1. ",
+        "Alice phoned; she means every system.",
+    ] {
+        assert!(shown.contains(want), "{want}: {shown}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout(&dsr_bot(
+        d,
+        &["requests", "show", "1", "--format", "json"],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(
+        json["notes"][0]["text"],
+        "Alice phoned; she means every system."
+    );
+    assert!(json["original_due_at"].is_string());
+
+    let missing = dsr_bot(d, &["requests", "show", "7"], "");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("There is no request #7"));
+}
+
+#[test]
+fn templates_check_passes_the_built_in_ones_and_names_the_file_and_line_of_each_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = stdout(&dsr_bot(d, &["templates", "check"], ""));
+    assert!(ok.contains("every built-in template renders"), "{ok}");
+
+    let own = d.join("own");
+    std::fs::create_dir_all(own.join("email")).unwrap();
+    std::fs::create_dir_all(own.join("report")).unwrap();
+    std::fs::write(
+        own.join("email/due_extended.txt"),
+        "Subject: More time for request #{{ request_id }}\n\nWe now answer by {{ due }}: {{ reason }}\n",
+    )
+    .unwrap();
+    let fine = stdout(&dsr_bot(d, &["templates", "check", "own"], ""));
+    assert!(fine.contains("replaces 1 of them"), "{fine}");
+
+    std::fs::write(
+        own.join("email/reminder.txt"),
+        "Subject: Still waiting\n\nHello,\nDear {{ member_name }}, please confirm.\n",
+    )
+    .unwrap();
+    std::fs::write(own.join("email/remindr.html"), "<p>typo</p>").unwrap();
+    std::fs::write(
+        own.join("report/monthly.md"),
+        "**{{ m.month }}**\n{% if m.rate %}\nno end\n",
+    )
+    .unwrap();
+    let broken = dsr_bot_with(d, &["templates", "check"], "", &[("TEMPLATES_DIR", "own")]);
+    assert!(!broken.status.success());
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(err.contains("own/email/reminder.txt:4:"), "{err}");
+    assert!(
+        err.contains("member_name") || err.contains("undefined"),
+        "{err}"
+    );
+    assert!(
+        err.contains("own/email/remindr.html: replaces no template"),
+        "{err}"
+    );
+    assert!(err.contains("own/report/monthly.md:"), "{err}");
+    assert!(err.contains("3 template problem(s)"), "{err}");
+
+    // The service refuses to start on them, naming the file.
+    let run = dsr_bot_with(d, &["migrate"], "", &[("TEMPLATES_DIR", "own")]);
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("own/"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }

@@ -592,7 +592,7 @@ async fn commands_are_registered_once_across_restarts_and_again_when_the_set_cha
         put.path
             .contains(&format!("/guilds/{}/commands", fake_discord::GUILD_ID))
     );
-    assert_eq!(put.body.as_array().unwrap().len(), 11, "every command");
+    assert_eq!(put.body.as_array().unwrap().len(), 13, "every command");
 
     start_and_stop(2).await;
     assert_eq!(
@@ -694,4 +694,154 @@ async fn two_processes_split_the_shards_and_share_one_database() {
     );
     a.stop();
     b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn officers_extend_and_annotate_and_the_schedule_posts_and_counts_the_guild() {
+    const STAFF: u64 = 1_300_000_000_000_000_101;
+    const ANNOUNCE: u64 = 1_300_000_000_000_000_102;
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The deadline 5 days ahead (the 7-day announcement is due) and the digest due today.
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let today = chrono::Utc::now().format("%A").to_string().to_lowercase();
+    let bot = Bot::start(
+        &fake,
+        dir.path(),
+        &[
+            ("REPORT_CHANNEL_ID", &STAFF.to_string()),
+            ("ANNOUNCE_CHANNEL_ID", &ANNOUNCE.to_string()),
+            ("POLICY_DEADLINE", &deadline),
+            ("DIGEST_WEEKDAY", &today),
+        ],
+    );
+    fake.wait_ready(0).await;
+
+    let post_to = |channel: u64, needle: &'static str| {
+        move |f: &FakeDiscord| {
+            f.calls_to(&format!("POST /channels/{channel}/messages"))
+                .into_iter()
+                .find(|c| c.body["content"].as_str().unwrap_or("").contains(needle))
+        }
+    };
+    let announced = fake
+        .wait(
+            "the deadline announcement",
+            30,
+            post_to(ANNOUNCE, "days left to choose"),
+        )
+        .await;
+    let text = announced.body["content"].as_str().unwrap();
+    assert!(
+        text.contains("If you do nothing, you count as opted in"),
+        "{text}"
+    );
+    assert_eq!(
+        announced.body["allowed_mentions"]["parse"],
+        json!([]),
+        "a post never pings anyone: {}",
+        announced.body
+    );
+    fake.wait(
+        "the weekly digest",
+        30,
+        post_to(STAFF, "Privacy requests due"),
+    )
+    .await;
+    fake.wait("the member count", 30, |f| {
+        (!f.calls_to(&format!("GET /guilds/{}", fake_discord::GUILD_ID))
+            .is_empty())
+        .then_some(())
+    })
+    .await;
+    let mut size = 0;
+    for _ in 0..100 {
+        size = bot
+            .scalar("SELECT COALESCE(MAX(size), 0) FROM community_sizes WHERE source = 'discord'")
+            .await;
+        if size > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(size, fake_discord::MEMBER_COUNT as i64);
+
+    // A member's deletion waits; an officer extends it and notes it; members cannot.
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    let opts = |days: u64, reason: &str| {
+        json!([
+            {"name": "request_id", "type": 4, "value": 1},
+            {"name": "days", "type": 4, "value": days},
+            {"name": "reason", "type": 3, "value": reason},
+        ])
+    };
+    let (_, refused) = run(&fake, MEMBER, &[], "extend", opts(10, "mine")).await;
+    assert!(refused.contains("privacy-officer role"), "{refused}");
+    let (_, extended) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "extend",
+        opts(10, "three systems to search"),
+    )
+    .await;
+    assert!(extended.contains("Request #1 is now due"), "{extended}");
+    let dm = fake
+        .wait("the extension DM", 10, |f| {
+            f.calls_to(&format!("POST /channels/{}/messages", MEMBER + 1))
+                .into_iter()
+                .find(|c| {
+                    c.body["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("We need more time")
+                })
+        })
+        .await;
+    assert!(
+        dm.body["content"]
+            .as_str()
+            .unwrap()
+            .contains("three systems to search"),
+        "{}",
+        dm.body
+    );
+    let (_, twice) = run(&fake, OFFICER, &[OFFICER_ROLE], "extend", opts(5, "more")).await;
+    assert!(twice.contains("extended once"), "{twice}");
+
+    let (_, noted) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "note",
+        json!([
+            {"name": "request_id", "type": 4, "value": 1},
+            {"name": "text", "type": 3, "value": "Checked the CRM export."},
+        ]),
+    )
+    .await;
+    assert!(noted.contains("Note 1 added to request #1"), "{noted}");
+    let (_, shown) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "requests",
+        json!([{"name": "request_id", "type": 4, "value": 1}]),
+    )
+    .await;
+    for want in [
+        "Request #1",
+        "Extended",
+        "three systems to search",
+        "1. ",
+        "Checked the CRM export.",
+    ] {
+        assert!(shown.contains(want), "{want}: {shown}");
+    }
+    assert!(
+        !shown.contains(&MEMBER.to_string()),
+        "no member id: {shown}"
+    );
+    drop(bot);
 }

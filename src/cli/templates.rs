@@ -22,8 +22,9 @@ pub fn check(dir: Option<&Path>) -> Result<(), Failure> {
     }
     problems.extend(loaded.check_mail());
     problems.extend(crate::reports::render::check(&loaded));
-    // A file that does not parse fails again when rendered: name it once.
-    problems.dedup_by(|a, b| a.file == b.file && a.line == b.line);
+    // A file that does not parse fails again when rendered: name each file once.
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert(p.file.clone()));
     if problems.is_empty() {
         match dir {
             Some(d) => println!(

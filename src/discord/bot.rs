@@ -43,16 +43,11 @@ pub fn http(token: &str, settings: &DiscordConfig) -> serenity::Http {
     builder.build()
 }
 
-/// Connects and serves until `stop` fires or Discord ends the session.
-pub async fn run(
-    adapter: Arc<Adapter>,
-    token: &str,
-    settings: &DiscordConfig,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), StartError> {
+/// Checks the token before anything else talks to Discord: its shape, then one authenticated
+/// call, so a refused token or an unreachable Discord is reported in one line instead of the
+/// gateway retrying forever.
+pub async fn check_token(token: &str, settings: &DiscordConfig) -> Result<(), StartError> {
     serenity::validate_token(token).map_err(|_| StartError::MalformedToken)?;
-    // One authenticated call first: a refused token or an unreachable Discord is reported in
-    // one line instead of the gateway retrying forever.
     http(token, settings)
         .get_current_user()
         .await
@@ -64,6 +59,16 @@ pub async fn run(
             }
             other => StartError::Unreachable(format!("{other}")),
         })?;
+    Ok(())
+}
+
+/// Connects and serves until `stop` fires or Discord ends the session; [`check_token`] first.
+pub async fn run(
+    adapter: Arc<Adapter>,
+    token: &str,
+    settings: &DiscordConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), StartError> {
     let data = adapter.clone();
     let guild = settings.guild_id;
     let framework = poise::Framework::builder()

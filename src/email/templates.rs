@@ -197,7 +197,13 @@ impl Templates {
         self.env
             .get_template(name)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| self.problem(&e))
+            .map_err(|e| match e.kind() {
+                // It did not load: its file's own problem says why.
+                minijinja::ErrorKind::TemplateNotFound if self.origin.contains_key(name) => {
+                    problem(&self.origin[name], &e)
+                }
+                _ => self.problem(&e),
+            })
     }
 
     pub fn render(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<Rendered> {

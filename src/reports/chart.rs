@@ -131,3 +131,98 @@ fn draw_legend<DB: DrawingBackend>(
 fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing the report chart: {e:?}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn month(m: &str, outs: i64, ins: i64) -> MonthFigures {
+        MonthFigures {
+            month: m.into(),
+            opt_outs: outs,
+            opt_ins: ins,
+            deletions: 0,
+            opt_out_rate: (outs + ins > 0).then(|| outs as f64 / (outs + ins) as f64),
+            standing_opted_out: 0,
+            standing_opted_in: 0,
+            before_deadline: 0,
+            after_deadline: 0,
+            deletions_completed: 0,
+            median_days_to_complete: None,
+            overdue_at_month_end: 0,
+            extended: 0,
+            community_size: None,
+            no_decision: None,
+            no_decision_share: None,
+        }
+    }
+
+    /// The text of every `<text>` element.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                t.split_once('>')
+                    .and_then(|(_, rest)| rest.split_once("</text>"))
+            })
+            .map(|(inner, _)| inner.trim().to_owned())
+            .collect()
+    }
+
+    /// The top edge of every filled rectangle in `colour` (upper-case hex, as plotters writes).
+    fn bar_tops(svg: &str, colour: &str) -> Vec<f64> {
+        svg.split("<rect")
+            .skip(1)
+            .filter(|r| {
+                r.split("/>")
+                    .next()
+                    .unwrap_or("")
+                    .contains(&format!("fill=\"{colour}\""))
+            })
+            .filter_map(|r| {
+                let y = r.split(" y=\"").nth(1)?.split('"').next()?;
+                y.parse().ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn small_counts_are_labelled_in_whole_numbers() {
+        let (a, b) = (month("2025-09", 3, 1), month("2025-10", 1, 2));
+        let svg = svg(&[&a, &b]).unwrap();
+        let labels = texts(&svg);
+        let numbers: Vec<&String> = labels
+            .iter()
+            .filter(|t| t.chars().next().is_some_and(|c| c.is_ascii_digit()) && !t.contains('-'))
+            .collect();
+        assert!(!numbers.is_empty(), "{labels:?}");
+        assert!(
+            numbers.iter().all(|n| !n.contains('.')),
+            "fractional labels: {numbers:?}"
+        );
+        for want in ["0", "1", "2", "3"] {
+            assert!(
+                labels.iter().any(|l| l == want),
+                "{want} missing: {labels:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_legend_sits_above_the_plot_not_on_the_bars() {
+        // The tallest bar reaches the top of the plot, where a legend inside it would sit.
+        let (a, b) = (month("2025-09", 50, 2), month("2025-10", 48, 50));
+        let svg = svg(&[&a, &b]).unwrap();
+        let tops = bar_tops(&svg, "#2B6CB0");
+        // Two bars and the legend's swatch.
+        assert_eq!(tops.len(), 3, "{svg}");
+        let (legend, bars): (Vec<f64>, Vec<f64>) =
+            tops.into_iter().partition(|y| *y < LEGEND_BAND as f64);
+        assert_eq!(legend.len(), 1, "one swatch in the legend band");
+        assert!(bars.iter().all(|y| *y >= LEGEND_BAND as f64), "{bars:?}");
+        let labels = texts(&svg);
+        for name in ["opt-outs", "opt-ins", "opt-out rate"] {
+            assert!(labels.iter().any(|l| l == name), "{name}: {labels:?}");
+        }
+    }
+}

@@ -28,6 +28,8 @@ pub const APP_ID: u64 = 1_100_000_000_000_000_001;
 pub const BOT_ID: u64 = APP_ID;
 pub const GUILD_ID: u64 = 1_200_000_000_000_000_002;
 pub const CHANNEL_ID: u64 = 1_300_000_000_000_000_003;
+/// The guild's approximate member count, as `GET /guilds/{id}?with_counts=true` reports it.
+pub const MEMBER_COUNT: u64 = 4_321;
 /// A token serenity accepts as well formed.
 pub const TOKEN: &str = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB";
 
@@ -460,6 +462,25 @@ impl FakeDiscord {
                     .collect();
                 ok(Value::Array(cmds))
             }
+            ("GET", ["users", "@me", "guilds"]) => ok(json!([{
+                "id": GUILD_ID.to_string(), "name": "Example Community", "icon": null, "owner": false,
+                "permissions": "0", "features": [],
+            }])),
+            ("GET", ["guilds", guild]) if *guild == GUILD_ID.to_string() => ok(json!({
+                "id": GUILD_ID.to_string(), "name": "Example Community", "icon": null, "icon_hash": null,
+                "splash": null, "discovery_splash": null, "owner_id": "1", "afk_channel_id": null,
+                "afk_timeout": 300, "widget_enabled": false, "widget_channel_id": null,
+                "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
+                "roles": [], "emojis": [], "features": [], "mfa_level": 0, "application_id": null,
+                "system_channel_id": null, "system_channel_flags": 0, "rules_channel_id": null,
+                "max_presences": null, "max_members": 500000, "vanity_url_code": null, "description": null,
+                "banner": null, "premium_tier": 0, "premium_subscription_count": 0, "preferred_locale": "en-US",
+                "public_updates_channel_id": null, "max_video_channel_users": 25,
+                "max_stage_video_channel_users": 50, "approximate_member_count": MEMBER_COUNT,
+                "approximate_presence_count": 1000, "nsfw_level": 0, "stickers": [],
+                "premium_progress_bar_enabled": false, "safety_alerts_channel_id": null,
+                "incidents_data": null,
+            })),
             ("POST", ["interactions", _, _, "callback"]) => {
                 reply(StatusCode::NO_CONTENT, Value::Null)
             }

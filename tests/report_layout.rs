@@ -1,0 +1,181 @@
+//! The HTML report in a real browser: headless Chromium lays it out at a phone's width
+//! (400 px) and a desktop's (1200 px), and no table may be wider than the page. Screenshots of
+//! both are left in the target folder (`report-layout/`) for a person to look at.
+//!
+//! Headless Chromium will not make a window narrower than 500 px, so the report is shown in a
+//! frame of exactly the width under test, and measured from the page around it.
+
+mod common;
+
+use std::{path::Path, process::Command};
+
+use common::TestApp;
+use dsr_bot::reports::{MonthFigures, Report, render::Format};
+
+fn month(m: &str, scale: i64) -> MonthFigures {
+    let (outs, ins) = (1_234 * scale, 987 * scale);
+    MonthFigures {
+        month: m.into(),
+        opt_outs: outs,
+        opt_ins: ins,
+        deletions: 321 * scale,
+        opt_out_rate: Some(outs as f64 / (outs + ins) as f64),
+        standing_opted_out: 45_678 * scale,
+        standing_opted_in: 34_567 * scale,
+        before_deadline: outs,
+        after_deadline: ins,
+        deletions_completed: 300 * scale,
+        median_days_to_complete: Some(12.25),
+        overdue_at_month_end: 17 * scale,
+        extended: 9 * scale,
+        community_size: Some(1_000_000),
+        no_decision: Some(1_000_000 - 80_245 * scale),
+        no_decision_share: Some((1_000_000 - 80_245 * scale) as f64 / 1e6),
+    }
+}
+
+/// A year of large figures: the widest table the report makes.
+fn year() -> Report {
+    let months: Vec<MonthFigures> = (1..=12)
+        .map(|m| month(&format!("2025-{m:02}"), m))
+        .collect();
+    Report {
+        figures: month("2026-01", 12),
+        timezone: "Europe/Berlin".into(),
+        trend: months,
+    }
+}
+
+const FRAME: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"></head><body style="margin:0">
+<iframe id="report" src="report.html" style="width:WIDTHpx;height:3000px;border:0;display:block"></iframe>
+<script>
+document.getElementById('report').addEventListener('load', function () {
+  var doc = this.contentDocument, page = doc.documentElement.clientWidth, problems = [];
+  var tables = doc.querySelectorAll('table');
+  tables.forEach(function (t, i) {
+    var r = t.getBoundingClientRect();
+    if (r.left < -0.5 || r.right > page + 0.5) {
+      problems.push('table ' + i + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px of a ' + page + ' px page');
+    }
+    t.querySelectorAll('td, th').forEach(function (c) {
+      var b = c.getBoundingClientRect();
+      if (b.width > 0 && (b.right > page + 0.5 || b.left < -0.5)) {
+        problems.push('a cell of table ' + i + ' ("' + c.textContent + '") reaches ' + Math.round(b.right) + ' px');
+      }
+    });
+  });
+  if (doc.documentElement.scrollWidth > page) {
+    problems.push('the page scrolls sideways: ' + doc.documentElement.scrollWidth + ' px in ' + page + ' px');
+  }
+  var cells = doc.querySelectorAll('td').length;
+  document.body.setAttribute('data-layout', JSON.stringify({page: page, tables: tables.length, cells: cells, problems: problems}));
+});
+</script></body></html>"#;
+
+fn chromium() -> &'static str {
+    for bin in ["chromium", "chromium-browser"] {
+        if Command::new(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return bin;
+        }
+    }
+    panic!(
+        "headless Chromium is needed for this test: `apt-get install chromium` (scripts/test installs it)"
+    );
+}
+
+fn run_chromium(dir: &Path, width: u32, extra: &[String]) -> String {
+    let window = format!("--window-size={},3000", width.max(500));
+    let profile = format!(
+        "--user-data-dir={}",
+        dir.join(format!("profile-{width}")).display()
+    );
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(&window)
+        .arg(&profile)
+        .args(extra)
+        .arg(format!(
+            "file://{}",
+            dir.join(format!("frame-{width}.html")).display()
+        ))
+        .output()
+        .expect("running chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Lays the report out `width` px wide; returns what the page around it measured.
+fn measure(dir: &Path, width: u32) -> serde_json::Value {
+    std::fs::write(
+        dir.join(format!("frame-{width}.html")),
+        FRAME.replace("WIDTH", &width.to_string()),
+    )
+    .unwrap();
+    let dom = run_chromium(dir, width, &["--dump-dom".into()]);
+    let attr = dom
+        .split("data-layout=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the measuring script did not run: {dom}"));
+    let json = attr.replace("&quot;", "\"").replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap()
+}
+
+fn screenshot(dir: &Path, width: u32) -> std::path::PathBuf {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-layout");
+    std::fs::create_dir_all(&shots).unwrap();
+    let path = shots.join(format!("report-{width}.png"));
+    let _ = std::fs::remove_file(&path);
+    run_chromium(dir, width, &[format!("--screenshot={}", path.display())]);
+    path
+}
+
+#[tokio::test]
+async fn the_html_report_fits_a_phone_and_a_desktop_without_cutting_columns() {
+    let app = TestApp::spawn().await;
+    let html = app.services.render_report(&year(), Format::Html).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.html"), &html).unwrap();
+
+    for width in [400, 1200] {
+        let m = measure(dir.path(), width);
+        assert_eq!(m["page"], width, "the frame is {width} px wide: {m}");
+        assert!(m["tables"].as_u64().unwrap() >= 1, "{m}");
+        // Twelve months of eleven columns: every value is laid out, none dropped.
+        assert_eq!(m["cells"], 12 * 11, "{m}");
+        assert_eq!(
+            m["problems"].as_array().unwrap().len(),
+            0,
+            "at {width} px: {}",
+            m["problems"]
+        );
+
+        let shot = screenshot(dir.path(), width);
+        let png = std::fs::read(&shot).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
+        // The width in the PNG header: the window, which holds the frame.
+        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        assert_eq!(w, width.max(500));
+    }
+}
