@@ -202,11 +202,10 @@ async fn reports_count_extensions_and_take_overdue_from_the_extended_date() {
     // extended.
     let app = TestApp::spawn().await;
     let extended = deletion_by_mail(&app).await;
-    let _plain = {
-        ingest_raw(&app.services, &new_mail("carol@example.net", "delete"))
-            .await
-            .unwrap();
-    };
+    // Another, left as it was.
+    ingest_raw(&app.services, &new_mail("carol@example.net", "delete"))
+        .await
+        .unwrap();
     app.clock.set(at("2025-10-10T12:00:00Z"));
     app.services
         .extend_request(console_call(), extended, 30, "three systems to search")
@@ -273,7 +272,6 @@ async fn a_waiting_request_gets_one_reminder_and_none_once_it_ended() {
 #[tokio::test]
 async fn a_discord_member_is_never_sent_an_unsolicited_reminder() {
     let app = TestApp::spawn().await;
-    let member = dsr_bot::domain::Actor::Discord(dsr_bot::domain::DiscordId(4242));
     app.services
         .file_request(
             &Origin::discord(dsr_bot::domain::DiscordId(4242), 1),
@@ -282,7 +280,6 @@ async fn a_discord_member_is_never_sent_an_unsolicited_reminder() {
         )
         .await
         .unwrap();
-    let _ = member;
     app.clock.advance(Duration::hours(49));
     assert_eq!(app.services.send_reminders().await.unwrap(), 0);
     assert_eq!(app.count("outbox").await, 0);

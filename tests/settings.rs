@@ -83,6 +83,12 @@ const BAD: &[(&str, &[&str])] = &[
     ("CODE_MAILS_PER_DAY", &["-1", "x"]),
     ("CODE_TRIES_PER_DAY", &["-1", "x"]),
     ("RUST_LOG", &["dsr_bot=loud", "[["]),
+    ("MAX_EXTENSION_DAYS", &["0", "91", "-1", "two months"]),
+    ("REMINDER_AFTER_HOURS", &["72", "-1", "99999999999", "soon"]),
+    ("DIGEST_WEEKDAY", &["mondays", "8", "weekly"]),
+    ("ANNOUNCE_CHANNEL_ID", &["general", "0"]),
+    ("COMMUNITY_SIZE", &["0", "-3", "1000000001", "lots"]),
+    ("TEMPLATES_DIR", &["/dev/null/templates", "no-such-folder"]),
 ];
 
 fn run(dir: &std::path::Path, key: &str, value: &str) -> std::process::Output {
@@ -137,6 +143,14 @@ fn the_edges_of_every_range_are_accepted() {
         ("RATE_LIMIT_PER_PERSON", "0"),
         ("POLICY_DEADLINE", "2199-12-31T23:59:59Z"),
         ("RUST_LOG", "warn,dsr_bot=debug"),
+        ("MAX_EXTENSION_DAYS", "1"),
+        ("MAX_EXTENSION_DAYS", "90"),
+        ("REMINDER_AFTER_HOURS", "0"),
+        ("REMINDER_AFTER_HOURS", "71"),
+        ("DIGEST_WEEKDAY", "Sunday"),
+        ("DIGEST_WEEKDAY", "off"),
+        ("COMMUNITY_SIZE", "1"),
+        ("COMMUNITY_SIZE", "1000000000"),
     ] {
         let out = run(dir.path(), key, value);
         assert!(
