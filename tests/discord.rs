@@ -411,11 +411,12 @@ fn the_registered_command_list_is_complete_and_hides_officer_commands() {
         names,
         [
             "optout", "optin", "delete", "confirm", "cancel", "verify", "status", "privacy",
-            "requests", "complete", "report"
+            "requests", "complete", "extend", "note", "report"
         ]
     );
     for c in list {
-        let officer = ["requests", "complete", "report"].contains(&c["name"].as_str().unwrap());
+        let officer = ["requests", "complete", "extend", "note", "report"]
+            .contains(&c["name"].as_str().unwrap());
         // MANAGE_GUILD = 1 << 5.
         assert_eq!(
             c["default_member_permissions"].as_str() == Some("32"),
