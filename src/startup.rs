@@ -52,6 +52,12 @@ impl App {
     /// `DISCORD_TOKEN` is set, or else the console on this terminal as `console_user`. Stops at
     /// Ctrl-C (or the console's end of input), after a last mail flush.
     pub async fn run(self, console_user: ConsoleUser) -> Result<(), RunError> {
+        if self.services.config().database_key == crate::config::DatabaseKey::Beside {
+            tracing::warn!(
+                key_file = %crate::db::cipher::key_file_beside(&self.services.config().database_path).display(),
+                "the database key is kept beside the database: it protects a copy of the database file alone, not a copy of the whole folder; keep the key elsewhere (DATABASE_KEY_FILE on another volume, or DATABASE_KEY from a secret store)"
+            );
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(self.outbox_worker()?.run(stop_rx.clone()));
         if let Some(url) = &self.services.config().inbound.imap_url {

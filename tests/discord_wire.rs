@@ -61,12 +61,7 @@ impl Bot {
     }
 
     async fn db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!(
-            "sqlite://{}",
-            self.dir.join("dsr-bot.db").display()
-        ))
-        .await
-        .unwrap()
+        open_db(&self.dir.join("dsr-bot.db")).await
     }
 
     async fn scalar(&self, sql: &str) -> i64 {
@@ -85,6 +80,13 @@ impl Drop for Bot {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The bot's database, opened with the key it made beside it.
+async fn open_db(path: &Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect_with(dsr_bot::db::cipher::options_with_key_beside(path).unwrap())
+        .await
+        .unwrap()
 }
 
 fn rand_suffix() -> u64 {
@@ -602,12 +604,7 @@ async fn commands_are_registered_once_across_restarts_and_again_when_the_set_cha
     );
 
     // A different set was registered before (an older version of the bot).
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("dsr-bot.db").display()
-    ))
-    .await
-    .unwrap();
+    let db = open_db(&dir.path().join("dsr-bot.db")).await;
     sqlx::query("UPDATE settings SET value = 'an older set' WHERE name LIKE 'discord_commands:%'")
         .execute(&db)
         .await

@@ -246,10 +246,11 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
     worker.flush().await.unwrap();
     let held = || holds(&on_disk(&app), address);
 
-    let mut reader =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
-            .await
-            .unwrap();
+    let mut reader = sqlx::SqliteConnection::connect_with(
+        &dsr_bot::db::cipher::options_with_key_beside(&app.db_path()).unwrap(),
+    )
+    .await
+    .unwrap();
     sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
     sqlx::query("SELECT COUNT(*) FROM people")
         .fetch_one(&mut reader)

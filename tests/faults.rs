@@ -23,7 +23,7 @@ fn bin() -> Command {
 }
 
 async fn pool(path: &std::path::Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+    sqlx::SqlitePool::connect_with(dsr_bot::db::cipher::options_with_key_beside(path).unwrap())
         .await
         .unwrap()
 }

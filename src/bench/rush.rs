@@ -50,6 +50,10 @@ pub struct RushOptions {
     /// Print "ack ID" for each acknowledged request, as it happens.
     #[arg(long)]
     pub print_acks: bool,
+    /// Run on an unencrypted database, to see what encryption costs (the service itself
+    /// always encrypts).
+    #[arg(long)]
+    pub plain: bool,
 }
 
 /// What one simulated member does, from a fixed mix: mostly opt-outs, some opt-ins (a few
@@ -101,6 +105,10 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
     if let Some(db) = &opts.database {
         cfg.database_path = db.clone();
     }
+    if opts.plain {
+        cfg.database_key = crate::config::DatabaseKey::Plain;
+    }
+    let key = db::cipher::key(&cfg, true)?;
     let app = App::build(cfg).await?;
     let services = app.services.clone();
     let mut run = match opts.rate {
@@ -111,8 +119,13 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
     run.latencies.sort_unstable();
     let done = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
     let (rows, mails) = db::bench::counts(services.pool()).await?;
-    let baseline =
-        db::bench::raw_insert_rate(dir.path(), &opts.sync, opts.requests.min(5_000)).await?;
+    let baseline = db::bench::raw_insert_rate(
+        dir.path(),
+        &opts.sync,
+        opts.requests.min(5_000),
+        key.as_ref(),
+    )
+    .await?;
     let load = match opts.rate {
         Some(rate) => format!("offered at {rate:.0}/s (Poisson arrivals)"),
         None => format!("concurrency {}", opts.concurrency),

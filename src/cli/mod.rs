@@ -1,6 +1,7 @@
 //! Command-line interface: the argument schema and dispatch here, each subcommand's work in
 //! the module named for it.
 
+mod db;
 mod discord;
 mod import;
 mod mail;
@@ -89,10 +90,29 @@ pub enum Cmd {
         #[command(subcommand)]
         command: DiscordCmd,
     },
+    /// The database's encryption at rest (stop the service first).
+    Db {
+        #[command(subcommand)]
+        command: DbCmd,
+    },
     /// Your own wording: check the mail and report templates.
     Templates {
         #[command(subcommand)]
         command: TemplatesCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCmd {
+    /// Encrypt a plain database with the configured key (DATABASE_KEY, DATABASE_KEY_FILE, or a
+    /// new key file beside it): copied, checked, then put in place; all or nothing.
+    Encrypt,
+    /// Move the database to a new key: copied, checked, then put in place; all or nothing.
+    Rekey {
+        /// Take the new key from this file (made, with a random key, if missing). Without it, a
+        /// key kept beside the database is replaced by a new random one.
+        #[arg(long)]
+        new_key_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -223,8 +243,17 @@ fn is_storage(e: &anyhow::Error) -> bool {
 }
 
 impl From<anyhow::Error> for Failure {
+    /// A database that does not open with its key, or is not encrypted yet, is the
+    /// operator's configuration to fix (exit 2); anything else is internal.
     fn from(e: anyhow::Error) -> Self {
-        Failure::Internal(e)
+        let key_problem = e.chain().any(|c| {
+            c.is::<crate::db::cipher::WrongKey>() || c.is::<crate::db::cipher::PlainDatabase>()
+        });
+        if key_problem {
+            Failure::Config(format!("{e:#}"))
+        } else {
+            Failure::Internal(e)
+        }
     }
 }
 
@@ -233,7 +262,7 @@ impl From<crate::startup::RunError> for Failure {
         match e {
             // Token and connection problems are configuration to the operator: one line, exit 2.
             crate::startup::RunError::Discord(e) => Failure::Config(e.to_string()),
-            crate::startup::RunError::Other(e) => Failure::Internal(e),
+            crate::startup::RunError::Other(e) => Failure::from(e),
         }
     }
 }
@@ -271,6 +300,14 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         return Ok(());
     }
     let log = config.log_filter.clone();
+    if let Cmd::Db { command } = &command {
+        // The file is replaced whole: nothing may have it open, this process included.
+        crate::telemetry::init("warn", log.as_deref());
+        return match command {
+            DbCmd::Encrypt => db::encrypt(&config),
+            DbCmd::Rekey { new_key_file } => db::rekey(&config, new_key_file.as_deref()),
+        };
+    }
     if let Cmd::Bench { command } = command {
         crate::telemetry::init("warn", log.as_deref());
         let out = match command {
@@ -357,7 +394,7 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
                 s.delivered, s.failed
             );
         }
-        Cmd::Discord { .. } | Cmd::Bench { .. } | Cmd::Templates { .. } => {
+        Cmd::Discord { .. } | Cmd::Bench { .. } | Cmd::Templates { .. } | Cmd::Db { .. } => {
             unreachable!("answered before the database is opened")
         }
         Cmd::IngestMail { maildir } => mail::ingest(&app, maildir).await?,

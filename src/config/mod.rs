@@ -71,6 +71,8 @@ pub struct Config {
     /// Key for codes and for the hashes kept after an erasure; generated and stored in the
     /// database when unset.
     pub hash_key: Option<SecretKey>,
+    /// Where the key that encrypts the database comes from.
+    pub database_key: DatabaseKey,
     pub code_ttl_minutes: u32,
     pub confirm_within_hours: u32,
     pub mail_poll_seconds: u64,
@@ -151,13 +153,28 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Key bytes that never appear in logs or debug output.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey(pub Vec<u8>);
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey(..)")
     }
+}
+
+/// Where the database's encryption key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKey {
+    /// `DATABASE_KEY`: 64 hex digits.
+    Given(SecretKey),
+    /// `DATABASE_KEY_FILE`: a file holding the 64 hex digits.
+    File(PathBuf),
+    /// Neither set: a key file beside the database (`dsr-bot.db` -> `dsr-bot.key`), made with a
+    /// random key when the database is created.
+    Beside,
+    /// No encryption. No setting selects it: only `bench rush --plain` does, to measure what
+    /// encryption costs.
+    Plain,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +278,28 @@ impl Config {
                         .to_owned()
                 })
         })?;
+        let given = r.optional("DATABASE_KEY", |raw| {
+            hex::decode(raw)
+                .ok()
+                .filter(|k| k.len() == 32)
+                .map(SecretKey)
+                .ok_or_else(|| {
+                    "must be 32 bytes written as 64 hex digits; `openssl rand -hex 32` makes one"
+                        .to_owned()
+                })
+        })?;
+        let key_file = r.optional("DATABASE_KEY_FILE", |raw| Ok(PathBuf::from(raw)))?;
+        let database_key = match (given, key_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    key: "DATABASE_KEY_FILE",
+                    problem: "DATABASE_KEY is set too; set one of them".into(),
+                });
+            }
+            (Some(k), None) => DatabaseKey::Given(k),
+            (None, Some(f)) => DatabaseKey::File(f),
+            (None, None) => DatabaseKey::Beside,
+        };
         let sqlite_synchronous = r.parsed("SQLITE_SYNCHRONOUS", "full", |raw| {
             let v = raw.to_ascii_lowercase();
             matches!(v.as_str(), "full" | "normal")
@@ -403,6 +442,7 @@ impl Config {
             privacy_officers,
             reports_dir: PathBuf::from(r.text("REPORTS_DIR", "reports", 4_096)?),
             hash_key,
+            database_key,
             code_ttl_minutes: r.number("CODE_TTL_MINUTES", 30, 1, 1_440)?,
             confirm_within_hours,
             mail_poll_seconds: r.number("MAIL_POLL_SECONDS", 5, 1, 3_600)?,

@@ -15,9 +15,19 @@ pub async fn counts(pool: &SqlitePool) -> anyhow::Result<(i64, i64)> {
 }
 
 /// Single-row INSERT transactions into a bare table in `dir`, one after another on one
-/// connection, with the same journal and synchronous settings: what one durable write costs.
-pub async fn raw_insert_rate(dir: &std::path::Path, sync: &str, n: usize) -> anyhow::Result<f64> {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
+/// connection, with the same journal, synchronous and encryption settings: what one durable
+/// write costs.
+pub async fn raw_insert_rate(
+    dir: &std::path::Path,
+    sync: &str,
+    n: usize,
+    key: Option<&super::cipher::Key>,
+) -> anyhow::Result<f64> {
+    let mut options = sqlx::sqlite::SqliteConnectOptions::new();
+    if let Some(k) = key {
+        options = options.pragma("key", k.pragma());
+    }
+    let options = options
         .filename(dir.join("baseline.db"))
         .create_if_missing(true)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)

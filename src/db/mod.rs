@@ -8,6 +8,7 @@
 //! outside this folder but through the [`Conn`] it hands to a unit of work.
 
 pub mod bench;
+pub mod cipher;
 pub mod copies;
 pub mod erasure;
 pub mod events;
@@ -88,11 +89,25 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
             format!("creating the folder for the database {}", parent.display())
         })?;
     }
+    let state = cipher::file_state(path)
+        .with_context(|| format!("reading the database {}", path.display()))?;
+    if state == cipher::FileState::Plain && config.database_key != crate::config::DatabaseKey::Plain
+    {
+        return Err(cipher::PlainDatabase(path.display().to_string()).into());
+    }
     if !writable(path) {
         return match access {
             Access::ReadWrite => Err(ReadOnlyDatabase(path.display().to_string()).into()),
             Access::ReadOnly => open_read_only(config).await,
         };
+    }
+    let key = cipher::key(config, state == cipher::FileState::Missing)?;
+    // A wrong key is found on a connection that cannot change the file, before any that can.
+    if let Some(k) = &key
+        && state == cipher::FileState::Encrypted
+        && !cipher::opens_with(path, k)
+    {
+        return Err(wrong_key_error(config));
     }
     let synchronous = SqliteSynchronous::from_str(&config.sqlite_synchronous)
         .map_err(|e| anyhow::anyhow!("SQLITE_SYNCHRONOUS: {e}"))?;
@@ -107,6 +122,10 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
         )))
         // Freed pages are overwritten, so erased data does not linger in the file.
         .pragma("secure_delete", "on");
+    if let Some(key) = &key {
+        // Issued first on every connection (sqlx orders it so): the writer's, the pool's.
+        options = options.pragma("key", key.pragma());
+    }
     if let Some(pages) = config.sqlite_max_pages {
         options = options.pragma("max_page_count", pages.to_string());
     }
@@ -125,7 +144,8 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
             }
             opened => {
                 break opened
-                    .with_context(|| format!("opening the database {}", path.display()))?;
+                    .with_context(|| format!("opening the database {}", path.display()))
+                    .map_err(|e| wrong_key(e, config))?;
             }
         }
     };
@@ -146,8 +166,17 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
 /// the file.
 async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
     let path = &config.database_path;
-    let base = SqliteConnectOptions::new()
-        .filename(path)
+    let key = cipher::key(config, false)?;
+    if let Some(k) = &key
+        && !cipher::opens_with(path, k)
+    {
+        return Err(wrong_key_error(config));
+    }
+    let mut base = SqliteConnectOptions::new().filename(path);
+    if let Some(key) = &key {
+        base = base.pragma("key", key.pragma());
+    }
+    let base = base
         .read_only(true)
         .busy_timeout(Duration::from_millis(u64::from(
             config.sqlite_busy_timeout_ms,
@@ -167,7 +196,8 @@ async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
         Ok(opened) => opened,
         Err(_) => open(base.immutable(true))
             .await
-            .with_context(|| format!("opening the database {} to read it", path.display()))?,
+            .with_context(|| format!("opening the database {} to read it", path.display()))
+            .map_err(|e| wrong_key(e, config))?,
     };
     if applied < MIGRATOR.iter().count() as i64 {
         anyhow::bail!(
@@ -180,6 +210,24 @@ async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
         writer: None,
         path: path.clone(),
     })
+}
+
+/// A database that does not open with its key is told in one line, naming where the key came
+/// from.
+fn wrong_key(e: anyhow::Error, config: &Config) -> anyhow::Error {
+    if cipher::is_wrong_key(&e) {
+        wrong_key_error(config)
+    } else {
+        e
+    }
+}
+
+fn wrong_key_error(config: &Config) -> anyhow::Error {
+    cipher::WrongKey {
+        path: config.database_path.display().to_string(),
+        from: cipher::source(config),
+    }
+    .into()
 }
 
 /// Applies pending migrations. Two processes starting on a new database at once (shards split

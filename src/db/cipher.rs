@@ -1,0 +1,411 @@
+//! The database's encryption at rest (SQLCipher): which key, where it is kept, what state the
+//! file is in, and moving a file to encryption or to a new key, all or nothing.
+//!
+//! The key is 32 random bytes given to SQLCipher as a raw key (no passphrase derivation): it
+//! comes from `DATABASE_KEY`, from the file `DATABASE_KEY_FILE` names, or from a key file
+//! beside the database that is made, owner-only, when the database is created.
+
+use std::{
+    io::{Read, Write},
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use rand::RngCore;
+
+use crate::config::{Config, DatabaseKey};
+
+/// What every SQLite database file starts with; an encrypted one starts with random bytes.
+const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// A database key. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+impl Key {
+    pub fn random() -> Key {
+        let mut k = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut k);
+        Key(k)
+    }
+
+    fn from_hex(text: &str) -> Option<Key> {
+        let bytes = hex::decode(text.trim()).ok()?;
+        Some(Key(bytes.try_into().ok()?))
+    }
+
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The value of `PRAGMA key` (and of `ATTACH ... KEY`): a raw key, used as it is.
+    pub fn pragma(&self) -> String {
+        format!("\"x'{}'\"", self.hex())
+    }
+}
+
+/// What the file at a database path holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    /// No file, or an empty one: it is created encrypted.
+    Missing,
+    /// A plain SQLite database.
+    Plain,
+    /// Anything else: an encrypted database (or not a database at all).
+    Encrypted,
+}
+
+pub fn file_state(path: &Path) -> std::io::Result<FileState> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) => return Err(e),
+    };
+    let mut head = Vec::with_capacity(16);
+    (&mut file).take(16).read_to_end(&mut head)?;
+    Ok(match head.as_slice() {
+        [] => FileState::Missing,
+        h if h == PLAIN_HEADER => FileState::Plain,
+        _ => FileState::Encrypted,
+    })
+}
+
+/// The key file beside `database`: `dsr-bot.db` -> `dsr-bot.key`.
+pub fn key_file_beside(database: &Path) -> PathBuf {
+    database.with_extension("key")
+}
+
+/// Where the key is read from, as the operator knows it.
+pub fn source(config: &Config) -> String {
+    match &config.database_key {
+        DatabaseKey::Given(_) => "DATABASE_KEY".into(),
+        DatabaseKey::File(p) => format!("DATABASE_KEY_FILE ({})", p.display()),
+        DatabaseKey::Beside => format!(
+            "the key file {}",
+            key_file_beside(&config.database_path).display()
+        ),
+        DatabaseKey::Plain => "nowhere (unencrypted)".into(),
+    }
+}
+
+/// The database's key (`None`: unencrypted, for the benchmark only). With neither
+/// `DATABASE_KEY` nor `DATABASE_KEY_FILE` set, the key file beside the database is read, or
+/// made when `may_create` (the database is new).
+pub fn key(config: &Config, may_create: bool) -> anyhow::Result<Option<Key>> {
+    match config.database_key {
+        DatabaseKey::Plain => Ok(None),
+        _ => key_from(config, may_create).map(Some),
+    }
+}
+
+fn key_from(config: &Config, may_create: bool) -> anyhow::Result<Key> {
+    match &config.database_key {
+        DatabaseKey::Plain => anyhow::bail!("no key: the database is unencrypted"),
+        DatabaseKey::Given(k) => {
+            Ok(Key(k.0.clone().try_into().map_err(|_| {
+                anyhow::anyhow!("DATABASE_KEY must be 32 bytes")
+            })?))
+        }
+        DatabaseKey::File(path) => read_key_file(path, "DATABASE_KEY_FILE"),
+        DatabaseKey::Beside => {
+            settle_pending_key(&config.database_path)?;
+            let path = key_file_beside(&config.database_path);
+            if path.exists() || !may_create {
+                return read_key_file(&path, "the key file beside the database").with_context(
+                    || {
+                        "set DATABASE_KEY or DATABASE_KEY_FILE if the key is kept elsewhere"
+                            .to_owned()
+                    },
+                );
+            }
+            let key = Key::random();
+            write_key_file(&path, &key)?;
+            tracing::warn!(
+                file = %path.display(),
+                "made a new database key; keep a copy of it somewhere safe: without it the database cannot be read"
+            );
+            Ok(key)
+        }
+    }
+}
+
+pub fn read_key_file(path: &Path, what: &str) -> anyhow::Result<Key> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    Key::from_hex(&text).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} {} does not hold a key (64 hex digits; `openssl rand -hex 32` makes one)",
+            path.display()
+        )
+    })
+}
+
+/// Writes a new key file readable by its owner only; refuses to replace one.
+pub fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating the key file {}", path.display()))?;
+    writeln!(file, "{}", key.hex())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Whether `e` says the file did not open with the key given (SQLITE_NOTADB).
+pub fn is_wrong_key(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>().is_some_and(
+            |s| matches!(s, sqlx::Error::Database(d) if d.code().as_deref() == Some("26")),
+        ) || c
+            .downcast_ref::<rusqlite::Error>()
+            .is_some_and(|r| r.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase))
+    })
+}
+
+/// The database at `path` cannot be read with the key given.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database {path} does not open with the key from {from}: the key is wrong or missing (nothing was changed)"
+)]
+pub struct WrongKey {
+    pub path: String,
+    pub from: String,
+}
+
+/// The database at `path` is a plain one, and a key is now required.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database {0} is not encrypted: stop the service and run `dsr-bot db encrypt` to encrypt it (all or nothing)"
+)]
+pub struct PlainDatabase(pub String);
+
+/// Copies the database at `from` (opened with `from_key`, or plain) into a new file encrypted
+/// with `to_key`, checks the copy (integrity and every table's row count), and puts it in
+/// place of `from`. The original is held locked throughout, so no other process writes it
+/// meanwhile; until the final rename it is untouched, and if anything fails it stays as it was.
+pub fn reencrypt(from: &Path, from_key: Option<&Key>, to_key: &Key) -> anyhow::Result<Copied> {
+    let folder = from
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".dsr-bot-encrypting-")
+        .tempfile_in(folder)
+        .context("making the new database file")?
+        .into_temp_path();
+
+    if in_use_elsewhere(from)? {
+        return Err(InUse.into());
+    }
+    let src =
+        rusqlite::Connection::open(from).with_context(|| format!("opening {}", from.display()))?;
+    if let Some(k) = from_key {
+        src.pragma_update(None, "key", k.raw())?;
+    }
+    // Held alone from here: another process with the database open makes this fail, rather
+    // than write to a file about to be replaced.
+    src.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    src.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+        .map_err(|_| InUse)?;
+    src.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let before = row_counts(&src, "main")?;
+
+    src.execute(
+        &format!("ATTACH DATABASE ?1 AS target KEY {}", to_key.pragma()),
+        [tmp.to_string_lossy()],
+    )?;
+    src.query_row("SELECT sqlcipher_export('target')", [], |_| Ok(()))
+        .context("copying into the new database file")?;
+    let version: i64 = src.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
+    src.pragma_update(
+        Some(rusqlite::DatabaseName::Attached("target")),
+        "user_version",
+        version,
+    )?;
+    src.execute_batch("DETACH DATABASE target")?;
+
+    // The copy, opened as the service will open it.
+    {
+        let copy = rusqlite::Connection::open(&tmp)?;
+        copy.pragma_update(None, "key", to_key.raw())?;
+        let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        anyhow::ensure!(
+            check == "ok",
+            "the new database file failed its check: {check}"
+        );
+        let after = row_counts(&copy, "main")?;
+        anyhow::ensure!(
+            after == before,
+            "the new database file does not hold the same rows: {before:?} became {after:?}"
+        );
+        copy.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    std::fs::File::open(&tmp)?.sync_all()?;
+
+    // Leave WAL mode so no WAL of the old file remains beside the new one.
+    src.pragma_update(None, "journal_mode", "DELETE")?;
+    tmp.persist(from).with_context(|| {
+        format!(
+            "putting the new database file in place of {}",
+            from.display()
+        )
+    })?;
+    if let Ok(dir) = std::fs::File::open(folder) {
+        let _ = dir.sync_all();
+    }
+    drop(src);
+    for ext in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{ext}", from.display()));
+        let _ = std::fs::remove_file(side);
+    }
+    Ok(Copied {
+        tables: before.len(),
+        rows: before.iter().map(|(_, n)| n).sum(),
+    })
+}
+
+/// Another process has the database open.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database is in use: stop the service (and any other dsr-bot command on it), then run this again; nothing was changed"
+)]
+pub struct InUse;
+
+/// Whether another process has the database open in WAL mode (as every dsr-bot process does):
+/// each such connection holds a shared lock on the "dead man switch" byte of the `-shm` file
+/// for as long as it is open (SQLite's unix VFS: byte 128).
+#[cfg(unix)]
+fn in_use_elsewhere(database: &Path) -> anyhow::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let shm = PathBuf::from(format!("{}-shm", database.display()));
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&shm)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", shm.display())),
+    };
+    // SAFETY: a zeroed flock is a valid argument; F_GETLK only reads and fills it.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as _;
+    lock.l_whence = libc::SEEK_SET as _;
+    lock.l_start = 128;
+    lock.l_len = 1;
+    // SAFETY: the descriptor is open for the duration of the call.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    anyhow::ensure!(
+        rc == 0,
+        "checking locks on {}: {}",
+        shm.display(),
+        std::io::Error::last_os_error()
+    );
+    Ok(i32::from(lock.l_type) != libc::F_UNLCK)
+}
+
+#[cfg(not(unix))]
+fn in_use_elsewhere(_: &Path) -> anyhow::Result<bool> {
+    Ok(false)
+}
+
+/// What [`reencrypt`] copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub tables: usize,
+    pub rows: i64,
+}
+
+impl Key {
+    /// The key as the text rusqlite quotes for `PRAGMA key`: SQLCipher's raw-key form.
+    fn raw(&self) -> String {
+        format!("x'{}'", self.hex())
+    }
+}
+
+fn row_counts(db: &rusqlite::Connection, schema: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    let names: Vec<String> = db
+        .prepare(&format!(
+            "SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    names
+        .into_iter()
+        .map(|n| {
+            let count: i64 =
+                db.query_row(&format!("SELECT COUNT(*) FROM {schema}.\"{n}\""), [], |r| {
+                    r.get(0)
+                })?;
+            Ok((n, count))
+        })
+        .collect()
+}
+
+/// Options to open a database whose key lies in the key file beside it (tools and tests that
+/// look at a database a running service keeps).
+pub fn options_with_key_beside(
+    database: &Path,
+) -> anyhow::Result<sqlx::sqlite::SqliteConnectOptions> {
+    let key = read_key_file(&key_file_beside(database), "the key file")?;
+    Ok(sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(database)
+        .pragma("key", key.pragma()))
+}
+
+/// The key file a key change writes before the database moves to the new key, so that an
+/// interruption between the two is finished (or undone) at the next start.
+pub fn pending_key_file(database: &Path) -> PathBuf {
+    database.with_extension("key.new")
+}
+
+/// Whether the database at `path` opens with `key`. Asked on a read-only connection that never
+/// checkpoints, so asking with a wrong key changes nothing on disk: a connection that goes on
+/// to write is only opened once this says yes.
+pub fn opens_with(path: &Path, key: &Key) -> bool {
+    rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|c| {
+        c.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        c.pragma_update(None, "key", key.raw())?;
+        c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    })
+    .is_ok()
+}
+
+/// Finishes or undoes a key change that was interrupted: the pending key file becomes the key
+/// file if the database already uses it, and is removed if it does not.
+pub fn settle_pending_key(database: &Path) -> anyhow::Result<()> {
+    let pending = pending_key_file(database);
+    if !pending.exists() {
+        return Ok(());
+    }
+    let key = read_key_file(&pending, "the pending key file")?;
+    if file_state(database)? == FileState::Encrypted && opens_with(database, &key) {
+        std::fs::rename(&pending, key_file_beside(database))
+            .context("putting the new key file in place")?;
+        tracing::warn!("finished a key change that was interrupted: the new key file is in place");
+    } else {
+        std::fs::remove_file(&pending).context("removing an unused pending key file")?;
+        tracing::warn!(
+            "a key change was interrupted before the database moved: the key is unchanged"
+        );
+    }
+    Ok(())
+}
