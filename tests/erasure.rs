@@ -59,7 +59,7 @@ fn holds(bytes: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn completing_a_deletion_erases_identities_and_tells_the_person() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_unencrypted().await;
     let alice = console("alice-erasable");
     let address = "alice.erasable@example.org";
     let del = deletion_ready(&app, &alice, CH, address).await;
@@ -91,7 +91,7 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
 
 #[tokio::test]
 async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_unencrypted().await;
     let alice = console("alice");
     let del = app.file(&alice, RequestKind::Deletion).await;
     app.services
@@ -127,7 +127,7 @@ async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
 
 #[tokio::test]
 async fn only_a_confirmed_deletion_can_be_completed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_unencrypted().await;
     let alice = console("alice");
     let out = app.file(&alice, RequestKind::OptOut).await;
     let del = app.file(&alice, RequestKind::Deletion).await;
@@ -183,7 +183,7 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
     )
     .expect("only this test sets a subscriber");
 
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_unencrypted().await;
     let server = SmtpServer::start(free_port(), &app.dir.path().join("maildir"));
     let worker = OutboxWorker::new(app.services.clone(), Mailer::smtp(&server.url()).unwrap());
     let (id, address) = (803_412_345_678_901_234u64, "dora.discord@example.org");
@@ -235,6 +235,8 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
     // One sender: a checkpoint waiting out the reader holds the write lock, and a second
     // sender's claim would give up within the same short wait.
     let app = TestApp::spawn_with(at(BEFORE_DEADLINE), |c| {
+        // Unencrypted, so the search of the files below can see what it looks for.
+        c.database_key = dsr_bot::config::DatabaseKey::Plain;
         c.sqlite_busy_timeout_ms = 100;
         c.mail_concurrency = 1;
     })
@@ -246,11 +248,10 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
     worker.flush().await.unwrap();
     let held = || holds(&on_disk(&app), address);
 
-    let mut reader = sqlx::SqliteConnection::connect_with(
-        &dsr_bot::db::cipher::options_with_key_beside(&app.db_path()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let mut reader =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
+            .await
+            .unwrap();
     sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
     sqlx::query("SELECT COUNT(*) FROM people")
         .fetch_one(&mut reader)

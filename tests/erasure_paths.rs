@@ -2,7 +2,10 @@
 //! final mail handed to a real SMTP server, the person's address, Discord id and console name
 //! are in no file under the data folder (database, WAL, shared memory, anything else the bot
 //! keeps there) and in no log line, logged at the most verbose level. Each test first proves
-//! that its search finds them while they are still held.
+//! that its search finds them while they are still held, so the database here is unencrypted:
+//! with a key the search would find nothing either way (tests/encryption.rs checks that), and
+//! what is checked here (secure_delete, the WAL checkpoint, every row and copy removed) works on
+//! the pages before SQLCipher encrypts them.
 
 mod common;
 
@@ -79,7 +82,7 @@ struct World {
 impl World {
     async fn new() -> World {
         logs();
-        let app = TestApp::spawn().await;
+        let app = TestApp::spawn_unencrypted().await;
         let server_dir = tempfile::tempdir().unwrap();
         let server = SmtpServer::start(free_port(), &server_dir.path().join("maildir"));
         World {
@@ -323,7 +326,7 @@ async fn a_held_message_from_the_person_is_erased_with_them() {
 #[tokio::test]
 async fn earlier_mail_files_of_the_folder_transport_are_removed_and_the_last_one_is_the_hand_over()
 {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_unencrypted().await;
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     let address = "fola.folder@example.org";
     let fola = console("fola");

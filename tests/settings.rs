@@ -89,6 +89,18 @@ const BAD: &[(&str, &[&str])] = &[
     ("ANNOUNCE_CHANNEL_ID", &["general", "0"]),
     ("COMMUNITY_SIZE", &["0", "-3", "1000000001", "lots"]),
     ("TEMPLATES_DIR", &["/dev/null/templates", "no-such-folder"]),
+    (
+        "DATABASE_KEY_FILE",
+        &["/no/such/key", "/dev/null", "/etc/hostname"],
+    ),
+    (
+        "DATABASE_KEY",
+        &[
+            "abcd",
+            NOT_HEX,
+            "6b1f0b2c5d9e8a7f60514233241506f7e8d9cabbacdfe0f102132435465768a9ff",
+        ],
+    ),
 ];
 
 fn run(dir: &std::path::Path, key: &str, value: &str) -> std::process::Output {

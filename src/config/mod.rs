@@ -288,7 +288,19 @@ impl Config {
                         .to_owned()
                 })
         })?;
-        let key_file = r.optional("DATABASE_KEY_FILE", |raw| Ok(PathBuf::from(raw)))?;
+        let key_file = r.optional("DATABASE_KEY_FILE", |raw| {
+            let path = PathBuf::from(raw);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("'{}' cannot be read ({e})", shown(raw)))?;
+            let hex_ok = text.trim().len() == 64 && text.trim().bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex_ok {
+                return Err(format!(
+                    "'{}' does not hold a key: 64 hex digits (`openssl rand -hex 32 > FILE` makes one)",
+                    shown(raw)
+                ));
+            }
+            Ok(path)
+        })?;
         let database_key = match (given, key_file) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError {

@@ -48,6 +48,15 @@ impl TestApp {
         Self::spawn_with(at(BEFORE_DEADLINE), |_| {}).await
     }
 
+    /// An app on an unencrypted database, for tests that search the files themselves for what
+    /// an erasure must remove (encryption would make that search find nothing either way).
+    pub async fn spawn_unencrypted() -> TestApp {
+        Self::spawn_with(at(BEFORE_DEADLINE), |c| {
+            c.database_key = dsr_bot::config::DatabaseKey::Plain;
+        })
+        .await
+    }
+
     pub async fn spawn_at(now: DateTime<Utc>) -> TestApp {
         Self::spawn_with(now, |_| {}).await
     }
