@@ -5,6 +5,7 @@ use dsr_bot::cli::{self, Cli, Failure};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    dsr_bot::db::cipher::init_crypto();
     match cli::dispatch(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(Failure::Config(line)) => {

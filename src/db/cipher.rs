@@ -15,6 +15,29 @@ use rand::RngCore;
 
 use crate::config::{Config, DatabaseKey};
 
+/// Initialises libcrypto without its exit-time cleanup, once, before SQLCipher first uses it.
+///
+/// OpenSSL 3 registers `OPENSSL_cleanup` with `atexit` when it is first used. A process that
+/// ends while a connection is still being closed on another thread (the writer's, a pool's)
+/// would then free libcrypto's state under that thread's feet: glibc stops it with "double
+/// free or corruption". Without the handler, the operating system reclaims everything at exit.
+pub fn init_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        const OPENSSL_INIT_NO_ATEXIT: u64 = 0x0008_0000;
+        unsafe extern "C" {
+            fn OPENSSL_init_crypto(opts: u64, settings: *const std::ffi::c_void)
+            -> std::ffi::c_int;
+        }
+        // SAFETY: called once, before any other use of libcrypto in this process; a null
+        // settings pointer asks for the defaults.
+        let ok = unsafe { OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, std::ptr::null()) };
+        if ok != 1 {
+            tracing::warn!("libcrypto did not initialise with the requested options");
+        }
+    });
+}
+
 /// What every SQLite database file starts with; an encrypted one starts with random bytes.
 const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
@@ -98,6 +121,7 @@ pub fn source(config: &Config) -> String {
 /// `DATABASE_KEY` nor `DATABASE_KEY_FILE` set, the key file beside the database is read, or
 /// made when `may_create` (the database is new).
 pub fn key(config: &Config, may_create: bool) -> anyhow::Result<Option<Key>> {
+    init_crypto();
     match config.database_key {
         DatabaseKey::Plain => Ok(None),
         _ => key_from(config, may_create).map(Some),
@@ -193,6 +217,7 @@ pub struct PlainDatabase(pub String);
 /// place of `from`. The original is held locked throughout, so no other process writes it
 /// meanwhile; until the final rename it is untouched, and if anything fails it stays as it was.
 pub fn reencrypt(from: &Path, from_key: Option<&Key>, to_key: &Key) -> anyhow::Result<Copied> {
+    init_crypto();
     let folder = from
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -356,6 +381,7 @@ fn row_counts(db: &rusqlite::Connection, schema: &str) -> anyhow::Result<Vec<(St
 pub fn options_with_key_beside(
     database: &Path,
 ) -> anyhow::Result<sqlx::sqlite::SqliteConnectOptions> {
+    init_crypto();
     let key = read_key_file(&key_file_beside(database), "the key file")?;
     Ok(sqlx::sqlite::SqliteConnectOptions::new()
         .filename(database)
@@ -368,11 +394,14 @@ pub fn pending_key_file(database: &Path) -> PathBuf {
     database.with_extension("key.new")
 }
 
-/// Whether the database at `path` opens with `key`. Asked on a read-only connection that never
-/// checkpoints, so asking with a wrong key changes nothing on disk: a connection that goes on
-/// to write is only opened once this says yes.
-pub fn opens_with(path: &Path, key: &Key) -> bool {
-    rusqlite::Connection::open_with_flags(
+/// Whether the database at `path` opens with `key`: `Some(false)` when it does not (a wrong
+/// key), `None` when this cannot tell (the file cannot be opened here for another reason, such
+/// as a read-only folder; the caller's own opening then reports that). Asked on a read-only
+/// connection that never checkpoints, so asking with a wrong key changes nothing on disk: a
+/// connection that could write is only opened once this has not said no.
+pub fn opens_with(path: &Path, key: &Key) -> Option<bool> {
+    init_crypto();
+    let checked = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -385,8 +414,12 @@ pub fn opens_with(path: &Path, key: &Key) -> bool {
         c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
         })
-    })
-    .is_ok()
+    });
+    match checked {
+        Ok(_) => Some(true),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// Finishes or undoes a key change that was interrupted: the pending key file becomes the key
@@ -397,7 +430,7 @@ pub fn settle_pending_key(database: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let key = read_key_file(&pending, "the pending key file")?;
-    if file_state(database)? == FileState::Encrypted && opens_with(database, &key) {
+    if file_state(database)? == FileState::Encrypted && opens_with(database, &key) == Some(true) {
         std::fs::rename(&pending, key_file_beside(database))
             .context("putting the new key file in place")?;
         tracing::warn!("finished a key change that was interrupted: the new key file is in place");

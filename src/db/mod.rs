@@ -83,6 +83,7 @@ fn writable(path: &std::path::Path) -> bool {
 /// Opens (creating if missing) the database file in WAL mode with foreign keys and secure
 /// delete on, and applies pending migrations.
 pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database> {
+    cipher::init_crypto();
     let path = &config.database_path;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| {
@@ -105,7 +106,7 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
     // A wrong key is found on a connection that cannot change the file, before any that can.
     if let Some(k) = &key
         && state == cipher::FileState::Encrypted
-        && !cipher::opens_with(path, k)
+        && cipher::opens_with(path, k) == Some(false)
     {
         return Err(wrong_key_error(config));
     }
@@ -168,7 +169,7 @@ async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
     let path = &config.database_path;
     let key = cipher::key(config, false)?;
     if let Some(k) = &key
-        && !cipher::opens_with(path, k)
+        && cipher::opens_with(path, k) == Some(false)
     {
         return Err(wrong_key_error(config));
     }
