@@ -270,6 +270,7 @@ fn dsr_bot_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -
 /// Rows per table, read on a connection closed before this returns (with the key beside the
 /// database, unless it is plain).
 fn rows(db: &Path) -> BTreeMap<String, i64> {
+    cipher::init_crypto();
     let conn = rusqlite::Connection::open(db).unwrap();
     if cipher::file_state(db).unwrap() == cipher::FileState::Encrypted {
         let key = cipher::read_key_file(&cipher::key_file_beside(db), "key").unwrap();

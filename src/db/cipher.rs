@@ -35,8 +35,23 @@ pub fn init_crypto() {
         if ok != 1 {
             tracing::warn!("libcrypto did not initialise with the requested options");
         }
+        // Pages are authenticated with HMAC-SHA256 rather than SQLCipher 4's default
+        // HMAC-SHA512: as strong for this use, and on CPUs with SHA extensions half the cost per
+        // page, which is most of what encryption costs the writer. Set as the process-wide
+        // default, so every keyed connection (sqlx's, rusqlite's, an attached copy) uses it.
+        let set = rusqlite::Connection::open_in_memory().and_then(|c| {
+            c.execute_batch(&format!("PRAGMA cipher_default_hmac_algorithm = {HMAC};"))
+        });
+        if let Err(e) = set {
+            tracing::error!(error = %e, "setting SQLCipher's page authentication failed");
+        }
     });
 }
+
+/// The page authentication of every dsr-bot database (see [`init_crypto`]). A database made by
+/// dsr-bot is opened elsewhere (the sqlcipher shell) with `PRAGMA key = "x'...'";` and
+/// `PRAGMA cipher_hmac_algorithm = HMAC_SHA256;`.
+pub const HMAC: &str = "HMAC_SHA256";
 
 /// What every SQLite database file starts with; an encrypted one starts with random bytes.
 const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -441,4 +456,43 @@ pub fn settle_pending_key(database: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &Path, key: &Key, hmac: Option<&str>) -> rusqlite::Result<i64> {
+        let c = rusqlite::Connection::open(path)?;
+        c.pragma_update(None, "key", key.raw())?;
+        if let Some(h) = hmac {
+            c.pragma_update(None, "cipher_hmac_algorithm", h)?;
+        }
+        c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+    }
+
+    #[test]
+    fn pages_are_authenticated_with_hmac_sha256_and_a_wrong_key_is_told_apart() {
+        init_crypto();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let key = Key::random();
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.pragma_update(None, "key", key.raw()).unwrap();
+            c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES ('alice@example.org');")
+                .unwrap();
+        }
+        assert_eq!(file_state(&path).unwrap(), FileState::Encrypted);
+        assert_eq!(open(&path, &key, None).unwrap(), 1);
+        assert_eq!(open(&path, &key, Some("HMAC_SHA256")).unwrap(), 1);
+        assert!(
+            open(&path, &key, Some("HMAC_SHA512")).is_err(),
+            "not SQLCipher's default"
+        );
+        assert_eq!(opens_with(&path, &key), Some(true));
+        assert_eq!(opens_with(&path, &Key::random()), Some(false));
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(5).any(|w| w == b"alice"));
+    }
 }
