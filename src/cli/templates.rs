@@ -20,11 +20,7 @@ pub fn check(dir: Option<&Path>) -> Result<(), Failure> {
     if let Some(d) = dir {
         problems.extend(templates::unknown_files(d));
     }
-    problems.extend(loaded.check_mail());
-    problems.extend(crate::reports::render::check(&loaded));
-    // A file that does not parse fails again when rendered: name each file once.
-    let mut seen = std::collections::HashSet::new();
-    problems.retain(|p| seen.insert(p.file.clone()));
+    let problems = crate::reports::render::check_all(&loaded, problems);
     if problems.is_empty() {
         match dir {
             Some(d) => println!(

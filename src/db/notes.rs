@@ -27,6 +27,12 @@ pub fn add(
     .query_row(params![request_id, At(now), author, text], |r| r.get(0))
 }
 
+/// How many notes request `request_id` has.
+pub fn count(db: &Connection, request_id: i64) -> rusqlite::Result<usize> {
+    db.prepare_cached("SELECT COUNT(*) FROM request_notes WHERE request_id = ?")?
+        .query_row([request_id], |r| r.get(0))
+}
+
 pub fn for_request(db: &Connection, request_id: i64) -> rusqlite::Result<Vec<Note>> {
     db.prepare_cached("SELECT id, request_id, at, author, text FROM request_notes WHERE request_id = ? ORDER BY id")?
         .query_map([request_id], |r| {

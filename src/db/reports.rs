@@ -5,9 +5,7 @@
 //! them faster by hand than any general parser (`reports::gather`).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::sql::At;
+use rusqlite::{Connection, OptionalExtension};
 
 /// The earliest receive time of any request.
 pub fn first_received(db: &Connection) -> rusqlite::Result<Option<String>> {
@@ -112,12 +110,7 @@ pub fn month_state(db: &Connection, month: &str) -> rusqlite::Result<MonthState>
 /// Sets `column` of `month` to `now` unless it is set already; false when it was (another
 /// run or instance got there first).
 fn claim(db: &Connection, column: &str, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
-    db.prepare_cached(&format!(
-        "INSERT INTO report_months (month, {column}) VALUES (?1, ?2)
-         ON CONFLICT (month) DO UPDATE SET {column} = ?2 WHERE report_months.{column} IS NULL"
-    ))?
-    .execute(params![month, At(now)])
-    .map(|n| n == 1)
+    super::sql::claim_once(db, "report_months", "month", month, column, now)
 }
 
 pub fn claim_written(db: &Connection, month: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {

@@ -14,12 +14,7 @@ fn claim_digest(
     week: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
-    db.prepare_cached(&format!(
-        "INSERT INTO digests (week, {column}) VALUES (?1, ?2)
-         ON CONFLICT (week) DO UPDATE SET {column} = ?2 WHERE digests.{column} IS NULL"
-    ))?
-    .execute(params![week, At(now)])
-    .map(|n| n == 1)
+    super::sql::claim_once(db, "digests", "week", week, column, now)
 }
 
 pub fn claim_digest_mailed(

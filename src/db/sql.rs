@@ -36,6 +36,26 @@ impl FromSql for At {
     }
 }
 
+/// Sets `column` of the row of `table` whose `key_column` is `key` to `now`, making the row if
+/// needed, unless that column is set already: true for the one caller that set it, so a step
+/// claimed this way is taken once across restarts and instances. Names are the caller's
+/// constants, never input.
+pub fn claim_once(
+    db: &rusqlite::Connection,
+    table: &str,
+    key_column: &str,
+    key: &str,
+    column: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    db.prepare_cached(&format!(
+        "INSERT INTO {table} ({key_column}, {column}) VALUES (?1, ?2)
+         ON CONFLICT ({key_column}) DO UPDATE SET {column} = ?2 WHERE {table}.{column} IS NULL"
+    ))?
+    .execute(rusqlite::params![key, At(now)])
+    .map(|n| n == 1)
+}
+
 /// Optional instants, for nullable columns.
 pub fn at(value: Option<DateTime<Utc>>) -> Option<At> {
     value.map(At)

@@ -77,8 +77,20 @@ pub fn render(
     }
 }
 
+/// Every template, mail and report, rendered with sample data: one problem per file that fails
+/// (a file that does not parse fails again when rendered, and is named once). The service
+/// refuses to start with any; `dsr-bot templates check` lists them.
+pub fn check_all(templates: &Templates, load_problems: Vec<Problem>) -> Vec<Problem> {
+    let mut problems = load_problems;
+    problems.extend(templates.check_mail());
+    problems.extend(check(templates));
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert(p.file.clone()));
+    problems
+}
+
 /// Renders the report templates with a made-up report; a problem for each that fails.
-pub fn check(templates: &Templates) -> Vec<Problem> {
+fn check(templates: &Templates) -> Vec<Problem> {
     let month = |m: &str, outs: i64, ins: i64| MonthFigures {
         month: m.to_owned(),
         opt_outs: outs,

@@ -152,8 +152,7 @@ impl Services {
         if let Some(dir) = &config.officers.templates_dir {
             // An override that parses can still fail on render (a misspelt field): found now,
             // not when a person's request is being answered.
-            let mut problems = templates.check_mail();
-            problems.extend(crate::reports::render::check(&templates));
+            let problems = crate::reports::render::check_all(&templates, Vec::new());
             if !problems.is_empty() {
                 let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 anyhow::bail!(
@@ -496,7 +495,19 @@ impl Services {
     }
 
     /// Reminds, once, the people whose requests wait for them; returns how many mails.
+    /// Runs on every round of the mail worker, so it asks a reader first and takes the writer
+    /// only when someone is due a reminder.
     pub async fn send_reminders(&self) -> Result<usize, ServiceError> {
+        let Some(since) = schedule::remind_received_by(self.config(), self.now()) else {
+            return Ok(0);
+        };
+        let due = self
+            .db
+            .read(move |conn| Ok(!db::requests::awaiting_unreminded(conn, since)?.is_empty()))
+            .await?;
+        if !due {
+            return Ok(0);
+        }
         self.run(Call::on(Channel::Email), |uow| Ok(schedule::remind(uow)?))
             .await
     }

@@ -190,7 +190,7 @@ pub fn note(uow: &mut Uow<'_>, request_id: i64, text: &str) -> Result<usize, Ser
     let req = request(uow, request_id)?;
     let actor = officer_actor(uow.call.channel);
     db::notes::add(uow.db, req.id, actor, &text, uow.now)?;
-    let n = db::notes::for_request(uow.db, req.id)?.len();
+    let n = db::notes::count(uow.db, req.id)?;
     db::events::append(
         uow.db,
         &Event {

@@ -18,15 +18,13 @@ pub const ANNOUNCE_DAYS: [i64; 3] = [14, 7, 1];
 /// it was received: by mail at the addresses it waits on (a Discord member is never sent an
 /// unsolicited DM; /status and the buttons show them what waits). Returns how many mails.
 pub fn remind(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
-    let cfg = uow.config();
-    let after = i64::from(cfg.officers.reminder_after_hours);
-    if after == 0 {
-        return Ok(0);
-    }
-    let within = Duration::hours(i64::from(cfg.confirm_within_hours));
     let now = uow.now;
+    let Some(since) = remind_received_by(uow.config(), now) else {
+        return Ok(0);
+    };
+    let within = Duration::hours(i64::from(uow.config().confirm_within_hours));
     let mut mails = 0;
-    for req in db::requests::awaiting_unreminded(uow.db, now - Duration::hours(after))? {
+    for req in db::requests::awaiting_unreminded(uow.db, since)? {
         let expires = req.received_at + within;
         db::requests::mark_reminded(uow.db, req.id, now)?;
         // Lapsed already: it expires on the next sweep, and a reminder would say otherwise.
@@ -41,6 +39,12 @@ pub fn remind(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
         }
     }
     Ok(mails)
+}
+
+/// Requests received by this instant are due their reminder; `None` when reminders are off.
+pub fn remind_received_by(cfg: &Config, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let after = i64::from(cfg.officers.reminder_after_hours);
+    (after > 0).then(|| now - Duration::hours(after))
 }
 
 /// The ISO week (`2026-W48`) `now` falls in, in `REPORT_TIMEZONE`, when the digest is due in
