@@ -164,7 +164,13 @@ fn key_from(config: &Config, may_create: bool) -> anyhow::Result<Key> {
                 );
             }
             let key = Key::random();
-            write_key_file(&path, &key)?;
+            match write_key_file(&path, &key) {
+                // Another process starting on the same new database made it first: its key.
+                Err(e) if already_exists(&e) => {
+                    return read_key_file(&path, "the key file beside the database");
+                }
+                written => written?,
+            }
             tracing::warn!(
                 file = %path.display(),
                 "made a new database key; keep a copy of it somewhere safe: without it the database cannot be read"
@@ -185,18 +191,30 @@ pub fn read_key_file(path: &Path, what: &str) -> anyhow::Result<Key> {
     })
 }
 
-/// Writes a new key file readable by its owner only; refuses to replace one.
+/// Writes a new key file readable by its owner only; refuses to replace one. The key is
+/// written whole to a temporary file first and linked into place, so another process never
+/// reads a half-written key file.
 pub fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Made owner-only (0600) by tempfile.
+    let mut tmp = tempfile::NamedTempFile::new_in(folder)
         .with_context(|| format!("creating the key file {}", path.display()))?;
-    writeln!(file, "{}", key.hex())?;
-    file.sync_all()?;
+    writeln!(tmp, "{}", key.hex())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("creating the key file {}", path.display()))?;
     Ok(())
+}
+
+fn already_exists(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists)
+    })
 }
 
 /// Whether `e` says the file did not open with the key given (SQLITE_NOTADB).
@@ -444,16 +462,30 @@ pub fn settle_pending_key(database: &Path) -> anyhow::Result<()> {
     if !pending.exists() {
         return Ok(());
     }
-    let key = read_key_file(&pending, "the pending key file")?;
+    // Another process starting at the same moment may settle it first: a pending file gone
+    // by the time this looks again is settled.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let key = match read_key_file(&pending, "the pending key file") {
+        Ok(k) => k,
+        Err(_) if !pending.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if file_state(database)? == FileState::Encrypted && opens_with(database, &key) == Some(true) {
-        std::fs::rename(&pending, key_file_beside(database))
-            .context("putting the new key file in place")?;
-        tracing::warn!("finished a key change that was interrupted: the new key file is in place");
+        match std::fs::rename(&pending, key_file_beside(database)) {
+            Err(e) if !gone(&e) => {
+                return Err(e).context("putting the new key file in place");
+            }
+            _ => tracing::warn!(
+                "finished a key change that was interrupted: the new key file is in place"
+            ),
+        }
     } else {
-        std::fs::remove_file(&pending).context("removing an unused pending key file")?;
-        tracing::warn!(
-            "a key change was interrupted before the database moved: the key is unchanged"
-        );
+        match std::fs::remove_file(&pending) {
+            Err(e) if !gone(&e) => return Err(e).context("removing an unused pending key file"),
+            _ => tracing::warn!(
+                "a key change was interrupted before the database moved: the key is unchanged"
+            ),
+        }
     }
     Ok(())
 }
@@ -469,6 +501,30 @@ mod tests {
             c.pragma_update(None, "cipher_hmac_algorithm", h)?;
         }
         c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+    }
+
+    #[test]
+    fn processes_starting_on_a_new_database_at_once_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::for_folder(dir.path());
+        let keys: Vec<Key> = std::thread::scope(|s| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| key(&config, true).unwrap().unwrap()))
+                .collect();
+            starts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]));
+        let on_disk = read_key_file(&key_file_beside(&config.database_path), "key").unwrap();
+        assert_eq!(on_disk, keys[0]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(key_file_beside(&config.database_path))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]
