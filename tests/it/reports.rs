@@ -1,7 +1,7 @@
 //! Monthly reports over imported data sets whose figures were worked out by hand, the
 //! import's all-or-nothing rule, and the once-a-month schedule.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

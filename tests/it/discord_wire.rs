@@ -3,7 +3,7 @@
 //! DMs and errors, over the wire. Each test checks what reached the fake Discord and what
 //! reached the database.
 
-mod fake_discord;
+use crate::fake_discord;
 
 use std::{
     path::{Path, PathBuf},

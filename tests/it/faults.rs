@@ -2,7 +2,7 @@
 //! Every acknowledged request survives exactly once; every mail arrives, a repeat only ever
 //! with the same Message-ID.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::{HashMap, HashSet},

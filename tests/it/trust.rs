@@ -2,7 +2,7 @@
 //! once, an address is linked only when its owner says yes, and imported history never
 //! rewrites what people decided live.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestApp, at, console};

@@ -1,7 +1,7 @@
 //! The Discord adapter without a Discord connection: invocations in, service effects and
 //! replies out. DMs go to a recorder (the one test double here; the services behind it are real).
 
-mod common;
+use crate::common;
 
 use std::sync::Mutex;
 

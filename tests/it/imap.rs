@@ -1,7 +1,7 @@
 //! The IMAP poller against a real Dovecot on loopback, with the confirmation delivered to a
 //! real SMTP server: the whole email loop.
 
-mod common;
+use crate::common;
 
 use common::{Dovecot, SmtpServer, TestApp, console, free_port, header};
 use dsr_bot::{

@@ -1,6 +1,6 @@
 //! Requests through the services, as every channel files them: a fresh SQLite file per test.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{BEFORE_DEADLINE, TestApp, at, console};

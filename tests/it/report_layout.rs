@@ -5,7 +5,7 @@
 //! Headless Chromium will not make a window narrower than 500 px, so the report is shown in a
 //! frame of exactly the width under test, and measured from the page around it.
 
-mod common;
+use crate::common;
 
 use std::{path::Path, process::Command};
 

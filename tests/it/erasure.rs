@@ -1,6 +1,6 @@
 //! A completed deletion erases the person: nothing that names them stays in the database.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, console};
 use dsr_bot::services::{Call, Origin};
@@ -157,31 +157,8 @@ async fn only_a_confirmed_deletion_can_be_completed() {
 async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is_handed_over() {
     use common::{SmtpServer, free_port, header};
     use dsr_bot::domain::DiscordId;
-    use std::sync::{Arc, Mutex};
 
-    // Global, not scoped: a scoped subscriber misses events whose call sites were first
-    // reached on another test's thread. Other tests in this binary log into it too; the
-    // needles below are this test's own.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Captured::default();
-    let sink = logs.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || sink.clone())
-            .finish(),
-    )
-    .expect("only this test sets a subscriber");
+    let logs = common::trace_logs();
 
     let app = TestApp::spawn_unencrypted().await;
     let server = SmtpServer::start(free_port(), &app.dir.path().join("maildir"));
@@ -210,7 +187,7 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
         0
     );
     let files = on_disk(&app);
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("mail delivered"), "the logs were captured");
     for needle in [
         address.to_owned(),

@@ -1,7 +1,7 @@
 //! Officers' routines: extending a due date, reminders, the weekly digest, notes, their own
 //! wording, the community's size and the announcements before the deadline.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -2,7 +2,7 @@
 //! anyone; a wrong key is refused without touching the file; `db encrypt` and `db rekey` keep
 //! every row; reports and the benchmark run on an encrypted database.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::BTreeMap,

@@ -1,6 +1,6 @@
 //! The mail worker against a real SMTP server on loopback (aiosmtpd from Debian's packages).
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{SmtpServer, TestApp, console, free_port, header};

@@ -1,7 +1,7 @@
 //! Floods and lost mail: limits that protect other people hold across processes and restarts,
 //! repeats file nothing new, and no message is lost or shadowed by another.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -7,12 +7,9 @@
 //! what is checked here (secure_delete, the WAL checkpoint, every row and copy removed) works on
 //! the pages before SQLCipher encrypts them.
 
-mod common;
+use crate::common;
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex, OnceLock},
-};
+use std::path::Path;
 
 use common::{SmtpServer, TestApp, console, free_port};
 use dsr_bot::{
@@ -21,35 +18,6 @@ use dsr_bot::{
     services::{Call, Disposition, Origin, import},
     workers::{inbox::ingest_raw, outbox::OutboxWorker},
 };
-
-/// Every log line of this test binary, at TRACE. Global: a scoped subscriber misses events
-/// whose call sites were first reached on another test's thread.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        #[derive(Clone)]
-        struct Sink(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Sink {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Sink(logs.clone());
-        tracing::subscriber::set_global_default(
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_writer(move || sink.clone())
-                .finish(),
-        )
-        .expect("only this binary's logs() sets a subscriber");
-        logs
-    })
-}
 
 /// Every byte of every file under `dir`.
 fn files_under(dir: &Path) -> Vec<u8> {
@@ -81,7 +49,7 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        logs();
+        common::trace_logs();
         let app = TestApp::spawn_unencrypted().await;
         let server_dir = tempfile::tempdir().unwrap();
         let server = SmtpServer::start(free_port(), &server_dir.path().join("maildir"));
@@ -132,7 +100,7 @@ impl World {
             0
         );
         let files = files_under(self.app.dir.path());
-        let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+        let logs = String::from_utf8_lossy(&common::trace_logs().lock().unwrap()).into_owned();
         for n in needles {
             assert!(
                 !holds(&files, n),

@@ -4,7 +4,7 @@
 //! address, token, Message-ID and text (quoted, rewrapped, converted as the client would), and
 //! checks what the reply did to the database against the fixture's `expect`.
 
-mod common;
+use crate::common;
 
 use std::{collections::BTreeMap, path::Path};
 

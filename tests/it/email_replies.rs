@@ -1,7 +1,7 @@
 //! People acting by email: replies matched by token and sender, new messages that wait for a
 //! confirming reply, and everything that must change nothing.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{TestApp, console};

@@ -1,0 +1,25 @@
+//! The integration tests, one binary: a module per area, the shared set-up in `common` and the
+//! fake Discord in `fake_discord`.
+
+mod common;
+mod fake_discord;
+
+mod abuse;
+mod cli;
+mod discord;
+mod discord_wire;
+mod email_fixtures;
+mod email_replies;
+mod encryption;
+mod erasure;
+mod erasure_paths;
+mod faults;
+mod imap;
+mod mail_delivery;
+mod officer;
+mod reply_fixtures;
+mod report_layout;
+mod reports;
+mod requests;
+mod settings;
+mod trust;
