@@ -328,3 +328,44 @@ pub fn trace_logs() -> &'static Arc<Mutex<Vec<u8>>> {
         logs
     })
 }
+
+/// The `dsr-bot` binary as a user starts it: in `dir`, on an empty environment but `PATH`,
+/// stdin closed. Every test that runs the binary starts it here.
+pub fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dsr-bot"));
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs `cmd` to its end with `stdin` fed to it, and collects what it printed.
+pub fn output(cmd: &mut Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // A process that stops reading early (a refusal) closes its end: that is not a failure.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// `dsr-bot ARGS` in `dir` with `env` set, stdin empty.
+pub fn run_bin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    output(bin(dir).args(args).envs(env.iter().copied()), b"")
+}
+
+/// What a run printed, both streams.
+pub fn printed(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
