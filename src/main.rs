@@ -3,10 +3,38 @@
 use clap::Parser;
 use dsr_bot::cli::{self, Cli, Failure};
 
+/// sysexits' EX_TEMPFAIL: "try again later", which every MTA defers on.
+const TEMPFAIL: u8 = 75;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     dsr_bot::db::cipher::init_crypto();
-    match cli::dispatch(Cli::parse()).await {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let from_mta = cli::is_mta_pipe(&args);
+    let parsed = match Cli::try_parse_from(&args) {
+        Ok(parsed) => parsed,
+        Err(e) if from_mta && e.use_stderr() => {
+            // A wrong pipe command line is the operator's to fix: the mail waits meanwhile.
+            eprintln!(
+                "dsr-bot: the ingest-mail command line is wrong ({}); the message was not taken and the mail \
+                 server will deliver it again",
+                e.kind()
+            );
+            return std::process::ExitCode::from(TEMPFAIL);
+        }
+        Err(e) => e.exit(),
+    };
+    let outcome = cli::dispatch(parsed).await;
+    if from_mta {
+        return match outcome {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("dsr-bot: {}", cli::for_mta(failure));
+                std::process::ExitCode::from(TEMPFAIL)
+            }
+        };
+    }
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(Failure::Config(line)) => {
             eprintln!("error: {line}");
@@ -18,7 +46,7 @@ async fn main() -> std::process::ExitCode {
         }
         Err(Failure::TryLater(message)) => {
             eprintln!("{message}");
-            std::process::ExitCode::from(75)
+            std::process::ExitCode::from(TEMPFAIL)
         }
         Err(Failure::Internal(e)) => {
             eprintln!("error: {e:#}");

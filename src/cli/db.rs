@@ -22,6 +22,7 @@ pub fn encrypt(config: &Config) -> Result<(), Failure> {
             path.display()
         ))),
         FileState::Plain => {
+            let _alone = cipher::lock_exclusive(path).map_err(in_use)?;
             let key = cipher::key(config, true)?
                 .ok_or_else(|| Failure::User("No key to encrypt with.".into()))?;
             let copied = cipher::reencrypt(path, None, &key).map_err(in_use)?;
@@ -45,6 +46,8 @@ pub fn rekey(config: &Config, new_key_file: Option<&Path>) -> Result<(), Failure
             path.display()
         )));
     }
+    // Held to the end: no other process opens the database, or settles this change, meanwhile.
+    let _alone = cipher::lock_exclusive(path).map_err(in_use)?;
     let old = cipher::key(config, false)?
         .ok_or_else(|| Failure::User("The database has no key to change.".into()))?;
     let new = match new_key_file {
@@ -64,11 +67,12 @@ pub fn rekey(config: &Config, new_key_file: Option<&Path>) -> Result<(), Failure
         ));
     }
     if config.database_key == DatabaseKey::Beside {
-        // The new key is written first, so that however this ends, the key that opens the
-        // database is on disk; the next start settles which one it is.
+        // The new key is written, durably, first, so that however this ends, the key that
+        // opens the database is on disk; the next start settles which one it is.
         let pending = cipher::pending_key_file(path);
         let _ = std::fs::remove_file(&pending);
         cipher::write_key_file(&pending, &new)?;
+        cipher::failpoint("key-pending-written");
         let copied = match cipher::reencrypt(path, Some(&old), &new) {
             Ok(c) => c,
             Err(e) => {
@@ -76,7 +80,8 @@ pub fn rekey(config: &Config, new_key_file: Option<&Path>) -> Result<(), Failure
                 return Err(in_use(e));
             }
         };
-        std::fs::rename(&pending, cipher::key_file_beside(path)).map_err(anyhow::Error::from)?;
+        cipher::durable_rename(&pending, &cipher::key_file_beside(path))?;
+        cipher::failpoint("key-in-place");
         println!(
             "{} now opens with the new key in {} ({} tables, {} rows copied and checked); the old key no longer opens it.",
             path.display(),

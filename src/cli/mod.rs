@@ -5,10 +5,13 @@ mod db;
 mod discord;
 mod import;
 mod mail;
+mod mta;
 mod requests;
 mod templates;
 
 use std::io::IsTerminal;
+
+pub use mta::{MailLog, for_mta, is_mta_pipe};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -175,7 +178,7 @@ pub enum RequestsCmd {
         id: i64,
         #[arg(long)]
         days: i64,
-        /// Why: told to the person and kept in the audit trail for good (no names or addresses).
+        /// Why: told to the person, and kept with the request until the person is erased.
         #[arg(long)]
         reason: String,
     },
@@ -246,10 +249,18 @@ impl From<anyhow::Error> for Failure {
     /// A database that does not open with its key, or is not encrypted yet, is the
     /// operator's configuration to fix (exit 2); anything else is internal.
     fn from(e: anyhow::Error) -> Self {
+        use crate::db::cipher;
         let key_problem = e.chain().any(|c| {
-            c.is::<crate::db::cipher::WrongKey>() || c.is::<crate::db::cipher::PlainDatabase>()
+            c.is::<cipher::WrongKey>()
+                || c.is::<cipher::PlainDatabase>()
+                || c.is::<cipher::KeyFileRefused>()
         });
-        if key_problem {
+        if let Some(running) = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<cipher::KeyChangeRunning>())
+        {
+            Failure::TryLater(format!("error: {running}"))
+        } else if key_problem {
             Failure::Config(format!("{e:#}"))
         } else {
             Failure::Internal(e)
@@ -319,13 +330,17 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         print!("{out}");
         return Ok(());
     }
-    crate::telemetry::init(
-        match command {
-            Cmd::Run { .. } => "info",
-            _ => "warn",
-        },
-        log.as_deref(),
-    );
+    if let Cmd::IngestMail { maildir: None } = &command {
+        crate::telemetry::init_for_mta("warn", log.as_deref());
+    } else {
+        crate::telemetry::init(
+            match command {
+                Cmd::Run { .. } => "info",
+                _ => "warn",
+            },
+            log.as_deref(),
+        );
+    }
     let database = config.database_path.clone();
     run(command, config)
         .await

@@ -25,7 +25,7 @@ pub async fn raw_insert_rate(
 ) -> anyhow::Result<f64> {
     let mut options = sqlx::sqlite::SqliteConnectOptions::new();
     if let Some(k) = key {
-        options = options.pragma("key", k.pragma());
+        options = super::cipher::keyed(options, k);
     }
     let options = options
         .filename(dir.join("baseline.db"))
@@ -71,7 +71,7 @@ pub async fn fill_requests(pool: &SqlitePool, n: usize) -> anyhow::Result<()> {
                       CASE WHEN k < 6 THEN 'opt_out' WHEN k < 9 THEN 'opt_in' ELSE 'deletion' END AS kind,
                       CASE WHEN k < 9 AND late THEN 'confirmed' ELSE 'completed' END AS done FROM r)
          INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
-                               updated_at, confirmed_at, closed_at)
+                               updated_at, confirmed_at, closed_at, deadline_offset_us)
          SELECT person, kind, 'import',
                 CASE WHEN open THEN 'awaiting_confirmation' ELSE done END,
                 strftime('%Y-%m-%dT%H:%M:%S+00:00', s, 'unixepoch'),
@@ -80,7 +80,8 @@ pub async fn fill_requests(pool: &SqlitePool, n: usize) -> anyhow::Result<()> {
                 strftime('%Y-%m-%dT%H:%M:%S+00:00', s, 'unixepoch'),
                 CASE WHEN open THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + i % 3 * 3600, 'unixepoch') END,
                 CASE WHEN open OR (done = 'confirmed') THEN NULL
-                     ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + (i % 40) * 86400, 'unixepoch') END
+                     ELSE strftime('%Y-%m-%dT%H:%M:%S+00:00', s + (i % 40) * 86400, 'unixepoch') END,
+                (s - unixepoch('2025-09-29')) * 1000000
          FROM t",
     )
     .bind(n as i64)

@@ -175,6 +175,12 @@ fn key_from(config: &Config, may_create: bool) -> anyhow::Result<Key> {
                 file = %path.display(),
                 "made a new database key; keep a copy of it somewhere safe: without it the database cannot be read"
             );
+            if git_may_commit(&path) {
+                tracing::warn!(
+                    file = %path.display(),
+                    "the new key file is inside a git work tree and not ignored: add it to .gitignore before anyone commits it"
+                );
+            }
             Ok(key)
         }
     }
@@ -183,12 +189,103 @@ fn key_from(config: &Config, may_create: bool) -> anyhow::Result<Key> {
 pub fn read_key_file(path: &Path, what: &str) -> anyhow::Result<Key> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading {what} {}", path.display()))?;
-    Key::from_hex(&text).ok_or_else(|| {
+    let key = Key::from_hex(&text).ok_or_else(|| {
         anyhow::anyhow!(
             "{what} {} does not hold a key (64 hex digits; `openssl rand -hex 32` makes one)",
             path.display()
         )
-    })
+    })?;
+    refuse_exposed(path, what)?;
+    Ok(key)
+}
+
+/// A key file the bot will not use, and what to do about it. Shown in one line, exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyFileRefused(pub String);
+
+/// Refuses a key file that group or others can read, or that git tracks: either way the key
+/// is no longer a secret of the owner's.
+fn refuse_exposed(path: &Path, what: &str) -> anyhow::Result<()> {
+    let shown = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {what} {shown}"))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyFileRefused(format!(
+                "{what} {shown} can be read by others (mode {:o}): make it owner-only with `chmod 600 {shown}`; if \
+                 someone else may have read it, change the key with `dsr-bot db rekey` afterwards",
+                mode & 0o777
+            ))
+            .into());
+        }
+    }
+    if git_tracks(path) {
+        return Err(KeyFileRefused(format!(
+            "{what} {shown} is tracked by git, so everyone with the repository has the key: run `git rm --cached \
+             {shown}`, ignore it in .gitignore, then change the key with `dsr-bot db rekey`"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Whether `path` lies in a git work tree that tracks it (false when git is not installed).
+fn git_tracks(path: &Path) -> bool {
+    let Ok(full) = std::path::absolute(path) else {
+        return false;
+    };
+    let Some(folder) = full.parent() else {
+        return false;
+    };
+    if !folder.ancestors().any(|a| a.join(".git").exists()) {
+        return false;
+    }
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(folder)
+        .args(["ls-files", "--error-unmatch", "--"])
+        .arg(full.file_name().unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether `path` lies in a git work tree that does not ignore it.
+fn git_may_commit(path: &Path) -> bool {
+    let Ok(full) = std::path::absolute(path) else {
+        return false;
+    };
+    let folder = folder_of(&full);
+    if !folder.ancestors().any(|a| a.join(".git").exists()) {
+        return false;
+    }
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(folder)
+        .args(["check-ignore", "-q", "--"])
+        .arg(full.file_name().unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.code() == Some(1))
+}
+
+/// SHA-256 of the one key ever published with dsr-bot's source (a key file once tracked in
+/// its repository, now in its history for good). A database that still uses it is refused.
+const PUBLISHED: &str = "76d2fbf23de6f4c342c90f3c00f4a7bcb6003ae5a325d7fc7d5907607bcf90a6";
+
+impl Key {
+    /// Whether this is a key anyone can read in dsr-bot's published history.
+    pub fn is_published(&self) -> bool {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.0)) == PUBLISHED
+    }
 }
 
 /// Writes a new key file readable by its owner only; refuses to replace one. The key is
@@ -207,8 +304,140 @@ pub fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
     tmp.persist_noclobber(path)
         .map_err(|e| e.error)
         .with_context(|| format!("creating the key file {}", path.display()))?;
+    sync_folder(folder)?;
     Ok(())
 }
+
+/// Makes a rename or a new file in `folder` durable.
+fn sync_folder(folder: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(folder)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing the folder {}", folder.display()))
+}
+
+/// The folder a database or key file is in.
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Renames `from` to `to` and makes the rename durable before returning.
+pub fn durable_rename(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::rename(from, to)
+        .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
+    sync_folder(folder_of(to))
+}
+
+/// Stops the process here when `DSR_BOT_FAILPOINT` names `step`: a crash at that exact
+/// point, for the tests that kill a key change at each of its steps. Unset, it does nothing.
+pub fn failpoint(step: &str) {
+    if std::env::var_os("DSR_BOT_FAILPOINT").is_some_and(|v| v == step) {
+        std::process::abort();
+    }
+}
+
+/// `<database>.lock`: every process that opens the database holds a shared lock on it for as
+/// long as it runs, and a key change (`db rekey`, `db encrypt`) holds it alone. So no process
+/// opens the database, or settles a key change left half-done, while a key change is live,
+/// and a key change never starts while anyone has the database open.
+pub fn lock_file(database: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.lock", database.display()))
+}
+
+/// A held lock on [`lock_file`]; let go when dropped (or when the process ends, however).
+#[derive(Debug)]
+pub struct KeyLock {
+    _file: std::fs::File,
+}
+
+/// A key change is running on the database: try again when it is done.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a key change is running on the database {0}: try again once `dsr-bot db rekey` (or `db encrypt`) has finished"
+)]
+pub struct KeyChangeRunning(pub String);
+
+/// Takes the shared lock every process holds while it has the database open. `None` when the
+/// lock file cannot be made here (a folder this user may only read: nothing here can change
+/// the key either).
+pub fn lock_shared(database: &Path) -> anyhow::Result<Option<KeyLock>> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_file(database))
+        .or_else(|_| std::fs::File::open(lock_file(database)))
+    {
+        Ok(f) => f,
+        Err(_) => return Ok(None),
+    };
+    if !flock(&file, false)? {
+        return Err(KeyChangeRunning(database.display().to_string()).into());
+    }
+    Ok(Some(KeyLock { _file: file }))
+}
+
+/// Takes the lock alone, for a key change; refused while any other process has the database
+/// open.
+pub fn lock_exclusive(database: &Path) -> anyhow::Result<KeyLock> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_file(database))
+        .with_context(|| format!("opening {}", lock_file(database).display()))?;
+    if !flock(&file, true)? {
+        return Err(InUse.into());
+    }
+    Ok(KeyLock { _file: file })
+}
+
+/// `flock` without waiting: false when another process holds a conflicting lock.
+#[cfg(unix)]
+fn flock(file: &std::fs::File, exclusive: bool) -> anyhow::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let how = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // SAFETY: the descriptor is open for the duration of the call.
+    if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        Ok(false)
+    } else {
+        Err(anyhow::Error::from(e).context("locking the database's lock file"))
+    }
+}
+
+#[cfg(not(unix))]
+fn flock(_: &std::fs::File, _: bool) -> anyhow::Result<bool> {
+    Ok(true)
+}
+
+/// Copies a key change or an encryption left behind when it was stopped mid-way (whole
+/// database copies, under the old key or the new one): removed, since no key change is live
+/// while [`lock_shared`] is held.
+pub fn remove_stale_copies(database: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder_of(database)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(COPY_PREFIX)
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            tracing::warn!("removed the copy an interrupted key change left behind");
+        }
+    }
+}
+
+const COPY_PREFIX: &str = ".dsr-bot-encrypting-";
 
 fn already_exists(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -249,14 +478,13 @@ pub struct PlainDatabase(pub String);
 /// with `to_key`, checks the copy (integrity and every table's row count), and puts it in
 /// place of `from`. The original is held locked throughout, so no other process writes it
 /// meanwhile; until the final rename it is untouched, and if anything fails it stays as it was.
+///
+/// The caller holds [`lock_exclusive`].
 pub fn reencrypt(from: &Path, from_key: Option<&Key>, to_key: &Key) -> anyhow::Result<Copied> {
     init_crypto();
-    let folder = from
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = folder_of(from);
     let tmp = tempfile::Builder::new()
-        .prefix(".dsr-bot-encrypting-")
+        .prefix(COPY_PREFIX)
         .tempfile_in(folder)
         .context("making the new database file")?
         .into_temp_path();
@@ -308,6 +536,7 @@ pub fn reencrypt(from: &Path, from_key: Option<&Key>, to_key: &Key) -> anyhow::R
         copy.pragma_update(None, "journal_mode", "WAL")?;
     }
     std::fs::File::open(&tmp)?.sync_all()?;
+    failpoint("copied");
 
     // Leave WAL mode so no WAL of the old file remains beside the new one.
     src.pragma_update(None, "journal_mode", "DELETE")?;
@@ -317,9 +546,8 @@ pub fn reencrypt(from: &Path, from_key: Option<&Key>, to_key: &Key) -> anyhow::R
             from.display()
         )
     })?;
-    if let Ok(dir) = std::fs::File::open(folder) {
-        let _ = dir.sync_all();
-    }
+    sync_folder(folder)?;
+    failpoint("swapped");
     drop(src);
     for ext in ["-wal", "-shm"] {
         let side = PathBuf::from(format!("{}{ext}", from.display()));
@@ -409,6 +637,20 @@ fn row_counts(db: &rusqlite::Connection, schema: &str) -> anyhow::Result<Vec<(St
         .collect()
 }
 
+/// `options` with the key given first on every connection (sqlx orders the `key` pragma
+/// before the others), and with sqlx's statement logging off: sqlx logs the statements it
+/// runs when it opens a connection (at DEBUG, and at WARN when they are slow), and the key
+/// pragma is one of them.
+pub fn keyed(
+    options: sqlx::sqlite::SqliteConnectOptions,
+    key: &Key,
+) -> sqlx::sqlite::SqliteConnectOptions {
+    use sqlx::ConnectOptions;
+    options
+        .pragma("key", key.pragma())
+        .disable_statement_logging()
+}
+
 /// Options to open a database whose key lies in the key file beside it (tools and tests that
 /// look at a database a running service keeps).
 pub fn options_with_key_beside(
@@ -416,9 +658,10 @@ pub fn options_with_key_beside(
 ) -> anyhow::Result<sqlx::sqlite::SqliteConnectOptions> {
     init_crypto();
     let key = read_key_file(&key_file_beside(database), "the key file")?;
-    Ok(sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(database)
-        .pragma("key", key.pragma()))
+    Ok(keyed(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(database),
+        &key,
+    ))
 }
 
 /// The key file a key change writes before the database moves to the new key, so that an
@@ -470,22 +713,31 @@ pub fn settle_pending_key(database: &Path) -> anyhow::Result<()> {
         Err(_) if !pending.exists() => return Ok(()),
         Err(e) => return Err(e),
     };
-    if file_state(database)? == FileState::Encrypted && opens_with(database, &key) == Some(true) {
-        match std::fs::rename(&pending, key_file_beside(database)) {
-            Err(e) if !gone(&e) => {
-                return Err(e).context("putting the new key file in place");
+    let reached = match file_state(database)? {
+        FileState::Encrypted => opens_with(database, &key),
+        FileState::Missing | FileState::Plain => Some(false),
+    };
+    match reached {
+        Some(true) => match durable_rename(&pending, &key_file_beside(database)) {
+            Err(e) if !e.chain().any(|c| c.downcast_ref().is_some_and(gone)) => {
+                return Err(e.context("putting the new key file in place"));
             }
             _ => tracing::warn!(
                 "finished a key change that was interrupted: the new key file is in place"
             ),
-        }
-    } else {
-        match std::fs::remove_file(&pending) {
+        },
+        Some(false) => match std::fs::remove_file(&pending) {
             Err(e) if !gone(&e) => return Err(e).context("removing an unused pending key file"),
             _ => tracing::warn!(
                 "a key change was interrupted before the database moved: the key is unchanged"
             ),
-        }
+        },
+        // Never guessed: a pending key removed in error would leave a database nobody can open.
+        None => anyhow::bail!(
+            "a key change on the database {} was interrupted, and whether it reached the database cannot be \
+             told now (the file cannot be opened to check); nothing was changed, try again",
+            database.display()
+        ),
     }
     Ok(())
 }

@@ -53,6 +53,8 @@ pub struct Database {
     pub pool: SqlitePool,
     writer: Option<writer::Writer>,
     path: std::path::PathBuf,
+    /// Held while this process has the database open: no key change runs meanwhile.
+    _key_lock: Option<std::sync::Arc<cipher::KeyLock>>,
 }
 
 /// Whether the caller needs to write, or only reads.
@@ -90,6 +92,9 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
             format!("creating the folder for the database {}", parent.display())
         })?;
     }
+    // Before anything reads a key or the file: a key change running now is waited for by
+    // nobody and settled by nobody but itself.
+    let key_lock = cipher::lock_shared(path)?.map(std::sync::Arc::new);
     let state = cipher::file_state(path)
         .with_context(|| format!("reading the database {}", path.display()))?;
     if state == cipher::FileState::Plain && config.database_key != crate::config::DatabaseKey::Plain
@@ -99,10 +104,12 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
     if !writable(path) {
         return match access {
             Access::ReadWrite => Err(ReadOnlyDatabase(path.display().to_string()).into()),
-            Access::ReadOnly => open_read_only(config).await,
+            Access::ReadOnly => open_read_only(config, key_lock).await,
         };
     }
     let key = cipher::key(config, state == cipher::FileState::Missing)?;
+    refuse_published(config, key.as_ref())?;
+    cipher::remove_stale_copies(path);
     // A wrong key is found on a connection that cannot change the file, before any that can.
     if let Some(k) = &key
         && state == cipher::FileState::Encrypted
@@ -124,8 +131,7 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
         // Freed pages are overwritten, so erased data does not linger in the file.
         .pragma("secure_delete", "on");
     if let Some(key) = &key {
-        // Issued first on every connection (sqlx orders it so): the writer's, the pool's.
-        options = options.pragma("key", key.pragma());
+        options = cipher::keyed(options, key);
     }
     if let Some(pages) = config.sqlite_max_pages {
         options = options.pragma("max_page_count", pages.to_string());
@@ -158,16 +164,35 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
         pool,
         writer: Some(writer),
         path: path.clone(),
+        _key_lock: key_lock,
     })
+}
+
+/// A database still under the key once published with dsr-bot's source is readable by anyone
+/// who has a copy of it: refused until its key is changed.
+fn refuse_published(config: &Config, key: Option<&cipher::Key>) -> anyhow::Result<()> {
+    if key.is_some_and(cipher::Key::is_published) {
+        return Err(cipher::KeyFileRefused(format!(
+            "the database {} is encrypted with the key once published in dsr-bot's repository, so anyone can read \
+             a copy of it: change the key with `dsr-bot db rekey` (it keeps every row)",
+            config.database_path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// A database file this process may only read: opened read-only, with no writer, and only
 /// when its schema is current (it cannot be upgraded from here). Without its WAL's shared
 /// memory file (which a read-only folder keeps from being made), it is read as it stands in
 /// the file.
-async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
+async fn open_read_only(
+    config: &Config,
+    key_lock: Option<std::sync::Arc<cipher::KeyLock>>,
+) -> anyhow::Result<Database> {
     let path = &config.database_path;
     let key = cipher::key(config, false)?;
+    refuse_published(config, key.as_ref())?;
     if let Some(k) = &key
         && cipher::opens_with(path, k) == Some(false)
     {
@@ -175,7 +200,7 @@ async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
     }
     let mut base = SqliteConnectOptions::new().filename(path);
     if let Some(key) = &key {
-        base = base.pragma("key", key.pragma());
+        base = cipher::keyed(base, key);
     }
     let base = base
         .read_only(true)
@@ -210,6 +235,7 @@ async fn open_read_only(config: &Config) -> anyhow::Result<Database> {
         pool,
         writer: None,
         path: path.clone(),
+        _key_lock: key_lock,
     })
 }
 

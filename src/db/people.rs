@@ -1,7 +1,7 @@
 //! `people`: one row per person, an id and little else.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::At;
 
@@ -14,4 +14,13 @@ pub fn mark_erased(db: &Connection, person_id: i64, now: DateTime<Utc>) -> rusql
     db.prepare_cached("UPDATE people SET erased_at = ? WHERE id = ?")?
         .execute(params![At(now), person_id])?;
     Ok(())
+}
+
+/// Whether the person was erased.
+pub fn is_erased(db: &Connection, person_id: i64) -> rusqlite::Result<bool> {
+    Ok(db
+        .prepare_cached("SELECT erased_at IS NOT NULL FROM people WHERE id = ?")?
+        .query_row([person_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
 }

@@ -51,7 +51,8 @@ pub struct Decision<'a> {
     pub due_at: &'a str,
     pub confirmed_at: Option<&'a str>,
     pub closed_at: Option<&'a str>,
-    pub deadline_offset_secs: i64,
+    /// `received_at - deadline` in microseconds.
+    pub deadline_offset_us: i64,
     /// When an officer extended its due date.
     pub extended_at: Option<&'a str>,
 }
@@ -62,8 +63,8 @@ pub fn decisions(
     mut each: impl FnMut(Decision<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut stmt = db.prepare(
-        "SELECT kind, state = 'completed', received_at, due_at, confirmed_at, closed_at, deadline_offset_secs,
-                extended_at
+        "SELECT kind, state = 'completed', received_at, due_at, confirmed_at, closed_at,
+                COALESCE(deadline_offset_us, deadline_offset_secs * 1000000), extended_at
          FROM requests WHERE kind != 'status'",
     )?;
     let mut rows = stmt.query([])?;
@@ -75,7 +76,7 @@ pub fn decisions(
             due_at: row.get_ref(3)?.as_str()?,
             confirmed_at: row.get_ref(4)?.as_str_or_null()?,
             closed_at: row.get_ref(5)?.as_str_or_null()?,
-            deadline_offset_secs: row.get(6)?,
+            deadline_offset_us: row.get(6)?,
             extended_at: row.get_ref(7)?.as_str_or_null()?,
         })?;
     }

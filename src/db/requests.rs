@@ -31,7 +31,8 @@ pub struct NewRequest {
     pub channel: Channel,
     pub state: RequestState,
     pub received_at: DateTime<Utc>,
-    pub deadline_offset_secs: i64,
+    /// `received_at - deadline` in microseconds.
+    pub deadline_offset_us: i64,
     pub due_at: DateTime<Utc>,
 }
 
@@ -87,8 +88,8 @@ fn insert_with(
 ) -> rusqlite::Result<Request> {
     db.prepare_cached(&format!(
         "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
-                               updated_at, confirmed_at, closed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE(?9, ?5), ?8, ?9)
+                               updated_at, confirmed_at, closed_at, deadline_offset_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6 / 1000000, ?7, COALESCE(?9, ?5), ?8, ?9, ?6)
          RETURNING {COLUMNS}"
     ))?
     .query_row(
@@ -98,7 +99,7 @@ fn insert_with(
             new.channel,
             new.state,
             At(new.received_at),
-            new.deadline_offset_secs,
+            new.deadline_offset_us,
             At(new.due_at),
             at(confirmed_at),
             at(closed_at)
@@ -184,19 +185,38 @@ pub fn set_person_confirmed(db: &Connection, id: i64, now: DateTime<Utc>) -> rus
 }
 
 /// Moves the due date of request `id` to `due_at`, once: fails when it was extended before.
+/// Extends request `id` to `due_at`, keeping the officer's `reason` with it (erased with the
+/// person, unlike the audit trail).
 pub fn extend(
     db: &Connection,
     id: i64,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    reason: &str,
 ) -> anyhow::Result<()> {
     let changed = db
         .prepare_cached(
-            "UPDATE requests SET original_due_at = due_at, due_at = ?1, extended_at = ?2, updated_at = ?2
+            "UPDATE requests SET original_due_at = due_at, due_at = ?1, extended_at = ?2, updated_at = ?2,
+                                 extension_reason = ?4
              WHERE id = ?3 AND extended_at IS NULL",
         )?
-        .execute(params![At(due_at), At(now), id])?;
+        .execute(params![At(due_at), At(now), id, reason])?;
     anyhow::ensure!(changed == 1, "request #{id} was extended before");
+    Ok(())
+}
+
+/// The reason request `id` was extended for, while its person is not erased.
+pub fn extension_reason(db: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    db.prepare_cached("SELECT extension_reason FROM requests WHERE id = ?")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Erasure: the reasons officers gave for the person's requests.
+pub fn forget_reasons_of(db: &Connection, person_id: i64) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE requests SET extension_reason = NULL WHERE person_id = ?")?
+        .execute([person_id])?;
     Ok(())
 }
 
@@ -374,7 +394,7 @@ mod tests {
                 channel: Channel::Console,
                 state: RequestState::AwaitingConfirmation,
                 received_at: now,
-                deadline_offset_secs: -1,
+                deadline_offset_us: -1,
                 due_at: now,
             },
         )

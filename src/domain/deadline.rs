@@ -4,9 +4,21 @@
 use chrono::{DateTime, Duration, Months, TimeZone, Utc};
 use chrono_tz::Tz;
 
-/// `received - deadline` in whole seconds; negative means before the deadline.
+/// `received - deadline` in microseconds, the precision receive times are kept in; negative
+/// means before the deadline.
+pub fn offset_micros(received: DateTime<Utc>, deadline: DateTime<Utc>) -> i64 {
+    (received - deadline).num_microseconds().unwrap_or(i64::MAX)
+}
+
+/// The same in whole seconds (toward zero), for what shows seconds.
 pub fn offset_seconds(received: DateTime<Utc>, deadline: DateTime<Utc>) -> i64 {
     (received - deadline).num_seconds()
+}
+
+/// An instant as it is kept: to the microsecond.
+pub fn kept(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    at.trunc_subsecs(6)
 }
 
 /// The date by which a request received at `received` must be answered.
@@ -17,9 +29,13 @@ pub fn due_at(received: DateTime<Utc>, response_days: u32) -> DateTime<Utc> {
 /// "3 days 4 hours before the deadline", "1 year 2 months after the deadline".
 /// Years and months are counted on the calendar of `tz`, so a month is a calendar month there.
 pub fn describe_offset(received: DateTime<Utc>, deadline: DateTime<Utc>, tz: Tz) -> String {
-    let offset = offset_seconds(received, deadline);
+    let offset = offset_micros(received, deadline);
     if offset == 0 {
         return "exactly at the deadline".to_owned();
+    }
+    if offset.abs() < 1_000_000 {
+        let side = if offset < 0 { "before" } else { "after" };
+        return format!("less than a second {side} the deadline");
     }
     let (from, to) = if offset < 0 {
         (received, deadline)

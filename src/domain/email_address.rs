@@ -62,6 +62,19 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The mailbox a message to this address reaches: the address without its `+tag`
+    /// (`victim+7@example.org` -> `victim@example.org`). Limits that protect an inbox count
+    /// under it, so tags do not multiply what one inbox can be sent.
+    pub fn mailbox(&self) -> String {
+        let (local, domain) = self.0.split_once('@').expect("parsed address has @");
+        let base = local
+            .split('+')
+            .next()
+            .filter(|b| !b.is_empty())
+            .unwrap_or(local);
+        format!("{base}@{domain}")
+    }
+
     /// `a***@example.org`: enough for a person to recognise their own address in a reply.
     pub fn masked(&self) -> String {
         let (local, domain) = self.0.split_once('@').expect("parsed address has @");
@@ -79,6 +92,16 @@ impl fmt::Display for EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mailbox_drops_the_tag_only() {
+        let m = |a: &str| EmailAddress::parse(a).unwrap().mailbox();
+        assert_eq!(m("Victim+7@Example.org"), "victim@example.org");
+        assert_eq!(m("victim++x@example.org"), "victim@example.org");
+        assert_eq!(m("victim@example.org"), "victim@example.org");
+        assert_eq!(m("+tag@example.org"), "+tag@example.org");
+        assert_eq!(m("a.b@example.org"), "a.b@example.org");
+    }
 
     #[test]
     fn accepts_and_normalises_ordinary_addresses() {

@@ -243,31 +243,48 @@ impl Templates {
         })
     }
 
-    /// Renders every mail template with sample data; a problem for each that fails.
+    /// Renders every mail template as it can be used: for every request kind, with each
+    /// optional value set and unset; an answer with and without a request; a digest with
+    /// nothing and with much in it. The first problem of each file.
     pub fn check_mail(&self) -> Vec<Problem> {
-        let sample = MailContext::sample();
-        let mut problems = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut add = |p: Option<Problem>| {
+            if let Some(p) = p
+                && !problems.iter().any(|q| q.file == p.file)
+            {
+                problems.push(p);
+            }
+        };
+        let samples = MailContext::samples();
         for name in MAIL_TEMPLATES {
-            problems.extend(self.render_mail(name, &sample).err());
+            for sample in &samples {
+                add(self.render_mail(name, sample).err());
+            }
         }
-        let reply = ReplyContext {
-            organisation: sample.organisation.clone(),
-            policy: sample.policy.clone(),
-            message: "Your opt-out request #7 is recorded.".into(),
-            privacy_address: sample.privacy_address.clone(),
-            request: Some(sample.clone()),
-        };
-        problems.extend(self.render_mail("reply", &reply).err());
-        let digest = DigestContext {
-            organisation: sample.organisation.clone(),
-            week: "2026-W48".into(),
-            as_of: "2026-11-23 09:00 UTC".into(),
-            overdue_count: 102,
-            overdue: (1..=100).collect(),
-            due_soon_count: 1,
-            due_soon: vec![7],
-        };
-        problems.extend(self.render_mail("digest", &digest).err());
+        let first = MailContext::sample();
+        let requests = std::iter::once(None).chain(samples.iter().cloned().map(Some));
+        for request in requests {
+            let reply = ReplyContext {
+                organisation: first.organisation.clone(),
+                policy: first.policy.clone(),
+                message: "Your opt-out request #7 is recorded.".into(),
+                privacy_address: first.privacy_address.clone(),
+                request,
+            };
+            add(self.render_mail("reply", &reply).err());
+        }
+        for (overdue, due_soon) in [(Vec::new(), Vec::new()), ((1..=100).collect(), vec![7])] {
+            let digest = DigestContext {
+                organisation: first.organisation.clone(),
+                week: "2026-W48".into(),
+                as_of: "2026-11-23 09:00 UTC".into(),
+                overdue_count: overdue.len() + 2 * usize::from(!overdue.is_empty()),
+                overdue,
+                due_soon_count: due_soon.len(),
+                due_soon,
+            };
+            add(self.render_mail("digest", &digest).err());
+        }
         problems
     }
 }
@@ -311,6 +328,33 @@ pub fn unknown_files(dir: &std::path::Path) -> Vec<Problem> {
 }
 
 impl MailContext {
+    /// Made-up facts for checking templates, in every shape a mail can have: each request
+    /// kind, with each optional value (code, extension, expiry) set and unset.
+    pub fn samples() -> Vec<MailContext> {
+        use crate::domain::RequestKind;
+        let mut all = Vec::new();
+        for kind in RequestKind::ALL {
+            for set in 0..8u8 {
+                let mut c = Self::sample();
+                c.kind = kind.as_str();
+                c.kind_label = kind.label();
+                c.kind_with_article = kind.label_with_article();
+                if set & 1 == 0 {
+                    c.code = None;
+                }
+                if set & 2 == 0 {
+                    c.original_due = None;
+                    c.reason = None;
+                }
+                if set & 4 == 0 {
+                    c.expires = None;
+                }
+                all.push(c);
+            }
+        }
+        all
+    }
+
     /// Made-up facts for checking templates.
     pub fn sample() -> MailContext {
         MailContext {

@@ -287,7 +287,7 @@ fn requests_pass(conn: &Conn, bounds: &Bounds, acc: &mut Accumulator) -> anyhow:
                 "opt_in" => acc.opt_ins[i] += 1,
                 _ => acc.deletions[i] += 1,
             }
-            if d.deadline_offset_secs <= 0 {
+            if d.deadline_offset_us <= 0 {
                 acc.before[i] += 1;
             } else {
                 acc.after[i] += 1;

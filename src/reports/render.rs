@@ -109,15 +109,45 @@ fn check(templates: &Templates) -> Vec<Problem> {
         no_decision: Some(1_000 - outs - ins),
         no_decision_share: Some((1_000 - outs - ins) as f64 / 1_000.0),
     };
-    let report = Report {
+    let full = Report {
         figures: month("2026-10", 40, 12),
         timezone: "UTC".into(),
         trend: vec![month("2026-09", 10, 3)],
     };
-    [Format::Md, Format::Html]
-        .into_iter()
-        .filter_map(|f| with_template(&report, f, "AI training on member chats", templates).err())
-        .collect()
+    // A month with nothing in it: every optional figure unset, no trend.
+    let empty = Report {
+        figures: MonthFigures {
+            opt_outs: 0,
+            opt_ins: 0,
+            deletions: 0,
+            opt_out_rate: None,
+            standing_opted_out: 0,
+            standing_opted_in: 0,
+            before_deadline: 0,
+            after_deadline: 0,
+            deletions_completed: 0,
+            median_days_to_complete: None,
+            overdue_at_month_end: 0,
+            extended: 0,
+            community_size: None,
+            no_decision: None,
+            no_decision_share: None,
+            ..month("2026-10", 0, 0)
+        },
+        timezone: "UTC".into(),
+        trend: Vec::new(),
+    };
+    let mut problems: Vec<Problem> = Vec::new();
+    for report in [&full, &empty] {
+        for f in [Format::Md, Format::Html] {
+            if let Err(p) = with_template(report, f, "AI training on member chats", templates)
+                && !problems.iter().any(|q| q.file == p.file)
+            {
+                problems.push(p);
+            }
+        }
+    }
+    problems
 }
 
 fn with_template(

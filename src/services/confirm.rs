@@ -41,9 +41,9 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
         ))
         .into());
     }
-    // Guesses are counted per address, over all its codes: asking for a new code gives no
-    // new tries beyond the day's.
-    let address = format!("address:{}", v.email);
+    // Guesses are counted per asker and address, over all its codes: asking for a new code
+    // gives no new tries beyond the day's, and a stranger's guesses never lock the owner out.
+    let address = limits::guesses(actor, &v.email);
     limits::check(uow, limits::Kind::CodeTries, &address)?;
     if !uow
         .ctx

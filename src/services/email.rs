@@ -334,7 +334,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
             limits::take(
                 uow,
                 limits::Kind::RequestsPerHour,
-                &format!("email:{sender}"),
+                &format!("email:{}", sender.mailbox()),
             )?;
             let new = NewRequest {
                 person_id: person,
@@ -342,7 +342,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
                 channel: Channel::Email,
                 state: RequestState::AwaitingConfirmation,
                 received_at: now,
-                deadline_offset_secs: deadline::offset_seconds(now, uow.config().policy_deadline),
+                deadline_offset_us: deadline::offset_micros(now, uow.config().policy_deadline),
                 due_at: deadline::due_at(now, uow.config().response_days),
             };
             let req = db::requests::insert(uow.db, &new)?;
@@ -352,9 +352,19 @@ fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceE
         }
     };
     if req.state == RequestState::AwaitingConfirmation {
-        // The confirmation request is the answer.
-        mail::queue(uow, "confirm_by_reply", &req, sender.as_str(), None, false)?;
+        // The confirmation request is the answer: a proof mail like a code, so it counts
+        // towards what the inbox may be sent a day (a forged From line could name anyone).
         uow.answered = true;
+        match limits::take(uow, limits::Kind::CodeMails, &limits::inbox(sender)) {
+            Err(ServiceError::User(_)) => {
+                uow.dispose("limited")?;
+                tracing::info!("no confirmation asked for: the inbox had as many as it may today");
+            }
+            other => {
+                other?;
+                mail::queue(uow, "confirm_by_reply", &req, sender.as_str(), None, false)?;
+            }
+        }
     } else {
         let text = format!(
             "Your {} request #{} is already {}; nothing new was filed.",

@@ -53,6 +53,7 @@ pub fn erase(
     db::copies::mark_for_purge(db, &sender_hashes)?;
     db::notices::delete_for_person(db, person)?;
     db::notes::delete_for_person(db, person)?;
+    db::requests::forget_reasons_of(db, person)?;
     db::limits::forget_senders_of(db, person)?;
     db::people::mark_erased(db, person, at)?;
     let discord_ids = identities

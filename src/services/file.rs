@@ -51,6 +51,8 @@ pub fn file_request(
             if code_still_valid(uow, &open, e)? {
                 text.push_str(&format!(" The code we sent to {} still works.", e.masked()));
             } else {
+                // A repeat that mails someone counts like a new request.
+                limits::take(uow, limits::Kind::RequestsPerHour, &limits::subject(actor))?;
                 start_email_proof(uow, &open, e)?;
                 text.push_str(&format!(
                     " {}",
@@ -75,7 +77,7 @@ pub fn file_request(
         channel,
         state,
         received_at: now,
-        deadline_offset_secs: deadline::offset_seconds(now, uow.config().policy_deadline),
+        deadline_offset_us: deadline::offset_micros(now, uow.config().policy_deadline),
         due_at: deadline::due_at(now, uow.config().response_days),
     };
     let mut req = db::requests::insert(uow.db, &new)?;
@@ -151,7 +153,7 @@ pub fn start_email_proof(
     req: &Request,
     email: &EmailAddress,
 ) -> Result<(), ServiceError> {
-    limits::take(uow, limits::Kind::CodeMails, &format!("address:{email}"))?;
+    limits::take(uow, limits::Kind::CodeMails, &limits::inbox(email))?;
     let now = uow.now;
     let code = crypto::new_code();
     let hash = uow

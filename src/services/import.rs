@@ -57,13 +57,12 @@ pub fn parse_csv(text: &str, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<(
         }
     };
     let mut record = csv::StringRecord::new();
+    let mut lines = Lines::new(text);
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record
-                    .position()
-                    .map_or(0, |p| physical_line(text, p.byte() as usize));
+                let line = record.position().map_or(0, |p| lines.at(p.byte() as usize));
                 match record
                     .deserialize::<Raw>(Some(&headers))
                     .map_err(|e| shown(&e.to_string()))
@@ -74,9 +73,7 @@ pub fn parse_csv(text: &str, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<(
                 }
             }
             Err(e) => {
-                let line = e
-                    .position()
-                    .map_or(0, |p| physical_line(text, p.byte() as usize));
+                let line = e.position().map_or(0, |p| lines.at(p.byte() as usize));
                 errors.push((line, shown(&e.to_string())));
                 break;
             }
@@ -89,22 +86,47 @@ pub fn parse_csv(text: &str, now: DateTime<Utc>) -> Result<Vec<ImportRow>, Vec<(
     }
 }
 
-/// The file's own line (from 1) where the row read from `byte` on starts: the reader counts from
-/// the end of the row before, so the blank lines between are skipped here; quoted line breaks
-/// in earlier rows are counted, as they are lines of the file.
-fn physical_line(text: &str, byte: usize) -> usize {
-    let byte = byte.min(text.len());
-    let mut line = 1 + text.as_bytes()[..byte]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count();
-    for l in text[byte..].split('\n') {
-        if !l.trim().is_empty() {
-            break;
+/// Line numbers of the file, for rows read in order: each row's lines are counted once, so
+/// numbering a whole file costs one pass over it.
+struct Lines<'a> {
+    text: &'a str,
+    /// Bytes counted so far, and the line number at that byte.
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text,
+            byte: 0,
+            line: 1,
         }
-        line += 1;
     }
-    line
+
+    /// The file's own line (from 1) where the row read from `byte` on starts: the reader counts
+    /// from the end of the row before, so the blank lines between are skipped here; quoted line
+    /// breaks in earlier rows are counted, as they are lines of the file.
+    fn at(&mut self, byte: usize) -> usize {
+        let byte = byte.min(self.text.len());
+        if byte < self.byte {
+            // Not in order (never, for a reader): count from the start.
+            (self.byte, self.line) = (0, 1);
+        }
+        self.line += self.text.as_bytes()[self.byte..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.byte = byte;
+        let mut line = self.line;
+        for l in self.text[byte..].split('\n') {
+            if !l.trim().is_empty() {
+                break;
+            }
+            line += 1;
+        }
+        line
+    }
 }
 
 /// Times before 1970 cannot be what a request tool recorded, and more than a day ahead of this
@@ -130,7 +152,7 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
                 )
             })
     };
-    let received_at = time(&r.received_at, "received_at")?;
+    let received_at = deadline::kept(time(&r.received_at, "received_at")?);
     in_range(received_at, "received_at", now)?;
     let kind = match r.kind.as_str() {
         "opt_out" => RequestKind::OptOut,
@@ -175,7 +197,7 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
     let completed_at = match r.completed_at.as_str() {
         "" => None,
         v if status == RequestState::Completed => {
-            let t = time(v, "completed_at")?;
+            let t = deadline::kept(time(v, "completed_at")?);
             in_range(t, "completed_at", now)?;
             if t < received_at {
                 return Err("completed_at is before received_at".into());
@@ -184,7 +206,6 @@ fn check(r: Raw, line: usize, now: DateTime<Utc>) -> Result<ImportRow, String> {
         }
         _ => return Err("completed_at is only for rows with status completed".into()),
     };
-    let _ = line;
     Ok(ImportRow {
         line,
         received_at,
@@ -309,7 +330,7 @@ fn import_row(
         channel: Channel::Import,
         state: status,
         received_at: row.received_at,
-        deadline_offset_secs: deadline::offset_seconds(row.received_at, cfg.policy_deadline),
+        deadline_offset_us: deadline::offset_micros(row.received_at, cfg.policy_deadline),
         due_at: deadline::due_at(row.received_at, cfg.response_days),
     };
     let closed_at = match status {

@@ -23,9 +23,9 @@ pub enum Kind {
     PerMinute,
     /// New requests by one person or sender, per hour.
     RequestsPerHour,
-    /// Code mails to one address, per day, whoever asked.
+    /// Code mails to one inbox (an address without its +tag), per day, whoever asked.
     CodeMails,
-    /// Wrong codes entered for one address, per day, over all its codes.
+    /// Wrong codes one asker entered for one address, per day, over all its codes.
     CodeTries,
 }
 
@@ -62,6 +62,17 @@ impl Kind {
 pub fn subject(actor: &crate::domain::Actor) -> String {
     let (kind, value) = actor.identity();
     format!("{kind}:{value}")
+}
+
+/// What code mails are counted under: the inbox they reach, whoever asks.
+pub fn inbox(email: &crate::domain::EmailAddress) -> String {
+    format!("inbox:{}", email.mailbox())
+}
+
+/// What wrong codes are counted under: who guesses, for which address. A stranger's guesses
+/// at an address never use up its owner's tries.
+pub fn guesses(actor: &crate::domain::Actor, email: &str) -> String {
+    format!("{}|address:{email}", subject(actor))
 }
 
 /// The keyed hash a limit counts `subject` (an identity, a sender) under.

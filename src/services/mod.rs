@@ -337,14 +337,14 @@ impl Services {
         let handled = self
             .run(call, move |uow| {
                 // Too many from this sender just now: nothing is recorded, the message waits.
-                if limits::take(
+                // Any other failure is one: it is not the sender's limit.
+                match limits::take(
                     uow,
                     limits::Kind::PerMinute,
-                    &format!("email:{}", mail.from),
-                )
-                .is_err()
-                {
-                    return Err(ServiceError::Deferred);
+                    &format!("email:{}", mail.from.mailbox()),
+                ) {
+                    Err(ServiceError::User(_)) => return Err(ServiceError::Deferred),
+                    other => other?,
                 }
                 let d = email::handle(uow, &mail)?;
                 if let Some(c) = copy {

@@ -72,22 +72,6 @@ fn officer_text(raw: &str, what: &str, max: usize) -> Result<String, UserError> 
     Ok(text.to_owned())
 }
 
-/// A reason stays in the audit trail for good, even after the person is erased: it must not
-/// name them by address, mention or account id.
-fn reason_text(raw: &str) -> Result<String, UserError> {
-    let reason = officer_text(raw, "reason", MAX_REASON)?;
-    let long_number = reason
-        .split(|c: char| !c.is_ascii_digit())
-        .any(|run| run.len() >= 15);
-    if reason.contains('@') || long_number {
-        return Err(UserError::new(
-            "A reason stays in the audit trail for good, even after the person is erased, so it cannot hold an \
-             email address, a mention or an account id. Say why without naming anyone (a note can name them).",
-        ));
-    }
-    Ok(reason)
-}
-
 /// Extends `request_id`'s due date by `days`, once, before it passes; the person is told by
 /// mail (queued here) and the caller DMs them `dm_text` where they are on Discord.
 pub fn extend(
@@ -103,7 +87,9 @@ pub fn extend(
         ))
         .into());
     }
-    let reason = reason_text(reason)?;
+    // Kept with the request and erased with the person, so it may say whatever the officer
+    // needs; the audit trail records only that a reason was given.
+    let reason = officer_text(reason, "reason", MAX_REASON)?;
     let mut req = request(uow, request_id)?;
     let now = uow.now;
     if let Some(at) = req.extended_at {
@@ -130,7 +116,7 @@ pub fn extend(
     }
     let original = req.due_at;
     let due_at = original + Duration::days(days);
-    db::requests::extend(uow.db, req.id, due_at, now)?;
+    db::requests::extend(uow.db, req.id, due_at, now, &reason)?;
     req.original_due_at = Some(original);
     req.due_at = due_at;
     req.extended_at = Some(now);
@@ -144,7 +130,7 @@ pub fn extend(
             to_state: req.state,
             actor: officer_actor(uow.call.channel).to_owned(),
             note: Some(format!(
-                "due date extended by {days} days, from {original_due} to {due}: {reason}"
+                "due date extended by {days} days, from {original_due} to {due} (reason given)"
             )),
         },
     )?;
@@ -188,6 +174,13 @@ pub fn extend(
 pub fn note(uow: &mut Uow<'_>, request_id: i64, text: &str) -> Result<usize, ServiceError> {
     let text = officer_text(text, "note", MAX_NOTE)?;
     let req = request(uow, request_id)?;
+    if db::people::is_erased(uow.db, req.person_id)? {
+        return Err(UserError::new(format!(
+            "Request #{request_id} belongs to a person who was erased, so nothing more is kept about them: the note \
+             was not added."
+        ))
+        .into());
+    }
     let actor = officer_actor(uow.call.channel);
     db::notes::add(uow.db, req.id, actor, &text, uow.now)?;
     let n = db::notes::count(uow.db, req.id)?;
@@ -213,6 +206,8 @@ pub struct RequestDetails {
     pub request: super::ListedRequest,
     pub extended_at: Option<String>,
     pub original_due_at: Option<String>,
+    /// Why it was extended; gone once the person is erased.
+    pub extension_reason: Option<String>,
     pub events: Vec<ShownEvent>,
     pub notes: Vec<ShownNote>,
 }
@@ -249,6 +244,7 @@ pub fn details(
     };
     let (extended_at, original_due_at) =
         (listed.request.extended_at, listed.request.original_due_at);
+    let extension_reason = db::requests::extension_reason(db, request_id)?;
     let events = db::events::for_request(db, request_id)?
         .into_iter()
         .map(|e| ShownEvent {
@@ -273,6 +269,7 @@ pub fn details(
         request: super::ListedRequest::new(ctx, listed, now),
         extended_at: extended_at.map(stamp),
         original_due_at: original_due_at.map(stamp),
+        extension_reason,
         events,
         notes,
     }))
@@ -299,6 +296,9 @@ impl RequestDetails {
         );
         if let (Some(at), Some(was)) = (&self.extended_at, &self.original_due_at) {
             out.push_str(&format!("Extended {at}; it was due {was}\n"));
+            if let Some(reason) = &self.extension_reason {
+                out.push_str(&format!("Reason: {reason}\n"));
+            }
         }
         out.push_str(&format!(
             "Email proven: {}\n\nHistory:\n",

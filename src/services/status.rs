@@ -31,7 +31,7 @@ pub fn record_status(uow: &mut Uow<'_>, person: i64) -> anyhow::Result<(i64, Str
         channel,
         state: RequestState::Completed,
         received_at: now,
-        deadline_offset_secs: deadline::offset_seconds(now, cfg.policy_deadline),
+        deadline_offset_us: deadline::offset_micros(now, cfg.policy_deadline),
         due_at: deadline::due_at(now, cfg.response_days),
     };
     let req = db::requests::insert(uow.db, &new)?;

@@ -126,8 +126,9 @@ pub struct Context {
 }
 
 impl Context {
+    /// The clock's reading as it is kept: to the microsecond.
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        deadline::kept(self.clock.now())
     }
 
     /// A time as people read it, in the display time zone.

@@ -505,6 +505,10 @@ fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_f
         let mode = if path.is_dir() { 0o555 } else { 0o444 };
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
+    // The key stays a secret of its reader's: owner-only, and owned by the reader here.
+    let key = d.join("dsr-bot.key");
+    std::os::unix::fs::chown(&key, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o555)).unwrap();
     // The binary must be reachable by nobody.
     let mut p = Path::new(env!("CARGO_BIN_EXE_dsr-bot")).to_path_buf();

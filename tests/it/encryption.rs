@@ -406,6 +406,7 @@ fn db_encrypt_and_rekey_keep_every_row_and_refuse_a_database_in_use() {
     assert_eq!(rows(&db), before, "every row is kept");
     // The old key no longer opens it: one line, exit 2, nothing changed.
     std::fs::write(d.join("old.key"), &old_key).unwrap();
+    owner_only(&d.join("old.key"));
     let files = snapshot(d);
     let old = dsr_bot(
         d,
@@ -454,6 +455,7 @@ fn an_interrupted_key_change_is_finished_or_undone_at_the_next_start() {
 
     // Interrupted before the database moved: the pending key is dropped.
     std::fs::write(&pending, format!("{KEY_B}\n")).unwrap();
+    owner_only(&pending);
     let old = std::fs::read_to_string(&key_file).unwrap();
     assert!(dsr_bot(d, &["requests", "list"], &[]).status.success());
     assert!(!pending.exists());
@@ -518,5 +520,14 @@ fn bench_rush_runs_on_an_encrypted_database_and_on_a_plain_one() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(text.contains("300"), "{text}");
+    }
+}
+
+/// Key files are owner-only (the bot refuses others), as the bot makes them.
+fn owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
