@@ -62,6 +62,8 @@ struct Ours {
     subject: String,
     text: String,
     html: String,
+    /// The request still open for the person, where the setup leaves one.
+    open: Option<i64>,
 }
 
 async fn newest_to(app: &TestApp, template: &str) -> Ours {
@@ -81,6 +83,7 @@ async fn newest_to(app: &TestApp, template: &str) -> Ours {
         subject,
         text,
         html,
+        open: None,
     }
 }
 
@@ -114,6 +117,88 @@ async fn setup(app: &TestApp, answers: &str) -> Ours {
                 .await
                 .unwrap();
             newest_to(app, "confirmation_code").await
+        }
+        "code-optin" => {
+            s.file_request(&carol, RequestKind::OptIn, email)
+                .await
+                .unwrap();
+            newest_to(app, "confirmation_code").await
+        }
+        "extension" => {
+            // A deletion asked and confirmed by mail, then given more time by an officer.
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "xd", None, "delete my data"),
+            )
+            .await;
+            let ask = newest_to(app, "confirm_by_reply").await;
+            send(
+                app,
+                mail(
+                    PERSON,
+                    &plus(&ask.token),
+                    "xdy",
+                    Some(&ask.message_id),
+                    "yes",
+                ),
+            )
+            .await;
+            let id = app
+                .scalar_i64("SELECT MAX(id) FROM requests WHERE kind = 'deletion'")
+                .await;
+            s.extend_request(
+                dsr_bot::services::Call::on(Channel::Console),
+                id,
+                10,
+                "the backups are checked too",
+            )
+            .await
+            .unwrap();
+            newest_to(app, "due_extended").await
+        }
+        "status-one" | "status-two" => {
+            // A proven address with one (or two) requests waiting for it, then its status.
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "so", None, "opt in"),
+            )
+            .await;
+            let ask = newest_to(app, "confirm_by_reply").await;
+            send(
+                app,
+                mail(
+                    PERSON,
+                    &plus(&ask.token),
+                    "soy",
+                    Some(&ask.message_id),
+                    "yes",
+                ),
+            )
+            .await;
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "sd", None, "delete my data"),
+            )
+            .await;
+            if answers == "status-two" {
+                send(
+                    app,
+                    mail(PERSON, "privacy@example.org", "sx", None, "opt out"),
+                )
+                .await;
+            }
+            let open = app
+                .scalar_i64("SELECT MAX(id) FROM requests WHERE state = 'awaiting_confirmation'")
+                .await;
+            send(
+                app,
+                mail(PERSON, "privacy@example.org", "ss", None, "status"),
+            )
+            .await;
+            Ours {
+                open: Some(open),
+                ..newest_to(app, "reply").await
+            }
         }
         // A new mail from the address asked for an opt-out: the request to confirm by reply.
         "ask" => {
@@ -243,7 +328,11 @@ fn render(f: &Fixture, ours: &Ours) -> Vec<u8> {
         .replace("{{MSGID}}", &ours.message_id)
         .replace("{{SUBJECT}}", &ours.subject)
         .replace("{{ID}}", &f.name.replace('.', "-"))
-        .replace("{{QUOTE_HTML}}", &ours.html);
+        .replace("{{QUOTE_HTML}}", &ours.html)
+        .replace(
+            "{{OPEN}}",
+            &ours.open.map(|o| o.to_string()).unwrap_or_default(),
+        );
     // {{QUOTE "PREFIX" WIDTH}}: our text quoted (WIDTH optional); {{QUOTE_HEAD "PREFIX" N}}
     // and {{QUOTE_TAIL "PREFIX" N}}: its first N lines and the rest, for inline answers.
     while let Some(start) = t.find("{{QUOTE") {
@@ -397,8 +486,21 @@ async fn every_reply_fixture_does_what_the_person_meant() {
                         .unwrap_or_default()
                 })
                 .unwrap_or_default();
+            let answered: Option<String> = sqlx::query_scalar(
+                "SELECT body_text FROM outbox WHERE template = 'reply' ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(app.services.pool())
+            .await
+            .unwrap();
+            let answered = answered
+                .and_then(|t| {
+                    t.lines()
+                        .find(|l| l.contains("nothing changed"))
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
             wrong.push(format!(
-                "{}: expected {}, did {got} ({d:?}){body}",
+                "{}: expected {}, did {got} ({d:?}) {answered}{body}",
                 f.name, f.expect
             ));
             continue;
