@@ -179,12 +179,14 @@ pub fn texts_about(
     db: &Connection,
     request_id: i64,
     recipient: &str,
-) -> rusqlite::Result<Vec<(String, String)>> {
+) -> rusqlite::Result<Vec<(String, String, String)>> {
     db.prepare_cached(
-        "SELECT body_text, body_html FROM outbox WHERE request_id = ? AND recipient = ? AND body_text != ''
-         ORDER BY id",
+        "SELECT subject, body_text, body_html FROM outbox
+         WHERE request_id = ? AND recipient = ? AND body_text != '' ORDER BY id",
     )?
-    .query_map(params![request_id, recipient], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .query_map(params![request_id, recipient], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?
     .collect()
 }
 

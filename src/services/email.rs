@@ -13,7 +13,10 @@ use super::{
 use crate::{
     db::{self, requests::NewRequest, requests::Request},
     domain::{Actor, Channel, EmailAddress, RequestKind, RequestState, deadline},
-    email::inbound::{self, InboundMail, anchor, intent, intent::Word},
+    email::inbound::{
+        self, InboundMail, anchor, intent,
+        intent::{Decision, Reading, Word},
+    },
     error::{ServiceError, UserError},
 };
 
@@ -38,10 +41,13 @@ pub enum Disposition {
 
 /// The request and address a valid reply token stands for, and the texts of our mail about
 /// it to that address (what the reply may quote).
+#[derive(Clone)]
 struct Target {
     request: Request,
     email: EmailAddress,
     originals: Vec<String>,
+    /// The subjects of those mails.
+    subjects: Vec<String>,
 }
 
 /// Reads one parsed message (its input already claimed) and does what it safely can.
@@ -55,14 +61,32 @@ pub fn handle(uow: &mut Uow<'_>, mail: &InboundMail) -> Result<Disposition, Serv
         // Read against our own mail: what reproduces it is history, wherever it stands.
         Some(Ok(target)) => {
             let originals: Vec<&str> = target.originals.iter().map(String::as_str).collect();
-            let word = intent::read(&anchor::own_text(&mail.body, &originals));
-            uow.attempt(|uow| act_on_reply(uow, target, word))
+            let own = anchor::own_text(&mail.body, &originals);
+            let reading = if anchor::words(&own).is_empty() {
+                // Nothing of the person's own in the body (some mobile clients answer in the
+                // Subject): the Subject, without "Re:" and our own subject, if it says one thing.
+                let subjects: Vec<&str> = target.subjects.iter().map(String::as_str).collect();
+                intent::read_all(&own_subject(&mail.subject, &subjects))
+            } else {
+                intent::read_all(&own)
+            };
+            uow.attempt(|uow| act_on_reply(uow, target, reading))
         }
         Some(Err(why)) => return refuse(uow, why),
         None => {
-            let word = intent::read(&mail.new_text)
-                .or_else(|| intent::read(strip_reply_prefixes(&mail.subject)));
-            uow.attempt(|uow| act_on_new_mail(uow, word))
+            let mut reading = intent::read_all(&mail.new_text);
+            if reading.decision == Decision::Nothing {
+                reading = intent::read_all(strip_reply_prefixes(&mail.subject));
+            }
+            if reading.decision == Decision::Nothing {
+                // Not a reply to us and no instruction in it: when in doubt it is a machine
+                // (an acknowledgement, a notice), and an answer could start a loop.
+                uow.dispose("ignored_automatic")?;
+                return Ok(Disposition::IgnoredAutomatic(
+                    "a new message with no instruction",
+                ));
+            }
+            uow.attempt(|uow| act_on_new_mail(uow, reading))
         }
     };
     match acted {
@@ -112,14 +136,17 @@ fn reply_target(
     let Some(request) = db::requests::get(uow.db, tok.request_id)? else {
         return Ok(Some(Err("unknown token")));
     };
-    let originals = db::outbox::texts_about(uow.db, request.id, mail.from.as_str())?
+    let ours = db::outbox::texts_about(uow.db, request.id, mail.from.as_str())?;
+    let subjects = ours.iter().map(|(subject, _, _)| subject.clone()).collect();
+    let originals = ours
         .into_iter()
-        .flat_map(|(text, html)| [text, inbound::html_to_text(&html)])
+        .flat_map(|(_, text, html)| [text, inbound::html_to_text(&html)])
         .collect();
     Ok(Some(Ok(Target {
         request,
         email: mail.from.clone(),
         originals,
+        subjects,
     })))
 }
 
@@ -205,7 +232,28 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
 /// A reply to our mail. Proof is consent: the address is proven (and linked) only by a yes.
 /// Any other instruction is the address holder's own, and proves nothing about the request
 /// the mail was about.
-fn act_on_reply(uow: &mut Uow<'_>, t: &Target, word: Option<Word>) -> Result<(), ServiceError> {
+fn act_on_reply(uow: &mut Uow<'_>, t: &Target, reading: Reading) -> Result<(), ServiceError> {
+    let word = match reading.decision {
+        Decision::Act(w) => Some(w),
+        // "Yes, delete my data" to a deletion waiting for a yes is that yes.
+        Decision::ConfirmWith(w) if Some(w) == choice_word(t.request.kind) => Some(Word::Confirm),
+        Decision::ConfirmWith(_) | Decision::Unclear => return Err(unclear()),
+        Decision::Nothing => None,
+    };
+    // The choice a waiting request is for, said again, is its yes.
+    let word = match word {
+        Some(w)
+            if Some(w) == choice_word(t.request.kind)
+                && t.request.state == RequestState::AwaitingConfirmation =>
+        {
+            Some(Word::Confirm)
+        }
+        other => other,
+    };
+    let t = &match word {
+        Some(Word::Confirm | Word::Cancel) => which_request(uow, t, word, reading.request)?,
+        _ => t.clone(),
+    };
     let actor = Actor::Email(t.email.clone());
     let reply = match word {
         Some(Word::Confirm) => {
@@ -216,7 +264,7 @@ fn act_on_reply(uow: &mut Uow<'_>, t: &Target, word: Option<Word>) -> Result<(),
         Some(_) if t.request.channel == Channel::Email && holder(uow, t)?.is_none() => {
             // Their own request, made from this address: the address is theirs to act with.
             prove_email(uow, t)?;
-            return act_on_reply(uow, t, word);
+            return act_on_reply(uow, t, reading);
         }
         Some(Word::OptOut) => file::file_request(uow, &actor, RequestKind::OptOut, None)?,
         Some(Word::OptIn) => file::file_request(uow, &actor, RequestKind::OptIn, None)?,
@@ -231,6 +279,83 @@ fn act_on_reply(uow: &mut Uow<'_>, t: &Target, word: Option<Word>) -> Result<(),
     };
     mail::answer(uow, &reply.text, reply.about.as_ref())?;
     Ok(())
+}
+
+/// The answer to a reply that says two things, or says one and takes it back or asks it.
+fn unclear() -> ServiceError {
+    UserError::new(
+        "Your reply says more than one thing, or asks or says not to, so nothing changed. Answer with the \
+         one word you mean.",
+    )
+    .into()
+}
+
+/// The word that makes the choice a request of `kind` is for.
+fn choice_word(kind: RequestKind) -> Option<Word> {
+    match kind {
+        RequestKind::OptOut => Some(Word::OptOut),
+        RequestKind::OptIn => Some(Word::OptIn),
+        RequestKind::Deletion => Some(Word::Delete),
+        RequestKind::Status => None,
+    }
+}
+
+/// The request a yes or a no in a reply is about: the one the mail was about; or, when that
+/// mail listed the person's requests (the status answer) or the reply names one (`#N`), the
+/// one named, or the only one that can take the answer. With several and no number, nothing
+/// changes and the answer lists them.
+fn which_request(
+    uow: &Uow<'_>,
+    t: &Target,
+    word: Option<Word>,
+    named: Option<i64>,
+) -> Result<Target, ServiceError> {
+    let takes = |r: &Request| match word {
+        Some(Word::Confirm) => r.state == RequestState::AwaitingConfirmation,
+        _ => r.state == RequestState::AwaitingConfirmation || r.kind == RequestKind::Deletion,
+    };
+    let listed = t.request.kind == RequestKind::Status;
+    if !listed && named.is_none_or(|n| n == t.request.id) {
+        return Ok(t.clone());
+    }
+    let mine = |r: &Request| r.person_id == t.request.person_id;
+    let candidates: Vec<Request> = db::requests::open_for_person(uow.db, t.request.person_id)?
+        .into_iter()
+        .filter(|r| mine(r) && takes(r))
+        .collect();
+    let chosen = match named {
+        Some(n) => candidates.iter().find(|r| r.id == n).cloned().ok_or_else(|| {
+            UserError::new(format!(
+                "Request #{n} is not one of yours that can take this answer, so nothing changed."
+            ))
+        })?,
+        None => match candidates.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(UserError::new(
+                    "None of your requests waits for that answer, so nothing changed.",
+                )
+                .into());
+            }
+            several => {
+                let list: Vec<String> = several
+                    .iter()
+                    .map(|r| format!("#{} ({}, {})", r.id, r.kind.label(), r.state.label()))
+                    .collect();
+                return Err(UserError::new(format!(
+                    "Several of your requests could take that answer: {}. Nothing changed; answer again with \
+                     the number, like \"confirm #{}\".",
+                    list.join(", "),
+                    several[0].id
+                ))
+                .into());
+            }
+        },
+    };
+    Ok(Target {
+        request: chosen,
+        ..t.clone()
+    })
 }
 
 /// "confirm" in a reply: the request the reply belongs to goes ahead (for a deletion, this
@@ -286,7 +411,12 @@ fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<
 
 /// A new message without a token. Anyone can write any From line, so a change waits for a
 /// confirming reply from the address; a status question is answered to the address only.
-fn act_on_new_mail(uow: &mut Uow<'_>, word: Option<Word>) -> Result<(), ServiceError> {
+fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceError> {
+    let word = match reading.decision {
+        Decision::Act(w) | Decision::ConfirmWith(w) => Some(w),
+        Decision::Unclear => return Err(unclear()),
+        Decision::Nothing => None,
+    };
     let kind = match word {
         Some(Word::OptOut) => RequestKind::OptOut,
         Some(Word::OptIn) => RequestKind::OptIn,
@@ -436,6 +566,19 @@ fn answer_refusal(uow: &mut Uow<'_>, text: &str, about: Option<&Request>) -> any
 fn sender<'a>(uow: &Uow<'a>) -> anyhow::Result<&'a EmailAddress> {
     uow.answer_address()
         .ok_or_else(|| anyhow::anyhow!("an email use-case ran without an address to answer"))
+}
+
+/// What the person wrote in a reply's Subject: without "Re:" and the like, and without the
+/// subject of ours it answers.
+fn own_subject(subject: &str, ours: &[&str]) -> String {
+    let mut s = strip_reply_prefixes(subject).to_owned();
+    for o in ours {
+        let o = strip_reply_prefixes(o);
+        if !o.is_empty() {
+            s = s.replace(o, " ");
+        }
+    }
+    s
 }
 
 fn strip_reply_prefixes(subject: &str) -> &str {

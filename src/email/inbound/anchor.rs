@@ -43,6 +43,7 @@ struct Line<'a> {
 /// reproducing them is removed, as are the headers introducing a quote and the signature.
 pub fn own_text(body: &str, originals: &[&str]) -> String {
     let originals: Vec<Vec<String>> = originals.iter().map(|o| words(o)).collect();
+    let body = quote::unwrap(body);
     let mut lines: Vec<Line<'_>> = body
         .lines()
         .map(|raw| {

@@ -1,12 +1,22 @@
-//! What the person asked for in their own words, read the way they meant it: a command is
-//! what their text begins with (after a greeting), not a word somewhere in it.
+//! What the person asked for in their own words, read from the whole of their text.
 //!
-//! The first line of the person's own text decides. It counts when it is a command and
-//! nothing else but polite filler ("Please opt me out", "Yes, that was me", "Delete my data,
-//! thanks"). A command word that begins a sentence about something else ("Stop by our booth",
-//! "No worries, I'll do it tonight", "Yes, but what about my posts?") is no command, and
-//! neither is a line holding a link, an address or a phone number (signatures). What is unclear
-//! changes nothing; the person is told which words work.
+//! Every instruction the text gives is found, sentence by sentence and clause by clause, with
+//! what surrounds it: a negation ("do not opt me in", "I don't want to delete"), a question
+//! ("Confirm?" asks, it does not confirm), a retraction that takes back what came before
+//! ("Confirm. Sorry, ignore that, it wasn't us."). Then one decision is made:
+//!
+//! - one instruction, with any polite filler, reasons and thanks around it, acts;
+//! - a clear refusal ("no", "this was not me", "I never asked for this", "do not opt me in")
+//!   acts as a refusal, even beside a question it answers ("Confirm? No! This was not me.");
+//! - two instructions that disagree ("Yes, please cancel this"), or a negated or asked one
+//!   that is not a clear refusal, change nothing: the person is told which words work;
+//! - no instruction at all is nothing.
+//!
+//! A one-word command ("yes", "stop", "delete") counts only in a clause of its own, with
+//! nothing but filler around it, so "Stop by our booth" and "No worries" are no commands; a
+//! phrase that says what it means ("opt me out", "delete my data") counts where a clause
+//! begins. Command words are never filler. A line with a link, an address or a phone number
+//! (a signature) never acts.
 
 use serde::Serialize;
 
@@ -21,54 +31,98 @@ pub enum Word {
     Status,
 }
 
-/// Commands, longest first, so "opt out" wins over "out" and "delete my data" over "delete".
-/// Phrases of several words say what they mean; after them any words may follow ("opt out
-/// of AI training"). After a one-word command only filler may.
-const PHRASES: &[(&str, Word)] = &[
-    ("erase my data", Word::Delete),
-    ("delete my data", Word::Delete),
-    ("remove my data", Word::Delete),
-    ("delete my account", Word::Delete),
-    ("delete all my data", Word::Delete),
-    ("this was not me", Word::Cancel),
-    ("that was not me", Word::Cancel),
-    ("it was not me", Word::Cancel),
-    ("this wasn t me", Word::Cancel),
-    ("that wasn t me", Word::Cancel),
-    ("it wasn t me", Word::Cancel),
-    ("i did not ask for this", Word::Cancel),
-    ("i didn t ask for this", Word::Cancel),
-    ("opt me out", Word::OptOut),
-    ("opt me in", Word::OptIn),
-    ("opt out", Word::OptOut),
-    ("opt in", Word::OptIn),
-    ("i confirm", Word::Confirm),
-    ("that was me", Word::Confirm),
-    ("it was me", Word::Confirm),
-    ("not me", Word::Cancel),
-    ("optout", Word::OptOut),
-    ("optin", Word::OptIn),
-    ("unsubscribe", Word::OptOut),
-    ("stop", Word::OptOut),
-    ("confirmed", Word::Confirm),
-    ("confirm", Word::Confirm),
-    ("yes", Word::Confirm),
-    ("cancel", Word::Cancel),
-    ("no", Word::Cancel),
-    ("delete", Word::Delete),
-    ("erase", Word::Delete),
-    ("status", Word::Status),
+/// What the whole text comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// One instruction (a clear refusal is [`Word::Cancel`]).
+    Act(Word),
+    /// A yes together with the choice it agrees to ("Yes, please delete my data"): a
+    /// confirmation of a request of that kind, or that choice where no request is asked about.
+    ConfirmWith(Word),
+    /// Instructions that disagree, or a negated or asked one: nothing changes.
+    Unclear,
+    /// No instruction.
+    Nothing,
+}
+
+/// A reading of the person's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub decision: Decision,
+    /// The request the text names by number ("confirm #12"), when it names exactly one.
+    pub request: Option<i64>,
+}
+
+/// Commands and the phrases that say them, longest first. `true`: a phrase that says what it
+/// means, which counts where a clause begins, whatever follows; `false`: a word that counts
+/// only standing alone in its clause (with filler).
+const PHRASES: &[(&str, Word, bool)] = &[
+    ("i never asked for this", Word::Cancel, true),
+    ("i did not ask for this", Word::Cancel, true),
+    ("i didn t ask for this", Word::Cancel, true),
+    ("i never asked for that", Word::Cancel, true),
+    ("i did not ask for that", Word::Cancel, true),
+    ("i didn t ask for that", Word::Cancel, true),
+    ("delete all my data", Word::Delete, true),
+    ("this was not me", Word::Cancel, true),
+    ("that was not me", Word::Cancel, true),
+    ("it was not me", Word::Cancel, true),
+    ("this wasn t me", Word::Cancel, true),
+    ("that wasn t me", Word::Cancel, true),
+    ("it wasn t me", Word::Cancel, true),
+    ("this was not us", Word::Cancel, true),
+    ("that was not us", Word::Cancel, true),
+    ("it was not us", Word::Cancel, true),
+    ("this wasn t us", Word::Cancel, true),
+    ("that wasn t us", Word::Cancel, true),
+    ("it wasn t us", Word::Cancel, true),
+    ("erase my data", Word::Delete, true),
+    ("delete my data", Word::Delete, true),
+    ("remove my data", Word::Delete, true),
+    ("delete my account", Word::Delete, true),
+    ("never asked for this", Word::Cancel, true),
+    ("go ahead with it", Word::Confirm, false),
+    ("that was me", Word::Confirm, true),
+    ("it was me", Word::Confirm, true),
+    ("this was me", Word::Confirm, true),
+    ("wasn t me", Word::Cancel, true),
+    ("opt me out", Word::OptOut, true),
+    ("opt me in", Word::OptIn, true),
+    ("opt out", Word::OptOut, true),
+    ("opt in", Word::OptIn, true),
+    ("i confirm", Word::Confirm, true),
+    ("go ahead", Word::Confirm, false),
+    ("do it", Word::Confirm, false),
+    ("not me", Word::Cancel, false),
+    ("optout", Word::OptOut, false),
+    ("optin", Word::OptIn, false),
+    ("unsubscribe", Word::OptOut, false),
+    ("proceed", Word::Confirm, false),
+    ("stop", Word::OptOut, false),
+    ("confirmed", Word::Confirm, false),
+    ("confirm", Word::Confirm, false),
+    ("yes", Word::Confirm, false),
+    ("yep", Word::Confirm, false),
+    ("cancel", Word::Cancel, false),
+    ("no", Word::Cancel, false),
+    ("nope", Word::Cancel, false),
+    ("delete", Word::Delete, false),
+    ("erase", Word::Delete, false),
+    ("status", Word::Status, false),
 ];
 
-/// What may stand around a one-word command without changing what it means.
+/// What may stand around a one-word command without changing what it means. No command word
+/// is filler: "yes, cancel" is two instructions, never one.
 const FILLER: &[&str] = &[
     "please",
     "pls",
+    "plz",
     "thanks",
     "thank",
     "you",
     "thx",
     "ty",
+    "cheers",
     "me",
     "my",
     "data",
@@ -85,8 +139,6 @@ const FILLER: &[&str] = &[
     "okay",
     "of",
     "course",
-    "go",
-    "ahead",
     "from",
     "all",
     "everything",
@@ -102,42 +154,116 @@ const FILLER: &[&str] = &[
     "away",
     "asap",
     "i",
-    "confirm",
-    "do",
-    "did",
-    "not",
-    "ask",
     "want",
     "to",
-    "proceed",
     "still",
     "so",
     "much",
     "very",
     "a",
     "lot",
-    "yes",
-    "no",
-    "cancel",
-    "delete",
     "emails",
     "list",
     "mailing",
     "details",
+    "then",
+    "them",
+    "here",
+    "there",
+    "absolutely",
+    "definitely",
+    "certainly",
+    "really",
+    "thanks",
+    "kindly",
+    "just",
+    "with",
+    "in",
+    "advance",
+    "regards",
+    "best",
+    "danke",
+    "bitte",
+    "merci",
+    "gracias",
+    "obrigado",
+    "obrigada",
+    "grazie",
+    "dank",
+    "je",
+    "u",
+    "vielen",
+    "beaucoup",
+    "muchas",
+    "de",
+    "nada",
+    "hi",
+    "hello",
+    "dear",
+    "team",
+    "again",
+    "mine",
+    "one",
+    "on",
+    "behalf",
+    "we",
+    "us",
+    "our",
 ];
 
+/// Put before an instruction without changing it ("please", "I would like to").
 const POLITE_PREFIXES: &[&str] = &[
-    "please ",
-    "kindly ",
-    "i want to ",
-    "i would like to ",
-    "i d like to ",
-    "i wish to ",
-    "can you ",
-    "could you ",
-    "can you please ",
-    "could you please ",
+    "i would like you to",
+    "could you please",
+    "can you please",
+    "i would like to",
+    "i d like you to",
+    "i d like to",
+    "i want you to",
+    "i want to",
+    "i wish to",
+    "we would like to",
+    "we want to",
+    "could you",
+    "can you",
+    "please",
+    "kindly",
 ];
+
+/// Words that negate an instruction standing right after them.
+const NEGATORS: &[&str] = &[
+    "not", "never", "t", "dont", "didnt", "doesnt", "cannot", "won",
+];
+
+/// A clause that explains a change of mind: what earlier sentences said no longer stands (what
+/// its own sentence says does: "Please cancel, I changed my mind").
+const CHANGES_OF_MIND: &[&str] = &[
+    "changed my mind",
+    "i ve changed my mind",
+    "i have changed my mind",
+];
+
+/// A clause that takes back what came before it.
+const RETRACTIONS: &[&str] = &[
+    "ignore that",
+    "ignore this",
+    "ignore my",
+    "ignore the",
+    "ignore it",
+    "disregard",
+    "scratch that",
+    "never mind",
+    "nevermind",
+    "on second thought",
+    "on second thoughts",
+    "sorry no",
+    "actually",
+    "wait",
+];
+
+/// A clause that qualifies what came before ("Yes, but ..."): an instruction before it in the
+/// same sentence does not stand alone.
+const QUALIFIERS: &[&str] = &["but", "however", "although", "though", "except", "unless"];
 
 const GREETINGS: &[&str] = &[
     "hi",
@@ -158,13 +284,297 @@ const GREETINGS: &[&str] = &[
     "witam",
 ];
 
-/// The instruction the person's own text begins with, if it is one.
+/// The instruction the person's text gives, if it gives exactly one (a refusal is
+/// [`Word::Cancel`]); see [`read_all`] for the whole reading.
 pub fn read(own_text: &str) -> Option<Word> {
-    let line = own_text
-        .lines()
-        .map(strip_greeting)
-        .find(|l| !normalise(l).is_empty())?;
-    read_line(line)
+    match read_all(own_text).decision {
+        Decision::Act(w) | Decision::ConfirmWith(w) => Some(w),
+        Decision::Unclear | Decision::Nothing => None,
+    }
+}
+
+/// One instruction found in the text, with what surrounds it.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    word: Word,
+    /// Negated by a word before it, or by "not" right after it.
+    negated: bool,
+    /// Negated as a command is refused: "do not opt me in", "never confirm".
+    refusal: bool,
+    /// In a sentence that asks.
+    asked: bool,
+}
+
+pub fn read_all(own_text: &str) -> Reading {
+    let mut found: Vec<Found> = Vec::new();
+    for line in own_text.lines() {
+        if holds_contact(line) {
+            continue;
+        }
+        let line = strip_greeting(line);
+        for (sentence, asks) in sentences(line) {
+            let mut in_sentence: Vec<Found> = Vec::new();
+            let clauses: Vec<Vec<String>> = clauses(sentence)
+                .into_iter()
+                .map(|c| {
+                    normalise(c)
+                        .split(' ')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .filter(|t: &Vec<String>| !t.is_empty())
+                .collect();
+            for (n, clause) in clauses.iter().enumerate() {
+                let tokens: Vec<&str> = clause.iter().map(String::as_str).collect();
+                if retracts(&tokens, RETRACTIONS) {
+                    found.clear();
+                    in_sentence.clear();
+                } else if retracts(&tokens, CHANGES_OF_MIND) {
+                    found.clear();
+                }
+                if QUALIFIERS.contains(&tokens[0]) && !in_sentence.is_empty() {
+                    // "Yes, but ...": what came before is not said on its own.
+                    for f in &mut in_sentence {
+                        f.asked = true;
+                    }
+                }
+                let here = instructions(&tokens, asks);
+                // A bare "yes" or "no" followed by a statement of something else ("Yes, we're
+                // hiring", "No, I'll look tomorrow") is that statement's opening, not a command.
+                let bare = here.len() == 1
+                    && tokens.len() <= 2
+                    && tokens
+                        .iter()
+                        .any(|t| ["yes", "no", "yep", "nope"].contains(t));
+                let next_is_other = clauses.get(n + 1).is_some_and(|next| {
+                    let next: Vec<&str> = next.iter().map(String::as_str).collect();
+                    instructions(&next, asks).is_empty()
+                        && !next.iter().all(|t| FILLER.contains(t))
+                        && !POLITE_OPENINGS.contains(&next[0])
+                        && !retracts(&next, RETRACTIONS)
+                });
+                if !(bare && next_is_other) {
+                    in_sentence.extend(here);
+                }
+            }
+            found.extend(in_sentence);
+        }
+    }
+    Reading {
+        decision: decide(&found),
+        request: named_request(own_text),
+    }
+}
+
+/// How a clause of thanks, apology or politeness begins: it may follow a bare command.
+const POLITE_OPENINGS: &[&str] = &[
+    "thank",
+    "thanks",
+    "thx",
+    "sorry",
+    "cheers",
+    "please",
+    "merci",
+    "danke",
+    "gracias",
+    "grazie",
+    "obrigado",
+    "obrigada",
+    "appreciated",
+    "much",
+];
+
+fn decide(found: &[Found]) -> Decision {
+    let mut acting: Vec<Word> = Vec::new();
+    let mut doubtful = false;
+    for f in found {
+        let word = if f.refusal && f.word != Word::Cancel && f.word != Word::Status {
+            // "Do not opt me in": a no to what was asked.
+            Some(Word::Cancel)
+        } else if f.negated || (f.asked && f.word != Word::Status) {
+            None
+        } else {
+            Some(f.word)
+        };
+        match word {
+            Some(w) if !acting.contains(&w) => acting.push(w),
+            Some(_) => {}
+            None => doubtful = true,
+        }
+    }
+    match acting.as_slice() {
+        [] if doubtful => Decision::Unclear,
+        [] => Decision::Nothing,
+        // A no stands beside the question it answers ("Confirm? No!").
+        [Word::Cancel] => Decision::Act(Word::Cancel),
+        [_] if doubtful => Decision::Unclear,
+        [w] => Decision::Act(*w),
+        [Word::Confirm, w] | [w, Word::Confirm]
+            if !doubtful && matches!(w, Word::OptOut | Word::OptIn | Word::Delete) =>
+        {
+            Decision::ConfirmWith(*w)
+        }
+        _ => Decision::Unclear,
+    }
+}
+
+/// The instructions in one clause (its tokens, normalised).
+fn instructions(tokens: &[&str], asks: bool) -> Vec<Found> {
+    let mut out = Vec::new();
+    // Where the clause's own words begin, after a polite lead-in.
+    let start = polite_prefix_len(tokens);
+    let mut i = 0;
+    while i < tokens.len() {
+        let Some((len, word, phrase)) = phrase_at(tokens, i) else {
+            i += 1;
+            continue;
+        };
+        let before = &tokens[..i];
+        let after = &tokens[i + len..];
+        let lead = &tokens[start.min(i)..i];
+        let negated = before.iter().rev().take(3).any(|t| NEGATORS.contains(t))
+            || after.first() == Some(&"not");
+        // Only negators (and "please") between the lead-in and the instruction: it is the
+        // command the person gives, negated.
+        let refusal = negated && !lead.is_empty() && lead.iter().all(|t| is_negating_lead(t));
+        // What leads up to it is filler, a negation, or an agreeing word ("yes please ...").
+        let led = lead
+            .iter()
+            .all(|t| is_negating_lead(t) || FILLER.contains(t) || AGREEING.contains(t));
+        // A one-word command stands alone: nothing but filler after it either, unless it is
+        // refused ("do not delete anything yet").
+        let alone = phrase
+            || refusal
+            || after
+                .iter()
+                .all(|t| FILLER.contains(t) || *t == "not" || is_number(t));
+        if led && alone {
+            out.push(Found {
+                word,
+                negated,
+                refusal,
+                asked: asks,
+            });
+        }
+        i += len;
+    }
+    out
+}
+
+/// A request number ("confirm #12" reads "confirm 12").
+fn is_number(t: &str) -> bool {
+    t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Words that may lead into an instruction without being one there ("yes please delete my
+/// data" is a deletion, agreed to).
+const AGREEING: &[&str] = &["yes", "ok", "okay", "sure", "yep"];
+
+fn is_negating_lead(t: &str) -> bool {
+    NEGATORS.contains(&t) || ["do", "don", "please", "i", "we", "did", "didn"].contains(&t)
+}
+
+/// How many tokens at the start are a polite lead-in ("please", "I would like to").
+fn polite_prefix_len(tokens: &[&str]) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &tokens[at..];
+        let Some(p) = POLITE_PREFIXES.iter().find(|p| {
+            let words: Vec<&str> = p.split(' ').collect();
+            rest.len() > words.len() && rest[..words.len()] == words[..]
+        }) else {
+            return at;
+        };
+        at += p.split(' ').count();
+    }
+}
+
+/// The longest command phrase starting at token `i`: its length in tokens, its word, and
+/// whether it is a phrase that says what it means.
+fn phrase_at(tokens: &[&str], i: usize) -> Option<(usize, Word, bool)> {
+    PHRASES.iter().find_map(|(phrase, word, means)| {
+        let words: Vec<&str> = phrase.split(' ').collect();
+        (tokens.len() >= i + words.len() && tokens[i..i + words.len()] == words[..]).then_some((
+            words.len(),
+            *word,
+            *means,
+        ))
+    })
+}
+
+/// Whether a clause (after "please" and the like) begins with one of `markers`, or holds
+/// one of several words ("... ignore that").
+fn retracts(tokens: &[&str], markers: &[&str]) -> bool {
+    let text = tokens[polite_prefix_len(tokens)..].join(" ");
+    markers.iter().any(|r| {
+        text == *r
+            || text.starts_with(&format!("{r} "))
+            || ((r.contains(' ') || *r == "disregard") && text.contains(&format!(" {r}")))
+    })
+}
+
+/// The sentences of a line, each with whether it asks (ends with a question mark).
+fn sentences(line: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes: Vec<(usize, char)> = line.char_indices().collect();
+    let mut k = 0;
+    while k < bytes.len() {
+        let (at, c) = bytes[k];
+        if matches!(c, '.' | '!' | '?' | ';' | '？' | '！' | '。') {
+            // A run of marks ends one sentence; it asks if any of them is a question mark.
+            let mut end = k;
+            let mut asks = false;
+            while end < bytes.len()
+                && matches!(bytes[end].1, '.' | '!' | '?' | ';' | '？' | '！' | '。')
+            {
+                asks |= matches!(bytes[end].1, '?' | '？');
+                end += 1;
+            }
+            out.push((&line[start..at], asks));
+            start = bytes.get(end).map_or(line.len(), |(b, _)| *b);
+            k = end;
+            continue;
+        }
+        k += 1;
+    }
+    if start < line.len() {
+        out.push((&line[start..], false));
+    }
+    out
+}
+
+/// The clauses of a sentence: split at commas, colons and dashes.
+fn clauses(sentence: &str) -> Vec<&str> {
+    sentence
+        .split([',', ':', '—', '–', '(', ')'])
+        .flat_map(|c| c.split(" - "))
+        .collect()
+}
+
+/// The request named by number ("#12", "request 12"), when exactly one is.
+fn named_request(text: &str) -> Option<i64> {
+    let mut ids: Vec<i64> = Vec::new();
+    for line in text.lines().filter(|l| !holds_contact(l)) {
+        let mut rest = line;
+        while let Some(at) = rest.find('#') {
+            let digits: String = rest[at + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(id) = digits.parse::<i64>()
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+            rest = &rest[at + 1..];
+        }
+    }
+    match ids.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// A line with the greeting in front taken off ("Hi team, please opt me out" reads as
@@ -186,26 +596,6 @@ fn strip_greeting(line: &str) -> &str {
     }
 }
 
-fn read_line(raw: &str) -> Option<Word> {
-    if holds_contact(raw) {
-        return None;
-    }
-    let full = normalise(raw);
-    let mut l = full.as_str();
-    for p in POLITE_PREFIXES {
-        if let Some(rest) = l.strip_prefix(p) {
-            l = rest;
-        }
-    }
-    let (phrase, word) = PHRASES
-        .iter()
-        .find(|(phrase, _)| l == *phrase || l.starts_with(&format!("{phrase} ")))?;
-    let rest: Vec<&str> = l[phrase.len()..].split_whitespace().collect();
-    let several_words = phrase.contains(' ');
-    let only_filler = rest.iter().all(|w| FILLER.contains(w));
-    (several_words && rest.len() <= 8 || only_filler).then_some(*word)
-}
-
 /// A link, an address or a phone number: what signature lines are made of.
 fn holds_contact(raw: &str) -> bool {
     let lower = raw.to_lowercase();
@@ -216,6 +606,7 @@ fn holds_contact(raw: &str) -> bool {
         || raw.chars().filter(char::is_ascii_digit).count() >= 7
 }
 
+/// Lower case, letters and digits only, single spaces ("Don't!" -> "don t").
 fn normalise(line: &str) -> String {
     line.to_lowercase()
         .chars()
@@ -252,6 +643,7 @@ mod tests {
             ("status?", Word::Status),
             ("Hi,\n\nI would like to opt out.\n\nThanks", Word::OptOut),
             ("Hi team, please delete my data", Word::Delete),
+            ("Thanks for this. Please delete my data.", Word::Delete),
         ];
         for (text, word) in cases {
             assert_eq!(read(text), Some(word), "{text:?}");
@@ -270,12 +662,178 @@ mod tests {
             "No worries, I'll do it tonight.",
             "No problem",
             "Yes, but what happens to my forum posts?",
+            "Yes I think so, but let me check first",
             "Stop by our booth at FOSDEM!",
             "Unsubscribe from Acme news: https://acme.example/u",
             "Status page: https://status.example.com",
             "Will this also remove my forum posts?\nYes, we're hiring!",
         ] {
             assert_eq!(read(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_whole_text_decides_not_its_first_word() {
+        let d = |t: &str| read_all(t).decision;
+        use Decision::*;
+        for (text, want) in [
+            (
+                "Confirm\n\nSorry, ignore that, it wasn't us. Please cancel.",
+                Act(Word::Cancel),
+            ),
+            ("Yes, please cancel this.", Unclear),
+            ("Confirm? No! This was not me.", Act(Word::Cancel)),
+            ("Confirm?? No, I did not ask for this.", Act(Word::Cancel)),
+            ("No! Do it now, please.", Unclear),
+            (
+                "Please do NOT opt me in. I never asked for this.",
+                Act(Word::Cancel),
+            ),
+            ("Please do not opt me in.", Act(Word::Cancel)),
+            (
+                "Yes, that was me. Thank you for checking, and sorry it took me a few days to answer.",
+                Act(Word::Confirm),
+            ),
+            (
+                "Please cancel it then, I don't need it any more.",
+                Act(Word::Cancel),
+            ),
+            (
+                "Cancel, please - I never asked for this.",
+                Act(Word::Cancel),
+            ),
+            ("Confirm, danke.", Act(Word::Confirm)),
+            ("Confirm?", Unclear),
+            ("Yes, please delete my data.", ConfirmWith(Word::Delete)),
+            ("Do not delete anything yet.", Act(Word::Cancel)),
+            ("Don't cancel!", Unclear),
+            ("Actually, opt me in instead.", Act(Word::OptIn)),
+            ("Opt me out. Actually, opt me in.", Act(Word::OptIn)),
+        ] {
+            assert_eq!(d(text), want, "{text:?}");
+        }
+        assert_eq!(read_all("Confirm #12").request, Some(12));
+        assert_eq!(read_all("Confirm #12 and #13").request, None);
+    }
+}
+
+/// Generated replies: instructions, their negations and questions, retractions and filler in
+/// every order and joined every way. The reading never performs an instruction the reply
+/// negates or asks about, and never the first of two that disagree.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
+
+    #[derive(Clone, Copy, Debug)]
+    enum Part {
+        Say(Word, &'static str),
+        Negate(Word, &'static str),
+        Ask(&'static str),
+        Retract(&'static str),
+        Filler(&'static str),
+    }
+
+    const SAY: &[(Word, &str)] = &[
+        (Word::Confirm, "Confirm"),
+        (Word::Confirm, "Yes"),
+        (Word::Confirm, "Yes, that was me"),
+        (Word::Cancel, "Cancel"),
+        (Word::Cancel, "No"),
+        (Word::Cancel, "This was not me"),
+        (Word::OptOut, "Opt me out"),
+        (Word::OptIn, "Please opt me in"),
+        (Word::Delete, "Delete my data"),
+    ];
+    const NEGATE: &[(Word, &str)] = &[
+        (Word::Confirm, "Do not confirm"),
+        (Word::OptIn, "Please do NOT opt me in"),
+        (Word::OptOut, "Don't opt me out"),
+        (Word::Delete, "Never delete my data"),
+        (Word::Cancel, "Don't cancel"),
+        (Word::OptOut, "I do not want to opt out"),
+    ];
+    const RETRACT: &[&str] = &[
+        "Sorry, ignore that",
+        "Scratch that",
+        "Actually",
+        "Wait, never mind",
+        "Please disregard my last message",
+    ];
+    const FILLER: &[&str] = &[
+        "Thanks",
+        "Thank you for checking",
+        "Sorry it took me a few days to answer",
+        "Cheers",
+        "Please",
+        "Have a nice day",
+    ];
+
+    fn part(rng: &mut StdRng) -> Part {
+        match rng.gen_range(0..5) {
+            0 => {
+                let (w, t) = *SAY.choose(rng).unwrap();
+                Part::Say(w, t)
+            }
+            1 => {
+                let (w, t) = *NEGATE.choose(rng).unwrap();
+                Part::Negate(w, t)
+            }
+            2 => Part::Ask(SAY.choose(rng).unwrap().1),
+            3 => Part::Retract(RETRACT.choose(rng).unwrap()),
+            _ => Part::Filler(FILLER.choose(rng).unwrap()),
+        }
+    }
+
+    #[test]
+    fn never_what_is_negated_asked_or_contradicted() {
+        let mut rng = StdRng::seed_from_u64(0x5eed);
+        for case in 0..20_000 {
+            let parts: Vec<Part> = (0..rng.gen_range(1..6)).map(|_| part(&mut rng)).collect();
+            let mut text = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                let piece = match p {
+                    Part::Say(_, t) | Part::Negate(_, t) | Part::Retract(t) | Part::Filler(t) => {
+                        format!("{t}.")
+                    }
+                    Part::Ask(t) => format!("{t}?"),
+                };
+                if i > 0 {
+                    text.push_str([" ", "\n", "\n\n"].choose(&mut rng).unwrap());
+                }
+                text.push_str(&piece);
+            }
+            // What stands after the last retraction: what was said, and whether anything was
+            // refused outright ("do not opt me in" is a no).
+            let last = parts
+                .iter()
+                .rposition(|p| matches!(p, Part::Retract(_)))
+                .map_or(0, |i| i + 1);
+            let standing = &parts[last..];
+            let said: Vec<Word> = standing
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Say(w, _) => Some(*w),
+                    _ => None,
+                })
+                .collect();
+            let refused = standing
+                .iter()
+                .any(|p| matches!(p, Part::Negate(w, t) if *w != Word::Cancel && !t.starts_with("I do not")));
+            let decision = read_all(&text).decision;
+            if let Decision::Act(w) | Decision::ConfirmWith(w) = decision {
+                let allowed = said.contains(&w) || (w == Word::Cancel && refused);
+                assert!(allowed, "case {case}: {text:?} performed {w:?}");
+            }
+            if let Some(first) = said.first()
+                && said.iter().any(|w| w != first)
+            {
+                assert_ne!(
+                    decision,
+                    Decision::Act(*first),
+                    "case {case}: {text:?} performed the first of two that disagree"
+                );
+            }
         }
     }
 }

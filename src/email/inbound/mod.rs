@@ -126,9 +126,8 @@ pub fn parse(
         }
     }
 
-    let automatic = automatic_reason(&msg, &from, own);
     let (body, new_text) = match msg.text_part(0).map(|p| &p.body) {
-        Some(PartType::Text(t)) => (t.to_string(), quote::strip_quoted(t)),
+        Some(PartType::Text(t)) => (quote::unwrap(t), quote::strip_quoted(t)),
         _ => match msg.body_html(0) {
             Some(html) => (
                 html_to_text(&html),
@@ -137,6 +136,10 @@ pub fn parse(
             None => (String::new(), String::new()),
         },
     };
+    let subject = msg.subject().unwrap_or_default().to_owned();
+    let automatic = automatic_reason(&msg, &from, own)
+        .or_else(|| machine_text(&subject, &new_text))
+        .or_else(|| reaction_part(&msg));
     Ok(InboundMail {
         key,
         message_id,
@@ -146,7 +149,7 @@ pub fn parse(
         automatic,
         body,
         new_text,
-        subject: msg.subject().unwrap_or_default().to_owned(),
+        subject,
     })
 }
 
@@ -238,8 +241,40 @@ fn automatic_reason(
     if raw("Content-Type").is_some_and(|v| v.starts_with("multipart/report")) {
         return Some("delivery or disposition report");
     }
-    if raw("X-Autoreply").is_some() || raw("X-Autorespond").is_some() || raw("List-Id").is_some() {
+    if [
+        "X-Autoreply",
+        "X-Autorespond",
+        "X-Auto-Response-Suppress",
+        "List-Id",
+        "List-Unsubscribe",
+    ]
+    .iter()
+    .any(|h| raw(h).is_some())
+    {
         return Some("auto-responder or list header");
+    }
+    // Help desks acknowledge every message with a ticket of their own.
+    const HELP_DESKS: &[&str] = &[
+        "x-zendesk-",
+        "x-freshdesk-",
+        "x-helpscout-",
+        "x-kayako-",
+        "x-otrs-",
+        "x-rt-ticket",
+        "x-jira-",
+        "x-servicenow-",
+        "x-ticket-id",
+    ];
+    // Challenge-response filters ask the sender to prove they are a person.
+    const CHALLENGES: &[&str] = &["x-challenge", "x-spamarrest", "x-boxbe", "x-tmda"];
+    for (name, _) in msg.headers_raw() {
+        let name = name.to_ascii_lowercase();
+        if HELP_DESKS.iter().any(|h| name.starts_with(h)) {
+            return Some("help-desk acknowledgement");
+        }
+        if CHALLENGES.iter().any(|h| name.starts_with(h)) {
+            return Some("challenge-response request");
+        }
     }
     let local = from.as_str().split('@').next().unwrap_or("");
     if ["mailer-daemon", "postmaster"].contains(&local) {
@@ -253,6 +288,112 @@ fn automatic_reason(
         return Some("our own message");
     }
     None
+}
+
+/// Machine mail told by its words when its headers do not say so: an out-of-office note, a
+/// challenge-response request, a reaction (only emoji, or a "reacted to your message" line).
+fn machine_text(subject: &str, text: &str) -> Option<&'static str> {
+    let subject = subject.to_lowercase();
+    let lower = text.to_lowercase();
+    const AWAY_SUBJECTS: &[&str] = &[
+        "out of office",
+        "out of the office",
+        "automatic reply",
+        "auto reply",
+        "autoreply",
+        "auto-reply",
+        "abwesenheit",
+        "automatische antwort",
+        "réponse automatique",
+        "absence",
+        "respuesta automática",
+        "fuera de la oficina",
+        "resposta automática",
+        "risposta automatica",
+        "fuori ufficio",
+        "afwezig",
+        "automatisch antwoord",
+        "自動返信",
+        "自動応答",
+        "不在",
+        "自动回复",
+    ];
+    const AWAY_TEXTS: &[&str] = &[
+        "i am out of the office",
+        "i'm out of the office",
+        "i am out of office",
+        "i am currently out of the office",
+        "i am away from the office",
+        "i am on leave",
+        "i am on vacation",
+        "i will be out of the office",
+        "ich bin derzeit nicht im büro",
+        "ich bin zurzeit nicht im büro",
+        "je suis absent",
+        "je suis actuellement absent",
+        "estoy fuera de la oficina",
+        "estaré fuera",
+        "estou fora do escritório",
+        "sono fuori ufficio",
+        "不在にしております",
+        "不在のため",
+        "休暇を取っております",
+        "我目前不在办公室",
+    ];
+    const CHALLENGE_TEXTS: &[&str] = &[
+        "challenge-response",
+        "verify that you are a human",
+        "prove that you are a human",
+        "confirm that you are a human",
+        "to have your message delivered",
+        "my spam filter requires",
+        "protected by spam arrest",
+        "has requested that you verify",
+    ];
+    const REACTIONS: &[&str] = &[
+        "reacted to your message",
+        "reacted with",
+        "hat auf ihre nachricht reagiert",
+        "a réagi à votre message",
+        "reaccionó a tu mensaje",
+        "reagiu à sua mensagem",
+    ];
+    if AWAY_SUBJECTS.iter().any(|s| subject.contains(s))
+        || AWAY_TEXTS.iter().any(|t| lower.contains(t))
+    {
+        return Some("out-of-office note");
+    }
+    if CHALLENGE_TEXTS.iter().any(|t| lower.contains(t)) {
+        return Some("challenge-response request");
+    }
+    let only_emoji = !text.trim().is_empty()
+        && text.chars().all(|c| !c.is_alphanumeric() || is_emoji(c))
+        && text.chars().any(is_emoji);
+    if only_emoji || (lower.lines().count() <= 2 && REACTIONS.iter().any(|r| lower.contains(r))) {
+        return Some("reaction");
+    }
+    None
+}
+
+/// Pictographs and their modifiers (the blocks emoji reactions are drawn from).
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D | 0x2B50)
+}
+
+/// Gmail sends an emoji reaction with a part of its own type.
+fn reaction_part(msg: &mail_parser::Message<'_>) -> Option<&'static str> {
+    use mail_parser::MimeHeaders;
+    msg.parts
+        .iter()
+        .filter_map(|p| p.content_type())
+        .any(|ct| {
+            ct.c_type.eq_ignore_ascii_case("text")
+                && ct
+                    .c_subtype
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("vnd.google.email-reaction+json"))
+        })
+        .then_some("reaction")
 }
 
 #[cfg(test)]

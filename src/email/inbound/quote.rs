@@ -8,6 +8,14 @@
 /// common client languages.
 const QUOTE_VERBS: &[&str] = &[
     "wrote",
+    // Gnus and other newsreaders: "Robin <robin@example.net> writes:".
+    "writes",
+    "schreibt",
+    "écrit",
+    "escribe",
+    "escreve",
+    "scrive",
+    "schrijft",
     "schrieb",
     "a écrit",
     "escribió",
@@ -46,8 +54,82 @@ const SEPARATORS: &[&str] = &[
     "________________________________",
 ];
 
+/// A body as the person's client meant its lines: an inline PGP clear-signed message is its
+/// signed text (the armour and the signature are not), and an attribution glued to the
+/// person's last words ("Confirm On Tue, 25 Nov 2026, dsr-bot wrote:") is a line of its own.
+pub fn unwrap(text: &str) -> String {
+    let text = unwrap_signed(text);
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        match glued_attribution(line) {
+            Some(at) => {
+                out.push_str(line[..at].trim_end());
+                out.push('\n');
+                out.push_str(line[at..].trim_start());
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Where an attribution ("On ... wrote:") begins inside a line that starts with other text.
+fn glued_attribution(line: &str) -> Option<usize> {
+    let trimmed = line.trim_end();
+    if !(trimmed.ends_with(':') || trimmed.ends_with('：')) {
+        return None;
+    }
+    let lower = trimmed.to_lowercase();
+    if lower.starts_with('>') {
+        return None;
+    }
+    for opener in [" on ", " am ", " le ", " el ", " il ", " op ", " em "] {
+        if let Some(at) = lower.find(opener)
+            && at > 0
+            && is_header_line(&lower[at..])
+        {
+            // Byte offsets of the lowered text match the line's for these ASCII openers
+            // only when what precedes them lowers to the same length.
+            if lower[..at].len() == line[..at].to_lowercase().len() && line.is_char_boundary(at) {
+                return Some(at + 1);
+            }
+        }
+    }
+    None
+}
+
+/// The signed text of an inline PGP clear-signed message (RFC 4880 7): after the armour
+/// header and its "Hash:" lines, up to the signature, with dash-escaping undone; what stands
+/// before and after the signed part is kept (a quote below it, say).
+fn unwrap_signed(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
+    const SIG: &str = "-----BEGIN PGP SIGNATURE-----";
+    const END: &str = "-----END PGP SIGNATURE-----";
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(begin) = lines.iter().position(|l| l.trim() == BEGIN) else {
+        return text.to_owned();
+    };
+    let mut out: Vec<String> = lines[..begin].iter().map(|l| (*l).to_owned()).collect();
+    let mut i = begin + 1;
+    while i < lines.len() && !lines[i].trim().is_empty() {
+        i += 1; // "Hash: SHA256" and other armour headers
+    }
+    while i < lines.len() && lines[i].trim() != SIG {
+        let l = lines[i];
+        out.push(l.strip_prefix("- ").unwrap_or(l).to_owned());
+        i += 1;
+    }
+    while i < lines.len() && lines[i].trim() != END {
+        i += 1;
+    }
+    out.extend(lines.iter().skip(i + 1).map(|l| (*l).to_owned()));
+    out.join("\n")
+}
+
 /// The new text of a plain-text body.
 pub fn strip_quoted(text: &str) -> String {
+    let text = unwrap(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut kept = Vec::new();
     let mut i = 0;
@@ -235,7 +317,7 @@ fn quote_header_len(lines: &[&str], i: usize) -> Option<usize> {
     ]
     .contains(&opener)
         || first.contains('@')
-        || first.chars().any(|c| c.is_ascii_digit());
+        || has_date(&first);
     if !opens {
         return None;
     }
@@ -244,6 +326,10 @@ fn quote_header_len(lines: &[&str], i: usize) -> Option<usize> {
         let l = l.trim_end();
         l.ends_with(':') || l.ends_with('：')
     })?;
+    // A header wraps over lines that follow each other, never over an empty one.
+    if window[..end].iter().any(|l| l.trim().is_empty()) {
+        return None;
+    }
     let joined = window[..=end]
         .iter()
         .map(|l| l.trim())
@@ -259,6 +345,20 @@ fn quote_header_len(lines: &[&str], i: usize) -> Option<usize> {
     // Some clients (Japanese Gmail) write only the date and the sender: "2026年11月25日 … <a@b>:".
     let date_and_address = joined.contains('@') && joined.chars().any(|c| c.is_ascii_digit());
     (has_verb || date_and_address).then_some(end + 1)
+}
+
+/// Whether a line holds a date the way quote headers write one: a year (four digits), or
+/// day and month with a separator ("25.11.", "25/11").
+fn has_date(line: &str) -> bool {
+    let digits: Vec<&str> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|d| !d.is_empty())
+        .collect();
+    digits.iter().any(|d| d.len() == 4)
+        || line.as_bytes().windows(3).any(|w| {
+            w[0].is_ascii_digit() && matches!(w[1], b'.' | b'/' | b'-') && w[2].is_ascii_digit()
+        })
+        || line.contains('年')
 }
 
 /// How many lines the header introducing a quote takes at line `i` (0 when none starts there):
@@ -334,6 +434,16 @@ pub fn strip_quoted_html(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_gnus_attributions_glued_attributions_and_signed_text() {
+        let gnus = "Confirm.\n\nRobin Reply <robin@example.net> writes:\n\n> Reply confirm";
+        assert_eq!(strip_quoted(gnus), "Confirm.");
+        let glued = "Confirm On Tue, 25 Nov 2026 at 10:00, dsr-bot <privacy@example.org> wrote:\n> Reply confirm";
+        assert_eq!(strip_quoted(glued), "Confirm");
+        let signed = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nYes, that was me.\n- -- \nRobin\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(strip_quoted(signed), "Yes, that was me.");
+    }
 
     #[test]
     fn cuts_gmail_style_quote_headers_even_when_wrapped() {
