@@ -25,19 +25,17 @@ pub struct Held {
 pub fn insert(db: &Connection, held: &NewHeld<'_>, now: DateTime<Utc>) -> rusqlite::Result<i64> {
     db.prepare_cached(
         "INSERT INTO held_mail (received_at, reason, size, sender_hash, message, headers_only)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?)",
     )?
-    .query_row(
-        params![
-            At(now),
-            held.reason,
-            held.size,
-            held.sender_hash,
-            held.message,
-            held.headers_only
-        ],
-        |r| r.get(0),
-    )
+    .execute(params![
+        At(now),
+        held.reason,
+        held.size,
+        held.sender_hash,
+        held.message,
+        held.headers_only
+    ])?;
+    Ok(db.last_insert_rowid())
 }
 
 pub fn list(db: &Connection) -> rusqlite::Result<Vec<Held>> {

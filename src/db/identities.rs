@@ -47,12 +47,10 @@ pub fn insert(
 ) -> rusqlite::Result<i64> {
     db.prepare_cached(
         "INSERT INTO identities (person_id, kind, value, verified_at, created_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?)",
     )?
-    .query_row(
-        params![person_id, kind, value, at(verified_at), At(now)],
-        |r| r.get(0),
-    )
+    .execute(params![person_id, kind, value, at(verified_at), At(now)])?;
+    Ok(db.last_insert_rowid())
 }
 
 /// Gives the identity to `person_id` as verified, whoever held it before: proof of control

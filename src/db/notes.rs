@@ -22,9 +22,10 @@ pub fn add(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<i64> {
     db.prepare_cached(
-        "INSERT INTO request_notes (request_id, at, author, text) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO request_notes (request_id, at, author, text) VALUES (?, ?, ?, ?)",
     )?
-    .query_row(params![request_id, At(now), author, text], |r| r.get(0))
+    .execute(params![request_id, At(now), author, text])?;
+    Ok(db.last_insert_rowid())
 }
 
 /// How many notes request `request_id` has.

@@ -70,9 +70,9 @@ pub fn insert(db: &Connection, mail: &NewMail<'_>, now: DateTime<Utc>) -> rusqli
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient, subject, body_text, body_html,
                              created_at, next_attempt_at, scrub_after_send, reply_token, in_reply_to,
                              attachment_name, attachment_body, thread_root)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
-    .query_row(
+    .execute(
         params![
             mail.message_id,
             mail.person_id,
@@ -89,9 +89,8 @@ pub fn insert(db: &Connection, mail: &NewMail<'_>, now: DateTime<Utc>) -> rusqli
             mail.attachment.map(|a| a.0),
             mail.attachment.map(|a| a.1),
             mail.thread_root,
-        ],
-        |r| r.get(0),
-    )
+        ])?;
+    Ok(db.last_insert_rowid())
 }
 
 /// Claims the unsent mail that has waited longest among those due at `now`: its next attempt

@@ -6,8 +6,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::sql::At;
 
 pub fn insert(db: &Connection, now: DateTime<Utc>) -> rusqlite::Result<i64> {
-    db.prepare_cached("INSERT INTO people (created_at) VALUES (?) RETURNING id")?
-        .query_row([At(now)], |r| r.get(0))
+    db.prepare_cached("INSERT INTO people (created_at) VALUES (?)")?
+        .execute([At(now)])?;
+    Ok(db.last_insert_rowid())
 }
 
 pub fn mark_erased(db: &Connection, person_id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {

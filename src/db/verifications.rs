@@ -43,12 +43,11 @@ pub fn insert(
 ) -> rusqlite::Result<i64> {
     db.prepare_cached(
         "INSERT INTO email_verifications (person_id, request_id, email, code_hash, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?)",
     )?
-    .query_row(
-        params![person_id, request_id, email, code_hash, At(now), At(expires_at)],
-        |r| r.get(0),
-    )
+    .execute(
+        params![person_id, request_id, email, code_hash, At(now), At(expires_at)])?;
+    Ok(db.last_insert_rowid())
 }
 
 /// The newest unverified code for a request, expired or not.
