@@ -4,62 +4,18 @@
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{
-    domain::{Command, ConsoleUser, RequestKind, command::MAX_LINE_LEN},
-    error::{ServiceError, UserError},
-    services::{Origin, Reply, Services},
+    domain::{ConsoleUser, MemberCommand, command::MAX_LINE_LEN},
+    error::UserError,
+    services::{Origin, Services},
 };
-
-pub const HELP: &str = "\
-Commands:
-  /optout [email:ADDRESS]   stop the use of your data for the policy's purpose
-  /optin  [email:ADDRESS]   allow it again
-  /delete [email:ADDRESS]   ask for your data to be erased (needs /confirm)
-  /confirm                  confirm a deletion you asked for
-  /cancel                   drop what is still waiting for you
-  /verify code:NNNNNN       enter the code we emailed to prove an address is yours
-  /status                   see your choice and your open requests
-  /privacy                  what the policy is, its deadline, what each choice means
-  /help                     this list
-An email address is used only to confirm your requests and later changes.";
-
-/// Runs one command for the console user in `origin` and returns the text to show.
-pub async fn handle(
-    services: &Services,
-    origin: &Origin,
-    command: Command,
-) -> Result<Reply, ServiceError> {
-    match command {
-        Command::OptOut { email } => {
-            services
-                .file_request(origin, RequestKind::OptOut, email)
-                .await
-        }
-        Command::OptIn { email } => {
-            services
-                .file_request(origin, RequestKind::OptIn, email)
-                .await
-        }
-        Command::Delete { email } => {
-            services
-                .file_request(origin, RequestKind::Deletion, email)
-                .await
-        }
-        Command::Confirm => services.confirm(origin).await,
-        Command::Cancel => services.cancel(origin).await,
-        Command::Verify { code } => services.verify(origin, &code).await,
-        Command::Status => services.status(origin).await,
-        Command::Privacy => Ok(Reply::text(services.privacy_notice())),
-        Command::Help => Ok(Reply::text(HELP.to_owned())),
-    }
-}
 
 /// The reply to one raw line, or `None` for a blank one.
 pub async fn answer_line(services: &Services, origin: &Origin, line: &str) -> Option<String> {
     if line.trim().is_empty() {
         return None;
     }
-    let result = match Command::parse(line) {
-        Ok(command) => handle(services, origin, command).await,
+    let result = match MemberCommand::parse(line) {
+        Ok(command) => services.dispatch(origin, command).await,
         Err(e) => Err(e.into()),
     };
     Some(match result {
@@ -68,13 +24,15 @@ pub async fn answer_line(services: &Services, origin: &Origin, line: &str) -> Op
     })
 }
 
-/// Reads lines until end of input, answering each. `prompt` is for an interactive terminal.
+/// Reads lines until end of input or `stop`, answering each; a line being answered when
+/// `stop` comes is answered first. `prompt` is for an interactive terminal.
 pub async fn run<R, W>(
     services: &Services,
     user: ConsoleUser,
     input: R,
     mut output: W,
     prompt: bool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()>
 where
     R: AsyncBufRead + Unpin,
@@ -90,11 +48,18 @@ where
         }
         buf.clear();
         // Read at most a little past the limit, so an endless line cannot fill memory.
-        let n = (&mut input)
-            .take((MAX_LINE_LEN * 4 + 2) as u64)
-            .read_until(b'\n', &mut buf)
-            .await?;
+        let mut limited = (&mut input).take((MAX_LINE_LEN * 4 + 2) as u64);
+        let read = limited.read_until(b'\n', &mut buf);
+        let n = tokio::select! {
+            n = read => n?,
+            _ = stop.changed() => 0,
+        };
         if n == 0 {
+            if prompt {
+                // The shell's prompt starts on a line of its own.
+                output.write_all(b"\n").await?;
+                output.flush().await?;
+            }
             break;
         }
         let reply = if !buf.ends_with(b"\n") && n > MAX_LINE_LEN * 4 {

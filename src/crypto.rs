@@ -62,6 +62,23 @@ impl Keys {
         hex::encode(self.mac(&["input", source, key]).finalize().into_bytes())
     }
 
+    /// A short tag proving `payload` was made by this service (a button's custom id): 16 hex
+    /// digits of its HMAC, compared in constant time by [`Self::tag_matches`].
+    pub fn tag(&self, payload: &str) -> String {
+        hex::encode(&self.mac(&["tag", payload]).finalize().into_bytes()[..8])
+    }
+
+    pub fn tag_matches(&self, payload: &str, tag: &str) -> bool {
+        let Ok(given) = hex::decode(tag) else {
+            return false;
+        };
+        given.len() == 8
+            && self
+                .mac(&["tag", payload])
+                .verify_truncated_left(&given)
+                .is_ok()
+    }
+
     /// What remains of an erased identity: answers "was this address erased?" only for
     /// someone who holds the key and the address.
     pub fn identity_hash(&self, kind: &str, value: &str) -> String {

@@ -6,8 +6,22 @@ use dsr_bot::cli::{self, Cli, Failure};
 /// sysexits' EX_TEMPFAIL: "try again later", which every MTA defers on.
 const TEMPFAIL: u8 = 75;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(run());
+    // Whatever a command reports is committed by now. A read of the terminal may still block
+    // a thread of the runtime (stdin cannot be cancelled); it is not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}
+
+async fn run() -> std::process::ExitCode {
     dsr_bot::db::cipher::init_crypto();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let from_mta = cli::is_mta_pipe(&args);

@@ -22,7 +22,7 @@ pub async fn report(n: usize, database: Option<std::path::PathBuf>) -> anyhow::R
     let filled = fill.elapsed();
     let t = Instant::now();
     let month = "2025-12".parse::<Month>().map_err(anyhow::Error::msg)?;
-    let r = app.services.monthly_report(Some(month)).await?;
+    let r = app.services.reports().month(Some(month)).await?;
     let took = t.elapsed();
     let rows = db::bench::counts(pool).await?.0;
     Ok(format!(

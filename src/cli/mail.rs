@@ -49,7 +49,7 @@ pub async fn held(app: &App, command: super::HeldCmd) -> Result<(), super::Failu
     use super::{Failure, HeldCmd};
     match command {
         HeldCmd::List => {
-            let held = app.services.held_mail().await?;
+            let held = app.services.inbound().held().await?;
             if held.is_empty() {
                 println!("no held mail");
             }
@@ -70,18 +70,23 @@ pub async fn held(app: &App, command: super::HeldCmd) -> Result<(), super::Failu
             }
         }
         HeldCmd::Show { id } => {
-            let raw = app.services.held_message(id).await?.ok_or_else(|| {
-                Failure::User(format!(
-                    "There is no held message #{id}. `dsr-bot held list` shows them."
-                ))
-            })?;
+            let raw = app
+                .services
+                .inbound()
+                .held_message(id)
+                .await?
+                .ok_or_else(|| {
+                    Failure::User(format!(
+                        "There is no held message #{id}. `dsr-bot held list` shows them."
+                    ))
+                })?;
             use std::io::Write;
             std::io::stdout()
                 .write_all(&raw)
                 .map_err(anyhow::Error::from)?;
         }
         HeldCmd::Delete { id } => {
-            if !app.services.drop_held(id).await? {
+            if !app.services.inbound().drop_held(id).await? {
                 return Err(Failure::User(format!(
                     "There is no held message #{id}. `dsr-bot held list` shows them."
                 )));

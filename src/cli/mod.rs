@@ -382,8 +382,21 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
             let user = ConsoleUser::parse(&user).map_err(Failure::User)?;
             let interactive = std::io::stdin().is_terminal();
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-            crate::console::run(&app.services, user, stdin, tokio::io::stdout(), interactive)
-                .await?;
+            // Ctrl-C and SIGTERM end it as the end of input does.
+            let (stop_tx, stop) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop_tx.send(true);
+            });
+            crate::console::run(
+                &app.services,
+                user,
+                stdin,
+                tokio::io::stdout(),
+                interactive,
+                stop,
+            )
+            .await?;
         }
         Cmd::Requests {
             command: RequestsCmd::List { state, format },
@@ -414,8 +427,8 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         }
         Cmd::IngestMail { maildir } => mail::ingest(&app, maildir).await?,
         Cmd::Report { month, format, out } => {
-            let report = app.services.monthly_report(month).await?;
-            let text = app.services.render_report(&report, format)?;
+            let report = app.services.reports().month(month).await?;
+            let text = app.services.reports().render(&report, format)?;
             match out {
                 Some(path) => {
                     std::fs::write(&path, text)

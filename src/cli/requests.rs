@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::{
     domain::{Channel, RequestState},
-    services::{Call, ListedRequest, RequestFilter},
+    services::{Call, ListedRequest, Officer, RequestFilter},
     startup::App,
 };
 
@@ -18,7 +18,8 @@ pub async fn list(app: &App, state: Option<RequestState>, format: Format) -> Res
     };
     let mut out = Listing::new(format);
     app.services
-        .list_requests(filter, move |row| out.row(&row))
+        .requests()
+        .list(&Officer::Operator, filter, move |row| out.row(&row))
         .await?;
     Ok(())
 }
@@ -26,12 +27,10 @@ pub async fn list(app: &App, state: Option<RequestState>, format: Format) -> Res
 pub async fn complete(app: &App, id: i64) -> Result<(), Failure> {
     let done = app
         .services
-        .complete_deletion(Call::on(crate::domain::Channel::Console), id)
+        .requests()
+        .complete(Call::on(Channel::Console), &Officer::Operator, id)
         .await?;
-    println!(
-        "Request #{} completed: {} identities erased (keyed hashes kept); {} confirmation mail(s) queued.",
-        done.request_id, done.identities_erased, done.people_told
-    );
+    println!("{}", done.summary());
     app.outbox_worker()?.flush().await?;
     Ok(())
 }
@@ -119,7 +118,12 @@ impl Drop for Listing {
 
 /// One request, its audit trail and its notes.
 pub async fn show(app: &App, id: i64, format: Format) -> Result<(), Failure> {
-    let Some(d) = app.services.request_details(id).await? else {
+    let Some(d) = app
+        .services
+        .requests()
+        .details(&Officer::Operator, id)
+        .await?
+    else {
         return Err(Failure::User(format!(
             "There is no request #{id}. `dsr-bot requests list` shows them."
         )));
@@ -137,34 +141,16 @@ pub async fn show(app: &App, id: i64, format: Format) -> Result<(), Failure> {
 pub async fn extend(app: &App, id: i64, days: i64, reason: &str) -> Result<(), Failure> {
     let done = app
         .services
-        .extend_request(Call::on(Channel::Console), id, days, reason)
+        .requests()
+        .extend(
+            Call::on(Channel::Console),
+            &Officer::Operator,
+            id,
+            days,
+            reason,
+        )
         .await?;
-    println!(
-        "Request #{} is now due {} (it was {}); {} mail(s) to the person queued.",
-        done.request_id, done.due, done.original_due, done.mails
-    );
-    let discord = &app.services.config().discord;
-    match (&discord.token, done.tell_on_discord.is_empty()) {
-        (_, true) => {}
-        (Some(token), false) => {
-            let http = std::sync::Arc::new(crate::discord::bot::http(&token.0, discord));
-            let dm = crate::discord::outbound::SerenityDm::new(http);
-            let sent = crate::discord::adapter::dm_each(
-                &app.services,
-                &dm,
-                &done.tell_on_discord,
-                &done.dm_text,
-            )
-            .await;
-            println!(
-                "Told on Discord by DM: {sent} of {}.",
-                done.tell_on_discord.len()
-            );
-        }
-        (None, false) => {
-            println!("Not told on Discord: DISCORD_TOKEN is not set here (the mail tells them).")
-        }
-    }
+    println!("{}", done.summary());
     app.outbox_worker()?.flush().await?;
     Ok(())
 }
@@ -172,8 +158,9 @@ pub async fn extend(app: &App, id: i64, days: i64, reason: &str) -> Result<(), F
 pub async fn note(app: &App, id: i64, text: &str) -> Result<(), Failure> {
     let n = app
         .services
-        .add_note(Call::on(Channel::Console), id, text)
+        .requests()
+        .note(Call::on(Channel::Console), &Officer::Operator, id, text)
         .await?;
-    println!("Note {n} added to request #{id}.");
+    println!("{}", crate::services::note_added(n, id));
     Ok(())
 }

@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod cipher;
 pub mod copies;
+pub mod dms;
 pub mod erasure;
 pub mod events;
 pub mod held;
@@ -23,7 +24,8 @@ pub mod people;
 pub mod reply_tokens;
 pub mod reports;
 pub mod requests;
-pub mod schedule;
+pub mod routines;
+pub mod senders;
 pub mod settings;
 mod sql;
 pub mod verifications;

@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::{
     adapter::{Adapter, Invocation},
-    buttons::DeletionButton,
+    buttons,
     commands::{self, Error},
-    outbound::{SerenityDm, retrying_429},
+    outbound::retrying_429,
 };
 use crate::{config::DiscordConfig, domain::DiscordId};
 
@@ -36,7 +36,9 @@ pub enum StartError {
 /// The REST client: to Discord, or to `DISCORD_API_URL` (a rate-limit proxy, which then owns
 /// rate limiting, so serenity's own limiter is off).
 pub fn http(token: &str, settings: &DiscordConfig) -> serenity::Http {
-    let mut builder = serenity::HttpBuilder::new(token);
+    // Nothing the bot sends pings anyone, whatever its text holds (a note quoting a mention).
+    let mut builder = serenity::HttpBuilder::new(token)
+        .default_allowed_mentions(serenity::CreateAllowedMentions::new());
     if let Some(url) = &settings.api_url {
         builder = builder.proxy(url.as_str()).ratelimiter_disabled(true);
     }
@@ -133,7 +135,7 @@ async fn register_if_changed(
     let scope = guild.map_or("global".to_owned(), |g| format!("guild:{g}"));
     let key = format!("discord_commands:{scope}");
     // Claimed before registering, so of several processes starting at once only one does.
-    let Some(before) = adapter.services().replace_setting(&key, &digest).await? else {
+    let Some(before) = adapter.services().settings().replace(&key, &digest).await? else {
         return Ok(());
     };
     let registered = match guild {
@@ -148,7 +150,7 @@ async fn register_if_changed(
             .context("registering global commands"),
     };
     if let Err(e) = registered {
-        adapter.services().restore_setting(&key, before).await?;
+        adapter.services().settings().restore(&key, before).await?;
         return Err(e);
     }
     tracing::info!(scope = %scope, "slash commands registered");
@@ -166,40 +168,131 @@ async fn on_event(
     else {
         return Ok(());
     };
-    if DeletionButton::parse(&press.data.custom_id).is_none() {
+    if buttons::parse(&press.data.custom_id, adapter.services()).is_none() {
         return Ok(());
     }
-    retrying_429(|| {
+    let acknowledged = retrying_429(|| {
         press.create_response(&ctx.http, serenity::CreateInteractionResponse::Acknowledge)
     })
-    .await?;
+    .await;
+    match acknowledged {
+        Err(e) if already_acknowledged(&e) => {
+            // Delivered again (after a restart, or to a second process): it was handled.
+            tracing::debug!("a button press was acknowledged before; nothing to do");
+            return Ok(());
+        }
+        other => other?,
+    }
+    let guild = press.guild_id.map(|g| g.get());
+    let roles = press
+        .member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default();
     let inv = Invocation {
         interaction_id: press.id.get(),
         user: DiscordId(press.user.id.get()),
-        roles: press
-            .member
-            .as_ref()
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
-            .unwrap_or_default(),
+        guild,
+        roles,
+        role_in_guild: false,
     };
     let Some(answer) = adapter.button(&inv, &press.data.custom_id).await else {
         return Ok(());
     };
-    let edit = |text: &str| {
-        serenity::EditInteractionResponse::new()
-            .content(text)
-            .components(Vec::new())
-    };
-    retrying_429(|| press.edit_response(&ctx.http, edit(&answer.text))).await?;
-    if let Some((to, text)) = &answer.receipt {
-        let dm = SerenityDm::new(ctx.http.clone());
-        if let Some(note) = adapter.deliver_receipt(*to, text, &dm).await {
-            press
-                .edit_response(&ctx.http, edit(&format!("{}\n\n{note}", answer.text)))
-                .await?;
-        }
+    let edit = serenity::EditInteractionResponse::new()
+        .content(&answer.text)
+        .components(Vec::new())
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    // What the answer reports is committed and its DM receipt queued: a failed edit is only
+    // logged.
+    if let Err(e) = retrying_429(|| press.edit_response(&ctx.http, edit.clone())).await {
+        tracing::warn!(error = %shown_error(&e), "the button's answer could not be shown; what it reported stands");
     }
     Ok(())
+}
+
+/// Discord's "Interaction has already been acknowledged".
+const ALREADY_ACKNOWLEDGED: isize = 40060;
+
+fn already_acknowledged(e: &serenity::Error) -> bool {
+    matches!(e, serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+        if r.error.code == ALREADY_ACKNOWLEDGED)
+}
+
+/// A failed call worth one more try: Discord's side (5xx), or the connection.
+pub fn worth_retrying(e: &serenity::Error) -> bool {
+    match e {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
+            r.status_code.is_server_error()
+        }
+        serenity::Error::Http(serenity::HttpError::Request(_)) => true,
+        _ => false,
+    }
+}
+
+/// A Discord error as it may be logged: the status and Discord's code, never the URL (an
+/// interaction's URL holds its token) or the body.
+pub fn shown_error(e: &serenity::Error) -> String {
+    match e {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => format!(
+            "Discord answered {} (code {}) to {} {}",
+            r.status_code.as_u16(),
+            r.error.code,
+            r.method.as_str(),
+            route_of(&r.url)
+        ),
+        serenity::Error::Http(serenity::HttpError::Request(_)) => {
+            "Discord could not be reached".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A REST URL's route with every id and token written out as `{}`.
+fn route_of(url: &str) -> String {
+    let path = url
+        .split("/api/v10")
+        .nth(1)
+        .unwrap_or("")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    path.split('/')
+        .map(|seg| {
+            if seg.len() > 20 || seg.bytes().any(|b| b.is_ascii_digit()) {
+                "{}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// An error as it may be logged: a Discord error as [`shown_error`] shows it, anything else
+/// with its cause chain.
+fn described(error: &anyhow::Error) -> String {
+    match error.downcast_ref::<serenity::Error>() {
+        Some(e) => shown_error(e),
+        None => format!("{error:#}"),
+    }
+}
+
+/// Whether `role` is one of `guild`'s roles, as Discord says (cached by serenity when the
+/// guild was sent at start; asked over REST otherwise). False when it cannot be told.
+pub async fn guild_has_role(ctx: &serenity::Context, guild: u64, role: u64) -> bool {
+    let guild = serenity::GuildId::new(guild);
+    let role = serenity::RoleId::new(role);
+    if let Some(g) = ctx.cache.guild(guild) {
+        return g.roles.contains_key(&role);
+    }
+    match guild.roles(&ctx.http).await {
+        Ok(roles) => roles.contains_key(&role),
+        Err(e) => {
+            tracing::warn!(error = %shown_error(&e), "the guild's roles could not be read; the officer check refuses");
+            false
+        }
+    }
 }
 
 /// Anything that escaped the adapter (Discord API failures): logged with its cause chain, and
@@ -207,19 +300,32 @@ async fn on_event(
 async fn on_error(error: poise::FrameworkError<'_, Arc<Adapter>, Error>) {
     match error {
         poise::FrameworkError::Command { error, ctx, .. } => {
+            if error
+                .downcast_ref::<serenity::Error>()
+                .is_some_and(already_acknowledged)
+            {
+                // The same interaction again (a restart, a second process): handled before.
+                tracing::debug!(command = %ctx.command().name, "an interaction was acknowledged before; nothing to do");
+                return;
+            }
             let reference = crate::crypto::new_reference();
-            tracing::error!(reference = %reference, command = %ctx.command().name, error = format!("{error:#}"), "command failed");
+            tracing::error!(reference = %reference, command = %ctx.command().name, error = %described(&error), "command failed");
             let text = format!(
                 "Sorry, something went wrong on our side. Please try again in a few minutes; if it keeps failing, \
                  contact the privacy team and quote reference {reference}."
             );
             let _ = ctx
-                .send(poise::CreateReply::default().content(text).ephemeral(true))
+                .send(
+                    poise::CreateReply::default()
+                        .content(text)
+                        .ephemeral(true)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
+                )
                 .await;
         }
         poise::FrameworkError::EventHandler { error, .. } => {
             let reference = crate::crypto::new_reference();
-            tracing::error!(reference = %reference, error = format!("{error:#}"), "event handling failed");
+            tracing::error!(reference = %reference, error = %described(&error), "event handling failed");
         }
         // Discord sent options that do not fit the command as this version registered it (a
         // registration not yet propagated): the member is answered, not left with a failure.
@@ -233,7 +339,12 @@ async fn on_error(error: poise::FrameworkError<'_, Arc<Adapter>, Error>) {
                  again in a minute (reference {reference})."
             );
             let _ = ctx
-                .send(poise::CreateReply::default().content(text).ephemeral(true))
+                .send(
+                    poise::CreateReply::default()
+                        .content(text)
+                        .ephemeral(true)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
+                )
                 .await;
         }
         poise::FrameworkError::ArgumentParse { input, ctx, .. } => {
@@ -246,7 +357,12 @@ async fn on_error(error: poise::FrameworkError<'_, Arc<Adapter>, Error>) {
                     .to_owned(),
             };
             let _ = ctx
-                .send(poise::CreateReply::default().content(text).ephemeral(true))
+                .send(
+                    poise::CreateReply::default()
+                        .content(text)
+                        .ephemeral(true)
+                        .allowed_mentions(serenity::CreateAllowedMentions::new()),
+                )
                 .await;
         }
         other => {

@@ -1,11 +1,18 @@
 //! The Confirm / Cancel buttons under a `/delete` reply. Their custom id carries the request,
-//! the member who asked and when, so a press is checked without any state kept in memory.
+//! the member who asked and when, signed with the service's key, so a press is checked
+//! without any state kept in memory and a forged or altered id is refused.
 
 use chrono::{DateTime, Duration, Utc};
+
+use crate::services::Services;
 
 /// Buttons stop working after this long; `/delete` again shows fresh ones.
 pub const BUTTON_TTL: Duration = Duration::minutes(5);
 const PREFIX: &str = "dsr:del";
+
+/// What a press on a button that is ours but cannot be used is answered.
+pub const INVALID: &str =
+    "This button is no longer valid. Run /delete again for fresh ones, or use /confirm or /cancel.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -22,7 +29,7 @@ pub struct DeletionButton {
 }
 
 impl DeletionButton {
-    pub fn custom_id(&self) -> String {
+    fn payload(&self) -> String {
         let a = match self.action {
             Action::Confirm => "c",
             Action::Cancel => "x",
@@ -33,46 +40,42 @@ impl DeletionButton {
         )
     }
 
-    /// `None` for ids that are not ours.
-    pub fn parse(custom_id: &str) -> Option<DeletionButton> {
-        let rest = custom_id.strip_prefix(PREFIX)?.strip_prefix(':')?;
-        let mut parts = rest.split(':');
-        let action = match parts.next()? {
-            "c" => Action::Confirm,
-            "x" => Action::Cancel,
-            _ => return None,
-        };
-        let b = DeletionButton {
-            action,
-            request_id: parts.next()?.parse().ok()?,
-            requester: parts.next()?.parse().ok()?,
-            issued_at: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(b)
+    /// The custom id: the payload and its tag (at most 100 characters, Discord's limit).
+    pub fn custom_id(&self, services: &Services) -> String {
+        let payload = self.payload();
+        let tag = services.tag(&payload);
+        format!("{payload}:{tag}")
     }
 
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
-        now.timestamp() - self.issued_at > BUTTON_TTL.num_seconds()
+        let age = now.timestamp() - self.issued_at;
+        !(0..=BUTTON_TTL.num_seconds()).contains(&age)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `None` for ids that are not ours at all; `Some(Err)` for one of ours that is malformed,
+/// altered or forged.
+pub fn parse(custom_id: &str, services: &Services) -> Option<Result<DeletionButton, &'static str>> {
+    let rest = custom_id.strip_prefix(PREFIX)?;
+    Some(parse_ours(rest, custom_id, services).ok_or(INVALID))
+}
 
-    #[test]
-    fn custom_ids_round_trip_and_fit_discords_limit() {
-        let b = DeletionButton {
-            action: Action::Cancel,
-            request_id: 9_007_199_254_740_991,
-            requester: u64::MAX,
-            issued_at: 1_764_000_000,
-        };
-        let id = b.custom_id();
-        assert!(id.len() <= 100, "Discord caps custom ids at 100 characters");
-        assert_eq!(DeletionButton::parse(&id), Some(b));
-        assert_eq!(DeletionButton::parse("dsr:del:z:1:2:3"), None);
-        assert_eq!(DeletionButton::parse("dsr:del:c:1:2:3:4"), None);
-        assert_eq!(DeletionButton::parse("other"), None);
+fn parse_ours(rest: &str, whole: &str, services: &Services) -> Option<DeletionButton> {
+    let mut parts = rest.strip_prefix(':')?.split(':');
+    let action = match parts.next()? {
+        "c" => Action::Confirm,
+        "x" => Action::Cancel,
+        _ => return None,
+    };
+    let b = DeletionButton {
+        action,
+        request_id: parts.next()?.parse().ok().filter(|id: &i64| *id > 0)?,
+        requester: parts.next()?.parse().ok()?,
+        issued_at: parts.next()?.parse().ok()?,
+    };
+    let tag = parts.next()?;
+    if parts.next().is_some() || format!("{}:{tag}", b.payload()) != whole {
+        return None;
     }
+    services.tag_matches(&b.payload(), tag).then_some(b)
 }

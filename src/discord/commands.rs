@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use poise::CreateReply;
+use poise::{CreateReply, serenity_prelude as serenity};
 
 use super::{
-    adapter::{Adapter, Answer, Invocation, MemberCommand, OfficerCommand},
-    outbound::{SerenityDm, button_rows, retrying_429},
+    adapter::{Adapter, Answer, Invocation, email_arg},
+    outbound::{button_rows, retrying_429},
 };
-use crate::domain::DiscordId;
+use crate::domain::{DiscordId, EmailAddress, MemberCommand, OfficerCommand, RequestState};
 
 pub type Error = anyhow::Error;
 pub type Ctx<'a> = poise::Context<'a, Arc<Adapter>, Error>;
@@ -48,7 +48,7 @@ pub async fn optout(
     #[max_length = 254]
     email: Option<String>,
 ) -> Result<(), Error> {
-    member(ctx, MemberCommand::OptOut { email }).await
+    with_email(ctx, email, |email| MemberCommand::OptOut { email }).await
 }
 
 /// Opt in: allow your data held outside Discord to be used for the policy's purpose
@@ -59,7 +59,7 @@ pub async fn optin(
     #[max_length = 254]
     email: Option<String>,
 ) -> Result<(), Error> {
-    member(ctx, MemberCommand::OptIn { email }).await
+    with_email(ctx, email, |email| MemberCommand::OptIn { email }).await
 }
 
 /// Ask for your data held by us to be erased (asks you to confirm)
@@ -70,7 +70,7 @@ pub async fn delete(
     #[max_length = 254]
     email: Option<String>,
 ) -> Result<(), Error> {
-    member(ctx, MemberCommand::Delete { email }).await
+    with_email(ctx, email, |email| MemberCommand::Delete { email }).await
 }
 
 /// Confirm the deletion you asked for
@@ -140,7 +140,13 @@ pub async fn requests(
     let cmd = match request_id {
         Some(request_id) => OfficerCommand::Show { request_id },
         None => OfficerCommand::Requests {
-            state: state.map(|s| poise::ChoiceParameter::name(&s).to_owned()),
+            state: state.map(|s| match s {
+                StateChoice::AwaitingConfirmation => RequestState::AwaitingConfirmation,
+                StateChoice::Confirmed => RequestState::Confirmed,
+                StateChoice::Completed => RequestState::Completed,
+                StateChoice::Cancelled => RequestState::Cancelled,
+                StateChoice::Expired => RequestState::Expired,
+            }),
         },
     };
     officer(ctx, cmd).await
@@ -178,7 +184,7 @@ pub async fn extend(
     #[min = 1]
     #[max = 90]
     days: i64,
-    #[description = "Why: told to the person, kept in the audit trail (no names or addresses)"]
+    #[description = "Why: told to the person, and kept with the request until the person is erased"]
     #[max_length = 500]
     reason: String,
 ) -> Result<(), Error> {
@@ -229,15 +235,49 @@ pub async fn report(
 }
 
 async fn invocation(ctx: Ctx<'_>) -> Invocation {
-    let roles = ctx
+    let roles: Vec<u64> = ctx
         .author_member()
         .await
         .map(|m| m.roles.iter().map(|r| r.get()).collect())
         .unwrap_or_default();
+    let guild = ctx.guild_id().map(|g| g.get());
+    let role_in_guild = match (
+        guild,
+        ctx.data().services().config().discord.officer_role_id,
+    ) {
+        (Some(g), Some(role)) if ctx.data().services().config().discord.guild_id.is_none() => {
+            super::bot::guild_has_role(ctx.serenity_context(), g, role).await
+        }
+        _ => false,
+    };
     Invocation {
         interaction_id: ctx.id(),
         user: DiscordId(ctx.author().id.get()),
+        guild,
         roles,
+        role_in_guild,
+    }
+}
+
+/// A member's command with an address to check first: a bad one is answered, nothing runs.
+async fn with_email(
+    ctx: Ctx<'_>,
+    email: Option<String>,
+    cmd: impl FnOnce(Option<EmailAddress>) -> MemberCommand,
+) -> Result<(), Error> {
+    match email_arg(email) {
+        Ok(email) => member(ctx, cmd(email)).await,
+        Err(problem) => {
+            retrying_429(|| ctx.defer_ephemeral()).await?;
+            show(
+                ctx,
+                Answer {
+                    text: problem,
+                    ..Answer::default()
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -252,27 +292,28 @@ async fn member(ctx: Ctx<'_>, cmd: MemberCommand) -> Result<(), Error> {
 async fn officer(ctx: Ctx<'_>, cmd: OfficerCommand) -> Result<(), Error> {
     retrying_429(|| ctx.defer_ephemeral()).await?;
     let inv = invocation(ctx).await;
-    let dm = SerenityDm::new(ctx.serenity_context().http.clone());
-    let answer = ctx.data().officer(&inv, cmd, &dm).await;
+    let answer = ctx.data().officer(&inv, cmd).await;
     show(ctx, answer).await
 }
 
-/// Shows the answer, then sends the DM receipt and notes in the reply if it failed.
+/// Shows the answer. By now whatever it reports is committed (and its DM receipt queued), so
+/// a reply Discord does not take is tried once more and then only logged: the member must
+/// never be told "try again" about a change that stands.
 async fn show(ctx: Ctx<'_>, answer: Answer) -> Result<(), Error> {
-    let reply = |text: String| {
-        CreateReply::default()
-            .content(text)
-            .ephemeral(true)
-            .components(button_rows(&answer.buttons))
-    };
-    let handle = retrying_429(|| ctx.send(reply(answer.text.clone()))).await?;
-    if let Some((to, text)) = &answer.receipt {
-        let dm = SerenityDm::new(ctx.serenity_context().http.clone());
-        if let Some(note) = ctx.data().deliver_receipt(*to, text, &dm).await {
-            handle
-                .edit(ctx, reply(format!("{}\n\n{note}", answer.text)))
-                .await?;
-        }
+    let reply = CreateReply::default()
+        .content(answer.text.clone())
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new())
+        .components(button_rows(&answer.buttons, ctx.data().services()));
+    let mut sent = retrying_429(|| ctx.send(reply.clone())).await.map(drop);
+    if let Err(e) = &sent
+        && super::bot::worth_retrying(e)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        sent = ctx.send(reply).await.map(drop);
+    }
+    if let Err(e) = sent {
+        tracing::warn!(command = %ctx.command().name, error = %super::bot::shown_error(&e), "the reply could not be shown; what it reported stands");
     }
     Ok(())
 }

@@ -1,51 +1,11 @@
-//! What the bot sends to Discord outside an interaction reply: DM receipts, the monthly
-//! report in the staff channel, and the buttons under a deletion.
-
-use std::sync::Arc;
+//! What the bot sends to Discord outside an interaction reply: the monthly report and the
+//! digest in the staff channel, the announcements, and the buttons under a deletion.
 
 use anyhow::Context as _;
 use poise::serenity_prelude as serenity;
 
-use super::{
-    adapter::{Dm, DmError},
-    buttons::{Action, DeletionButton},
-};
-use crate::domain::DiscordId;
-
-/// Discord's "Cannot send messages to this user".
-const CLOSED_DMS: isize = 50007;
-
-pub struct SerenityDm {
-    http: Arc<serenity::Http>,
-}
-
-impl SerenityDm {
-    pub fn new(http: Arc<serenity::Http>) -> Self {
-        Self { http }
-    }
-}
-
-impl Dm for SerenityDm {
-    async fn send(&self, to: DiscordId, text: &str) -> Result<(), DmError> {
-        let user = serenity::UserId::new(to.0);
-        let sent = async {
-            let channel = retrying_429(|| user.create_dm_channel(&self.http)).await?;
-            retrying_429(|| {
-                channel.send_message(&self.http, serenity::CreateMessage::new().content(text))
-            })
-            .await
-        };
-        match sent.await {
-            Ok(_) => Ok(()),
-            Err(serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)))
-                if r.error.code == CLOSED_DMS =>
-            {
-                Err(DmError::Closed)
-            }
-            Err(e) => Err(DmError::Failed(e.into())),
-        }
-    }
-}
+use super::buttons::{Action, DeletionButton};
+use crate::services::Services;
 
 /// How long a call that met a 429 waits before its one retry. Behind `DISCORD_API_URL` the
 /// proxy owns rate limiting and serenity does not wait, but a 429 can still come through (a
@@ -125,7 +85,10 @@ impl crate::workers::schedule::Poster for ChannelPoster {
     }
 }
 
-pub fn button_rows(buttons: &[(DeletionButton, &'static str)]) -> Vec<serenity::CreateActionRow> {
+pub fn button_rows(
+    buttons: &[(DeletionButton, &'static str)],
+    services: &Services,
+) -> Vec<serenity::CreateActionRow> {
     if buttons.is_empty() {
         return Vec::new();
     }
@@ -136,7 +99,7 @@ pub fn button_rows(buttons: &[(DeletionButton, &'static str)]) -> Vec<serenity::
                 Action::Confirm => serenity::ButtonStyle::Danger,
                 Action::Cancel => serenity::ButtonStyle::Secondary,
             };
-            serenity::CreateButton::new(b.custom_id())
+            serenity::CreateButton::new(b.custom_id(services))
                 .label(*label)
                 .style(style)
         })

@@ -1,23 +1,80 @@
-//! Slash-style command lines (`/optout email:me@example.org`) as typed by console users.
-//! Discord builds the same `Command` values from its own typed options.
+//! The commands people give, one model for every channel: a member's ([`MemberCommand`]) and a
+//! privacy officer's ([`OfficerCommand`]). The console parses them from slash-style lines
+//! (`/optout email:me@example.org`); Discord builds the same values from its typed options
+//! and buttons; the command line builds the officer's from its arguments.
 
 use super::email_address::{EmailAddress, MAX_LEN as MAX_EMAIL_LEN};
+use super::request::RequestState;
 
 /// Longest line the console reads; anything longer is refused, not truncated.
 pub const MAX_LINE_LEN: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    OptOut { email: Option<EmailAddress> },
-    OptIn { email: Option<EmailAddress> },
-    Delete { email: Option<EmailAddress> },
+pub enum MemberCommand {
+    OptOut {
+        email: Option<EmailAddress>,
+    },
+    OptIn {
+        email: Option<EmailAddress>,
+    },
+    Delete {
+        email: Option<EmailAddress>,
+    },
     Confirm,
     Cancel,
-    Verify { code: String },
+    /// One request only (the Cancel button under a deletion).
+    CancelRequest {
+        request_id: i64,
+    },
+    Verify {
+        code: String,
+    },
     Status,
     Privacy,
     Help,
 }
+
+/// What a privacy officer asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfficerCommand {
+    /// Open requests (or those in `state`), oldest due first.
+    Requests {
+        state: Option<RequestState>,
+    },
+    Show {
+        request_id: i64,
+    },
+    Complete {
+        request_id: i64,
+    },
+    Extend {
+        request_id: i64,
+        days: i64,
+        reason: String,
+    },
+    Note {
+        request_id: i64,
+        text: String,
+    },
+    /// The monthly summary (default: the last complete month).
+    Report {
+        month: Option<String>,
+    },
+}
+
+/// What `/help` answers in the console.
+pub const HELP: &str = "\
+Commands:
+  /optout [email:ADDRESS]   stop the use of your data for the policy's purpose
+  /optin  [email:ADDRESS]   allow it again
+  /delete [email:ADDRESS]   ask for your data to be erased (needs /confirm)
+  /confirm                  confirm a deletion you asked for
+  /cancel                   drop what is still waiting for you
+  /verify code:NNNNNN       enter the code we emailed to prove an address is yours
+  /status                   see your choice and your open requests
+  /privacy                  what the policy is, its deadline, what each choice means
+  /help                     this list
+An email address is used only to confirm your requests and later changes.";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -49,8 +106,8 @@ pub enum CommandError {
     BadCode,
 }
 
-impl Command {
-    pub fn parse(line: &str) -> Result<Command, CommandError> {
+impl MemberCommand {
+    pub fn parse(line: &str) -> Result<MemberCommand, CommandError> {
         let line = line.trim_end_matches(['\r', '\n']);
         if line.chars().count() > MAX_LINE_LEN {
             return Err(CommandError::TooLong);
@@ -91,21 +148,21 @@ impl Command {
         let arg = |k: &str| args.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let email = arg("email").map(parse_email).transpose()?;
         Ok(match name.as_str() {
-            "optout" => Command::OptOut { email },
-            "optin" => Command::OptIn { email },
-            "delete" => Command::Delete { email },
-            "confirm" => Command::Confirm,
-            "cancel" => Command::Cancel,
-            "status" => Command::Status,
-            "privacy" => Command::Privacy,
-            "help" => Command::Help,
+            "optout" => MemberCommand::OptOut { email },
+            "optin" => MemberCommand::OptIn { email },
+            "delete" => MemberCommand::Delete { email },
+            "confirm" => MemberCommand::Confirm,
+            "cancel" => MemberCommand::Cancel,
+            "status" => MemberCommand::Status,
+            "privacy" => MemberCommand::Privacy,
+            "help" => MemberCommand::Help,
             "verify" => {
                 let code = arg("code").ok_or(CommandError::MissingArgument {
                     command: name.clone(),
                     argument: "the code from the email",
                     example: "/verify code:123456",
                 })?;
-                Command::Verify {
+                MemberCommand::Verify {
                     code: parse_code(code)?,
                 }
             }
@@ -145,31 +202,46 @@ mod tests {
     #[test]
     fn parses_every_command() {
         assert_eq!(
-            Command::parse("/optout").unwrap(),
-            Command::OptOut { email: None }
+            MemberCommand::parse("/optout").unwrap(),
+            MemberCommand::OptOut { email: None }
         );
         assert_eq!(
-            Command::parse("/OptOut Email:Me@Example.org\n").unwrap(),
-            Command::OptOut {
+            MemberCommand::parse("/OptOut Email:Me@Example.org\n").unwrap(),
+            MemberCommand::OptOut {
                 email: Some(EmailAddress::parse("me@example.org").unwrap())
             }
         );
         assert_eq!(
-            Command::parse("/optin").unwrap(),
-            Command::OptIn { email: None }
+            MemberCommand::parse("/optin").unwrap(),
+            MemberCommand::OptIn { email: None }
         );
         assert_eq!(
-            Command::parse("/delete").unwrap(),
-            Command::Delete { email: None }
+            MemberCommand::parse("/delete").unwrap(),
+            MemberCommand::Delete { email: None }
         );
-        assert_eq!(Command::parse("/confirm").unwrap(), Command::Confirm);
-        assert_eq!(Command::parse("/cancel").unwrap(), Command::Cancel);
-        assert_eq!(Command::parse("/status").unwrap(), Command::Status);
-        assert_eq!(Command::parse("/privacy").unwrap(), Command::Privacy);
-        assert_eq!(Command::parse("  /help ").unwrap(), Command::Help);
         assert_eq!(
-            Command::parse("/verify code:012345").unwrap(),
-            Command::Verify {
+            MemberCommand::parse("/confirm").unwrap(),
+            MemberCommand::Confirm
+        );
+        assert_eq!(
+            MemberCommand::parse("/cancel").unwrap(),
+            MemberCommand::Cancel
+        );
+        assert_eq!(
+            MemberCommand::parse("/status").unwrap(),
+            MemberCommand::Status
+        );
+        assert_eq!(
+            MemberCommand::parse("/privacy").unwrap(),
+            MemberCommand::Privacy
+        );
+        assert_eq!(
+            MemberCommand::parse("  /help ").unwrap(),
+            MemberCommand::Help
+        );
+        assert_eq!(
+            MemberCommand::parse("/verify code:012345").unwrap(),
+            MemberCommand::Verify {
                 code: "012345".into()
             }
         );
@@ -201,7 +273,7 @@ mod tests {
             ("/status\0", |e| matches!(e, ControlCharacters)),
         ];
         for (line, expected) in cases {
-            let err = Command::parse(line).unwrap_err();
+            let err = MemberCommand::parse(line).unwrap_err();
             assert!(expected(&err), "{line:?} gave {err:?}");
             assert!(!err.to_string().is_empty());
         }
@@ -211,10 +283,10 @@ mod tests {
     fn refuses_over_long_input() {
         let long_email = format!("/optout email:{}@example.org", "a".repeat(300));
         assert!(matches!(
-            Command::parse(&long_email),
+            MemberCommand::parse(&long_email),
             Err(CommandError::ArgumentTooLong { .. })
         ));
         let long_line = format!("/status {}", "x".repeat(MAX_LINE_LEN));
-        assert_eq!(Command::parse(&long_line), Err(CommandError::TooLong));
+        assert_eq!(MemberCommand::parse(&long_line), Err(CommandError::TooLong));
     }
 }

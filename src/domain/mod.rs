@@ -7,7 +7,7 @@ pub mod identity;
 pub mod request;
 pub mod text;
 
-pub use command::{Command, CommandError};
+pub use command::{CommandError, MemberCommand, OfficerCommand};
 pub use email_address::EmailAddress;
 pub use identity::{Actor, ConsoleUser, DiscordId};
-pub use request::{Channel, RequestKind, RequestState};
+pub use request::{Channel, RequestKind, RequestState, import_key};

@@ -59,7 +59,19 @@ text_enum!(Channel {
     Discord => "discord",
     Email => "email",
     Import => "import",
+    // The service itself: the schedule and the workers. No request is ever received on it.
+    System => "system",
 });
+
+/// What an imported row is recognised by when the same file is imported again.
+pub fn import_key(
+    received_at: chrono::DateTime<chrono::Utc>,
+    kind: RequestKind,
+    id_kind: &str,
+    id_value: &str,
+) -> String {
+    format!("{}|{kind}|{id_kind}:{id_value}", received_at.to_rfc3339())
+}
 
 impl RequestKind {
     /// What people call it.

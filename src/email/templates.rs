@@ -48,7 +48,13 @@ const FILES: &[(&str, &str, &str)] = embedded![
     "email" / "digest.html",
     "report" / "monthly.md",
     "report" / "monthly.html",
+    "discord" / "dm_deletion_completed.txt",
+    "discord" / "dm_due_extended.txt",
 ];
+
+/// The DMs the bot sends about changes the person did not make (their own changes are DMed
+/// as the reply they saw). Each is one `.txt` under `templates/discord/`.
+pub const DM_TEMPLATES: &[&str] = &["dm_deletion_completed", "dm_due_extended"];
 
 /// A template that does not work: its file, the line (when known), and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,9 +192,10 @@ impl Templates {
         problem(&file, e)
     }
 
-    /// Renders one template to text (the report templates).
-    pub fn render_one(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<String> {
-        self.render_checked(name, ctx)
+    /// A DM's text (`templates/discord/NAME.txt`), on one line as Discord shows it.
+    pub fn render_dm(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<String> {
+        self.render_checked(&format!("{name}.txt"), ctx)
+            .map(|t| t.trim().to_owned())
             .map_err(|p| anyhow!("template {p}"))
     }
 
@@ -261,6 +268,11 @@ impl Templates {
                 add(self.render_mail(name, sample).err());
             }
         }
+        for name in DM_TEMPLATES {
+            for sample in &samples {
+                add(self.render_checked(&format!("{name}.txt"), sample).err());
+            }
+        }
         let first = MailContext::sample();
         let requests = std::iter::once(None).chain(samples.iter().cloned().map(Some));
         for request in requests {
@@ -301,7 +313,7 @@ pub fn replaced(dir: &std::path::Path) -> usize {
 /// ignored).
 pub fn unknown_files(dir: &std::path::Path) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for folder in ["email", "report"] {
+    for folder in ["email", "report", "discord"] {
         let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
             continue;
         };

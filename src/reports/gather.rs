@@ -90,7 +90,7 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
     for (i, end) in bounds.ends.iter().enumerate() {
         // The last day of the month, in the calendar the community size is kept in (UTC).
         let last_day = DateTime::from_timestamp_nanos(end - 1).format("%Y-%m-%d");
-        acc.community[i] = db::schedule::size_on(conn, &last_day.to_string())?.map(|n| n as i64);
+        acc.community[i] = db::routines::size_on(conn, &last_day.to_string())?.map(|n| n as i64);
     }
 
     let mut figures = acc.into_figures(&months);

@@ -1,9 +1,10 @@
 //! The person's follow-ups: `/verify` a code, `/confirm` a deletion, `/cancel` what waits.
 
 use super::{
-    Reply,
     file::{MAX_CODE_ATTEMPTS, code_salt, confirm_waiting},
-    limits, mail, people, texts, transitions,
+    limits, mail, people,
+    reply::{Answers, Reply},
+    texts, transitions,
     uow::Uow,
 };
 use crate::{
@@ -17,6 +18,15 @@ use crate::{
 pub enum Verified {
     Done(Reply),
     WrongCode(UserError),
+}
+
+impl Answers for Verified {
+    fn reply_mut(&mut self) -> Option<&mut Reply> {
+        match self {
+            Verified::Done(reply) => Some(reply),
+            Verified::WrongCode(_) => None,
+        }
+    }
 }
 
 /// `/verify code:NNNNNN`: proves control of the address a code was sent to.
@@ -175,13 +185,11 @@ pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Rep
         )
         .into());
     }
-    Ok(Reply {
-        text: format!(
-            "Cancelled: {}. Nothing more happens with it; a choice you recorded before stands until you change it.",
-            cancelled.join(", ")
-        ),
-        request_id: only,
-        receipt: false,
-        about: None,
-    })
+    let text = format!(
+        "Cancelled: {}. Nothing more happens with it; a choice you recorded before stands until you change it.",
+        cancelled.join(", ")
+    );
+    let mut reply = Reply::text(text).with_receipt();
+    reply.request_id = only;
+    Ok(reply)
 }

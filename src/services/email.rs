@@ -441,7 +441,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
     // One sender, one person and one waiting request of a kind, however often they write: a
     // repeat files nothing, and is answered at most once a day.
     let sender_hash = super::erasure::sender_hash(uow, sender.as_str());
-    if let Some(waiting) = db::limits::sender_waiting(uow.db, &sender_hash, kind)? {
+    if let Some(waiting) = db::senders::sender_waiting(uow.db, &sender_hash, kind)? {
         let again = uow.ctx.keys.identity_hash("waiting", sender.as_str());
         uow.answered = true;
         if db::inputs::may_answer(uow.db, &again, now, Duration::days(1))? {
@@ -453,7 +453,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
     }
     let person = match db::identities::find(uow.db, "email", sender.as_str())? {
         Some(i) => i.person_id,
-        None => match db::limits::sender_person(uow.db, &sender_hash)? {
+        None => match db::senders::sender_person(uow.db, &sender_hash)? {
             Some(p) => p,
             None => db::people::insert(uow.db, now)?,
         },
@@ -477,7 +477,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
             };
             let req = db::requests::insert(uow.db, &new)?;
             transitions::record_new(uow.db, &req, "email")?;
-            db::limits::record_sender(uow.db, req.id, &sender_hash)?;
+            db::senders::record_sender(uow.db, req.id, &sender_hash)?;
             req
         }
     };

@@ -11,13 +11,12 @@
 use super::uow::Uow;
 use crate::{
     db::{self, identities::Identity},
-    domain::{Channel, DiscordId},
+    domain::Channel,
 };
 
-/// Who was erased, for the last words to them.
+/// Who was erased.
 pub struct Erased {
     pub identities: Vec<Identity>,
-    pub discord_ids: Vec<DiscordId>,
 }
 
 /// Erases `person` on behalf of deletion `request_id`, as carried out at `at`.
@@ -49,22 +48,20 @@ pub fn erase(
     db::verifications::delete_for(db, person, &emails)?;
     db::reply_tokens::delete_for(db, person, &emails)?;
     db::outbox::scrub_for(db, person, &emails)?;
+    let discord_ids: Vec<String> = identities
+        .iter()
+        .filter(|i| i.kind == "discord")
+        .map(|i| i.value.clone())
+        .collect();
+    db::dms::scrub_for(db, person, &discord_ids)?;
     db::held::delete_from(db, &sender_hashes, &emails)?;
     db::copies::mark_for_purge(db, &sender_hashes)?;
     db::notices::delete_for_person(db, person)?;
     db::notes::delete_for_person(db, person)?;
     db::requests::forget_reasons_of(db, person)?;
-    db::limits::forget_senders_of(db, person)?;
+    db::senders::forget_senders_of(db, person)?;
     db::people::mark_erased(db, person, at)?;
-    let discord_ids = identities
-        .iter()
-        .filter(|i| i.kind == "discord")
-        .filter_map(|i| i.value.parse().ok().map(DiscordId))
-        .collect();
-    Ok(Erased {
-        identities,
-        discord_ids,
-    })
+    Ok(Erased { identities })
 }
 
 /// The keyed hash inbound mail and held mail are filed under for the sender `address`.
@@ -80,7 +77,7 @@ fn rekey_legacy_imports(uow: &Uow<'_>, person: i64, identities: &[Identity]) -> 
             continue;
         }
         for i in identities {
-            let key = super::import::claim_key(req.received_at, req.kind, &i.kind, &i.value);
+            let key = crate::domain::import_key(req.received_at, req.kind, &i.kind, &i.value);
             db::inputs::rekey(
                 uow.db,
                 &db::inputs::legacy_hash("import", &key),

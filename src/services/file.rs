@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use super::{Reply, limits, mail, people, status, texts, transitions, uow::Uow};
+use super::{limits, mail, people, reply::Reply, status, texts, transitions, uow::Uow};
 use crate::{
     crypto,
     db::{

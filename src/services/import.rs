@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{erasure, transitions, uow::Uow};
 use crate::{
     db::{self, events::Event, requests::NewRequest},
-    domain::{Channel, EmailAddress, RequestKind, RequestState, deadline, text::shown},
+    domain::{Channel, EmailAddress, RequestKind, RequestState, deadline, import_key, text::shown},
     error::{ServiceError, UserError},
 };
 
@@ -241,7 +241,7 @@ pub fn import_rows(
     for (done, row) in ordered.into_iter().enumerate() {
         progress(done);
         let (id_kind, id_value) = (row.identity.0, row.identity.1.as_str());
-        let key = claim_key(row.received_at, row.kind, id_kind, id_value);
+        let key = import_key(row.received_at, row.kind, id_kind, id_value);
         if !uow.claim_input("import", &key, "acted")? {
             summary.already_there += 1;
             continue;
@@ -409,16 +409,6 @@ impl Drop for CacheFor<'_> {
         let _ = self.db.pragma_update(None, "cache_size", self.before);
         let _ = self.db.execute_batch("PRAGMA shrink_memory");
     }
-}
-
-/// What an imported row is recognised by when the same file is imported again.
-pub fn claim_key(
-    received_at: DateTime<Utc>,
-    kind: RequestKind,
-    id_kind: &str,
-    id_value: &str,
-) -> String {
-    format!("{}|{kind}|{id_kind}:{id_value}", received_at.to_rfc3339())
 }
 
 /// The refusal for a file with bad rows: every one, with its line.

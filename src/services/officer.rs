@@ -4,24 +4,77 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{mail, uow::Uow};
+use super::{mail, receipts, uow::Context, uow::Uow};
 use crate::{
-    db::{self, events::Event, notes::Note, requests::Request},
-    domain::{Channel, DiscordId, RequestKind, RequestState},
+    db::{self, events::Event, notes::Note, requests::Listed, requests::Request},
+    domain::{Channel, RequestKind, RequestState},
     error::{ServiceError, UserError},
 };
+
+/// A request as officers see it: no names or addresses.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedRequest {
+    pub id: i64,
+    pub kind: RequestKind,
+    pub state: RequestState,
+    pub channel: Channel,
+    pub received_at: String,
+    pub deadline_offset_seconds: i64,
+    pub deadline_offset: String,
+    pub due_at: String,
+    pub days_left: i64,
+    pub email_verified: bool,
+}
+
+/// How [`days_left`] is said.
+pub fn due_in_words(days_left: i64) -> String {
+    let plural = |n: i64| if n == 1 { "" } else { "s" };
+    if days_left > 0 {
+        format!("{days_left} day{} left", plural(days_left))
+    } else {
+        let late = -days_left;
+        format!("{late} day{} overdue", plural(late))
+    }
+}
+
+/// Whole days until `due`, counting a part of a day as a day: 14 hours left is 1 day left,
+/// and 14 hours late is 1 day overdue (-1). Never 0: a request is due in some days or late.
+pub fn days_left(due: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let secs = (due - now).num_seconds();
+    let day = 86_400;
+    if secs > 0 {
+        (secs + day - 1) / day
+    } else {
+        -((-secs + day - 1) / day).max(1)
+    }
+}
+
+impl ListedRequest {
+    /// "3 days left", "1 day overdue".
+    pub fn due_in_words(&self) -> String {
+        due_in_words(self.days_left)
+    }
+
+    pub fn new(ctx: &Context, l: Listed, now: DateTime<Utc>) -> ListedRequest {
+        let r = l.request;
+        ListedRequest {
+            id: r.id,
+            kind: r.kind,
+            state: r.state,
+            channel: r.channel,
+            received_at: r.received_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            deadline_offset_seconds: r.deadline_offset_secs,
+            deadline_offset: ctx.describe_offset(r.received_at),
+            due_at: r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            days_left: days_left(r.due_at, now),
+            email_verified: l.email_verified,
+        }
+    }
+}
 
 /// The longest reason or note kept: a paragraph, not a file.
 const MAX_REASON: usize = 500;
 const MAX_NOTE: usize = 2_000;
-
-/// Who acted, as the audit trail names them: a role and a channel, never a name.
-pub fn officer_actor(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Discord => "officer on discord",
-        _ => "operator",
-    }
-}
 
 /// A due date moved: the new one, who was mailed, and whom to DM (with what).
 #[derive(Debug, Clone)]
@@ -32,8 +85,24 @@ pub struct Extended {
     pub due: String,
     pub original_due: String,
     pub mails: usize,
-    pub tell_on_discord: Vec<DiscordId>,
-    pub dm_text: String,
+    /// DMs queued to the person's Discord accounts.
+    pub dms_queued: usize,
+}
+
+impl Extended {
+    /// What the officer is told, on every channel alike.
+    pub fn summary(&self) -> String {
+        format!(
+            "Request #{} is now due {} (it was {}). The person is told by email at {} address(es) and by DM on \
+             {} Discord account(s).",
+            self.request_id, self.due, self.original_due, self.mails, self.dms_queued
+        )
+    }
+}
+
+/// What the officer is told when note `n` was added to request `request_id`.
+pub fn note_added(n: usize, request_id: i64) -> String {
+    format!("Note {n} added to request #{request_id}.")
 }
 
 /// A request is still to be answered while it waits for the person, or while a confirmed
@@ -76,6 +145,7 @@ fn officer_text(raw: &str, what: &str, max: usize) -> Result<String, UserError> 
 /// mail (queued here) and the caller DMs them `dm_text` where they are on Discord.
 pub fn extend(
     uow: &mut Uow<'_>,
+    actor: &'static str,
     request_id: i64,
     days: i64,
     reason: &str,
@@ -128,7 +198,7 @@ pub fn extend(
             at: now,
             from_state: Some(req.state),
             to_state: req.state,
-            actor: officer_actor(uow.call.channel).to_owned(),
+            actor: actor.to_owned(),
             note: Some(format!(
                 "due date extended by {days} days, from {original_due} to {due} (reason given)"
             )),
@@ -148,30 +218,28 @@ pub fn extend(
         ctx.reason = Some(reason.clone());
         mail::queue_with(uow, "due_extended", &req, address, &ctx)?;
     }
-    let tell_on_discord = db::identities::for_person(uow.db, req.person_id)?
-        .into_iter()
-        .filter(|i| i.kind == "discord" && !i.dm_closed)
-        .filter_map(|i| i.value.parse().ok().map(DiscordId))
-        .collect();
-    let dm_text = format!(
-        "We need more time for your {} request #{request_id}: we will answer it by {due} (it was {original_due}), \
-         because: {reason}. The law allows this once. Nothing else about your request has changed.",
-        req.kind.label()
-    );
+    let mut ctx = mail::context(uow, &req, None);
+    ctx.reason = Some(reason.clone());
+    let dm = uow.ctx.templates.render_dm("dm_due_extended", &ctx)?;
+    let dms_queued = receipts::tell(uow, req.person_id, request_id, &dm, false)?;
     Ok(Extended {
         request_id,
         due_at,
         due,
         original_due,
         mails: to.len(),
-        tell_on_discord,
-        dm_text,
+        dms_queued,
     })
 }
 
 /// Adds an officer's note to `request_id`; the audit trail records that a note was added (not
 /// its text, which is erased with the person). Returns the note's number on the request.
-pub fn note(uow: &mut Uow<'_>, request_id: i64, text: &str) -> Result<usize, ServiceError> {
+pub fn note(
+    uow: &mut Uow<'_>,
+    actor: &'static str,
+    request_id: i64,
+    text: &str,
+) -> Result<usize, ServiceError> {
     let text = officer_text(text, "note", MAX_NOTE)?;
     let req = request(uow, request_id)?;
     if db::people::is_erased(uow.db, req.person_id)? {
@@ -181,7 +249,6 @@ pub fn note(uow: &mut Uow<'_>, request_id: i64, text: &str) -> Result<usize, Ser
         ))
         .into());
     }
-    let actor = officer_actor(uow.call.channel);
     db::notes::add(uow.db, req.id, actor, &text, uow.now)?;
     let n = db::notes::count(uow.db, req.id)?;
     db::events::append(
@@ -203,7 +270,7 @@ pub fn note(uow: &mut Uow<'_>, request_id: i64, text: &str) -> Result<usize, Ser
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestDetails {
     #[serde(flatten)]
-    pub request: super::ListedRequest,
+    pub request: ListedRequest,
     pub extended_at: Option<String>,
     pub original_due_at: Option<String>,
     /// Why it was extended; gone once the person is erased.
@@ -234,7 +301,7 @@ fn stamp(at: DateTime<Utc>) -> String {
 }
 
 pub fn details(
-    ctx: &super::uow::Context,
+    ctx: &Context,
     db: &db::Conn,
     request_id: i64,
     now: DateTime<Utc>,
@@ -266,7 +333,7 @@ pub fn details(
         })
         .collect();
     Ok(Some(RequestDetails {
-        request: super::ListedRequest::new(ctx, listed, now),
+        request: ListedRequest::new(ctx, listed, now),
         extended_at: extended_at.map(stamp),
         original_due_at: original_due_at.map(stamp),
         extension_reason,
@@ -288,11 +355,7 @@ impl RequestDetails {
             r.channel.as_str(),
             r.deadline_offset,
             r.due_at,
-            if r.days_left >= 0 {
-                format!("{} days left", r.days_left)
-            } else {
-                format!("{} days late", -r.days_left)
-            },
+            r.due_in_words(),
         );
         if let (Some(at), Some(was)) = (&self.extended_at, &self.original_due_at) {
             out.push_str(&format!("Extended {at}; it was due {was}\n"));

@@ -1,8 +1,18 @@
 //! Monthly reports for privacy officers: sent once a month, claimed with their mails in one
 //! unit of work.
 
-use super::{mail, uow::Uow};
-use crate::{db, email::Rendered, reports::Month};
+use super::uow::Officer;
+use super::{
+    mail,
+    shared::Shared,
+    uow::{Call, Uow},
+};
+use crate::{
+    db,
+    email::Rendered,
+    error::{ServiceError, UserError},
+    reports::{Month, Report, render::Format},
+};
 
 /// Claims `month` as mailed and queues its mail to every officer; false when there is no
 /// officer to mail it to, or it was mailed before (by an earlier run or another instance).
@@ -22,4 +32,126 @@ pub fn claim_and_mail(
         mail::queue_to_officer(uow, "monthly_report", officer, rendered, Some((&name, csv)))?;
     }
     Ok(true)
+}
+
+/// The monthly reports: computed, rendered, and sent once.
+pub struct Reports<'a>(pub(super) &'a Shared);
+
+impl Reports<'_> {
+    /// The report for `month` (default: the last complete month in `REPORT_TIMEZONE`).
+    pub async fn month(&self, month: Option<Month>) -> Result<Report, ServiceError> {
+        let tz = self.0.ctx.config.report_timezone;
+        let month = month.unwrap_or_else(|| Month::last_complete(self.0.now(), tz));
+        Ok(crate::reports::gather::report(&self.0.db, month, tz).await?)
+    }
+
+    pub fn render(&self, report: &Report, format: Format) -> Result<String, ServiceError> {
+        Ok(crate::reports::render::render(
+            report,
+            format,
+            &self.0.ctx.config.policy_name,
+            &self.0.ctx.templates,
+        )?)
+    }
+
+    /// Every complete month since reports began (the month before the first start), oldest
+    /// first, with where its report has gone so far.
+    pub async fn months(&self) -> Result<Vec<(Month, db::reports::MonthState)>, ServiceError> {
+        let tz = self.0.ctx.config.report_timezone;
+        let last = Month::last_complete(self.0.now(), tz);
+        self.0
+            .run(Call::system(), move |uow| {
+                let since =
+                    db::settings::get_or_insert(uow.db, "reports_since", &last.to_string())?;
+                let mut month: Month = since
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("settings.reports_since: {e}"))?;
+                let mut months = Vec::new();
+                while month <= last {
+                    months.push((month, db::reports::month_state(uow.db, &month.to_string())?));
+                    month = month.next();
+                }
+                Ok(months)
+            })
+            .await
+    }
+
+    /// Mails `month`'s report to every privacy officer, once: the month is claimed and its
+    /// mails queued in one unit of work, so two instances or a restart never mail it twice.
+    /// False when there is no officer to mail it to, or it went before.
+    pub async fn mail(&self, month: Month, report: &Report) -> Result<bool, ServiceError> {
+        let rendered = Rendered {
+            subject: format!("Privacy requests report, {month}"),
+            text: self.render(report, Format::Md)?,
+            html: self.render(report, Format::Html)?,
+        };
+        let csv = self.render(report, Format::Csv)?;
+        let mailed = self
+            .0
+            .run(Call::system(), move |uow| {
+                Ok(claim_and_mail(uow, month, &rendered, &csv)?)
+            })
+            .await?;
+        if mailed {
+            tracing::info!(month = %month, officers = self.0.ctx.config.privacy_officers.len(), "monthly report mailed");
+        }
+        Ok(mailed)
+    }
+
+    /// An officer's `/report [month]`: checked, and refused as input for a month that is not
+    /// `YYYY-MM` or lies before 1970 or after next year.
+    pub async fn for_officer(
+        &self,
+        officer: &Officer,
+        month: Option<&str>,
+        format: Format,
+    ) -> Result<String, ServiceError> {
+        super::requests::authorize(officer, &self.0.ctx.config)?;
+        let month = month.map(|m| self.parse_month(m)).transpose()?;
+        let report = self.month(month).await?;
+        self.render(&report, format)
+    }
+
+    /// A month as a person typed it, within the months a report can be about: from 1970 to
+    /// the end of next year.
+    pub fn parse_month(&self, text: &str) -> Result<Month, UserError> {
+        use chrono::Datelike;
+        let month: Month = text.parse().map_err(UserError::new)?;
+        let now = self
+            .0
+            .now()
+            .with_timezone(&self.0.ctx.config.report_timezone);
+        let (earliest, latest) = (Month::new(1970, 1), Month::new(now.year() + 1, 12));
+        if earliest.is_some_and(|e| month < e) || latest.is_some_and(|l| month > l) {
+            return Err(UserError::new(format!(
+                "{} is outside the months a report can cover (1970-01 to {}-12); give a month like 2025-09.",
+                crate::domain::text::shown(text),
+                now.year() + 1
+            )));
+        }
+        Ok(month)
+    }
+
+    /// Records that `month`'s report was written to `REPORTS_DIR`.
+    pub async fn written(&self, month: Month) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                db::reports::claim_written(uow.db, &month.to_string(), uow.now)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Claims posting `month`'s report to the staff channel; false when it was posted before.
+    pub async fn claim_post(&self, month: Month) -> Result<bool, ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::reports::claim_posted(
+                    uow.db,
+                    &month.to_string(),
+                    uow.now,
+                )?)
+            })
+            .await
+    }
 }

@@ -1,7 +1,7 @@
 //! `/status`: where the person's requests stand and what their standing choice is; and
 //! `/privacy`, what the policy is.
 
-use super::{Reply, people, transitions, uow::Context, uow::Uow};
+use super::{people, reply::Reply, transitions, uow::Context, uow::Uow};
 use crate::{
     db::{self, requests::NewRequest},
     domain::{Actor, EmailAddress, RequestKind, RequestState, deadline},
@@ -78,18 +78,13 @@ pub fn record_status(uow: &mut Uow<'_>, person: i64) -> anyhow::Result<(i64, Str
         lines.push("- Nothing else is open.".into());
     }
     for r in pending {
-        let days_left = (r.due_at - now).num_days();
         lines.push(format!(
             "- Request #{} ({}) is {}; due by {} ({}).",
             r.id,
             r.kind.label(),
             r.state.label(),
             uow.ctx.show_time(r.due_at),
-            if days_left >= 0 {
-                format!("{days_left} days left")
-            } else {
-                format!("{} days late", -days_left)
-            }
+            super::officer::due_in_words(super::officer::days_left(r.due_at, now))
         ));
     }
     let masked: Vec<String> = emails

@@ -77,6 +77,42 @@ impl Call {
     pub fn discord(interaction_id: u64) -> Call {
         Call::on(Channel::Discord).with_input("discord", interaction_id)
     }
+
+    /// The service itself: the schedule and the workers.
+    pub fn system() -> Call {
+        Call::on(Channel::System)
+    }
+}
+
+/// Who acts as a privacy officer, as the channel knows them: checked by the use-case, never
+/// by the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Officer {
+    /// A Discord member, with the roles they hold in the guild the command came from.
+    Discord {
+        user: DiscordId,
+        /// The guild the command came from; `None` in a DM or a user-installed context.
+        guild: Option<u64>,
+        roles: Vec<u64>,
+        /// Whether Discord says the officer role is one of that guild's (asked when
+        /// `DISCORD_GUILD_ID` is unset).
+        role_in_guild: bool,
+    },
+    /// Whoever runs `dsr-bot` on the machine that holds the database and its key.
+    Operator,
+    /// The service itself (the schedule, the workers).
+    System,
+}
+
+impl Officer {
+    /// How the audit trail names them: a role and a channel, never a name.
+    pub fn trail_name(&self) -> &'static str {
+        match self {
+            Officer::Discord { .. } => "officer on discord",
+            Officer::Operator => "operator",
+            Officer::System => "system",
+        }
+    }
 }
 
 /// The per-call facts of a member's use-case: who asks, and how the call came.
@@ -121,6 +157,8 @@ pub struct Context {
     pub templates: Templates,
     pub keys: Keys,
     pub mail_ready: Arc<Notify>,
+    /// Woken when a unit of work has queued a DM.
+    pub dm_ready: Arc<Notify>,
     /// An erasure's checkpoint could not finish: the WAL may still hold erased data.
     pub wal_scrub_owed: AtomicBool,
 }
@@ -166,6 +204,8 @@ pub struct Uow<'a> {
     pub(super) mailed: bool,
     /// The use-case mailed its own answer to the person, so the standard one is not sent.
     pub(super) answered: bool,
+    /// A DM was queued: the bot is woken once the unit is kept.
+    pub(super) dmed: bool,
 }
 
 impl<'a> Uow<'a> {
@@ -217,7 +257,7 @@ impl<'a> Uow<'a> {
         &mut self,
         f: impl FnOnce(&mut Uow<'a>) -> Result<T, ServiceError>,
     ) -> Result<T, ServiceError> {
-        let (mailed, answered) = (self.mailed, self.answered);
+        let (mailed, answered, dmed) = (self.mailed, self.answered, self.dmed);
         self.db
             .execute_batch("SAVEPOINT attempt")
             .map_err(anyhow::Error::from)?;
@@ -226,7 +266,7 @@ impl<'a> Uow<'a> {
             self.db
                 .execute_batch("ROLLBACK TO attempt")
                 .map_err(anyhow::Error::from)?;
-            (self.mailed, self.answered) = (mailed, answered);
+            (self.mailed, self.answered, self.dmed) = (mailed, answered, dmed);
         }
         self.db
             .execute_batch("RELEASE attempt")
@@ -258,6 +298,7 @@ where
                 now: shared.now(),
                 mailed: false,
                 answered: false,
+                dmed: false,
             };
             if let Some(input) = &call.input
                 && !uow.claim_input(input.source, &input.key, "acted")?
@@ -265,11 +306,15 @@ where
                 return Err(ServiceError::Duplicate);
             }
             let value = f(&mut uow)?;
-            Ok((value, uow.mailed))
+            Ok((value, (uow.mailed, uow.dmed)))
         })
         .await?;
+    let (mailed, dmed) = mailed;
     if mailed {
         ctx.mail_ready.notify_one();
+    }
+    if dmed {
+        ctx.dm_ready.notify_one();
     }
     Ok(value)
 }

@@ -52,7 +52,7 @@ pub async fn ingest(
     };
     match parsed {
         Ok(mail) => {
-            let d = services.handle_email(&mail, copy).await?;
+            let d = services.inbound().handle(&mail, copy).await?;
             tracing::info!(disposition = ?d, "inbound mail handled");
             Ok(d)
         }
@@ -70,7 +70,7 @@ pub async fn ingest(
                 message,
                 headers_only,
             };
-            services.hold(&u.key, held, copy).await
+            services.inbound().hold(&u.key, held, copy).await
         }
     }
 }
@@ -158,7 +158,7 @@ pub async fn read_message<R: tokio::io::AsyncRead + Unpin>(
 /// Removes the Maildir files of mail from people since erased: the file recorded, under any
 /// flags a mail client may have given it since.
 async fn purge_maildir_copies(services: &Services) -> anyhow::Result<()> {
-    for (id, locator) in services.copies_to_purge("maildir").await? {
+    for (id, locator) in services.inbound().copies_to_purge("maildir").await? {
         let base = Path::new(&locator);
         if let (Some(dir), Some(name)) = (base.parent(), base.file_name()) {
             let name = name.to_string_lossy().into_owned();
@@ -173,7 +173,7 @@ async fn purge_maildir_copies(services: &Services) -> anyhow::Result<()> {
                 }
             }
         }
-        services.copy_purged(id).await?;
+        services.inbound().copy_purged(id).await?;
     }
     Ok(())
 }
@@ -320,7 +320,7 @@ impl ImapPoller {
     where
         S: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
     {
-        let copies = self.services.copies_to_purge("imap").await?;
+        let copies = self.services.inbound().copies_to_purge("imap").await?;
         if copies.is_empty() {
             return Ok(());
         }
@@ -347,7 +347,7 @@ impl ImapPoller {
             let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
         }
         for (id, _) in copies {
-            self.services.copy_purged(id).await?;
+            self.services.inbound().copy_purged(id).await?;
         }
         Ok(())
     }

@@ -44,7 +44,7 @@ impl OutboxWorker {
     /// The mail is handed to the server first and marked sent after; a crash between the two
     /// (one local UPDATE) resends it with the same Message-ID, so the receiver can tell.
     pub async fn try_deliver_next(&self) -> anyhow::Result<Step> {
-        let Some(mail) = self.services.claim_mail().await? else {
+        let Some(mail) = self.services.outbox().claim().await? else {
             return Ok(Step::Empty);
         };
         // Nothing of the database is held while the SMTP server takes its time.
@@ -56,7 +56,7 @@ impl OutboxWorker {
         match sent {
             Ok(()) => {
                 let started = Instant::now();
-                self.services.mail_sent(mail.id).await?;
+                self.services.outbox().sent(mail.id).await?;
                 tracing::info!(
                     outbox_id = mail.id,
                     template = %mail.template,
@@ -65,7 +65,7 @@ impl OutboxWorker {
                 );
                 if mail.scrub_after_send {
                     // The last mail to an erased person: push the wiped page out of the WAL.
-                    self.services.scrub_wal().await;
+                    self.services.outbox().scrub_wal().await;
                 }
                 Ok(Step::Delivered { outbox_id: mail.id })
             }
@@ -74,7 +74,8 @@ impl OutboxWorker {
                 let error = redact_addresses(&format!("{e:#}"));
                 let retry_at = self.services.now() + backoff(attempts);
                 self.services
-                    .mail_failed(mail.id, error.clone(), retry_at)
+                    .outbox()
+                    .failed(mail.id, error.clone(), retry_at)
                     .await?;
                 tracing::warn!(outbox_id = mail.id, attempts, retry_at = %retry_at, error = %error, "mail delivery failed; will retry");
                 Ok(Step::Failed {
@@ -106,16 +107,16 @@ impl OutboxWorker {
         }
         self.forget_erased_copies().await?;
         // A checkpoint an erasure could not finish is retried with every flush.
-        self.services.settle_wal_scrub().await;
+        self.services.outbox().settle_wal_scrub().await;
         Ok(total)
     }
 
     /// Removes the transport's copies of mail to people since erased (the folder transport's
     /// `.eml` files written before the erasure).
     async fn forget_erased_copies(&self) -> anyhow::Result<()> {
-        for id in self.services.mail_copies_to_forget().await? {
+        for id in self.services.outbox().copies_to_forget().await? {
             self.mailer.forget(&file_stem(id)).await?;
-            self.services.mail_copy_forgotten(id).await?;
+            self.services.outbox().copy_forgotten(id).await?;
         }
         Ok(())
     }
@@ -127,10 +128,10 @@ impl OutboxWorker {
             if let Err(e) = self.flush().await {
                 tracing::error!(error = format!("{e:#}"), "mail worker step failed");
             }
-            if let Err(e) = self.services.expire_unconfirmed().await {
+            if let Err(e) = self.services.requests().expire_unconfirmed().await {
                 tracing::error!(error = %e, "expiring unconfirmed requests failed");
             }
-            match self.services.send_reminders().await {
+            match self.services.routines().send_reminders().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(mails = n, "reminders queued"),
                 Err(e) => tracing::error!(error = %e, "sending reminders failed"),

@@ -92,13 +92,13 @@ impl<P: Poster> Scheduler<P> {
     /// The weekly digest, when due: mailed to the officers and posted to the staff channel,
     /// each once per week. Returns (mailed, posted) now.
     pub async fn digest(&self) -> anyhow::Result<(bool, bool)> {
-        let Some(week) = self.services.digest_week() else {
+        let Some(week) = self.services.routines().digest_week() else {
             return Ok((false, false));
         };
-        let mailed = self.services.mail_digest(&week).await?;
+        let mailed = self.services.routines().mail_digest(&week).await?;
         let mut posted = false;
         if let Some(channel) = self.channels.staff
-            && let Some(text) = self.services.claim_digest_post(&week).await?
+            && let Some(text) = self.services.routines().claim_digest_post(&week).await?
         {
             self.poster.post(channel, &text).await?;
             posted = true;
@@ -112,7 +112,12 @@ impl<P: Poster> Scheduler<P> {
     /// Records the community's size once a day: `COMMUNITY_SIZE` when set, or else the guild's
     /// approximate member count from Discord. Returns the size recorded now.
     pub async fn community_size(&self) -> anyhow::Result<Option<u64>> {
-        if self.services.community_size_known_today().await? {
+        if self
+            .services
+            .routines()
+            .community_size_known_today()
+            .await?
+        {
             return Ok(None);
         }
         let (size, source) = match self.services.config().officers.community_size {
@@ -120,7 +125,10 @@ impl<P: Poster> Scheduler<P> {
             None => (self.poster.member_count().await?, "discord"),
         };
         if let Some(n) = size {
-            self.services.record_community_size(n, source).await?;
+            self.services
+                .routines()
+                .record_community_size(n, source)
+                .await?;
         }
         Ok(size)
     }
@@ -132,7 +140,7 @@ impl<P: Poster> Scheduler<P> {
         };
         // Claimed before posting: two instances post it once; a post that fails after the
         // claim is not tried again (a repeated announcement would be worse than a missed one).
-        let Some(text) = self.services.claim_announcement().await? else {
+        let Some(text) = self.services.routines().claim_announcement().await? else {
             return Ok(false);
         };
         self.poster.post(channel, &text).await?;
@@ -146,24 +154,24 @@ impl<P: Poster> Scheduler<P> {
     pub async fn reports(&self) -> anyhow::Result<usize> {
         let officers = !self.services.config().privacy_officers.is_empty();
         let mut mailed = 0;
-        for (month, state) in self.services.report_months().await? {
+        for (month, state) in self.services.reports().months().await? {
             let post = self.channels.staff.filter(|_| !state.posted);
             if state.written && (state.mailed || !officers) && post.is_none() {
                 continue;
             }
-            let report = self.services.monthly_report(Some(month)).await?;
+            let report = self.services.reports().month(Some(month)).await?;
             if !state.written {
                 self.write(month, &report).await?;
-                self.services.report_written(month).await?;
+                self.services.reports().written(month).await?;
             }
-            if officers && !state.mailed && self.services.mail_report(month, &report).await? {
+            if officers && !state.mailed && self.services.reports().mail(month, &report).await? {
                 mailed += 1;
             }
             if let Some(channel) = post {
-                let md = self.services.render_report(&report, Format::Md)?;
+                let md = self.services.reports().render(&report, Format::Md)?;
                 // Claimed before posting: two instances post a month once; a post that fails
                 // after the claim is not tried again (the mail and the file still hold it).
-                if self.services.claim_report_post(month).await? {
+                if self.services.reports().claim_post(month).await? {
                     self.poster.post(channel, &md).await?;
                 }
             }
@@ -182,7 +190,7 @@ impl<P: Poster> Scheduler<P> {
             (Format::Md, "md"),
             (Format::Csv, "csv"),
         ] {
-            let text = self.services.render_report(report, format)?;
+            let text = self.services.reports().render(report, format)?;
             let path = dir.join(format!("{month}.{ext}"));
             // A file of its own, renamed into place: two instances writing the same month
             // each put a whole file there.

@@ -1,42 +1,32 @@
 //! The Discord adapter without a Discord connection: invocations in, service effects and
-//! replies out. DMs go to a recorder (the one test double here; the services behind it are real).
+//! replies out. DM receipts are read from the queue the services write them to (the bot's
+//! delivery of them is tested over the wire, in `discord_wire`).
 
 use crate::common;
-
-use std::sync::Mutex;
 
 use chrono::Duration;
 use common::{TestApp, at};
 use dsr_bot::{
-    discord::{
-        Adapter, Dm, DmError, Invocation, MemberCommand, OfficerCommand, buttons::Action, commands,
-    },
-    domain::DiscordId,
+    discord::{Adapter, Invocation, adapter::email_arg, buttons::Action, commands},
+    domain::{DiscordId, MemberCommand, OfficerCommand},
 };
 
 const OFFICER_ROLE: u64 = 4242;
 
-#[derive(Default)]
-struct RecordingDm {
-    closed: bool,
-    sent: Mutex<Vec<(u64, String)>>,
-    tried: Mutex<usize>,
-}
+const GUILD: u64 = 777;
 
-impl Dm for RecordingDm {
-    async fn send(&self, to: DiscordId, text: &str) -> Result<(), DmError> {
-        *self.tried.lock().unwrap() += 1;
-        if self.closed {
-            return Err(DmError::Closed);
-        }
-        self.sent.lock().unwrap().push((to.0, text.to_owned()));
-        Ok(())
-    }
+/// The DMs queued so far: (recipient, text).
+async fn dms(app: &TestApp) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT recipient, text FROM dm_outbox ORDER BY id")
+        .fetch_all(app.services.pool())
+        .await
+        .unwrap()
 }
 
 async fn spawn() -> (TestApp, Adapter) {
     let app = TestApp::spawn_with(at(common::BEFORE_DEADLINE), |c| {
-        c.discord.officer_role_id = Some(OFFICER_ROLE)
+        c.discord.officer_role_id = Some(OFFICER_ROLE);
+        c.discord.guild_id = Some(GUILD);
     })
     .await;
     let adapter = Adapter::new(app.services.clone());
@@ -48,7 +38,9 @@ fn by(user: u64, interaction_id: u64) -> Invocation {
     Invocation {
         interaction_id,
         user: DiscordId(user),
+        guild: None,
         roles: vec![],
+        role_in_guild: false,
     }
 }
 
@@ -56,7 +48,9 @@ fn officer(user: u64, interaction_id: u64) -> Invocation {
     Invocation {
         interaction_id,
         user: DiscordId(user),
+        guild: Some(GUILD),
         roles: vec![1, OFFICER_ROLE],
+        role_in_guild: false,
     }
 }
 
@@ -73,8 +67,8 @@ async fn each_member_command_reaches_its_service_and_answers() {
         out.text
     );
     assert_eq!(
-        out.receipt.as_ref().map(|r| r.0),
-        Some(DiscordId(1)),
+        dms(&app).await.first().map(|d| d.0.clone()),
+        Some("1".to_owned()),
         "a confirmed change is DM'd"
     );
 
@@ -87,13 +81,13 @@ async fn each_member_command_reaches_its_service_and_answers() {
         .member(&by(3, 102), MemberCommand::Delete { email: None })
         .await;
     assert!(del.text.contains("deletion request #3"), "{}", del.text);
-    assert!(del.receipt.is_none(), "nothing changed yet");
+    assert_eq!(dms(&app).await.len(), 2, "nothing changed yet");
 
     let code = adapter
         .member(
             &by(4, 103),
             MemberCommand::OptOut {
-                email: Some("d@example.org".into()),
+                email: email_arg(Some("d@example.org".into())).unwrap(),
             },
         )
         .await;
@@ -123,15 +117,8 @@ async fn each_member_command_reaches_its_service_and_answers() {
     );
     assert!(privacy.text.contains("3 days 4 hours"), "{}", privacy.text);
 
-    let bad = adapter
-        .member(
-            &by(6, 107),
-            MemberCommand::OptIn {
-                email: Some("nope".into()),
-            },
-        )
-        .await;
-    assert!(bad.text.contains("not an email address"), "{}", bad.text);
+    let bad = email_arg(Some("nope".into())).unwrap_err();
+    assert!(bad.contains("not an email address"), "{bad}");
 
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT kind, channel, state FROM requests WHERE kind != 'status' ORDER BY id",
@@ -164,7 +151,7 @@ async fn delete_shows_buttons_that_only_the_asker_can_press() {
         .find(|(b, _)| b.action == Action::Confirm)
         .unwrap()
         .0
-        .custom_id();
+        .custom_id(&app.services);
 
     let stranger = adapter.button(&by(8, 201), &confirm_id).await.unwrap();
     assert!(
@@ -197,7 +184,7 @@ async fn buttons_stop_working_after_five_minutes_and_cancel_drops_only_their_req
         .find(|(b, _)| b.action == Action::Cancel)
         .unwrap()
         .0
-        .custom_id();
+        .custom_id(&app.services);
 
     app.clock.advance(Duration::minutes(6));
     let late = adapter.button(&by(7, 301), &cancel_id).await.unwrap();
@@ -214,7 +201,7 @@ async fn buttons_stop_working_after_five_minutes_and_cancel_drops_only_their_req
         .find(|(b, _)| b.action == Action::Cancel)
         .unwrap()
         .0
-        .custom_id();
+        .custom_id(&app.services);
     adapter.button(&by(7, 303), &fresh).await.unwrap();
     assert_eq!(app.request_state(1).await, "cancelled");
 }
@@ -232,7 +219,7 @@ async fn the_same_interaction_delivered_twice_takes_effect_once() {
 
     assert!(first.text.contains("is recorded"), "{}", first.text);
     assert!(second.text.contains("already handled"), "{}", second.text);
-    assert!(second.receipt.is_none());
+    assert_eq!(dms(&app).await.len(), 1, "one receipt");
     assert_eq!(app.count("requests").await, 1);
     assert_eq!(app.count("request_events").await, 1);
     // A new interaction is a new question.
@@ -245,55 +232,50 @@ async fn the_same_interaction_delivered_twice_takes_effect_once() {
 #[tokio::test]
 async fn closed_dms_leave_the_change_standing_and_are_not_retried() {
     let (app, adapter) = spawn().await;
-    let dm = RecordingDm {
-        closed: true,
-        ..Default::default()
-    };
-
-    let out = adapter
+    adapter
         .member(&by(10, 500), MemberCommand::OptOut { email: None })
         .await;
-    let (to, text) = out.receipt.clone().unwrap();
-    let note = adapter.deliver_receipt(to, &text, &dm).await;
+    // The bot meets Discord's 50007 delivering it.
+    let receipts = app.services.receipts();
+    let dm = receipts
+        .claim()
+        .await
+        .unwrap()
+        .expect("a receipt was queued");
+    receipts.closed(&dm).await.unwrap();
 
-    assert!(note.unwrap().contains("DMs are closed"));
     assert_eq!(app.request_state(1).await, "confirmed");
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM identities WHERE dm_closed_at IS NOT NULL")
             .await,
         1
     );
-
     let inn = adapter
         .member(&by(10, 501), MemberCommand::OptIn { email: None })
         .await;
-    assert!(inn.receipt.is_none(), "no second DM after a 50007");
+    assert_eq!(dms(&app).await.len(), 1, "no second DM after a 50007");
     assert!(inn.text.contains("DMs are closed"), "{}", inn.text);
-    assert_eq!(*dm.tried.lock().unwrap(), 1);
+    assert!(
+        receipts.claim().await.unwrap().is_none(),
+        "nothing to try again"
+    );
     assert_eq!(app.request_state(2).await, "confirmed");
 }
 
 #[tokio::test]
 async fn an_open_dm_gets_the_receipt_text() {
-    let (_app, adapter) = spawn().await;
-    let dm = RecordingDm::default();
-    let out = adapter
+    let (app, adapter) = spawn().await;
+    adapter
         .member(&by(11, 600), MemberCommand::OptOut { email: None })
         .await;
-    let (to, text) = out.receipt.clone().unwrap();
-
-    assert!(adapter.deliver_receipt(to, &text, &dm).await.is_none());
-
-    let sent = dm.sent.lock().unwrap();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].0, 11);
-    assert!(sent[0].1.contains("opt-out request #1"));
+    let dm = app.services.receipts().claim().await.unwrap().unwrap();
+    assert_eq!(dm.recipient, "11");
+    assert!(dm.text.contains("opt-out request #1"), "{}", dm.text);
 }
 
 #[tokio::test]
 async fn officer_commands_refuse_members_without_the_role() {
     let (app, adapter) = spawn().await;
-    let dm = RecordingDm::default();
     adapter
         .member(&by(12, 700), MemberCommand::Delete { email: None })
         .await;
@@ -303,7 +285,7 @@ async fn officer_commands_refuse_members_without_the_role() {
         OfficerCommand::Complete { request_id: 1 },
         OfficerCommand::Report { month: None },
     ] {
-        let refused = adapter.officer(&by(13, 701), cmd, &dm).await;
+        let refused = adapter.officer(&by(13, 701), cmd).await;
         assert!(
             refused.text.contains("privacy-officer role"),
             "{}",
@@ -316,22 +298,17 @@ async fn officer_commands_refuse_members_without_the_role() {
 #[tokio::test]
 async fn officers_list_complete_and_count() {
     let (app, adapter) = spawn().await;
-    let dm = RecordingDm::default();
     let del = adapter
         .member(&by(14, 800), MemberCommand::Delete { email: None })
         .await;
-    let confirm = del.buttons[0].0.custom_id();
+    let confirm = del.buttons[0].0.custom_id(&app.services);
     adapter.button(&by(14, 801), &confirm).await.unwrap();
     adapter
         .member(&by(15, 802), MemberCommand::OptOut { email: None })
         .await;
 
     let listed = adapter
-        .officer(
-            &officer(99, 803),
-            OfficerCommand::Requests { state: None },
-            &dm,
-        )
+        .officer(&officer(99, 803), OfficerCommand::Requests { state: None })
         .await;
     assert!(
         listed
@@ -350,14 +327,15 @@ async fn officers_list_complete_and_count() {
         .officer(
             &officer(99, 804),
             OfficerCommand::Complete { request_id: 1 },
-            &dm,
         )
         .await;
     assert!(done.text.contains("Request #1 completed"), "{}", done.text);
     assert_eq!(app.request_state(1).await, "completed");
-    assert_eq!(
-        dm.sent.lock().unwrap()[0].0,
-        14,
+    assert!(
+        dms(&app)
+            .await
+            .iter()
+            .any(|(to, text)| to == "14" && text.contains("is done")),
         "told by DM before the id was forgotten"
     );
     assert_eq!(
@@ -372,7 +350,6 @@ async fn officers_list_complete_and_count() {
             OfficerCommand::Report {
                 month: Some("2025-09".into()),
             },
-            &dm,
         )
         .await;
     for line in [
@@ -392,7 +369,6 @@ async fn officers_list_complete_and_count() {
             OfficerCommand::Report {
                 month: Some("Sept".into()),
             },
-            &dm,
         )
         .await;
     assert!(

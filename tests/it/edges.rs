@@ -142,11 +142,24 @@ async fn an_extension_reason_goes_with_the_person_and_notes_after_an_erasure_are
         "account 8034 1234 5678 9012 34 in the archive",
     ];
     app.services
-        .extend_request(Call::on(Channel::Console), del, 10, reasons[0])
+        .requests()
+        .extend(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+            10,
+            reasons[0],
+        )
         .await
         .unwrap();
     // Shown to officers while the person is there.
-    let shown = app.services.request_details(del).await.unwrap().unwrap();
+    let shown = app
+        .services
+        .requests()
+        .details(&dsr_bot::services::Officer::Operator, del)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         shown.describe().contains("hana＠example.org"),
         "{}",
@@ -154,12 +167,17 @@ async fn an_extension_reason_goes_with_the_person_and_notes_after_an_erasure_are
     );
 
     app.services
-        .complete_deletion(Call::on(Channel::Console), del)
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+        )
         .await
         .unwrap();
     let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
     worker.flush().await.unwrap();
-    app.services.scrub_wal().await;
+    app.services.outbox().scrub_wal().await;
     let files = [
         std::fs::read(app.db_path()).unwrap(),
         std::fs::read(app.db_path().with_extension("db-wal")).unwrap_or_default(),
@@ -168,7 +186,13 @@ async fn an_extension_reason_goes_with_the_person_and_notes_after_an_erasure_are
     for needle in ["hana＠example.org", "check the forum"] {
         assert!(!holds(&files, needle), "{needle} outlived the erasure");
     }
-    let shown = app.services.request_details(del).await.unwrap().unwrap();
+    let shown = app
+        .services
+        .requests()
+        .details(&dsr_bot::services::Officer::Operator, del)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         shown.describe().contains("reason given"),
         "the trail keeps that a reason was given: {}",
@@ -176,8 +200,10 @@ async fn an_extension_reason_goes_with_the_person_and_notes_after_an_erasure_are
     );
     let refused = app
         .services
-        .add_note(
+        .requests()
+        .note(
             Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
             del,
             "hana@example.org wrote again",
         )
@@ -255,7 +281,8 @@ async fn a_request_a_fraction_of_a_second_after_the_deadline_is_after_it() {
     app.services.import_rows(rows, |_| {}).await.unwrap();
     let report = app
         .services
-        .monthly_report(Some("2025-09".parse().unwrap()))
+        .reports()
+        .month(Some("2025-09".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(report.figures.after_deadline, 2, "{:?}", report.figures);

@@ -93,20 +93,21 @@ async fn with_a_key_no_file_of_the_database_reads_as_sqlite_or_names_anyone() {
     let held = format!(
         "From: {ADDRESS}\r\nSubject: a very long message\r\n\r\nplease delete me, {ADDRESS}\r\n"
     );
-    s.hold(
-        "held-1",
-        HeldMessage {
-            reason: "too large".into(),
-            size: held.len() as u64,
-            message: held.into_bytes(),
-            headers_only: false,
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    s.inbound()
+        .hold(
+            "held-1",
+            HeldMessage {
+                reason: "too large".into(),
+                size: held.len() as u64,
+                message: held.into_bytes(),
+                headers_only: false,
+            },
+            None,
+        )
+        .await
+        .unwrap();
     // The rows are there for whoever has the key.
-    assert_eq!(s.held_mail().await.unwrap().len(), 1);
+    assert_eq!(s.inbound().held().await.unwrap().len(), 1);
     let identities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities")
         .fetch_one(s.pool())
         .await
@@ -494,13 +495,15 @@ async fn the_report_reads_an_encrypted_database() {
         .unwrap();
     let report = app
         .services
-        .monthly_report(Some("2025-10".parse().unwrap()))
+        .reports()
+        .month(Some("2025-10".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(report.figures.opt_outs, 1);
     assert!(
         app.services
-            .render_report(&report, Format::Html)
+            .reports()
+            .render(&report, Format::Html)
             .unwrap()
             .contains("2025-10")
     );

@@ -68,7 +68,12 @@ async fn completing_a_deletion_erases_identities_and_tells_the_person() {
 
     let done = app
         .services
-        .complete_deletion(Call::on(Channel::Console), del)
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+        )
         .await
         .unwrap();
     assert_eq!((done.identities_erased, done.people_told), (2, 1));
@@ -100,7 +105,12 @@ async fn after_erasure_the_requests_remain_countable_but_name_no_one() {
         .unwrap();
 
     app.services
-        .complete_deletion(Call::on(Channel::Console), del.request_id.unwrap())
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del.request_id.unwrap(),
+        )
         .await
         .unwrap();
 
@@ -139,7 +149,12 @@ async fn only_a_confirmed_deletion_can_be_completed() {
     ] {
         match app
             .services
-            .complete_deletion(Call::on(Channel::Console), id)
+            .requests()
+            .complete(
+                Call::on(Channel::Console),
+                &dsr_bot::services::Officer::Operator,
+                id,
+            )
             .await
         {
             Err(ServiceError::User(e)) => assert!(e.0.contains(expected), "{}", e.0),
@@ -170,10 +185,24 @@ async fn a_deleted_discord_member_is_in_no_file_and_no_log_once_the_last_mail_is
     let before = on_disk(&app);
     assert!(holds(&before, address) && holds(&before, &id.to_string()));
     app.services
-        .complete_deletion(Call::on(Channel::Console), del)
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+        )
         .await
         .unwrap();
     worker.flush().await.unwrap();
+    // The last DM goes too, and is wiped once Discord took it.
+    let discord = common::deliver_dms(&app.services).await;
+    assert!(
+        !discord
+            .calls_to(&format!("POST /channels/{}/messages", id + 1))
+            .is_empty(),
+        "the last DM reached Discord"
+    );
+    app.services.outbox().scrub_wal().await;
 
     let last = server.messages().pop().expect("mail reached the server");
     assert_eq!(
@@ -235,7 +264,12 @@ async fn a_checkpoint_blocked_by_a_reader_is_finished_by_the_next_mail_round() {
         .await
         .unwrap();
     app.services
-        .complete_deletion(Call::on(Channel::Console), del)
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+        )
         .await
         .unwrap();
     worker.flush().await.unwrap();

@@ -80,7 +80,12 @@ impl World {
         self.worker().flush().await.unwrap();
         self.app
             .services
-            .complete_deletion(Call::on(Channel::Console), deletion)
+            .requests()
+            .complete(
+                Call::on(Channel::Console),
+                &dsr_bot::services::Officer::Operator,
+                deletion,
+            )
             .await
             .unwrap();
     }
@@ -93,6 +98,8 @@ impl World {
         }
         let summary = self.worker().flush().await.unwrap();
         assert!(summary.delivered >= 1, "the final mail was handed over");
+        common::deliver_dms(&self.app.services).await;
+        self.app.services.outbox().scrub_wal().await;
         assert_eq!(
             self.app
                 .scalar_i64("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
@@ -320,7 +327,12 @@ async fn earlier_mail_files_of_the_folder_transport_are_removed_and_the_last_one
     assert!(before >= 4, "{before} mail files");
 
     app.services
-        .complete_deletion(Call::on(Channel::Console), del)
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+        )
         .await
         .unwrap();
     worker.flush().await.unwrap();

@@ -226,7 +226,12 @@ async fn an_erased_persons_mail_is_expunged_from_the_mailbox() {
     assert_eq!(count(&mut s, "FROM alice@example.net").await, 1);
 
     app.services
-        .complete_deletion(Call::on(Channel::Console), del)
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del,
+        )
         .await
         .unwrap();
     poller.poll_once().await.unwrap();

@@ -78,7 +78,14 @@ async fn an_extension_moves_the_due_date_once_tells_the_person_and_is_audited() 
 
     let done = app
         .services
-        .extend_request(console_call(), id, 30, "the request covers three systems")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            id,
+            30,
+            "the request covers three systems",
+        )
         .await
         .unwrap();
     assert_eq!(done.mails, 1, "the address that asked is told");
@@ -108,7 +115,13 @@ async fn an_extension_moves_the_due_date_once_tells_the_person_and_is_audited() 
         mail.2
     );
 
-    let details = app.services.request_details(id).await.unwrap().unwrap();
+    let details = app
+        .services
+        .requests()
+        .details(&dsr_bot::services::Officer::Operator, id)
+        .await
+        .unwrap()
+        .unwrap();
     let event = details
         .events
         .iter()
@@ -128,7 +141,14 @@ async fn an_extension_moves_the_due_date_once_tells_the_person_and_is_audited() 
     // Once only.
     let again = app
         .services
-        .extend_request(console_call(), id, 5, "still more to check")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            id,
+            5,
+            "still more to check",
+        )
         .await
         .unwrap_err();
     assert!(user_error(again).contains("extended once"));
@@ -140,13 +160,27 @@ async fn an_extension_is_refused_after_the_due_date_beyond_the_limit_and_without
     let id = deletion_by_mail(&app).await;
     let too_long = app
         .services
-        .extend_request(console_call(), id, 61, "complex")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            id,
+            61,
+            "complex",
+        )
         .await
         .unwrap_err();
     assert!(user_error(too_long).contains("1 to 60 days"));
     let empty = app
         .services
-        .extend_request(console_call(), id, 10, "   ")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            id,
+            10,
+            "   ",
+        )
         .await
         .unwrap_err();
     assert!(user_error(empty).contains("reason is empty"));
@@ -154,7 +188,14 @@ async fn an_extension_is_refused_after_the_due_date_beyond_the_limit_and_without
     app.clock.advance(Duration::days(31));
     let late = app
         .services
-        .extend_request(console_call(), id, 10, "complex")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            id,
+            10,
+            "complex",
+        )
         .await
         .unwrap_err();
     assert!(
@@ -180,13 +221,27 @@ async fn an_answered_request_cannot_be_extended() {
     let reply = app.file(&console("bob"), RequestKind::OptOut).await;
     let e = app
         .services
-        .extend_request(console_call(), reply.request_id.unwrap(), 10, "complex")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            reply.request_id.unwrap(),
+            10,
+            "complex",
+        )
         .await
         .unwrap_err();
     assert!(user_error(e).contains("it is answered"));
     let e = app
         .services
-        .extend_request(console_call(), 999, 10, "complex")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            999,
+            10,
+            "complex",
+        )
         .await
         .unwrap_err();
     assert!(user_error(e).contains("no request #999"));
@@ -204,12 +259,20 @@ async fn reports_count_extensions_and_take_overdue_from_the_extended_date() {
         .unwrap();
     app.clock.set(at("2025-10-10T12:00:00Z"));
     app.services
-        .extend_request(console_call(), extended, 30, "three systems to search")
+        .requests()
+        .extend(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            extended,
+            30,
+            "three systems to search",
+        )
         .await
         .unwrap();
     let october = app
         .services
-        .monthly_report(Some("2025-10".parse().unwrap()))
+        .reports()
+        .month(Some("2025-10".parse().unwrap()))
         .await
         .unwrap();
     // Both wait for confirmation past their receipt; only the unextended one is overdue.
@@ -217,7 +280,8 @@ async fn reports_count_extensions_and_take_overdue_from_the_extended_date() {
     assert_eq!(october.figures.overdue_at_month_end, 1);
     let september = app
         .services
-        .monthly_report(Some("2025-09".parse().unwrap()))
+        .reports()
+        .month(Some("2025-09".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(september.figures.extended, 0);
@@ -227,11 +291,19 @@ async fn reports_count_extensions_and_take_overdue_from_the_extended_date() {
 async fn a_waiting_request_gets_one_reminder_and_none_once_it_ended() {
     let app = TestApp::spawn().await;
     let id = deletion_by_mail(&app).await;
-    assert_eq!(app.services.send_reminders().await.unwrap(), 0, "too soon");
+    assert_eq!(
+        app.services.routines().send_reminders().await.unwrap(),
+        0,
+        "too soon"
+    );
 
     app.clock.advance(Duration::hours(49));
-    assert_eq!(app.services.send_reminders().await.unwrap(), 1);
-    assert_eq!(app.services.send_reminders().await.unwrap(), 0, "once");
+    assert_eq!(app.services.routines().send_reminders().await.unwrap(), 1);
+    assert_eq!(
+        app.services.routines().send_reminders().await.unwrap(),
+        0,
+        "once"
+    );
     let reminder = app
         .mails()
         .await
@@ -257,7 +329,7 @@ async fn a_waiting_request_gets_one_reminder_and_none_once_it_ended() {
         .await
         .unwrap();
     app.clock.advance(Duration::hours(80));
-    assert_eq!(app.services.send_reminders().await.unwrap(), 0);
+    assert_eq!(app.services.routines().send_reminders().await.unwrap(), 0);
     assert_eq!(templates_to(&app, bob).await, ["confirm_by_reply"]);
     assert_eq!(
         templates_to(&app, "carol@example.net").await,
@@ -277,7 +349,7 @@ async fn a_discord_member_is_never_sent_an_unsolicited_reminder() {
         .await
         .unwrap();
     app.clock.advance(Duration::hours(49));
-    assert_eq!(app.services.send_reminders().await.unwrap(), 0);
+    assert_eq!(app.services.routines().send_reminders().await.unwrap(), 0);
     assert_eq!(app.count("outbox").await, 0);
 }
 
@@ -412,14 +484,14 @@ async fn the_digest_waits_for_its_weekday_and_can_be_turned_off() {
         .unwrap()
         .services;
     // Sunday belongs to the week whose Monday has passed: it goes (catching up), once.
-    assert!(s.digest_week().is_some());
+    assert!(s.routines().digest_week().is_some());
     config.officers.digest_weekday = Some(chrono::Weekday::Fri);
     let friday = App::build_with_clock(config.clone(), Arc::new(clock.clone()))
         .await
         .unwrap()
         .services;
     clock.set(at("2025-10-23T08:00:00Z")); // Thursday
-    assert_eq!(friday.digest_week(), None);
+    assert_eq!(friday.routines().digest_week(), None);
     config.officers.digest_weekday = None;
     let off = App::build_with_clock(config, Arc::new(clock.clone()))
         .await
@@ -435,15 +507,23 @@ async fn a_note_is_shown_audited_and_erased_with_the_person() {
     let id = deletion_by_mail(&app).await;
     let n = app
         .services
-        .add_note(
+        .requests()
+        .note(
             console_call(),
+            &dsr_bot::services::Officer::Operator,
             id,
             "Called Alice Example back; she confirmed by phone.",
         )
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let d = app.services.request_details(id).await.unwrap().unwrap();
+    let d = app
+        .services
+        .requests()
+        .details(&dsr_bot::services::Officer::Operator, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.notes.len(), 1);
     assert!(d.describe().contains("1. ") && d.describe().contains("Called Alice Example back"));
     assert!(
@@ -453,7 +533,13 @@ async fn a_note_is_shown_audited_and_erased_with_the_person() {
     );
     let e = app
         .services
-        .add_note(console_call(), id, "")
+        .requests()
+        .note(
+            console_call(),
+            &dsr_bot::services::Officer::Operator,
+            id,
+            "",
+        )
         .await
         .unwrap_err();
     assert!(user_error(e).contains("note is empty"));
@@ -473,11 +559,18 @@ async fn a_note_is_shown_audited_and_erased_with_the_person() {
     ingest_raw(&app.services, confirm.as_bytes()).await.unwrap();
     assert_eq!(app.request_state(id).await, "confirmed");
     app.services
-        .complete_deletion(console_call(), id)
+        .requests()
+        .complete(console_call(), &dsr_bot::services::Officer::Operator, id)
         .await
         .unwrap();
     assert_eq!(app.count("request_notes").await, 0);
-    let d = app.services.request_details(id).await.unwrap().unwrap();
+    let d = app
+        .services
+        .requests()
+        .details(&dsr_bot::services::Officer::Operator, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(d.notes.is_empty());
     assert!(
         d.events
@@ -513,7 +606,7 @@ async fn an_override_template_is_used_and_a_broken_one_stops_start_up() {
         .await
         .unwrap();
     clock.advance(Duration::hours(49));
-    assert_eq!(app.services.send_reminders().await.unwrap(), 1);
+    assert_eq!(app.services.routines().send_reminders().await.unwrap(), 1);
     let (subject, text): (String, String) =
         sqlx::query_as("SELECT subject, body_text FROM outbox WHERE template = 'reminder'")
             .fetch_one(app.services.pool())
@@ -544,34 +637,45 @@ async fn the_no_decision_share_is_in_every_format_for_a_month_with_a_known_size(
     }
     app.file(&console("dee"), RequestKind::OptIn).await;
     app.services
+        .routines()
         .record_community_size(200, "setting")
         .await
         .unwrap();
     let report = app
         .services
-        .monthly_report(Some("2025-10".parse().unwrap()))
+        .reports()
+        .month(Some("2025-10".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(report.figures.community_size, Some(200));
     assert_eq!(report.figures.no_decision, Some(196));
 
-    let json: serde_json::Value =
-        serde_json::from_str(&app.services.render_report(&report, Format::Json).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &app.services
+            .reports()
+            .render(&report, Format::Json)
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(json["no_decision"], 196);
     assert_eq!(json["community_size"], 200);
     assert!((json["no_decision_share"].as_f64().unwrap() - 0.98).abs() < 1e-9);
-    let csv = app.services.render_report(&report, Format::Csv).unwrap();
+    let csv = app.services.reports().render(&report, Format::Csv).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let row: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
     let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
     assert_eq!(col("no_decision"), "196");
     assert_eq!(col("no_decision_share"), "0.98");
-    let md = app.services.render_report(&report, Format::Md).unwrap();
+    let md = app.services.reports().render(&report, Format::Md).unwrap();
     assert!(
         md.contains("| No decision recorded (counts as opted in) | 196 (98.0%) |"),
         "{md}"
     );
-    let html = app.services.render_report(&report, Format::Html).unwrap();
+    let html = app
+        .services
+        .reports()
+        .render(&report, Format::Html)
+        .unwrap();
     assert!(
         html.contains("No decision recorded<b>196</b>98.0% of members"),
         "{html}"
@@ -580,11 +684,16 @@ async fn the_no_decision_share_is_in_every_format_for_a_month_with_a_known_size(
     // A month with no size known says so rather than guessing.
     let september = app
         .services
-        .monthly_report(Some("2025-09".parse().unwrap()))
+        .reports()
+        .month(Some("2025-09".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(september.figures.no_decision, None);
-    let md = app.services.render_report(&september, Format::Md).unwrap();
+    let md = app
+        .services
+        .reports()
+        .render(&september, Format::Md)
+        .unwrap();
     assert!(
         md.contains("| No decision recorded (counts as opted in) | – (–) |"),
         "{md}"

@@ -146,14 +146,16 @@ async fn setup(app: &TestApp, answers: &str) -> Ours {
             let id = app
                 .scalar_i64("SELECT MAX(id) FROM requests WHERE kind = 'deletion'")
                 .await;
-            s.extend_request(
-                dsr_bot::services::Call::on(Channel::Console),
-                id,
-                10,
-                "the backups are checked too",
-            )
-            .await
-            .unwrap();
+            s.requests()
+                .extend(
+                    dsr_bot::services::Call::on(Channel::Console),
+                    &dsr_bot::services::Officer::Operator,
+                    id,
+                    10,
+                    "the backups are checked too",
+                )
+                .await
+                .unwrap();
             newest_to(app, "due_extended").await
         }
         "status-one" | "status-two" => {

@@ -154,7 +154,11 @@ fn screenshot(dir: &Path, width: u32) -> std::path::PathBuf {
 #[tokio::test]
 async fn the_html_report_fits_a_phone_and_a_desktop_without_cutting_columns() {
     let app = TestApp::spawn().await;
-    let html = app.services.render_report(&year(), Format::Html).unwrap();
+    let html = app
+        .services
+        .reports()
+        .render(&year(), Format::Html)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("report.html"), &html).unwrap();
 

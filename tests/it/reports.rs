@@ -86,7 +86,8 @@ async fn figures_match_the_hand_worked_data_set() {
 
     let report = app
         .services
-        .monthly_report(Some("2025-12".parse().unwrap()))
+        .reports()
+        .month(Some("2025-12".parse().unwrap()))
         .await
         .unwrap();
 
@@ -157,14 +158,20 @@ async fn an_erased_person_leaves_the_standing_choices_from_the_next_month_end() 
         .await
         .unwrap();
     app.services
-        .complete_deletion(Call::on(Channel::Console), del.request_id.unwrap())
+        .requests()
+        .complete(
+            Call::on(Channel::Console),
+            &dsr_bot::services::Officer::Operator,
+            del.request_id.unwrap(),
+        )
         .await
         .unwrap();
     app.clock.set(at("2026-01-15T12:00:00Z"));
 
     let report = app
         .services
-        .monthly_report(Some("2025-11".parse().unwrap()))
+        .reports()
+        .month(Some("2025-11".parse().unwrap()))
         .await
         .unwrap();
 
@@ -195,12 +202,18 @@ async fn the_json_form_has_every_key_as_a_number_or_null() {
     import(&app, DATA).await;
     let report = app
         .services
-        .monthly_report(Some("2025-10".parse().unwrap()))
+        .reports()
+        .month(Some("2025-10".parse().unwrap()))
         .await
         .unwrap();
 
-    let json: serde_json::Value =
-        serde_json::from_str(&app.services.render_report(&report, Format::Json).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &app.services
+            .reports()
+            .render(&report, Format::Json)
+            .unwrap(),
+    )
+    .unwrap();
 
     for key in [
         "opt_outs",
@@ -227,7 +240,7 @@ async fn the_json_form_has_every_key_as_a_number_or_null() {
     }
     assert_eq!(json["month"], "2025-10");
     assert_eq!(json["trend"][0]["month"], "2025-09");
-    let csv = app.services.render_report(&report, Format::Csv).unwrap();
+    let csv = app.services.reports().render(&report, Format::Csv).unwrap();
     assert_eq!(
         csv.lines().count(),
         3,
@@ -240,7 +253,7 @@ async fn the_json_form_has_every_key_as_a_number_or_null() {
             .starts_with("2025-10,2,1,1,0.666"),
         "{csv}"
     );
-    let md = app.services.render_report(&report, Format::Md).unwrap();
+    let md = app.services.reports().render(&report, Format::Md).unwrap();
     assert!(md.contains("| Opt-out rate | 66.7% |"), "{md}");
     for text in [&csv, &md] {
         assert!(
@@ -256,11 +269,16 @@ async fn the_html_report_is_one_file_with_no_external_references() {
     import(&app, DATA).await;
     let report = app
         .services
-        .monthly_report(Some("2025-11".parse().unwrap()))
+        .reports()
+        .month(Some("2025-11".parse().unwrap()))
         .await
         .unwrap();
 
-    let html = app.services.render_report(&report, Format::Html).unwrap();
+    let html = app
+        .services
+        .reports()
+        .render(&report, Format::Html)
+        .unwrap();
 
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains("<style>") && html.contains("<svg") && html.contains("</svg>"));
@@ -485,7 +503,8 @@ async fn the_streaming_report_agrees_with_the_definitions_on_a_generated_history
 
     let report = app
         .services
-        .monthly_report(Some("2026-01".parse().unwrap()))
+        .reports()
+        .month(Some("2026-01".parse().unwrap()))
         .await
         .unwrap();
 

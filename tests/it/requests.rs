@@ -467,10 +467,16 @@ async fn unconfirmed_requests_expire_after_the_configured_hours() {
     let alice = console("alice");
     let del = app.file(&alice, RequestKind::Deletion).await;
     app.clock.advance(Duration::hours(71));
-    assert_eq!(app.services.expire_unconfirmed().await.unwrap(), 0);
+    assert_eq!(
+        app.services.requests().expire_unconfirmed().await.unwrap(),
+        0
+    );
 
     app.clock.advance(Duration::hours(2));
-    assert_eq!(app.services.expire_unconfirmed().await.unwrap(), 1);
+    assert_eq!(
+        app.services.requests().expire_unconfirmed().await.unwrap(),
+        1
+    );
 
     assert_eq!(app.request_state(del.request_id.unwrap()).await, "expired");
 }
@@ -567,9 +573,11 @@ async fn privacy_in_the_console_says_what_it_says_on_discord() {
             &dsr_bot::discord::Invocation {
                 interaction_id: 1,
                 user: dsr_bot::domain::DiscordId(7),
+                guild: None,
                 roles: vec![],
+                role_in_guild: false,
             },
-            dsr_bot::discord::MemberCommand::Privacy,
+            dsr_bot::domain::MemberCommand::Privacy,
         )
         .await;
     assert_eq!(console_text, discord.text);

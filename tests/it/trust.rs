@@ -193,7 +193,7 @@ async fn a_members_choice_stands_at_once_even_if_the_address_is_never_proven() {
 
     // The code is never entered; the address expires, the choice does not.
     app.clock.advance(Duration::hours(200));
-    app.services.expire_unconfirmed().await.unwrap();
+    app.services.requests().expire_unconfirmed().await.unwrap();
 
     assert_eq!(app.request_state(id).await, "confirmed");
     let status = app.services.status(&origin("alice")).await.unwrap();

@@ -369,3 +369,20 @@ pub fn printed(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Delivers every queued DM receipt to a fake Discord on loopback, through the bot's own DM
+/// worker (as `dsr-bot run` does), and returns the fake, which recorded what reached it.
+pub async fn deliver_dms(services: &Services) -> crate::fake_discord::FakeDiscord {
+    use dsr_bot::discord::dms::{DmSender, DmWorker, Step};
+    let fake = crate::fake_discord::FakeDiscord::start().await;
+    let settings = dsr_bot::config::DiscordConfig {
+        api_url: Some(fake.api_url()),
+        ..Default::default()
+    };
+    let worker = DmWorker::new(
+        services.clone(),
+        DmSender::new(crate::fake_discord::TOKEN, &settings).unwrap(),
+    );
+    while worker.try_deliver_next().await.unwrap() != Step::Empty {}
+    fake
+}

@@ -5,8 +5,12 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
-use super::{mail, uow::Uow};
-use crate::{config::Config, db, email::DigestContext};
+use super::{
+    mail,
+    shared::Shared,
+    uow::{Call, Uow},
+};
+use crate::{config::Config, db, email::DigestContext, error::ServiceError};
 
 /// Request numbers a digest lists of each group; the counts are always whole.
 const DIGEST_IDS: usize = 100;
@@ -80,7 +84,7 @@ pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
 /// false when there is no officer or it went before.
 pub fn mail_digest(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<bool> {
     if uow.config().privacy_officers.is_empty()
-        || !db::schedule::claim_digest_mailed(uow.db, week, uow.now)?
+        || !db::routines::claim_digest_mailed(uow.db, week, uow.now)?
     {
         return Ok(false);
     }
@@ -93,7 +97,7 @@ pub fn mail_digest(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<bool> {
 
 /// Claims `week`'s digest post; the Markdown to post, or `None` when it was posted before.
 pub fn claim_digest_post(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<Option<String>> {
-    if !db::schedule::claim_digest_posted(uow.db, week, uow.now)? {
+    if !db::routines::claim_digest_posted(uow.db, week, uow.now)? {
         return Ok(None);
     }
     let d = digest(uow, week)?;
@@ -139,9 +143,9 @@ pub fn claim_announcement(uow: &mut Uow<'_>) -> anyhow::Result<Option<String>> {
     let Some(latest) = reached.iter().copied().min() else {
         return Ok(None);
     };
-    let fresh = db::schedule::claim_announcement(uow.db, latest, uow.now)?;
+    let fresh = db::routines::claim_announcement(uow.db, latest, uow.now)?;
     for d in reached {
-        db::schedule::claim_announcement(uow.db, d, uow.now)?;
+        db::routines::claim_announcement(uow.db, d, uow.now)?;
     }
     if !fresh {
         return Ok(None);
@@ -160,4 +164,82 @@ pub fn claim_announcement(uow: &mut Uow<'_>) -> anyhow::Result<Option<String>> {
         org = cfg.organisation_name,
         address = cfg.inbound.reply_address,
     )))
+}
+
+/// The schedule's routines, each claimed in the database so it happens once.
+pub struct Routines<'a>(pub(super) &'a Shared);
+
+impl Routines<'_> {
+    /// Reminds, once, the people whose requests wait for them; returns how many mails.
+    /// Runs on every round of the mail worker, so it asks a reader first and takes the writer
+    /// only when someone is due a reminder.
+    pub async fn send_reminders(&self) -> Result<usize, ServiceError> {
+        let Some(since) = remind_received_by(&self.0.ctx.config, self.0.now()) else {
+            return Ok(0);
+        };
+        let due = self
+            .0
+            .read(move |conn, _| Ok(!db::requests::awaiting_unreminded(conn, since)?.is_empty()))
+            .await?;
+        if !due {
+            return Ok(0);
+        }
+        self.0.run(Call::system(), |uow| Ok(remind(uow)?)).await
+    }
+
+    /// The week whose digest is due now, if one is (see `DIGEST_WEEKDAY`).
+    pub fn digest_week(&self) -> Option<String> {
+        digest_week(&self.0.ctx.config, self.0.now())
+    }
+
+    /// Mails `week`'s digest to the officers, once across restarts and instances.
+    pub async fn mail_digest(&self, week: &str) -> Result<bool, ServiceError> {
+        let week = week.to_owned();
+        self.0
+            .run(Call::system(), move |uow| Ok(mail_digest(uow, &week)?))
+            .await
+    }
+
+    /// Claims posting `week`'s digest; the text to post, or `None` when it was posted.
+    pub async fn claim_digest_post(&self, week: &str) -> Result<Option<String>, ServiceError> {
+        let week = week.to_owned();
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(claim_digest_post(uow, &week)?)
+            })
+            .await
+    }
+
+    /// Whether the community's size was recorded today.
+    pub async fn community_size_known_today(&self) -> Result<bool, ServiceError> {
+        let day = today(self.0.now());
+        self.0
+            .read(move |conn, _| Ok(db::routines::has_size(conn, &day)?))
+            .await
+    }
+
+    /// Records today's community size; `source` is `discord` or `setting`.
+    pub async fn record_community_size(
+        &self,
+        size: u64,
+        source: &'static str,
+    ) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::routines::record_size(
+                    uow.db,
+                    &today(uow.now),
+                    size,
+                    source,
+                )?)
+            })
+            .await
+    }
+
+    /// The announcement due before the policy deadline, claimed; `None` when none is due.
+    pub async fn claim_announcement(&self) -> Result<Option<String>, ServiceError> {
+        self.0
+            .run(Call::system(), |uow| Ok(claim_announcement(uow)?))
+            .await
+    }
 }

@@ -1,61 +1,42 @@
-//! What privacy officers and the operator do: list requests, carry out deletions, expire what
-//! was never confirmed.
+//! Carrying out a confirmed deletion (an officer's last step for a request), and expiring
+//! what was never confirmed (the system's).
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use serde::Serialize;
+use chrono::Duration;
 
-use super::{erasure, mail, transitions, uow::Context, uow::Uow};
+use super::{erasure, mail, receipts, transitions, uow::Uow};
 use crate::{
-    db::{self, requests::Listed},
-    domain::{Channel, DiscordId, RequestKind, RequestState},
+    db,
+    domain::{RequestKind, RequestState},
     error::{ServiceError, UserError},
 };
-
-/// A request as officers see it: no names or addresses.
-#[derive(Debug, Clone, Serialize)]
-pub struct ListedRequest {
-    pub id: i64,
-    pub kind: RequestKind,
-    pub state: RequestState,
-    pub channel: Channel,
-    pub received_at: String,
-    pub deadline_offset_seconds: i64,
-    pub deadline_offset: String,
-    pub due_at: String,
-    pub days_left: i64,
-    pub email_verified: bool,
-}
-
-impl ListedRequest {
-    pub fn new(ctx: &Context, l: Listed, now: DateTime<Utc>) -> ListedRequest {
-        let r = l.request;
-        ListedRequest {
-            id: r.id,
-            kind: r.kind,
-            state: r.state,
-            channel: r.channel,
-            received_at: r.received_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            deadline_offset_seconds: r.deadline_offset_secs,
-            deadline_offset: ctx.describe_offset(r.received_at),
-            due_at: r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            days_left: (r.due_at - now).num_days(),
-            email_verified: l.email_verified,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completed {
     pub request_id: i64,
     pub identities_erased: usize,
     pub people_told: usize,
-    /// The person's Discord account, for a last DM; it is no longer stored anywhere.
-    pub tell_on_discord: Vec<DiscordId>,
+    /// DMs queued to the person's Discord accounts (sent, then wiped, by the bot).
+    pub dms_queued: usize,
+}
+
+impl Completed {
+    /// What the officer is told, on every channel alike.
+    pub fn summary(&self) -> String {
+        format!(
+            "Request #{} completed: {} identities erased (keyed hashes kept). The person is told by email at {} \
+             address(es) and by DM on {} Discord account(s).",
+            self.request_id, self.identities_erased, self.people_told, self.dms_queued
+        )
+    }
 }
 
 /// A privacy officer has carried out a confirmed deletion: the person's identities, codes
 /// and mail texts are erased (keyed hashes remain), and they are told at each proven address.
-pub fn complete_deletion(uow: &mut Uow<'_>, request_id: i64) -> Result<Completed, ServiceError> {
+pub fn complete_deletion(
+    uow: &mut Uow<'_>,
+    actor: &'static str,
+    request_id: i64,
+) -> Result<Completed, ServiceError> {
     let now = uow.now;
     let mut req = db::requests::get(uow.db, request_id)?.ok_or_else(|| {
         UserError::new(format!(
@@ -81,15 +62,15 @@ pub fn complete_deletion(uow: &mut Uow<'_>, request_id: i64) -> Result<Completed
     for email in &emails {
         mail::queue(uow, "deletion_completed", &req, email, None, true)?;
     }
+    // The last word on Discord, queued before the erasure takes the account's id; the bot
+    // wipes it once sent.
+    let dm = uow
+        .ctx
+        .templates
+        .render_dm("dm_deletion_completed", &mail::context(uow, &req, None))?;
+    let dms_queued = receipts::tell(uow, person, request_id, &dm, true)?;
     let erased = erasure::erase(uow, person, request_id, now)?;
-    transitions::transition(
-        uow.db,
-        &mut req,
-        RequestState::Completed,
-        "operator",
-        None,
-        now,
-    )?;
+    transitions::transition(uow.db, &mut req, RequestState::Completed, actor, None, now)?;
     for mut other in db::requests::open_for_person(uow.db, person)? {
         let note = Some(format!("person erased by request #{request_id}"));
         transitions::transition(
@@ -105,7 +86,7 @@ pub fn complete_deletion(uow: &mut Uow<'_>, request_id: i64) -> Result<Completed
         request_id,
         identities_erased: erased.identities.len(),
         people_told: emails.len(),
-        tell_on_discord: erased.discord_ids,
+        dms_queued,
     })
 }
 

@@ -1,0 +1,92 @@
+//! The mail outbox, for the worker that delivers it: claim a due mail, say how it went, and
+//! remove what an erasure left outside the database.
+
+use chrono::{DateTime, Utc};
+
+use super::{shared::Shared, uow::Call};
+use crate::{db, error::ServiceError};
+
+pub struct Outbox<'a>(pub(super) &'a Shared);
+
+impl Outbox<'_> {
+    /// Claims the mail that has waited longest among those due now, for `MAIL_LEASE_SECONDS`:
+    /// no other sender takes it meanwhile, and it is retried if this one dies mid-send.
+    pub async fn claim(&self) -> Result<Option<db::outbox::Mail>, ServiceError> {
+        self.0
+            .run(Call::system(), |uow| {
+                let lease = chrono::Duration::seconds(uow.config().mail_lease_seconds);
+                Ok(db::outbox::claim_next_due(
+                    uow.db,
+                    uow.now,
+                    uow.now + lease,
+                )?)
+            })
+            .await
+    }
+
+    /// The SMTP server took the mail (or the folder holds it): it is sent, and mail to an
+    /// erased person loses its address and text at once.
+    pub async fn sent(&self, outbox_id: i64) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::outbox::mark_sent(uow.db, outbox_id, uow.now)?)
+            })
+            .await
+    }
+
+    /// A delivery failed: the (address-free) reason is kept and the mail waits until `retry_at`.
+    pub async fn failed(
+        &self,
+        outbox_id: i64,
+        error: String,
+        retry_at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::outbox::mark_failed(
+                    uow.db, outbox_id, &error, retry_at,
+                )?)
+            })
+            .await
+    }
+
+    /// Mails whose copy the transport kept is to be removed (their person was erased).
+    pub async fn copies_to_forget(&self) -> Result<Vec<i64>, ServiceError> {
+        self.0
+            .read(|conn, _| Ok(db::outbox::copies_to_forget(conn)?))
+            .await
+    }
+
+    pub async fn copy_forgotten(&self, outbox_id: i64) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::outbox::copy_forgotten(uow.db, outbox_id)?)
+            })
+            .await
+    }
+
+    /// Pushes erased data out of the WAL (a TRUNCATE checkpoint). If readers or the writer
+    /// keep the WAL busy, the checkpoint stays owed and [`Self::settle_wal_scrub`] retries it.
+    pub async fn scrub_wal(&self) {
+        scrub_wal(self.0).await;
+    }
+
+    /// Retries an owed checkpoint (every outbox flush calls this).
+    pub async fn settle_wal_scrub(&self) {
+        if self.0.ctx.wal_scrub_owed() {
+            scrub_wal(self.0).await;
+        }
+    }
+}
+
+/// See [`Outbox::scrub_wal`]; an erasure calls it too.
+pub(super) async fn scrub_wal(shared: &Shared) {
+    let done = db::checkpoint(&shared.db.pool).await;
+    shared.ctx.owe_wal_scrub(done.is_err());
+    if let Err(e) = done {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "the WAL could not be emptied after an erasure; trying again later"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! What every call shares (the database, the context of settings, clock, templates and keys,
+//! and this process's limiter), and the two ways a use-case runs on it: as a unit of work for
+//! a call, or as a member's unit of work (limited, and answered by mail when they wrote by
+//! mail).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    limits, mail, people,
+    reply::Answers,
+    uow::{self, Call, Context, Origin, Uow},
+};
+use crate::{
+    db::{Conn, Database},
+    domain::{Actor, Channel},
+    error::ServiceError,
+};
+
+#[derive(Clone)]
+pub struct Shared {
+    pub(super) db: Database,
+    pub(super) ctx: Arc<Context>,
+    pub(super) limiter: limits::ChannelLimiter,
+}
+
+impl Shared {
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.ctx.now()
+    }
+
+    /// Runs `f` as one unit of work for `call`.
+    pub(super) async fn run<T, F>(&self, call: Call, f: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&mut Uow<'_>) -> Result<T, ServiceError> + Send + 'static,
+        T: Send + 'static,
+    {
+        uow::run(&self.db, &self.ctx, call, f).await
+    }
+
+    /// Runs `f` on one snapshot of the database (a reader, never the writer).
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&Conn, &Context) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let ctx = self.ctx.clone();
+        Ok(self.db.read(move |conn| f(conn, &ctx)).await?)
+    }
+
+    /// A member's use-case: counted against the rate limits, run as one unit of work, and
+    /// answered by mail in the same unit when the person wrote by mail.
+    pub(super) async fn member<T, F>(&self, origin: &Origin, f: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&mut Uow<'_>, &Actor) -> Result<T, ServiceError> + Send + 'static,
+        T: Answers + Send + 'static,
+    {
+        self.limit(origin.call.channel)?;
+        let actor = origin.actor.clone();
+        self.run(origin.call.clone(), move |uow| {
+            limits::take(uow, limits::Kind::PerMinute, &limits::subject(&actor))?;
+            let mut outcome = f(uow, &actor)?;
+            let notices = people::take_notices(uow, &actor)?;
+            if let Some(reply) = outcome.reply_mut() {
+                if !notices.is_empty() {
+                    reply.text = format!("{}\n\n{}", notices.join("\n"), reply.text);
+                }
+                mail::answer(uow, &reply.text, reply.about.as_ref())?;
+                super::receipts::queue(uow, &actor, reply)?;
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Counts one call on `channel`; refuses it past the limit this process takes per minute.
+    pub(super) fn limit(&self, channel: Channel) -> Result<(), ServiceError> {
+        let cfg = &self.ctx.config;
+        Ok(self.limiter.check(
+            cfg.limits.per_channel,
+            channel,
+            self.now(),
+            &cfg.limit_messages.per_person,
+        )?)
+    }
+}
