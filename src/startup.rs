@@ -79,7 +79,7 @@ impl App {
         });
         if let Some(url) = &cfg.inbound.imap_url {
             let target = crate::config::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
-            let poller = crate::workers::inbox::ImapPoller::new(self.services.clone(), target);
+            let poller = crate::workers::imap::ImapPoller::new(self.services.clone(), target);
             let s = stop.clone();
             tasks.spawn(async move {
                 poller.run(s).await;

@@ -1,12 +1,12 @@
 //! `dsr-bot ingest-mail`: inbound mail from stdin (an MTA pipe) or a Maildir.
 
-use crate::{services::Disposition, startup::App, workers::inbox};
+use crate::{email::intake, services::Disposition, startup::App};
 
 pub async fn ingest(app: &App, maildir: Option<std::path::PathBuf>) -> Result<(), super::Failure> {
     use super::Failure;
     match maildir {
         Some(dir) => {
-            let run = inbox::ingest_maildir(&app.services, &dir).await?;
+            let run = intake::ingest_maildir(&app.services, &dir).await?;
             println!(
                 "{} message(s) read from {}",
                 run.handled.len(),
@@ -23,10 +23,10 @@ pub async fn ingest(app: &App, maildir: Option<std::path::PathBuf>) -> Result<()
         }
         None => {
             let cap = app.services.config().inbound.max_message_bytes;
-            let (raw, size) = inbox::read_message(&mut tokio::io::stdin(), cap as u64)
+            let (raw, size) = intake::read_message(&mut tokio::io::stdin(), cap as u64)
                 .await
                 .map_err(anyhow::Error::from)?;
-            let d = inbox::ingest(&app.services, &raw, size, None).await?;
+            let d = intake::ingest(&app.services, &raw, size, None).await?;
             app.outbox_worker()?.flush().await?;
             match d {
                 Disposition::Held => eprintln!(

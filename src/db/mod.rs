@@ -4,8 +4,9 @@
 //! sqlx owns the connections: it opens them with every pragma, pools them and migrates the
 //! schema. Statements run through rusqlite on sqlx's locked connection handles, in place,
 //! without a thread hand-off per statement: writes on the writer thread ([`writer`]), reads
-//! on a pooled connection on a blocking thread ([`Database::read`]). rusqlite is used nowhere
-//! outside this folder but through the [`Conn`] it hands to a unit of work.
+//! on a pooled connection on a blocking thread ([`Database::read`]). Above this folder,
+//! use-cases hold the [`Conn`] a unit of work hands them and call the functions here with it;
+//! the key-change and error-reporting code also looks at rusqlite's error codes.
 
 pub mod bench;
 pub mod cipher;

@@ -98,8 +98,7 @@ where
 }
 
 /// Faults a unit test asks the writer to meet: the next N commits, releases, or undoings of a
-/// savepoint fail as if SQLite had refused them.
-#[derive(Default)]
+/// savepoint fail as if SQLite had refused them. Outside unit tests the writer meets none.
 pub struct Faults {
     commits: AtomicU32,
     releases: AtomicU32,
@@ -107,6 +106,14 @@ pub struct Faults {
 }
 
 impl Faults {
+    const fn none() -> Faults {
+        Faults {
+            commits: AtomicU32::new(0),
+            releases: AtomicU32::new(0),
+            undos: AtomicU32::new(0),
+        }
+    }
+
     fn take(counter: &AtomicU32) -> bool {
         counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -118,7 +125,7 @@ impl Faults {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Box<dyn Work>>,
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     faults: Arc<Faults>,
 }
 
@@ -130,7 +137,7 @@ impl Writer {
             .context("opening the writer connection")?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let (ready_tx, ready) = oneshot::channel();
-        let faults = Arc::new(Faults::default());
+        let faults = Arc::new(Faults::none());
         let thread_faults = faults.clone();
         std::thread::Builder::new()
             .name("dsr-bot-writer".into())
@@ -139,7 +146,13 @@ impl Writer {
         ready
             .await
             .context("the writer thread stopped at start")??;
-        Ok(Writer { queue, faults })
+        #[cfg(not(test))]
+        drop(faults);
+        Ok(Writer {
+            queue,
+            #[cfg(test)]
+            faults,
+        })
     }
 
     /// Runs `f` as one unit of work: in its own savepoint, kept only if it returns `Ok` and

@@ -1,6 +1,8 @@
-//! Outgoing mail: templates with typed contexts, the message format, and the transport seam.
+//! Mail: outgoing (templates with typed contexts, the message format, the transport seam) and
+//! incoming (parsing and reply reading in `inbound`, the sources that hand it over in `intake`).
 
 pub mod inbound;
+pub mod intake;
 pub mod mailer;
 pub mod message;
 pub mod templates;

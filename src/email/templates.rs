@@ -1,5 +1,7 @@
-//! Email templates, embedded in the binary so it runs from any folder. Each mail is a `.txt`
-//! whose first line is `Subject: ...`, and an `.html` twin.
+//! Every text the bot sends from a template: the mails (a `.txt` whose first line is
+//! `Subject: ...`, and an `.html` twin), the reports, and the DMs about changes the person did
+//! not make. All are embedded in the binary so it runs from any folder; `TEMPLATES_DIR`
+//! replaces any of them file by file.
 
 use anyhow::anyhow;
 use minijinja::{Environment, Value, context};

@@ -4,8 +4,8 @@
 //!
 //! A [`Uow`] is what a use-case function receives: the connection, the instant the use-case
 //! runs at, the shared context (settings, templates, keys), and the answer address when the
-//! person wrote by mail. The unit of work is the seam a second database engine would plug
-//! into: nothing above it knows of savepoints or group commit.
+//! person wrote by mail. Nothing above it knows of savepoints or group commit; use-cases do
+//! run their statements on SQLite's connection (`uow.db`) through the functions in `db/`.
 
 use std::sync::{
     Arc,

@@ -1,5 +1,5 @@
 //! Background loops. Each exposes one public step so tests drive it without sleeping.
 
-pub mod inbox;
+pub mod imap;
 pub mod outbox;
 pub mod schedule;

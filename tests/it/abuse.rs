@@ -11,10 +11,10 @@ use dsr_bot::{
     clock::ManualClock,
     config::Config,
     domain::{Channel, EmailAddress, RequestKind},
+    email::intake::{ingest_maildir, ingest_raw},
     error::ServiceError,
     services::{Disposition, Origin, Services},
     startup::App,
-    workers::inbox::{ingest_maildir, ingest_raw},
 };
 
 /// One run of the bot (a console session, an `ingest-mail`) over the database in `dir`.

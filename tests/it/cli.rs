@@ -1,9 +1,8 @@
 //! The binary as a new user meets it, in a fresh folder with nothing configured.
 
 use std::{
-    io::Write,
     path::Path,
-    process::{Command, Output, Stdio},
+    process::{Command, Output},
 };
 
 fn dsr_bot(dir: &Path, args: &[&str], stdin: &str) -> Output {
@@ -12,24 +11,10 @@ fn dsr_bot(dir: &Path, args: &[&str], stdin: &str) -> Output {
 
 /// As [`dsr_bot`], with these variables set on top of an empty environment.
 fn dsr_bot_with(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    crate::common::output(
+        crate::common::bin(dir).args(args).envs(env.iter().copied()),
+        stdin.as_bytes(),
+    )
 }
 
 fn stdout(o: &Output) -> String {

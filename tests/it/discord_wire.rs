@@ -97,11 +97,8 @@ fn rand_suffix() -> u64 {
 }
 
 fn bot_command(fake: &FakeDiscord, dir: &Path, extra: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dsr-bot"));
+    let mut c = crate::common::bin(dir);
     c.arg("run")
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
             "RUST_LOG",
             std::env::var("BOT_LOG").unwrap_or_else(|_| "info,serenity=warn,poise=warn".into()),
@@ -823,4 +820,340 @@ async fn officers_extend_and_annotate_and_the_schedule_posts_and_counts_the_guil
         "no member id: {shown}"
     );
     drop(bot);
+}
+
+/// The calls whose "METHOD /path" starts with `prefix` that carried `needle` in their body.
+fn bodies_with(fake: &FakeDiscord, prefix: &str, needle: &str) -> Vec<Value> {
+    fake.calls_to(prefix)
+        .into_iter()
+        .map(|c| c.body)
+        .filter(|b| b.to_string().contains(needle))
+        .collect()
+}
+
+/// Waits for a DM to `user` holding `needle`; returns every DM body sent to them.
+async fn dm_holding(fake: &FakeDiscord, user: u64, needle: &str, secs: u64) -> Vec<Value> {
+    let route = format!("POST /channels/{}/messages", user + 1);
+    let needle = needle.to_owned();
+    fake.wait(&format!("a DM holding {needle:?}"), secs, |f| {
+        (!bodies_with(f, &route, &needle).is_empty()).then_some(())
+    })
+    .await;
+    fake.calls_to(&route).into_iter().map(|c| c.body).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_that_fails_leaves_the_change_standing_and_the_receipt_on_its_way() {
+    let (fake, _dir, bot) = connected().await;
+    let webhooks = format!("POST /webhooks/{}/", fake_discord::APP_ID);
+    // Discord fails the follow-up once (500): the reply is tried again.
+    fake.fail_next(
+        &webhooks,
+        1,
+        500,
+        json!({"message": "Internal Server Error", "code": 0}),
+    );
+    let i = fake.command(0, MEMBER, &[], "optout", json!([]));
+    dm_holding(&fake, MEMBER, "opt-out request #1", 10).await;
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'confirmed'")
+            .await,
+        1
+    );
+    let replies = bodies_with(
+        &fake,
+        &format!("{webhooks}{}", i.token),
+        "opt-out request #1",
+    );
+    assert!(!replies.is_empty(), "the reply was tried again and shown");
+    assert!(
+        bodies_with(&fake, &webhooks, "Sorry, something went wrong").is_empty(),
+        "no apology for a change that stands"
+    );
+
+    // The token is no longer valid (401, 50027): no reply can be shown, the receipt still goes.
+    fake.fail_next(
+        &webhooks,
+        5,
+        401,
+        json!({"message": "Invalid Webhook Token", "code": 50027}),
+    );
+    fake.command(0, MEMBER, &[], "optin", json!([]));
+    dm_holding(&fake, MEMBER, "opt-in request #", 10).await;
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE kind = 'opt_in' AND state = 'confirmed'")
+            .await,
+        1
+    );
+    assert!(bodies_with(&fake, &webhooks, "Sorry, something went wrong").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_button_whose_edit_fails_still_sends_the_receipt_and_a_cancel_has_one_too() {
+    let (fake, _dir, bot) = connected().await;
+    let (i, _) = run(&fake, MEMBER, &[], "delete", json!([])).await;
+    let answer = fake.answer(&i).await;
+    let confirm = answer.message["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["custom_id"].as_str())
+        .find(|id| id.starts_with("dsr:del:c:"))
+        .unwrap()
+        .to_owned();
+    fake.fail_next(
+        "PATCH /webhooks/",
+        5,
+        401,
+        json!({"message": "Invalid Webhook Token", "code": 50027}),
+    );
+    fake.press(0, MEMBER, &[], &confirm);
+    dm_holding(&fake, MEMBER, "Deletion request #1 is confirmed", 10).await;
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'confirmed'")
+            .await,
+        1
+    );
+
+    // Cancelling it is a change the member sees: its receipt is a DM too.
+    let (_, cancelled) = run(&fake, MEMBER, &[], "cancel", json!([])).await;
+    assert!(cancelled.contains("Cancelled"), "{cancelled}");
+    dm_holding(&fake, MEMBER, "Cancelled", 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dm_told_to_wait_is_sent_after_the_wait() {
+    let (fake, _dir, _bot) = connected().await;
+    let dms = format!("POST /channels/{}/messages", MEMBER + 1);
+    fake.fail_next(
+        &dms,
+        1,
+        429,
+        json!({"message": "You are being rate limited.", "retry_after": 3.0, "global": false}),
+    );
+    run(&fake, MEMBER, &[], "optout", json!([])).await;
+    let tries = fake
+        .wait("the DM to be tried again", 20, |f| {
+            let calls = f.calls_to(&dms);
+            (calls.len() >= 2).then_some(calls)
+        })
+        .await;
+    let waited = tries[1].at - tries[0].at;
+    assert!(
+        waited >= Duration::from_secs(3),
+        "tried again after {waited:?}"
+    );
+    assert!(
+        tries[1].body["content"]
+            .as_str()
+            .unwrap()
+            .contains("opt-out request #1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn officer_commands_from_another_guild_are_refused() {
+    let (fake, _dir, bot) = connected().await;
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    let i = fake.command_in(
+        0,
+        1_234_567_890_123_456_789,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "requests",
+        json!([]),
+    );
+    let answer = fake.answer(&i).await;
+    assert!(
+        answer.text.contains("only in the community's own server"),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains("deletion"), "{}", answer.text);
+    let i = fake.command_in(
+        0,
+        1_234_567_890_123_456_789,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "report",
+        json!([{"name": "month", "type": 3, "value": "2025-09"}]),
+    );
+    assert!(fake.answer(&i).await.text.contains("own server"));
+    drop(bot);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn months_out_of_range_are_input_errors_and_overdue_is_said() {
+    let (fake, _dir, bot) = connected().await;
+    for month in ["9999-12", "0000-01", "1969-12"] {
+        let (_, text) = run(
+            &fake,
+            OFFICER,
+            &[OFFICER_ROLE],
+            "report",
+            json!([{"name": "month", "type": 3, "value": month}]),
+        )
+        .await;
+        assert!(
+            text.contains("outside the months a report can cover"),
+            "{month}: {text}"
+        );
+        assert!(!text.contains("reference"), "{month}: {text}");
+    }
+    // A confirmed deletion due 14 hours ago.
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    run(&fake, MEMBER, &[], "confirm", json!([])).await;
+    let due = (chrono::Utc::now() - chrono::Duration::hours(14)).to_rfc3339();
+    sqlx::query("UPDATE requests SET due_at = ? WHERE id = 1")
+        .bind(due)
+        .execute(&bot.db().await)
+        .await
+        .unwrap();
+    let (_, listed) = run(&fake, OFFICER, &[OFFICER_ROLE], "requests", json!([])).await;
+    assert!(listed.contains("1 day overdue"), "{listed}");
+    assert!(!listed.contains("0 days left"), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_the_bot_sends_can_ping_anyone() {
+    let (fake, _dir, _bot) = connected().await;
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "note",
+        json!([{"name": "request_id", "type": 4, "value": 1},
+               {"name": "text", "type": 3, "value": "asked by <@900000000000000002> @everyone"}]),
+    )
+    .await;
+    let (_, shown) = run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "requests",
+        json!([{"name": "request_id", "type": 4, "value": 1}]),
+    )
+    .await;
+    assert!(shown.contains("@everyone"), "{shown}");
+    run(&fake, MEMBER, &[], "optout", json!([])).await;
+    dm_holding(&fake, MEMBER, "opt-out request", 10).await;
+    let mut sent = 0;
+    for c in fake.calls() {
+        let to_members = (c.method == "POST" || c.method == "PATCH")
+            && (c.path.starts_with("/webhooks/") || c.path.starts_with("/channels/"));
+        if to_members && c.body.get("content").is_some() {
+            sent += 1;
+            assert_eq!(
+                c.body["allowed_mentions"]["parse"],
+                json!([]),
+                "{} {} could ping: {}",
+                c.method,
+                c.path,
+                c.body
+            );
+        }
+    }
+    assert!(sent >= 4, "{sent} messages checked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_and_malformed_buttons_are_refused_in_words() {
+    let (fake, _dir, bot) = connected().await;
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    for custom_id in [
+        format!("dsr:del:c:1:{MEMBER}:{}", chrono::Utc::now().timestamp()),
+        format!("dsr:del:c:99999999999999999999:{MEMBER}:1:0011223344556677"),
+        "dsr:del:c:1".to_owned(),
+        "dsr:del:zz".to_owned(),
+    ] {
+        let press = fake.press(0, MEMBER, &[], &custom_id);
+        let answer = fake.answer(&press).await;
+        assert!(
+            answer.text.contains("no longer valid"),
+            "{custom_id}: {}",
+            answer.text
+        );
+    }
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM requests WHERE state = 'confirmed'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interaction_already_acknowledged_is_let_go_quietly() {
+    let (fake, dir, bot) = connected().await;
+    let (i, _) = run(&fake, MEMBER, &[], "optout", json!([])).await;
+    let logs = bot.stop();
+    assert!(!logs.contains("ERROR"), "{logs}");
+    // After a restart Discord delivers it again; its callback is refused with 40060.
+    let identified = fake.identifies().len();
+    let bot = Bot::start(&fake, dir.path(), &[]);
+    fake.wait("the restarted bot to connect", 30, |f| {
+        (f.identifies().len() > identified).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let callback = format!("POST /interactions/{}/", i.id);
+    fake.fail_next(
+        &callback,
+        1,
+        400,
+        json!({"message": "Interaction has already been acknowledged.", "code": 40060}),
+    );
+    fake.redeliver(0, &i);
+    fake.wait("the second callback", 10, |f| {
+        (f.calls_to(&callback).len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let logs = bot.stop();
+    assert!(!logs.contains("ERROR"), "{logs}");
+    assert!(
+        bodies_with(&fake, "POST /webhooks/", "Sorry, something went wrong").is_empty(),
+        "no apology"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_id_or_token_reaches_the_logs_at_trace() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = Bot::start(&fake, dir.path(), &[("RUST_LOG", "trace")]);
+    fake.wait_ready(0).await;
+    fake.wait("command registration", 30, |f| {
+        (!f.calls_to("PUT /applications/").is_empty()).then_some(())
+    })
+    .await;
+    let (i, _) = run(&fake, MEMBER, &[], "optout", json!([])).await;
+    dm_holding(&fake, MEMBER, "opt-out request", 10).await;
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    run(&fake, MEMBER, &[], "confirm", json!([])).await;
+    run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "complete",
+        json!([{"name": "request_id", "type": 4, "value": 2}]),
+    )
+    .await;
+    dm_holding(&fake, MEMBER, "is done", 10).await;
+    let logs = bot.stop();
+    assert!(
+        logs.len() > 1_000,
+        "the logs were written: {} bytes",
+        logs.len()
+    );
+    for needle in [
+        MEMBER.to_string(),
+        OFFICER.to_string(),
+        (MEMBER + 1).to_string(),
+        i.token.clone(),
+        TOKEN.to_owned(),
+        TOKEN.split('.').next().unwrap().to_owned(),
+    ] {
+        assert!(!logs.contains(&needle), "{needle} is in the logs");
+    }
 }

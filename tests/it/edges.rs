@@ -9,9 +9,10 @@ use common::{TestApp, at, console, output, printed, run_bin};
 use dsr_bot::{
     domain::{Channel, EmailAddress, RequestKind},
     email::Mailer,
+    email::intake::ingest_raw,
     error::ServiceError,
     services::{Call, Origin},
-    workers::{inbox::ingest_raw, outbox::OutboxWorker},
+    workers::outbox::OutboxWorker,
 };
 
 fn user_error<T: std::fmt::Debug>(r: Result<T, ServiceError>) -> String {

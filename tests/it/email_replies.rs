@@ -8,8 +8,8 @@ use common::{TestApp, console};
 use dsr_bot::services::Origin;
 use dsr_bot::{
     domain::{Channel, EmailAddress, RequestKind},
+    email::intake::ingest_raw,
     services::Disposition,
-    workers::inbox::ingest_raw,
 };
 
 const ALICE: &str = "alice@example.net";

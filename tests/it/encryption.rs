@@ -247,25 +247,10 @@ fn dsr_bot(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn dsr_bot_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::output(
+        common::bin(dir).args(args).envs(env.iter().copied()),
+        stdin.as_bytes(),
+    )
 }
 
 /// Rows per table, read on a connection closed before this returns (with the key beside the

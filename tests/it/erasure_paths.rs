@@ -15,8 +15,9 @@ use common::{SmtpServer, TestApp, console, free_port};
 use dsr_bot::{
     domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
     email::Mailer,
+    email::intake::ingest_raw,
     services::{Call, Disposition, Origin, import},
-    workers::{inbox::ingest_raw, outbox::OutboxWorker},
+    workers::outbox::OutboxWorker,
 };
 
 /// Every byte of every file under `dir`.
@@ -347,7 +348,7 @@ async fn earlier_mail_files_of_the_folder_transport_are_removed_and_the_last_one
 
 #[tokio::test]
 async fn an_erased_persons_mail_in_a_maildir_is_removed_by_the_next_maildir_run() {
-    use dsr_bot::workers::inbox::ingest_maildir;
+    use dsr_bot::email::intake::ingest_maildir;
     let w = World::new().await;
     let maildir = w.app.dir.path().join("Maildir");
     std::fs::create_dir_all(maildir.join("new")).unwrap();

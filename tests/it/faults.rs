@@ -14,11 +14,9 @@ use std::{
 use common::{SmtpServer, free_port, header};
 use dsr_bot::services::Origin;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dsr-bot"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error");
+fn bin(dir: &std::path::Path) -> Command {
+    let mut c = common::bin(dir);
+    c.env("RUST_LOG", "error");
     c
 }
 
@@ -34,7 +32,7 @@ async fn a_kill_mid_rush_and_mid_flush_loses_nothing_acknowledged_and_doubles_no
     let db = dir.path().join("rush.db");
 
     // Rush, then SIGKILL once a few hundred requests were acknowledged.
-    let mut rush = bin()
+    let mut rush = bin(dir.path())
         .current_dir(dir.path())
         .args([
             "bench",
@@ -114,7 +112,7 @@ async fn a_kill_mid_rush_and_mid_flush_loses_nothing_acknowledged_and_doubles_no
     // Flush to a real SMTP server, SIGKILL part-way, flush again once the lease runs out.
     let smtp = SmtpServer::start(free_port(), &dir.path().join("maildir"));
     let flush = || {
-        let mut c = bin();
+        let mut c = bin(dir.path());
         c.current_dir(dir.path())
             .args(["mail", "flush"])
             .env("DATABASE_PATH", &db)

@@ -8,10 +8,10 @@ use dsr_bot::{
     config::ImapTarget,
     console::answer_line,
     domain::{Channel, EmailAddress},
-    email::Mailer,
+    email::{Mailer, intake::ingest_raw},
     services::Origin,
     workers::{
-        inbox::{DONE_KEYWORD, HELD_KEYWORD, ImapPoller, ingest_raw},
+        imap::{DONE_KEYWORD, HELD_KEYWORD, ImapPoller},
         outbox::OutboxWorker,
     },
 };

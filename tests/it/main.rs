@@ -24,4 +24,5 @@ mod report_layout;
 mod reports;
 mod requests;
 mod settings;
+mod shutdown;
 mod trust;

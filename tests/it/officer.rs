@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use common::{TestApp, at, console};
+use dsr_bot::email::intake::ingest_raw;
 use dsr_bot::{
     clock::ManualClock,
     config::Config,
@@ -15,10 +16,7 @@ use dsr_bot::{
     reports::render::Format,
     services::{Call, Origin, Services},
     startup::App,
-    workers::{
-        inbox::ingest_raw,
-        schedule::{Channels, NoPoster, Poster, Scheduler},
-    },
+    workers::schedule::{Channels, NoPoster, Poster, Scheduler},
 };
 
 const ALICE: &str = "alice@example.net";

@@ -11,8 +11,8 @@ use std::{collections::BTreeMap, path::Path};
 use common::{TestApp, console};
 use dsr_bot::{
     domain::{Channel, EmailAddress, RequestKind},
+    email::intake::ingest_raw,
     services::{Disposition, Origin},
-    workers::inbox::ingest_raw,
 };
 
 const PERSON: &str = "robin.reply@example.net";

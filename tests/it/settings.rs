@@ -1,8 +1,6 @@
 //! Every setting, fed values at and beyond its range: start-up refuses a bad one in one line
 //! naming the key, and no value of any key panics the process.
 
-use std::process::Command;
-
 const LONG: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 const NOT_HEX: &str = "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz";
 
@@ -104,14 +102,7 @@ const BAD: &[(&str, &[&str])] = &[
 ];
 
 fn run(dir: &std::path::Path, key: &str, value: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dsr-bot"))
-        .arg("migrate")
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(key, value)
-        .output()
-        .unwrap()
+    crate::common::run_bin(dir, &["migrate"], &[(key, value)])
 }
 
 #[test]

@@ -8,8 +8,8 @@ use chrono::Duration;
 use common::{TestApp, at, console};
 use dsr_bot::{
     domain::{Channel, EmailAddress, RequestKind},
+    email::intake::ingest_raw,
     services::{Disposition, Origin, import},
-    workers::inbox::ingest_raw,
 };
 
 const CH: Channel = Channel::Console;

@@ -61,6 +61,8 @@ struct State {
     closed_dms: HashSet<u64>,
     /// Route prefix (`POST /interactions`) -> how many calls still get a 429.
     limited: HashMap<String, u32>,
+    /// Route prefix -> how many calls still get this status and body.
+    failing: Vec<(String, u32, u16, Value)>,
     /// Interactions pushed, by id: when.
     pushed: HashMap<u64, Instant>,
     next_id: u64,
@@ -138,6 +140,16 @@ impl FakeDiscord {
             .unwrap()
             .limited
             .insert(route.to_owned(), n);
+    }
+
+    /// The next `n` calls whose "METHOD /path" starts with `route` are answered `status` with
+    /// `body` (a 500, a 401 with Discord's 50027, a 429 with a long `retry_after`, 40060).
+    pub fn fail_next(&self, route: &str, n: u32, status: u16, body: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .failing
+            .push((route.to_owned(), n, status, body));
     }
 
     pub fn recommend_shards(&self, n: u32) {
@@ -232,8 +244,21 @@ impl FakeDiscord {
         name: &str,
         options: Value,
     ) -> Interaction {
+        self.command_in(shard, GUILD_ID, user, roles, name, options)
+    }
+
+    /// As [`Self::command`], from the guild `guild`.
+    pub fn command_in(
+        &self,
+        shard: u32,
+        guild: u64,
+        user: u64,
+        roles: &[u64],
+        name: &str,
+        options: Value,
+    ) -> Interaction {
         let id = self.next_id();
-        let payload = self.interaction_payload(
+        let mut payload = self.interaction_payload(
             id,
             user,
             roles,
@@ -242,10 +267,12 @@ impl FakeDiscord {
                 "name": name,
                 "type": 1,
                 "options": options,
-                "guild_id": GUILD_ID.to_string(),
+                "guild_id": guild.to_string(),
             }),
             2,
         );
+        payload["guild_id"] = json!(guild.to_string());
+        payload["channel"]["guild_id"] = json!(guild.to_string());
         self.push(shard, id, payload)
     }
 
@@ -404,6 +431,15 @@ impl FakeDiscord {
                     StatusCode::UNAUTHORIZED,
                     json!({"message": "401: Unauthorized", "code": 0}),
                 );
+            }
+            if let Some((_, n, status, body)) = s
+                .failing
+                .iter_mut()
+                .find(|(p, n, _, _)| route.starts_with(p.as_str()) && *n > 0)
+            {
+                *n -= 1;
+                let (status, body) = (*status, body.clone());
+                return reply(StatusCode::from_u16(status).unwrap(), body);
             }
             if let Some((prefix, n)) = s
                 .limited
