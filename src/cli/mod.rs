@@ -61,8 +61,8 @@ pub enum Cmd {
     /// The monthly summary for privacy officers (default: the last complete month).
     Report {
         /// YYYY-MM, a month in REPORT_TIMEZONE.
-        #[arg(long, value_parser = parse_month)]
-        month: Option<crate::reports::Month>,
+        #[arg(long)]
+        month: Option<String>,
         #[arg(long, value_enum, default_value_t = crate::reports::render::Format::Md)]
         format: crate::reports::render::Format,
         /// Write to this file instead of standard output.
@@ -206,10 +206,6 @@ pub enum MailCmd {
 pub enum Format {
     Table,
     Json,
-}
-
-fn parse_month(s: &str) -> Result<crate::reports::Month, String> {
-    s.parse()
 }
 
 fn parse_state(s: &str) -> Result<RequestState, String> {
@@ -427,6 +423,10 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         }
         Cmd::IngestMail { maildir } => mail::ingest(&app, maildir).await?,
         Cmd::Report { month, format, out } => {
+            let month = month
+                .map(|m| app.services.reports().parse_month(&m))
+                .transpose()
+                .map_err(|e| Failure::User(e.0))?;
             let report = app.services.reports().month(month).await?;
             let text = app.services.reports().render(&report, format)?;
             match out {

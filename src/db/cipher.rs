@@ -6,14 +6,17 @@
 //! beside the database that is made, owner-only, when the database is created.
 
 use std::{
-    io::{Read, Write},
+    io::Read,
     path::{Path, PathBuf},
 };
 
 use anyhow::Context;
-use rand::RngCore;
 
-use crate::config::{Config, DatabaseKey};
+pub use super::keyfile::{
+    Key, KeyFileRefused, key, key_file_beside, pending_key_file, read_key_file, source,
+    write_key_file,
+};
+pub use super::keylock::{KeyChangeRunning, KeyLock, lock_exclusive, lock_file, lock_shared};
 
 /// Initialises libcrypto without its exit-time cleanup, once, before SQLCipher first uses it.
 ///
@@ -56,38 +59,6 @@ pub const HMAC: &str = "HMAC_SHA256";
 /// What every SQLite database file starts with; an encrypted one starts with random bytes.
 const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// A database key. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Key([u8; 32]);
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Key(..)")
-    }
-}
-
-impl Key {
-    pub fn random() -> Key {
-        let mut k = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut k);
-        Key(k)
-    }
-
-    fn from_hex(text: &str) -> Option<Key> {
-        let bytes = hex::decode(text.trim()).ok()?;
-        Some(Key(bytes.try_into().ok()?))
-    }
-
-    pub fn hex(&self) -> String {
-        hex::encode(self.0)
-    }
-
-    /// The value of `PRAGMA key` (and of `ATTACH ... KEY`): a raw key, used as it is.
-    pub fn pragma(&self) -> String {
-        format!("\"x'{}'\"", self.hex())
-    }
-}
-
 /// What the file at a database path holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileState {
@@ -114,209 +85,15 @@ pub fn file_state(path: &Path) -> std::io::Result<FileState> {
     })
 }
 
-/// The key file beside `database`: `dsr-bot.db` -> `dsr-bot.key`.
-pub fn key_file_beside(database: &Path) -> PathBuf {
-    database.with_extension("key")
-}
-
-/// Where the key is read from, as the operator knows it.
-pub fn source(config: &Config) -> String {
-    match &config.database_key {
-        DatabaseKey::Given(_) => "DATABASE_KEY".into(),
-        DatabaseKey::File(p) => format!("DATABASE_KEY_FILE ({})", p.display()),
-        DatabaseKey::Beside => format!(
-            "the key file {}",
-            key_file_beside(&config.database_path).display()
-        ),
-        DatabaseKey::Plain => "nowhere (unencrypted)".into(),
-    }
-}
-
-/// The database's key (`None`: unencrypted, for the benchmark only). With neither
-/// `DATABASE_KEY` nor `DATABASE_KEY_FILE` set, the key file beside the database is read, or
-/// made when `may_create` (the database is new).
-pub fn key(config: &Config, may_create: bool) -> anyhow::Result<Option<Key>> {
-    init_crypto();
-    match config.database_key {
-        DatabaseKey::Plain => Ok(None),
-        _ => key_from(config, may_create).map(Some),
-    }
-}
-
-fn key_from(config: &Config, may_create: bool) -> anyhow::Result<Key> {
-    match &config.database_key {
-        DatabaseKey::Plain => anyhow::bail!("no key: the database is unencrypted"),
-        DatabaseKey::Given(k) => {
-            Ok(Key(k.0.clone().try_into().map_err(|_| {
-                anyhow::anyhow!("DATABASE_KEY must be 32 bytes")
-            })?))
-        }
-        DatabaseKey::File(path) => read_key_file(path, "DATABASE_KEY_FILE"),
-        DatabaseKey::Beside => {
-            settle_pending_key(&config.database_path)?;
-            let path = key_file_beside(&config.database_path);
-            if path.exists() || !may_create {
-                return read_key_file(&path, "the key file beside the database").with_context(
-                    || {
-                        "set DATABASE_KEY or DATABASE_KEY_FILE if the key is kept elsewhere"
-                            .to_owned()
-                    },
-                );
-            }
-            let key = Key::random();
-            match write_key_file(&path, &key) {
-                // Another process starting on the same new database made it first: its key.
-                Err(e) if already_exists(&e) => {
-                    return read_key_file(&path, "the key file beside the database");
-                }
-                written => written?,
-            }
-            tracing::warn!(
-                file = %path.display(),
-                "made a new database key; keep a copy of it somewhere safe: without it the database cannot be read"
-            );
-            if git_may_commit(&path) {
-                tracing::warn!(
-                    file = %path.display(),
-                    "the new key file is inside a git work tree and not ignored: add it to .gitignore before anyone commits it"
-                );
-            }
-            Ok(key)
-        }
-    }
-}
-
-pub fn read_key_file(path: &Path, what: &str) -> anyhow::Result<Key> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {what} {}", path.display()))?;
-    let key = Key::from_hex(&text).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{what} {} does not hold a key (64 hex digits; `openssl rand -hex 32` makes one)",
-            path.display()
-        )
-    })?;
-    refuse_exposed(path, what)?;
-    Ok(key)
-}
-
-/// A key file the bot will not use, and what to do about it. Shown in one line, exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct KeyFileRefused(pub String);
-
-/// Refuses a key file that group or others can read, or that git tracks: either way the key
-/// is no longer a secret of the owner's.
-fn refuse_exposed(path: &Path, what: &str) -> anyhow::Result<()> {
-    let shown = path.display();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading {what} {shown}"))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(KeyFileRefused(format!(
-                "{what} {shown} can be read by others (mode {:o}): make it owner-only with `chmod 600 {shown}`; if \
-                 someone else may have read it, change the key with `dsr-bot db rekey` afterwards",
-                mode & 0o777
-            ))
-            .into());
-        }
-    }
-    if git_tracks(path) {
-        return Err(KeyFileRefused(format!(
-            "{what} {shown} is tracked by git, so everyone with the repository has the key: run `git rm --cached \
-             {shown}`, ignore it in .gitignore, then change the key with `dsr-bot db rekey`"
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-/// Whether `path` lies in a git work tree that tracks it (false when git is not installed).
-fn git_tracks(path: &Path) -> bool {
-    let Ok(full) = std::path::absolute(path) else {
-        return false;
-    };
-    let Some(folder) = full.parent() else {
-        return false;
-    };
-    if !folder.ancestors().any(|a| a.join(".git").exists()) {
-        return false;
-    }
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(folder)
-        .args(["ls-files", "--error-unmatch", "--"])
-        .arg(full.file_name().unwrap_or_default())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Whether `path` lies in a git work tree that does not ignore it.
-fn git_may_commit(path: &Path) -> bool {
-    let Ok(full) = std::path::absolute(path) else {
-        return false;
-    };
-    let folder = folder_of(&full);
-    if !folder.ancestors().any(|a| a.join(".git").exists()) {
-        return false;
-    }
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(folder)
-        .args(["check-ignore", "-q", "--"])
-        .arg(full.file_name().unwrap_or_default())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.code() == Some(1))
-}
-
-/// SHA-256 of the one key ever published with dsr-bot's source (a key file once tracked in
-/// its repository, now in its history for good). A database that still uses it is refused.
-const PUBLISHED: &str = "76d2fbf23de6f4c342c90f3c00f4a7bcb6003ae5a325d7fc7d5907607bcf90a6";
-
-impl Key {
-    /// Whether this is a key anyone can read in dsr-bot's published history.
-    pub fn is_published(&self) -> bool {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(self.0)) == PUBLISHED
-    }
-}
-
-/// Writes a new key file readable by its owner only; refuses to replace one. The key is
-/// written whole to a temporary file first and linked into place, so another process never
-/// reads a half-written key file.
-pub fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // Made owner-only (0600) by tempfile.
-    let mut tmp = tempfile::NamedTempFile::new_in(folder)
-        .with_context(|| format!("creating the key file {}", path.display()))?;
-    writeln!(tmp, "{}", key.hex())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("creating the key file {}", path.display()))?;
-    sync_folder(folder)?;
-    Ok(())
-}
-
 /// Makes a rename or a new file in `folder` durable.
-fn sync_folder(folder: &Path) -> anyhow::Result<()> {
+pub(super) fn sync_folder(folder: &Path) -> anyhow::Result<()> {
     std::fs::File::open(folder)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing the folder {}", folder.display()))
 }
 
 /// The folder a database or key file is in.
-fn folder_of(path: &Path) -> &Path {
+pub(super) fn folder_of(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
@@ -337,90 +114,6 @@ pub fn failpoint(step: &str) {
     }
 }
 
-/// `<database>.lock`: every process that opens the database holds a shared lock on it for as
-/// long as it runs, and a key change (`db rekey`, `db encrypt`) holds it alone. So no process
-/// opens the database, or settles a key change left half-done, while a key change is live,
-/// and a key change never starts while anyone has the database open.
-pub fn lock_file(database: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.lock", database.display()))
-}
-
-/// A held lock on [`lock_file`]; let go when dropped (or when the process ends, however).
-#[derive(Debug)]
-pub struct KeyLock {
-    _file: std::fs::File,
-}
-
-/// A key change is running on the database: try again when it is done.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "a key change is running on the database {0}: try again once `dsr-bot db rekey` (or `db encrypt`) has finished"
-)]
-pub struct KeyChangeRunning(pub String);
-
-/// Takes the shared lock every process holds while it has the database open. `None` when the
-/// lock file cannot be made here (a folder this user may only read: nothing here can change
-/// the key either).
-pub fn lock_shared(database: &Path) -> anyhow::Result<Option<KeyLock>> {
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(lock_file(database))
-        .or_else(|_| std::fs::File::open(lock_file(database)))
-    {
-        Ok(f) => f,
-        Err(_) => return Ok(None),
-    };
-    if !flock(&file, false)? {
-        return Err(KeyChangeRunning(database.display().to_string()).into());
-    }
-    Ok(Some(KeyLock { _file: file }))
-}
-
-/// Takes the lock alone, for a key change; refused while any other process has the database
-/// open.
-pub fn lock_exclusive(database: &Path) -> anyhow::Result<KeyLock> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(lock_file(database))
-        .with_context(|| format!("opening {}", lock_file(database).display()))?;
-    if !flock(&file, true)? {
-        return Err(InUse.into());
-    }
-    Ok(KeyLock { _file: file })
-}
-
-/// `flock` without waiting: false when another process holds a conflicting lock.
-#[cfg(unix)]
-fn flock(file: &std::fs::File, exclusive: bool) -> anyhow::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let how = if exclusive {
-        libc::LOCK_EX
-    } else {
-        libc::LOCK_SH
-    };
-    // SAFETY: the descriptor is open for the duration of the call.
-    if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.kind() == std::io::ErrorKind::WouldBlock {
-        Ok(false)
-    } else {
-        Err(anyhow::Error::from(e).context("locking the database's lock file"))
-    }
-}
-
-#[cfg(not(unix))]
-fn flock(_: &std::fs::File, _: bool) -> anyhow::Result<bool> {
-    Ok(true)
-}
-
 /// Copies a key change or an encryption left behind when it was stopped mid-way (whole
 /// database copies, under the old key or the new one): removed, since no key change is live
 /// while [`lock_shared`] is held.
@@ -438,13 +131,6 @@ pub fn remove_stale_copies(database: &Path) {
 }
 
 const COPY_PREFIX: &str = ".dsr-bot-encrypting-";
-
-fn already_exists(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::AlreadyExists)
-    })
-}
 
 /// Whether `e` says the file did not open with the key given (SQLITE_NOTADB).
 pub fn is_wrong_key(e: &anyhow::Error) -> bool {
@@ -611,13 +297,6 @@ pub struct Copied {
     pub rows: i64,
 }
 
-impl Key {
-    /// The key as the text rusqlite quotes for `PRAGMA key`: SQLCipher's raw-key form.
-    fn raw(&self) -> String {
-        format!("x'{}'", self.hex())
-    }
-}
-
 fn row_counts(db: &rusqlite::Connection, schema: &str) -> anyhow::Result<Vec<(String, i64)>> {
     let names: Vec<String> = db
         .prepare(&format!(
@@ -662,12 +341,6 @@ pub fn options_with_key_beside(
         sqlx::sqlite::SqliteConnectOptions::new().filename(database),
         &key,
     ))
-}
-
-/// The key file a key change writes before the database moves to the new key, so that an
-/// interruption between the two is finished (or undone) at the next start.
-pub fn pending_key_file(database: &Path) -> PathBuf {
-    database.with_extension("key.new")
 }
 
 /// Whether the database at `path` opens with `key`: `Some(false)` when it does not (a wrong
@@ -745,6 +418,7 @@ pub fn settle_pending_key(database: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn open(path: &Path, key: &Key, hmac: Option<&str>) -> rusqlite::Result<i64> {
         let c = rusqlite::Connection::open(path)?;

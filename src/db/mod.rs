@@ -17,6 +17,8 @@ pub mod events;
 pub mod held;
 pub mod identities;
 pub mod inputs;
+pub mod keyfile;
+pub mod keylock;
 pub mod limits;
 pub mod notes;
 pub mod notices;
