@@ -78,10 +78,11 @@ async fn file(services: &Services, i: usize, print_acks: bool) -> Result<Reply, 
     let (user, kind, email) = call(i);
     let origin = Origin::discord(DiscordId(1_000_000 + user), i as u64);
     let r = services.file_request(&origin, kind, email).await;
-    if print_acks && let Ok(reply) = &r {
+    // A status question files nothing: there is no request to acknowledge.
+    if print_acks && let Ok(Some(id)) = r.as_ref().map(|reply| reply.request_id) {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "ack {}", reply.request_id.unwrap_or_default());
+        let _ = writeln!(out, "ack {id}");
         let _ = out.flush();
     }
     r

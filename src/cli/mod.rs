@@ -46,7 +46,7 @@ pub enum Cmd {
         #[arg(long)]
         user: String,
     },
-    /// List and complete requests (privacy officers).
+    /// Privacy officers' work on requests: list, show, complete, extend, note.
     Requests {
         #[command(subcommand)]
         command: RequestsCmd,
@@ -156,11 +156,20 @@ pub enum DiscordCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum RequestsCmd {
-    /// Requests, oldest due first.
+    /// Requests, oldest due first (status questions are not requests and are not listed).
     List {
         /// Only requests in this state (awaiting_confirmation, confirmed, completed, cancelled, expired).
         #[arg(long, value_parser = parse_state)]
         state: Option<RequestState>,
+        /// Only requests of this kind (opt_out, opt_in, deletion).
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<crate::domain::RequestKind>,
+        /// Only those still to be answered or carried out.
+        #[arg(long, conflicts_with_all = ["closed", "state"])]
+        open: bool,
+        /// Only those that are closed (completed, cancelled, expired).
+        #[arg(long, conflicts_with = "state")]
+        closed: bool,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -210,6 +219,15 @@ pub enum Format {
 
 fn parse_state(s: &str) -> Result<RequestState, String> {
     s.parse()
+}
+
+fn parse_kind(s: &str) -> Result<crate::domain::RequestKind, String> {
+    match s.parse()? {
+        crate::domain::RequestKind::Status => {
+            Err("status questions are not requests; choose opt_out, opt_in or deletion".into())
+        }
+        kind => Ok(kind),
+    }
 }
 
 /// Why the program stopped: a configuration problem (exit 2), something to try again later
@@ -395,8 +413,24 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
             .await?;
         }
         Cmd::Requests {
-            command: RequestsCmd::List { state, format },
-        } => requests::list(&app, state, format).await?,
+            command:
+                RequestsCmd::List {
+                    state,
+                    kind,
+                    open,
+                    closed,
+                    format,
+                },
+        } => {
+            let filter = crate::services::RequestFilter {
+                state,
+                kind,
+                open_only: open,
+                closed_only: closed,
+                limit: None,
+            };
+            requests::list(&app, filter, format).await?
+        }
         Cmd::Requests {
             command: RequestsCmd::Complete { id },
         } => requests::complete(&app, id).await?,

@@ -4,18 +4,14 @@
 use std::io::Write;
 
 use crate::{
-    domain::{Channel, RequestState},
+    domain::Channel,
     services::{Call, ListedRequest, Officer, RequestFilter},
     startup::App,
 };
 
 use super::{Failure, Format};
 
-pub async fn list(app: &App, state: Option<RequestState>, format: Format) -> Result<(), Failure> {
-    let filter = RequestFilter {
-        state,
-        ..RequestFilter::default()
-    };
+pub async fn list(app: &App, filter: RequestFilter, format: Format) -> Result<(), Failure> {
     let mut out = Listing::new(format);
     app.services
         .requests()
@@ -67,22 +63,28 @@ impl Listing {
                         "state",
                         "channel",
                         "received",
-                        "offset (s)",
                         "due",
-                        "days",
+                        "left",
                         "email",
+                        "to the deadline",
                     ])?;
                 }
+                let due = r.due_at.as_deref().map_or("-", |d| &d[..10]);
+                let left = match r.days_left {
+                    Some(d) if d > 0 => format!("{d} d"),
+                    Some(d) => format!("{} d late", -d),
+                    None => "answered".to_owned(),
+                };
                 self.line(&[
                     &r.id.to_string(),
                     r.kind.as_str(),
                     r.state.as_str(),
                     r.channel.as_str(),
                     &r.received_at,
-                    &r.deadline_offset_seconds.to_string(),
-                    &r.due_at,
-                    &r.days_left.to_string(),
+                    due,
+                    &left,
                     if r.email_verified { "verified" } else { "-" },
+                    &r.deadline_offset,
                 ])?;
             }
         }
@@ -93,7 +95,7 @@ impl Listing {
     fn line(&mut self, c: &[&str; 9]) -> std::io::Result<()> {
         writeln!(
             self.out,
-            "{:>5}  {:<9} {:<22} {:<8} {:<20} {:>13}  {:<20} {:>5}  {}",
+            "{:>5}  {:<9} {:<22} {:<8} {:<20}  {:<10} {:>10}  {:<8}  {}",
             c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
         )
     }

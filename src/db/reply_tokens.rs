@@ -11,6 +11,9 @@ pub struct ReplyToken {
     pub request_id: i64,
     pub email: String,
     pub expires_at: DateTime<Utc>,
+    /// The mail listed the person's requests (the status answer): a yes or a no to it is
+    /// about the one of them that can take it.
+    pub lists: bool,
 }
 
 pub fn hash(token: &str) -> String {
@@ -21,26 +24,36 @@ pub fn insert(
     db: &Connection,
     token: &str,
     request_id: i64,
+    lists: bool,
     email: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     db.prepare_cached(
-        "INSERT INTO reply_tokens (token_hash, request_id, email, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO reply_tokens (token_hash, request_id, lists, email, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
     )?
-    .execute(params![hash(token), request_id, email, At(now), At(expires_at)])?;
+    .execute(params![
+        hash(token),
+        request_id,
+        lists,
+        email,
+        At(now),
+        At(expires_at)
+    ])?;
     Ok(())
 }
 
 pub fn find(db: &Connection, token: &str) -> rusqlite::Result<Option<ReplyToken>> {
     db.prepare_cached(
-        "SELECT request_id, email, expires_at FROM reply_tokens WHERE token_hash = ?",
+        "SELECT request_id, email, expires_at, lists FROM reply_tokens WHERE token_hash = ?",
     )?
     .query_row([hash(token)], |r| {
         Ok(ReplyToken {
             request_id: r.get(0)?,
             email: r.get(1)?,
             expires_at: r.get::<_, At>(2)?.0,
+            lists: r.get(3)?,
         })
     })
     .optional()

@@ -284,37 +284,51 @@ pub fn awaiting_since_before(
 /// Which requests a listing shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Filter {
-    /// Only this state; with `None`, every state (or every open one, with `open_only`).
+    /// Only this state; with `None`, every state (or every open or every closed one).
     pub state: Option<RequestState>,
     pub open_only: bool,
+    pub closed_only: bool,
+    /// Only this kind. Status questions (recorded as requests by earlier versions) are never
+    /// listed: they are questions, not requests.
+    pub kind: Option<RequestKind>,
     /// At most this many rows.
     pub limit: Option<u32>,
 }
 
 impl Filter {
     fn states(&self) -> Vec<RequestState> {
-        match (self.state, self.open_only) {
-            (Some(s), _) => vec![s],
-            (None, true) => RequestState::ALL
+        match (self.state, self.open_only, self.closed_only) {
+            (Some(s), _, _) => vec![s],
+            (None, true, false) => RequestState::ALL
                 .iter()
                 .copied()
                 .filter(|s| s.is_open())
                 .collect(),
-            (None, false) => RequestState::ALL.to_vec(),
+            (None, false, true) => RequestState::ALL
+                .iter()
+                .copied()
+                .filter(|s| !s.is_open())
+                .collect(),
+            (None, _, _) => RequestState::ALL.to_vec(),
         }
     }
 
+    /// The WHERE clause: words from the typed enums only, never input.
     fn sql(&self) -> String {
+        let mut clauses = vec![match self.kind {
+            Some(k) => format!("r.kind = '{}'", k.as_str()),
+            None => "r.kind != 'status'".to_owned(),
+        }];
         let states = self.states();
-        if states.len() == RequestState::ALL.len() {
-            return "1".to_owned();
+        if states.len() != RequestState::ALL.len() {
+            let states = states
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            clauses.push(format!("r.state IN ({states})"));
         }
-        let states = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("r.state IN ({states})")
+        clauses.join(" AND ")
     }
 }
 

@@ -178,6 +178,7 @@ impl Adapter {
             state,
             open_only: state.is_none(),
             limit: Some(PAGE),
+            ..RequestFilter::default()
         };
         let requests = self.services.requests();
         let total = requests.count(officer, filter).await?;
@@ -188,14 +189,17 @@ impl Adapter {
         let sink = lines.clone();
         requests
             .list(officer, filter, move |r| {
-                let line = format!(
-                    "#{} {} – {} – due {} ({})\n",
-                    r.id,
-                    r.kind.label(),
-                    r.state.label(),
-                    &r.due_at[..10],
-                    r.due_in_words()
-                );
+                let line = match &r.due_at {
+                    Some(due) => format!(
+                        "#{} {} – {} – due {} ({})\n",
+                        r.id,
+                        r.kind.label(),
+                        r.state.label(),
+                        &due[..10],
+                        r.due_in_words()
+                    ),
+                    None => format!("#{} {} – {}\n", r.id, r.kind.label(), r.state.label()),
+                };
                 sink.lock().expect("not poisoned").push(line);
                 Ok(())
             })

@@ -99,6 +99,8 @@ pub struct MailContext {
     pub received: String,
     pub offset: String,
     pub due: String,
+    /// The request is answered (a confirmed choice, or closed): it has no "answer by" date.
+    pub answered: bool,
     pub retention_opted_in: String,
     pub retention_opted_out: String,
     pub code: Option<String>,
@@ -363,6 +365,8 @@ impl MailContext {
                 if set & 4 == 0 {
                     c.expires = None;
                 }
+                all.push(c.clone());
+                c.answered = !c.answered;
                 all.push(c);
             }
         }
@@ -382,6 +386,7 @@ impl MailContext {
             received: "2026-11-20 19:59 UTC".into(),
             offset: "3 days 4 hours before the deadline".into(),
             due: "2026-12-20 19:59 UTC".into(),
+            answered: false,
             retention_opted_in: "up to 5 years".into(),
             retention_opted_out: "30 days".into(),
             code: Some("012345".into()),
@@ -419,6 +424,7 @@ mod tests {
             received: "2025-09-25 19:59 UTC".into(),
             offset: "3 days 4 hours before the deadline".into(),
             due: "2025-10-25 19:59 UTC".into(),
+            answered: false,
             retention_opted_in: "up to 5 years".into(),
             retention_opted_out: "30 days".into(),
             code: Some("012345".into()),

@@ -6,7 +6,11 @@ use plotters::prelude::*;
 use super::MonthFigures;
 
 /// Height of the band above the plot that holds the legend, so it never covers a bar.
-const LEGEND_BAND: u32 = 34;
+const LEGEND_BAND: u32 = 40;
+/// Text size asked of plotters (it writes 0.8 of it in the SVG's units). The chart is drawn
+/// 720 wide; the report shows it at most that wide and never narrower than 560 px (a phone
+/// scrolls it sideways), so its text is never under 11 px, where it shrank to about 5.
+pub const TEXT: u32 = 18;
 
 pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
     let blue = RGBColor(0x2b, 0x6c, 0xb0);
@@ -36,12 +40,13 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
         let top = ((most as f64 * 1.1).ceil() as i64).max(most + 1).max(1);
         let mut chart = ChartBuilder::on(&plot)
             .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(48)
-            .right_y_label_area_size(48)
+            .x_label_area_size(40)
+            .y_label_area_size(76)
+            .right_y_label_area_size(60)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0i64..top)
             .map_err(draw_err)?
-            .set_secondary_coord(-0.5f64..(n as f64 - 0.5), 0f64..100f64);
+            // Headroom above 100 %, so a month with only opt-outs does not sit on the border.
+            .set_secondary_coord(-0.5f64..(n as f64 - 0.5), 0f64..110f64);
         let label = |x: &f64| {
             let i = x.round() as usize;
             if (x - x.round()).abs() < 1e-6 {
@@ -50,19 +55,32 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
                 String::new()
             }
         };
+        let text = ("sans-serif", TEXT).into_font();
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(months.len().clamp(1, 12))
+            .label_style(text.clone())
+            .axis_desc_style(text.clone())
+            .light_line_style(WHITE)
+            .x_labels(months.len().clamp(1, 6))
             .x_label_formatter(&label)
             .y_labels((top as usize + 1).min(10))
-            .y_label_formatter(&|v: &i64| v.to_string())
+            .y_label_formatter(&|v: &i64| super::render::thousands(*v))
             .y_desc("requests")
             .draw()
             .map_err(draw_err)?;
         chart
             .configure_secondary_axes()
-            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
+            .label_style(text.clone())
+            .axis_desc_style(text)
+            .y_labels(6)
+            .y_label_formatter(&|v: &f64| {
+                if *v <= 100.0 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .y_desc("opt-out rate %")
             .draw()
             .map_err(draw_err)?;
@@ -87,7 +105,7 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
             .draw_secondary_series(LineSeries::new(rate.clone(), red.stroke_width(2)))
             .map_err(draw_err)?;
         chart
-            .draw_secondary_series(rate.into_iter().map(|p| Circle::new(p, 3, red.filled())))
+            .draw_secondary_series(rate.into_iter().map(|p| Circle::new(p, 4, red.filled())))
             .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
@@ -112,18 +130,18 @@ fn draw_legend<DB: DrawingBackend>(
             .map_err(draw_err)?;
         } else {
             area.draw(&Rectangle::new(
-                [(x, y - 6), (x + 14, y + 6)],
+                [(x, y - 8), (x + 16, y + 8)],
                 colour.filled(),
             ))
             .map_err(draw_err)?;
         }
         area.draw(&Text::new(
             label.to_string(),
-            (x + 20, y - 7),
-            ("sans-serif", 14).into_font(),
+            (x + 22, y - 10),
+            ("sans-serif", TEXT).into_font(),
         ))
         .map_err(draw_err)?;
-        x += 40 + 8 * label.len() as i32;
+        x += 40 + 9 * label.len() as i32;
     }
     Ok(())
 }

@@ -63,6 +63,11 @@ pub struct Report {
     #[serde(flatten)]
     pub figures: MonthFigures,
     pub timezone: String,
+    /// Who the report is of (`ORGANISATION_NAME`), and when it was made, as people read it.
+    pub organisation: String,
+    pub generated: String,
+    /// The month is still in progress: its figures are so far, not final.
+    pub so_far: bool,
     /// The same figures for each earlier month with requests, oldest first.
     pub trend: Vec<MonthFigures>,
 }
@@ -98,6 +103,9 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
     Ok(Report {
         figures: last,
         timezone: tz.name().to_owned(),
+        organisation: String::new(),
+        generated: String::new(),
+        so_far: false,
         trend: figures,
     })
 }

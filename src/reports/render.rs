@@ -15,52 +15,73 @@ pub enum Format {
     Json,
 }
 
-/// Figures as people read them.
+/// Figures as people read them: counts with thousands separators, shares as percentages.
 #[derive(Serialize)]
 struct Shown {
     month: String,
-    opt_outs: i64,
-    opt_ins: i64,
-    deletions: i64,
+    opt_outs: String,
+    opt_ins: String,
+    deletions: String,
     rate: String,
-    standing_opted_out: i64,
-    standing_opted_in: i64,
-    before_deadline: i64,
-    after_deadline: i64,
-    deletions_completed: i64,
+    standing_opted_out: String,
+    standing_opted_in: String,
+    before_deadline: String,
+    after_deadline: String,
+    deletions_completed: String,
     median: String,
-    overdue: i64,
-    extended: i64,
+    overdue: String,
+    extended: String,
     community: String,
     no_decision: String,
     no_decision_share: String,
 }
 
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn shown(f: &MonthFigures) -> Shown {
+    let n = |v: i64| thousands(v);
+    let pct = |r: f64| format!("{:.1}%", r * 100.0);
     Shown {
         month: f.month.clone(),
-        opt_outs: f.opt_outs,
-        opt_ins: f.opt_ins,
-        deletions: f.deletions,
-        rate: f
-            .opt_out_rate
-            .map_or("–".into(), |r| format!("{:.1}%", r * 100.0)),
-        standing_opted_out: f.standing_opted_out,
-        standing_opted_in: f.standing_opted_in,
-        before_deadline: f.before_deadline,
-        after_deadline: f.after_deadline,
-        deletions_completed: f.deletions_completed,
+        opt_outs: n(f.opt_outs),
+        opt_ins: n(f.opt_ins),
+        deletions: n(f.deletions),
+        rate: f.opt_out_rate.map_or("–".into(), pct),
+        standing_opted_out: n(f.standing_opted_out),
+        standing_opted_in: n(f.standing_opted_in),
+        before_deadline: n(f.before_deadline),
+        after_deadline: n(f.after_deadline),
+        deletions_completed: n(f.deletions_completed),
         median: f
             .median_days_to_complete
             .map_or("–".into(), |d| format!("{d:.1}")),
-        overdue: f.overdue_at_month_end,
-        extended: f.extended,
-        community: f.community_size.map_or("–".into(), |n| n.to_string()),
-        no_decision: f.no_decision.map_or("–".into(), |n| n.to_string()),
-        no_decision_share: f
-            .no_decision_share
-            .map_or("–".into(), |r| format!("{:.1}%", r * 100.0)),
+        overdue: n(f.overdue_at_month_end),
+        extended: n(f.extended),
+        community: f.community_size.map_or("–".into(), thousands),
+        no_decision: f.no_decision.map_or("–".into(), n),
+        no_decision_share: f.no_decision_share.map_or("–".into(), pct),
     }
+}
+
+/// Whether nothing at all happened in the report's months: no chart is drawn then.
+fn empty(report: &Report) -> bool {
+    std::iter::once(&report.figures)
+        .chain(&report.trend)
+        .all(|f| f.opt_outs + f.opt_ins + f.deletions + f.deletions_completed == 0)
 }
 
 pub fn render(
@@ -73,6 +94,14 @@ pub fn render(
         Format::Json => Ok(serde_json::to_string_pretty(report)? + "\n"),
         Format::Csv => csv(report),
         Format::Md | Format::Html => with_template(report, format, policy, templates)
+            .map(|text| {
+                // Every text output ends with a line break.
+                if text.ends_with('\n') {
+                    text
+                } else {
+                    text + "\n"
+                }
+            })
             .map_err(|p| anyhow::anyhow!("template {p}")),
     }
 }
@@ -112,6 +141,9 @@ fn check(templates: &Templates) -> Vec<Problem> {
     let full = Report {
         figures: month("2026-10", 40, 12),
         timezone: "UTC".into(),
+        organisation: "Example Community".into(),
+        generated: "2026-11-01 06:00 UTC".into(),
+        so_far: false,
         trend: vec![month("2026-09", 10, 3)],
     };
     // A month with nothing in it: every optional figure unset, no trend.
@@ -135,6 +167,9 @@ fn check(templates: &Templates) -> Vec<Problem> {
             ..month("2026-10", 0, 0)
         },
         timezone: "UTC".into(),
+        organisation: "Example Community".into(),
+        generated: "2026-11-01 06:00 UTC".into(),
+        so_far: true,
         trend: Vec::new(),
     };
     let mut problems: Vec<Problem> = Vec::new();
@@ -166,7 +201,7 @@ fn with_template(
         .collect();
     let mut months: Vec<&MonthFigures> = report.trend.iter().rev().take(11).rev().collect();
     months.push(&report.figures);
-    let svg = if format == Format::Html {
+    let svg = if format == Format::Html && !empty(report) {
         chart::svg(&months).map_err(|e| Problem {
             file: "the report chart".into(),
             line: None,
@@ -185,6 +220,10 @@ fn with_template(
         &context! {
             policy => policy,
             timezone => &report.timezone,
+            organisation => &report.organisation,
+            generated => &report.generated,
+            so_far => report.so_far,
+            empty => empty(report),
             m => shown(&report.figures),
             trend => recent,
             chart => minijinja::Value::from_safe_string(svg),

@@ -44,6 +44,8 @@ pub enum Disposition {
 #[derive(Clone)]
 struct Target {
     request: Request,
+    /// The mail listed the person's requests (the status answer).
+    lists: bool,
     email: EmailAddress,
     originals: Vec<String>,
     /// The subjects of those mails.
@@ -143,6 +145,7 @@ fn reply_target(
         .flat_map(|(_, text, html)| [text, inbound::html_to_text(&html)])
         .collect();
     Ok(Some(Ok(Target {
+        lists: tok.lists || request.kind == RequestKind::Status,
         request,
         email: mail.from.clone(),
         originals,
@@ -314,7 +317,7 @@ fn which_request(
         Some(Word::Confirm) => r.state == RequestState::AwaitingConfirmation,
         _ => r.state == RequestState::AwaitingConfirmation || r.kind == RequestKind::Deletion,
     };
-    let listed = t.request.kind == RequestKind::Status;
+    let listed = t.lists;
     if !listed && named.is_none_or(|n| n == t.request.id) {
         return Ok(t.clone());
     }
@@ -507,22 +510,21 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
     Ok(())
 }
 
-/// A status question from an address: answered to that address only. The answer is about
-/// the recorded question, so replying to it reaches the person's requests.
+/// A status question from an address: answered to that address only, from the records (it
+/// files nothing). The answer lists the person's requests, so replying to it reaches them.
 fn status_for_address(uow: &mut Uow<'_>) -> Result<(), ServiceError> {
     let sender = sender(uow)?;
-    let (text, about) = match db::identities::find(uow.db, "email", sender.as_str())? {
+    match db::identities::find(uow.db, "email", sender.as_str())? {
         Some(i) if i.verified_at.is_some() => {
-            let (id, text) = status::record_status(uow, i.person_id)?;
-            (text, db::requests::get(uow.db, id)?)
+            let (text, first) = status::answer(uow, Some(i.person_id))?;
+            mail::answer_as(uow, &text, first.as_ref(), true)?;
         }
-        _ => (
-            "We hold no confirmed requests for this address, so nothing is recorded about it."
-                .to_owned(),
+        _ => mail::answer(
+            uow,
+            "We hold no confirmed requests for this address, so nothing is recorded about it.",
             None,
-        ),
-    };
-    mail::answer(uow, &text, about.as_ref())?;
+        )?,
+    }
     Ok(())
 }
 

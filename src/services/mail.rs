@@ -25,6 +25,7 @@ pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContex
         received: uow.ctx.show_time(req.received_at),
         offset: uow.ctx.describe_offset(req.received_at),
         due: uow.ctx.show_time(req.due_at),
+        answered: !super::officer::unanswered(req),
         retention_opted_in: cfg.retention_opted_in.clone(),
         retention_opted_out: cfg.retention_opted_out.clone(),
         code,
@@ -55,6 +56,7 @@ pub fn queue(
         recipient,
         &rendered,
         scrub_after_send,
+        false,
     )
 }
 
@@ -67,7 +69,7 @@ pub fn queue_with(
     ctx: &MailContext,
 ) -> anyhow::Result<()> {
     let rendered = uow.ctx.templates.render(template, ctx)?;
-    insert(uow, template, Some(req), recipient, &rendered, false)
+    insert(uow, template, Some(req), recipient, &rendered, false, false)
 }
 
 /// The answer to someone who wrote by mail: the text every channel shows, and the request's
@@ -78,26 +80,49 @@ pub fn reply(
     text: &str,
     req: Option<&Request>,
 ) -> anyhow::Result<()> {
+    reply_about(uow, to, text, req, false)
+}
+
+/// As [`reply`]; with `lists`, the text lists the person's requests (the status answer): no
+/// one request's facts are shown, and the reply token says a yes or a no to it is about the
+/// one of them that can take it (`req` is the first listed).
+fn reply_about(
+    uow: &mut Uow<'_>,
+    to: &EmailAddress,
+    text: &str,
+    req: Option<&Request>,
+    lists: bool,
+) -> anyhow::Result<()> {
     let cfg = uow.config();
     let ctx = ReplyContext {
         organisation: cfg.organisation_name.clone(),
         policy: cfg.policy_name.clone(),
         message: text.to_owned(),
         privacy_address: cfg.inbound.reply_address.to_string(),
-        request: req.map(|r| context(uow, r, None)),
+        request: req.filter(|_| !lists).map(|r| context(uow, r, None)),
     };
     let rendered = uow.ctx.templates.render("reply", &ctx)?;
-    insert(uow, "reply", req, to.as_str(), &rendered, false)
+    insert(uow, "reply", req, to.as_str(), &rendered, false, lists)
 }
 
 /// Mails the answer of a use-case to a person who wrote by mail, unless the use-case mailed
 /// one of its own.
 pub fn answer(uow: &mut Uow<'_>, text: &str, req: Option<&Request>) -> anyhow::Result<()> {
+    answer_as(uow, text, req, false)
+}
+
+/// As [`answer`], for an answer that lists the person's requests (see [`reply_about`]).
+pub fn answer_as(
+    uow: &mut Uow<'_>,
+    text: &str,
+    req: Option<&Request>,
+    lists: bool,
+) -> anyhow::Result<()> {
     if uow.answered {
         return Ok(());
     }
     if let Some(to) = uow.answer_address() {
-        reply(uow, to, text, req)?;
+        reply_about(uow, to, text, req, lists)?;
         uow.answered = true;
     }
     Ok(())
@@ -125,13 +150,14 @@ fn insert(
     recipient: &str,
     rendered: &Rendered,
     scrub_after_send: bool,
+    lists: bool,
 ) -> anyhow::Result<()> {
     let now = uow.now;
     let token = match req {
         Some(r) => {
             let token = crypto::new_reply_token();
             let expires = now + chrono::Duration::days(i64::from(uow.config().response_days));
-            db::reply_tokens::insert(uow.db, &token, r.id, recipient, now, expires)?;
+            db::reply_tokens::insert(uow.db, &token, r.id, lists, recipient, now, expires)?;
             Some(token)
         }
         None => None,

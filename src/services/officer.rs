@@ -21,8 +21,10 @@ pub struct ListedRequest {
     pub received_at: String,
     pub deadline_offset_seconds: i64,
     pub deadline_offset: String,
-    pub due_at: String,
-    pub days_left: i64,
+    /// When it must be answered by; `None` once it is answered (a confirmed choice, a
+    /// completed, cancelled or expired request), as it then has no due date.
+    pub due_at: Option<String>,
+    pub days_left: Option<i64>,
     pub email_verified: bool,
 }
 
@@ -50,9 +52,10 @@ pub fn days_left(due: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 }
 
 impl ListedRequest {
-    /// "3 days left", "1 day overdue".
+    /// "3 days left", "1 day overdue", "answered".
     pub fn due_in_words(&self) -> String {
-        due_in_words(self.days_left)
+        self.days_left
+            .map_or_else(|| "answered".to_owned(), due_in_words)
     }
 
     pub fn new(ctx: &Context, l: Listed, now: DateTime<Utc>) -> ListedRequest {
@@ -65,8 +68,8 @@ impl ListedRequest {
             received_at: r.received_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             deadline_offset_seconds: r.deadline_offset_secs,
             deadline_offset: ctx.describe_offset(r.received_at),
-            due_at: r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            days_left: days_left(r.due_at, now),
+            due_at: unanswered(&r).then(|| r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            days_left: unanswered(&r).then(|| days_left(r.due_at, now)),
             email_verified: l.email_verified,
         }
     }
@@ -347,15 +350,17 @@ impl RequestDetails {
     pub fn describe(&self) -> String {
         let r = &self.request;
         let mut out = format!(
-            "Request #{} – {} – {}\nReceived {} by {} ({})\nDue {} ({})\n",
+            "Request #{} – {} – {}\nReceived {} by {} ({})\n{}\n",
             r.id,
             r.kind.label(),
             r.state.label(),
             r.received_at,
             r.channel.as_str(),
             r.deadline_offset,
-            r.due_at,
-            r.due_in_words(),
+            match &r.due_at {
+                Some(due) => format!("Due {due} ({})", r.due_in_words()),
+                None => "Answered: no due date".to_owned(),
+            },
         );
         if let (Some(at), Some(was)) = (&self.extended_at, &self.original_due_at) {
             out.push_str(&format!("Extended {at}; it was due {was}\n"));

@@ -13,6 +13,8 @@ pub struct Reply {
     pub receipt: bool,
     /// The request's facts, for an answer by mail.
     pub(super) about: Option<Request>,
+    /// The text lists the person's requests (the status answer); `about` is the first.
+    pub(super) lists: bool,
 }
 
 impl Reply {
@@ -23,6 +25,7 @@ impl Reply {
             request_id: None,
             receipt: false,
             about: None,
+            lists: false,
         }
     }
 
@@ -37,6 +40,7 @@ impl Reply {
             request_id: Some(req.id),
             receipt: false,
             about: Some(req.clone()),
+            lists: false,
         }
     }
 

@@ -38,11 +38,25 @@ pub fn claim_and_mail(
 pub struct Reports<'a>(pub(super) &'a Shared);
 
 impl Reports<'_> {
-    /// The report for `month` (default: the last complete month in `REPORT_TIMEZONE`).
+    /// The report for `month` (default: the last complete month in `REPORT_TIMEZONE`): the
+    /// month in progress is marked so far; a month that has not begun is refused.
     pub async fn month(&self, month: Option<Month>) -> Result<Report, ServiceError> {
-        let tz = self.0.ctx.config.report_timezone;
-        let month = month.unwrap_or_else(|| Month::last_complete(self.0.now(), tz));
-        Ok(crate::reports::gather::report(&self.0.db, month, tz).await?)
+        let cfg = &self.0.ctx.config;
+        let tz = cfg.report_timezone;
+        let now = self.0.now();
+        let current = Month::containing(now, tz);
+        let month = month.unwrap_or_else(|| Month::last_complete(now, tz));
+        if month > current {
+            return Err(UserError::new(format!(
+                "{month} has not begun, so there is nothing to report yet; the month in progress is {current}."
+            ))
+            .into());
+        }
+        let mut report = crate::reports::gather::report(&self.0.db, month, tz).await?;
+        report.organisation = cfg.organisation_name.clone();
+        report.generated = self.0.ctx.show_time(now);
+        report.so_far = month == current;
+        Ok(report)
     }
 
     pub fn render(&self, report: &Report, format: Format) -> Result<String, ServiceError> {

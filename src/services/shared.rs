@@ -66,7 +66,7 @@ impl Shared {
                 if !notices.is_empty() {
                     reply.text = format!("{}\n\n{}", notices.join("\n"), reply.text);
                 }
-                mail::answer(uow, &reply.text, reply.about.as_ref())?;
+                mail::answer_as(uow, &reply.text, reply.about.as_ref(), reply.lists)?;
                 super::receipts::queue(uow, &actor, reply)?;
             }
             Ok(outcome)

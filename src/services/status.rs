@@ -1,44 +1,39 @@
 //! `/status`: where the person's requests stand and what their standing choice is; and
 //! `/privacy`, what the policy is.
 
-use super::{people, reply::Reply, transitions, uow::Context, uow::Uow};
+use super::{people, reply::Reply, uow::Context, uow::Uow};
 use crate::{
-    db::{self, requests::NewRequest},
+    db::{self, requests::Request},
     domain::{Actor, EmailAddress, RequestKind, RequestState, deadline},
     error::ServiceError,
 };
 
-/// Answers at once; the question itself is recorded as a completed status request.
+/// Answers from the records and files nothing: a question is not a request. It is still
+/// counted by the limits and recorded as a handled input (so a redelivery is one question).
 pub fn status(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> {
-    let (person, _) = people::resolve(uow.db, actor, uow.now)?;
-    let (id, text) = record_status(uow, person)?;
-    Ok(Reply {
-        text,
-        request_id: Some(id),
-        receipt: false,
-        about: None,
-    })
+    let (text, listed) = match people::find(uow.db, actor)? {
+        Some(person) => answer(uow, Some(person))?,
+        None => answer(uow, None)?,
+    };
+    let mut reply = Reply::text(text);
+    reply.about = listed;
+    reply.lists = true;
+    Ok(reply)
 }
 
-/// Records a status request for `person` and returns its id and the answer.
-pub fn record_status(uow: &mut Uow<'_>, person: i64) -> anyhow::Result<(i64, String)> {
+/// Where `person`'s requests stand; with the request the answer lists first (the one a reply
+/// to it reaches), when there is one.
+/// Someone the bot has never seen (`None`) is told the same way, with nothing open.
+pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String, Option<Request>)> {
     let now = uow.now;
     let cfg = uow.config();
-    let channel = uow.call.channel;
-    let new = NewRequest {
-        person_id: person,
-        kind: RequestKind::Status,
-        channel,
-        state: RequestState::Completed,
-        received_at: now,
-        deadline_offset_us: deadline::offset_micros(now, cfg.policy_deadline),
-        due_at: deadline::due_at(now, cfg.response_days),
+    let (open, emails) = match person {
+        Some(p) => (
+            db::requests::open_for_person(uow.db, p)?,
+            db::identities::verified_emails(uow.db, p)?,
+        ),
+        None => (Vec::new(), Vec::new()),
     };
-    let req = db::requests::insert(uow.db, &new)?;
-    transitions::record_new(uow.db, &req, channel.as_str())?;
-
-    let open = db::requests::open_for_person(uow.db, person)?;
-    let emails = db::identities::verified_emails(uow.db, person)?;
 
     let mut lines = vec![format!("Your choice about \"{}\":", cfg.policy_name)];
     let standing = open
@@ -97,7 +92,12 @@ pub fn record_status(uow: &mut Uow<'_>, person: i64) -> anyhow::Result<(i64, Str
     } else {
         format!("- Confirmations go to {}.", masked.join(", "))
     });
-    Ok((req.id, lines.join("\n")))
+    let first = match (open.into_iter().next(), person) {
+        (Some(r), _) => Some(r),
+        (None, Some(p)) => db::requests::for_person(uow.db, p)?.into_iter().next_back(),
+        (None, None) => None,
+    };
+    Ok((lines.join("\n"), first))
 }
 
 /// `/privacy`: what the policy is, where the deadline stands, and what each choice means.

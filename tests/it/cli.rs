@@ -94,7 +94,11 @@ fn a_new_user_opts_out_by_email_and_the_operator_sees_it_verified() {
             .unwrap()
             .ends_with("after the deadline")
     );
-    assert!(row["due_at"].is_string());
+    // A confirmed opt-out is answered: it has no due date left.
+    assert!(
+        row["due_at"].is_null() && row["days_left"].is_null(),
+        "{row}"
+    );
     assert!(!listed.contains("alice"), "the listing names no one");
 
     let table = stdout(&dsr_bot(

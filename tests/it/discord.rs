@@ -353,7 +353,7 @@ async fn officers_list_complete_and_count() {
         )
         .await;
     for line in [
-        "**Privacy requests, 2025-09**",
+        "**Privacy requests, 2025-09 (so far)**",
         "| Opt-outs confirmed | 1 |",
         "| Deletions completed (median days) | 1 (0.0) |",
     ] {

@@ -191,7 +191,7 @@ async fn every_member_command_answers_over_the_wire_and_records_its_request() {
 
     let (_, optin) = run(&fake, MEMBER, &[], "optin", email("member@example.org")).await;
     assert!(
-        optin.contains("opt-in request #3") && optin.contains("m***@example.org"),
+        optin.contains("opt-in request #2") && optin.contains("m***@example.org"),
         "{optin}"
     );
     let code: String = sqlx::query_scalar(
@@ -217,7 +217,7 @@ async fn every_member_command_answers_over_the_wire_and_records_its_request() {
     assert!(verified.contains("verified and linked"), "{verified}");
 
     let (_, deletion) = run(&fake, MEMBER, &[], "delete", json!([])).await;
-    assert!(deletion.contains("deletion request #4"), "{deletion}");
+    assert!(deletion.contains("deletion request #3"), "{deletion}");
     let (_, confirm) = run(&fake, MEMBER, &[], "confirm", json!([])).await;
     assert!(
         confirm.contains("code we emailed"),
@@ -225,7 +225,7 @@ async fn every_member_command_answers_over_the_wire_and_records_its_request() {
     );
     let (_, cancel) = run(&fake, MEMBER, &[], "cancel", json!([])).await;
     assert!(
-        cancel.contains("Cancelled: your deletion request #4"),
+        cancel.contains("Cancelled: your deletion request #3"),
         "{cancel}"
     );
 

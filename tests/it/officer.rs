@@ -675,7 +675,7 @@ async fn the_no_decision_share_is_in_every_format_for_a_month_with_a_known_size(
         .render(&report, Format::Html)
         .unwrap();
     assert!(
-        html.contains("No decision recorded<b>196</b>98.0% of members"),
+        html.contains("No decision recorded<b>196</b>98.0% of the community"),
         "{html}"
     );
 

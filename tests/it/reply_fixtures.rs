@@ -420,7 +420,8 @@ async fn snapshot(app: &TestApp) -> Snapshot {
     for sql in [
         "SELECT COUNT(*) FROM requests WHERE state = 'cancelled'",
         "SELECT COUNT(*) FROM email_verifications WHERE refused_at IS NOT NULL",
-        "SELECT COUNT(*) FROM requests WHERE kind = 'status'",
+        // A status answer (a question files nothing; its answer lists the person's requests).
+        "SELECT COUNT(*) FROM outbox WHERE template = 'reply' AND body_text LIKE '%Your choice about%'",
         "SELECT COUNT(*) FROM requests WHERE kind = 'opt_out'",
         "SELECT COUNT(*) FROM requests WHERE kind = 'opt_in'",
         "SELECT COUNT(*) FROM requests WHERE kind = 'deletion'",

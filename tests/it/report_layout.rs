@@ -42,7 +42,28 @@ fn year() -> Report {
     Report {
         figures: month("2026-01", 12),
         timezone: "Europe/Berlin".into(),
+        organisation: "Example Community".into(),
+        generated: "2026-02-01 06:00 CET".into(),
+        so_far: false,
         trend: months,
+    }
+}
+
+/// A new deployment's first report: nothing happened yet.
+fn nothing() -> Report {
+    let mut empty = month("2026-01", 0);
+    empty.opt_out_rate = None;
+    empty.median_days_to_complete = None;
+    empty.community_size = None;
+    empty.no_decision = None;
+    empty.no_decision_share = None;
+    Report {
+        figures: empty,
+        timezone: "UTC".into(),
+        organisation: "Example Community".into(),
+        generated: "2026-02-01 06:00 UTC".into(),
+        so_far: false,
+        trend: Vec::new(),
     }
 }
 
@@ -69,7 +90,16 @@ document.getElementById('report').addEventListener('load', function () {
     problems.push('the page scrolls sideways: ' + doc.documentElement.scrollWidth + ' px in ' + page + ' px');
   }
   var cells = doc.querySelectorAll('td').length;
-  document.body.setAttribute('data-layout', JSON.stringify({page: page, tables: tables.length, cells: cells, problems: problems}));
+  // The chart's smallest text as the page shows it (the SVG is scaled to the page's width).
+  var smallest = null;
+  doc.querySelectorAll('.chart svg').forEach(function (svg) {
+    var scale = svg.getBoundingClientRect().width / parseFloat(svg.getAttribute('width'));
+    svg.querySelectorAll('text').forEach(function (t) {
+      var size = parseFloat(t.getAttribute('font-size') || getComputedStyle(t).fontSize) * scale;
+      if (t.textContent.trim() && (smallest === null || size < smallest)) { smallest = size; }
+    });
+  });
+  document.body.setAttribute('data-layout', JSON.stringify({page: page, tables: tables.length, cells: cells, problems: problems, charts: doc.querySelectorAll('.chart svg').length, smallest_chart_text: smallest}));
 });
 </script></body></html>"#;
 
@@ -142,10 +172,10 @@ fn measure(dir: &Path, width: u32) -> serde_json::Value {
     serde_json::from_str(&json).unwrap()
 }
 
-fn screenshot(dir: &Path, width: u32) -> std::path::PathBuf {
+fn screenshot(dir: &Path, width: u32, name: &str) -> std::path::PathBuf {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-layout");
     std::fs::create_dir_all(&shots).unwrap();
-    let path = shots.join(format!("report-{width}.png"));
+    let path = shots.join(format!("report-{name}-{width}.png"));
     let _ = std::fs::remove_file(&path);
     run_chromium(dir, width, &[format!("--screenshot={}", path.display())]);
     path
@@ -175,11 +205,41 @@ async fn the_html_report_fits_a_phone_and_a_desktop_without_cutting_columns() {
             m["problems"]
         );
 
-        let shot = screenshot(dir.path(), width);
+        // The chart's text stays readable on a phone (it was about 5 px before).
+        let smallest = m["smallest_chart_text"]
+            .as_f64()
+            .expect("the chart has text");
+        assert!(
+            smallest >= 10.0,
+            "at {width} px the chart's text is {smallest:.1} px"
+        );
+
+        let shot = screenshot(dir.path(), width, "full");
         let png = std::fs::read(&shot).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
         // The width in the PNG header: the window, which holds the frame.
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
         assert_eq!(w, width.max(500));
+    }
+}
+
+#[tokio::test]
+async fn an_empty_report_says_so_instead_of_drawing_an_empty_chart() {
+    let app = TestApp::spawn().await;
+    let html = app
+        .services
+        .reports()
+        .render(&nothing(), Format::Html)
+        .unwrap();
+    assert!(html.contains("No requests were made"), "{html}");
+    assert!(html.contains("What the figures mean"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.html"), &html).unwrap();
+    for width in [400, 1200] {
+        let m = measure(dir.path(), width);
+        assert_eq!(m["charts"], 0, "{m}");
+        assert_eq!(m["problems"].as_array().unwrap().len(), 0, "{m}");
+        let shot = screenshot(dir.path(), width, "empty");
+        assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
     }
 }

@@ -5,7 +5,8 @@ use crate::common;
 
 use std::sync::Arc;
 
-use common::{TestApp, at};
+use common::{TestApp, at, console};
+use dsr_bot::error::ServiceError;
 use dsr_bot::services::{Call, Origin};
 use dsr_bot::{
     clock::ManualClock,
@@ -632,4 +633,46 @@ async fn by_definition(
             .zip(no_decision)
             .map(|(s, n)| n as f64 / s as f64),
     }
+}
+
+#[tokio::test]
+async fn the_month_in_progress_is_so_far_a_future_one_is_refused_and_an_empty_one_says_so() {
+    let app = TestApp::spawn_at(at("2026-03-15T12:00:00Z")).await;
+    let reports = app.services.reports();
+    // A new deployment: its first report (last month) is empty, and says so.
+    let first = reports.month(None).await.unwrap();
+    let md = reports.render(&first, Format::Md).unwrap();
+    assert!(md.contains("**Privacy requests, 2026-02**"), "{md}");
+    assert!(md.contains("No requests were made"), "{md}");
+    assert!(
+        md.contains(&app.services.config().organisation_name),
+        "{md}"
+    );
+    assert!(md.contains("made 2026-03-15 12:00 UTC"), "{md}");
+    assert!(md.contains("What the figures mean"), "{md}");
+    assert!(md.ends_with('\n'));
+
+    app.file(&console("early"), dsr_bot::domain::RequestKind::OptOut)
+        .await;
+    let now = reports
+        .month(Some("2026-03".parse().unwrap()))
+        .await
+        .unwrap();
+    assert!(now.so_far);
+    let md = reports.render(&now, Format::Md).unwrap();
+    assert!(md.contains("2026-03 (so far)"), "{md}");
+    assert!(!md.contains("No requests were made"), "{md}");
+
+    let future = reports.month(Some("2026-04".parse().unwrap())).await;
+    match future {
+        Err(ServiceError::User(e)) => assert!(e.0.contains("has not begun"), "{}", e.0),
+        other => panic!("a future month must be refused: {other:?}"),
+    }
+    for format in [Format::Html, Format::Csv, Format::Json] {
+        assert!(
+            reports.render(&now, format).unwrap().ends_with('\n'),
+            "{format:?}"
+        );
+    }
+    assert!(dsr_bot::reports::render::thousands(1_000_000) == "1,000,000");
 }
