@@ -79,6 +79,12 @@ where
             }
         };
         if let Some(text) = reply {
+            // At a terminal, answers are wrapped to its width; piped, they are left as they are.
+            let text = if prompt {
+                crate::domain::layout::wrap(&text, terminal_width())
+            } else {
+                text
+            };
             output.write_all(text.as_bytes()).await?;
             output.write_all(b"\n").await?;
             output.flush().await?;
@@ -99,4 +105,20 @@ async fn skip_rest_of_line<R: AsyncBufRead + Unpin>(input: &mut R) -> std::io::R
             return Ok(());
         }
     }
+}
+
+/// The terminal's width in columns (80 when it cannot be told), at most 100 for reading.
+pub fn terminal_width() -> usize {
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ only fills the winsize it is given; stdout is open for the
+        // whole process.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        if unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0
+            && size.ws_col > 20
+        {
+            return usize::from(size.ws_col).min(100);
+        }
+    }
+    80
 }

@@ -135,10 +135,15 @@ impl App {
                 }
             }
             if interactive {
-                eprintln!(
+                let banner = format!(
                     "dsr-bot is running (no DISCORD_TOKEN set, so the console is this terminal; you are '{}').\n\
-                     Type /help for the commands; Ctrl-D or Ctrl-C stops it.",
-                    console_user.as_str()
+                     Type /help for the commands; Ctrl-D or Ctrl-C stops it. Its log is in {} (run -v shows it here).",
+                    console_user.as_str(),
+                    cfg.database_path.with_file_name("dsr-bot.log").display()
+                );
+                eprintln!(
+                    "{}",
+                    crate::domain::layout::wrap(&banner, console::terminal_width())
                 );
             }
             let services = self.services.clone();

@@ -62,6 +62,25 @@ pub fn init_for_mta(default_level: &str, filter: Option<&str>) {
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
+/// For a person at the console: logs appended to `file`, so none lands on their prompt. When
+/// the file cannot be opened, logs go to stderr as usual.
+pub fn init_to_file(default_level: &str, filter: Option<&str>, file: &std::path::Path) {
+    let opened = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file);
+    match opened {
+        Ok(f) => {
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(f))
+                .with_ansi(false)
+                .with_filter(env_filter(default_level, filter).and(filter_fn(may_log)));
+            let _ = tracing_subscriber::registry().with(layer).try_init();
+        }
+        Err(_) => init(default_level, filter),
+    }
+}
+
 fn env_filter(default_level: &str, filter: Option<&str>) -> EnvFilter {
     filter
         .and_then(|f| EnvFilter::try_new(f).ok())

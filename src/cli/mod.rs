@@ -40,11 +40,19 @@ pub enum Cmd {
         /// Who you are on the terminal console (defaults to $USER).
         #[arg(long)]
         user: Option<String>,
+        /// Show the service's log on the terminal too (at a terminal console it goes to
+        /// dsr-bot.log beside the database, so it never lands on the prompt).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Type slash commands as a console user; reads stdin, interactive or piped.
     Console {
+        /// The console user you act as (a name of letters, digits, '.', '-' or '_').
         #[arg(long)]
         user: String,
+        /// Show the log on the terminal too (see `run --verbose`).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Privacy officers' work on requests: list, show, complete, extend, note.
     Requests {
@@ -71,11 +79,17 @@ pub enum Cmd {
     },
     /// Bring in requests kept elsewhere (columns: received_at, kind, email or discord_id,
     /// status, completed_at); all rows or none.
-    Import { file: std::path::PathBuf },
+    Import {
+        /// The CSV file, with a header row naming the columns.
+        file: std::path::PathBuf,
+    },
     /// Read inbound mail: one RFC 5322 message on stdin (for an MTA pipe), or every new
     /// message in a Maildir.
     IngestMail {
         #[arg(long)]
+        /// Read every message in this Maildir's new/ (moved to cur/ once handled) instead of
+        /// one message on stdin.
+        #[arg(value_name = "DIR")]
         maildir: Option<std::path::PathBuf>,
     },
     /// Mail kept because it could not be read (too large, no usable sender, not a message).
@@ -174,9 +188,13 @@ pub enum RequestsCmd {
         format: Format,
     },
     /// Mark a confirmed deletion done: the person's data is erased and they are told.
-    Complete { id: i64 },
+    Complete {
+        /// The request's number.
+        id: i64,
+    },
     /// One request: its facts, its audit trail and officers' notes.
     Show {
+        /// The request's number.
         id: i64,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -184,7 +202,9 @@ pub enum RequestsCmd {
     /// Extend a request's due date, once, before it passes (at most MAX_EXTENSION_DAYS); the
     /// person is told the reason and the new date by email and DM.
     Extend {
+        /// The request's number.
         id: i64,
+        /// Days added to the due date (1 to MAX_EXTENSION_DAYS).
         #[arg(long)]
         days: i64,
         /// Why: told to the person, and kept with the request until the person is erased.
@@ -192,7 +212,12 @@ pub enum RequestsCmd {
         reason: String,
     },
     /// Add an officer's note to a request (erased with the person).
-    Note { id: i64, text: String },
+    Note {
+        /// The request's number.
+        id: i64,
+        /// The note (erased with the person).
+        text: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,7 +341,10 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         return templates::check(dir.as_deref());
     }
     let config = Config::from_env().map_err(|e| Failure::Config(e.to_string()))?;
-    let command = cli.command.unwrap_or(Cmd::Run { user: None });
+    let command = cli.command.unwrap_or(Cmd::Run {
+        user: None,
+        verbose: false,
+    });
     if let Cmd::Discord {
         command: DiscordCmd::Commands { format },
     } = &command
@@ -344,8 +372,17 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         print!("{out}");
         return Ok(());
     }
+    // A person typing at the console: the log goes to a file, not onto their prompt.
+    let at_console = match &command {
+        Cmd::Run { verbose, .. } => !verbose && config.discord.token.is_none(),
+        Cmd::Console { verbose, .. } => !verbose,
+        _ => false,
+    } && std::io::stdin().is_terminal();
     if let Cmd::IngestMail { maildir: None } = &command {
         crate::telemetry::init_for_mta("warn", log.as_deref());
+    } else if at_console {
+        let file = config.database_path.with_file_name("dsr-bot.log");
+        crate::telemetry::init_to_file("info", log.as_deref(), &file);
     } else {
         crate::telemetry::init(
             match command {
@@ -385,14 +422,14 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         App::build(config).await?
     };
     match command {
-        Cmd::Run { user } => {
+        Cmd::Run { user, .. } => {
             let name = user
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "local".into());
             app.run(ConsoleUser::parse(&name).map_err(Failure::User)?)
                 .await?;
         }
-        Cmd::Console { user } => {
+        Cmd::Console { user, .. } => {
             let user = ConsoleUser::parse(&user).map_err(Failure::User)?;
             let interactive = std::io::stdin().is_terminal();
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());

@@ -4,6 +4,7 @@ pub mod command;
 pub mod deadline;
 pub mod email_address;
 pub mod identity;
+pub mod layout;
 pub mod request;
 pub mod text;
 

@@ -7,6 +7,9 @@ use anyhow::anyhow;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
+/// Where the text part of a mail is wrapped (the width mail clients quote comfortably).
+pub const TEXT_WIDTH: usize = 72;
+
 /// Every outgoing mail's template name; each has a `.txt` and an `.html` file.
 pub const MAIL_TEMPLATES: &[&str] = &[
     "confirmation_code",
@@ -213,8 +216,69 @@ impl Templates {
                 minijinja::ErrorKind::TemplateNotFound if self.origin.contains_key(name) => {
                     problem(&self.origin[name], &e)
                 }
+                minijinja::ErrorKind::UndefinedError => {
+                    let mut p = self.problem(&e);
+                    if let Some(named) = self.unknown_names(&e, ctx) {
+                        p.message = named;
+                    }
+                    p
+                }
                 _ => self.problem(&e),
             })
+    }
+
+    /// For a name the template uses that the context does not have: which name, on the line
+    /// the error is on, and the names that template may use.
+    fn unknown_names(&self, e: &minijinja::Error, ctx: &impl Serialize) -> Option<String> {
+        let source = self.env.get_template(e.name()?).ok()?.source().to_owned();
+        let line = source.lines().nth(e.line()?.checked_sub(1)?)?;
+        let value = Value::from_serialize(ctx);
+        let mut available: Vec<String> = value
+            .try_iter()
+            .ok()?
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect();
+        available.sort();
+        // The names the line uses: words inside {{ }} and {% %} that start an expression
+        // or follow a dot, less the template language's own words.
+        const OWN: &[&str] = &[
+            "if", "elif", "else", "endif", "for", "endfor", "in", "not", "and", "or", "is", "none",
+            "true", "false", "include", "set", "loop", "length", "format", "upper", "lower",
+            "title", "default", "safe", "escape", "join", "defined",
+        ];
+        let mut unknown = Vec::new();
+        for part in line.split("{{").chain(line.split("{%")).skip(1) {
+            let inner = part.split(['}', '%']).next().unwrap_or("");
+            for token in inner.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')) {
+                let mut segments = token.split('.');
+                let Some(head) = segments.next().filter(|h| !h.is_empty()) else {
+                    continue;
+                };
+                if head.chars().next().is_some_and(|c| c.is_ascii_digit()) || OWN.contains(&head) {
+                    continue;
+                }
+                if !available.iter().any(|a| a == head) {
+                    unknown.push(format!("`{head}`"));
+                } else if let Some(field) = segments.next() {
+                    // `request.due`: the field of a value that has fields.
+                    let inner = value.get_attr(head).ok();
+                    let has = inner.as_ref().is_some_and(|v| {
+                        v.is_undefined()
+                            || v.is_none()
+                            || v.get_attr(field).is_ok_and(|f| !f.is_undefined())
+                    });
+                    if !has {
+                        unknown.push(format!("`{head}.{field}`"));
+                    }
+                }
+            }
+        }
+        unknown.dedup();
+        let first = unknown.first()?;
+        Some(format!(
+            "{first} is not a name dsr-bot provides to this template; the names it can use are: {}",
+            available.join(", ")
+        ))
     }
 
     pub fn render(&self, name: &str, ctx: &impl Serialize) -> anyhow::Result<Rendered> {
@@ -249,7 +313,9 @@ impl Templates {
         )?;
         Ok(Rendered {
             subject,
-            text: text.trim_start().to_owned(),
+            // Values of any length fill lines broken in the template: reflowed after, so no
+            // line is ragged or overlong in the reader's client.
+            text: crate::domain::layout::reflow(text.trim_start(), TEXT_WIDTH),
             html,
         })
     }

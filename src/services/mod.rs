@@ -185,7 +185,10 @@ impl Services {
             }
             MemberCommand::Verify { code } => self.verify(origin, &code).await,
             MemberCommand::Status => self.status(origin).await,
-            MemberCommand::Privacy => Ok(Reply::text(self.privacy_notice())),
+            MemberCommand::Privacy => Ok(Reply::text(status::privacy_notice(
+                &self.shared.ctx,
+                origin.call.channel,
+            ))),
             MemberCommand::Help => Ok(Reply::text(crate::domain::command::HELP.to_owned())),
         }
     }
@@ -249,7 +252,7 @@ impl Services {
 
     /// `/privacy`: what the policy is, where the deadline stands, what each choice means.
     pub fn privacy_notice(&self) -> String {
-        status::privacy_notice(&self.shared.ctx)
+        status::privacy_notice(&self.shared.ctx, crate::domain::Channel::Console)
     }
 
     /// Imports checked rows in one unit of work, all or none.

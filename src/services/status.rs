@@ -101,7 +101,14 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
 }
 
 /// `/privacy`: what the policy is, where the deadline stands, and what each choice means.
-pub fn privacy_notice(ctx: &Context) -> String {
+///
+/// The policy's name is bold on Discord (its Markdown); elsewhere the text is plain.
+pub fn privacy_notice(ctx: &Context, channel: crate::domain::Channel) -> String {
+    let bold = if channel == crate::domain::Channel::Discord {
+        "**"
+    } else {
+        ""
+    };
     let cfg = &ctx.config;
     let now = ctx.now();
     let when = if now < cfg.policy_deadline {
@@ -116,7 +123,7 @@ pub fn privacy_notice(ctx: &Context) -> String {
         )
     };
     format!(
-        "**{policy}**\n\
+        "{bold}{policy}{bold}\n\
          {org} asks whether your data that it holds outside Discord (for example your chats with its AI \
          product) may be used for this purpose. This bot never reads your Discord messages, and nothing you \
          write on Discord is used for it.\n\

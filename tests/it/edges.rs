@@ -312,3 +312,24 @@ fn an_import_off_a_terminal_says_how_far_it_is() {
     assert!(err.contains("3000 rows checked"), "{err}");
     assert!(err.contains("3000 of 3000"), "{err}");
 }
+
+#[test]
+fn templates_check_names_the_unknown_name_and_the_names_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own/email");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(
+        own.join("reminder.txt"),
+        "Subject: Reminder\n\nHello,\n\nIt expires {{ expirs }}.\n",
+    )
+    .unwrap();
+    let out = run_bin(dir.path(), &["templates", "check", "own"], &[]);
+    let text = printed(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("reminder.txt:5:"), "{text}");
+    assert!(text.contains("`expirs` is not a name"), "{text}");
+    assert!(
+        text.contains("expires") && text.contains("request_id"),
+        "{text}"
+    );
+}

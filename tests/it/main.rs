@@ -25,4 +25,5 @@ mod reports;
 mod requests;
 mod settings;
 mod shutdown;
+mod terminal;
 mod trust;

@@ -329,15 +329,19 @@ pub fn trace_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     })
 }
 
+/// The `dsr-bot` binary under test (`DSR_BOT_BIN` names another build).
+pub fn program() -> PathBuf {
+    std::env::var_os("DSR_BOT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dsr-bot")))
+}
+
 /// The `dsr-bot` binary as a user starts it: in `dir`, on an empty environment but `PATH`,
 /// stdin closed. Every test that runs the binary starts it here.
 ///
 /// `DSR_BOT_BIN` runs another build instead (an earlier release, to see a test fail on it).
 pub fn bin(dir: &Path) -> Command {
-    let program = std::env::var_os("DSR_BOT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_dsr-bot")));
-    let mut c = Command::new(program);
+    let mut c = Command::new(program());
     c.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
