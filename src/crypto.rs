@@ -79,6 +79,17 @@ impl Keys {
                 .is_ok()
     }
 
+    /// The person as the log and receipts name them: 32 hex digits of a keyed hash of their
+    /// internal number, which names no one once their identities are erased.
+    pub fn person_hash(&self, person_id: i64) -> String {
+        hex::encode(
+            &self
+                .mac(&["person", &person_id.to_string()])
+                .finalize()
+                .into_bytes()[..16],
+        )
+    }
+
     /// What remains of an erased identity: answers "was this address erased?" only for
     /// someone who holds the key and the address.
     pub fn identity_hash(&self, kind: &str, value: &str) -> String {

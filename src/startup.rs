@@ -77,6 +77,12 @@ impl App {
             mail.run(s).await;
             ("the mail worker", Ok(()))
         });
+        let services = self.services.clone();
+        let s = stop.clone();
+        tasks.spawn(async move {
+            crate::services::log::checkpoint_loop(services, s).await;
+            ("the log's checkpoints", Ok(()))
+        });
         if let Some(url) = &cfg.inbound.imap_url {
             let target = crate::config::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
             let poller = crate::workers::imap::ImapPoller::new(self.services.clone(), target);

@@ -29,7 +29,7 @@ use crate::{
     workers::outbox::OutboxWorker,
 };
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RushOptions {
     #[arg(long, default_value_t = 10_000)]
     pub requests: usize,
@@ -54,6 +54,14 @@ pub struct RushOptions {
     /// always encrypts).
     #[arg(long)]
     pub plain: bool,
+    /// Run without the log: events get no leaves, replies no receipts (to see what proof
+    /// costs; the service itself always keeps the log).
+    #[arg(long)]
+    pub no_log: bool,
+    /// Run the same rush without the log and with it, twice each in turn (fresh databases),
+    /// and print both rates and their ratio.
+    #[arg(long)]
+    pub compare_log: bool,
 }
 
 /// What one simulated member does, from a fixed mix: mostly opt-outs, some opt-ins (a few
@@ -101,6 +109,49 @@ struct Run {
 }
 
 pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
+    if !opts.compare_log {
+        return Ok(once(&opts).await?.0);
+    }
+    anyhow::ensure!(
+        opts.database.is_none(),
+        "--compare-log runs on fresh temporary databases; leave out --database"
+    );
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    let mut out = String::new();
+    for round in 1..=2 {
+        for no_log in [true, false] {
+            let (text, rate) = once(&RushOptions {
+                no_log,
+                compare_log: false,
+                smtp_url: None,
+                database: None,
+                ..opts.clone()
+            })
+            .await?;
+            let which = if no_log {
+                "without the log"
+            } else {
+                "with the log"
+            };
+            out.push_str(&format!("--- round {round}, {which}\n{text}"));
+            if no_log {
+                without.push(rate);
+            } else {
+                with.push(rate);
+            }
+        }
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (a, b) = (best(&without), best(&with));
+    out.push_str(&format!(
+        "--- the log's cost (best of 2 each): {a:.0}/s without, {b:.0}/s with: {:.1} % fewer requests/s\n",
+        (1.0 - b / a) * 100.0
+    ));
+    Ok(out)
+}
+
+/// One rush: its report, and its requests/s.
+async fn once(opts: &RushOptions) -> anyhow::Result<(String, f64)> {
     let dir = tempfile::tempdir().context("a temporary folder for the benchmark database")?;
     let mut cfg = config(dir.path(), &opts.sync);
     if let Some(db) = &opts.database {
@@ -110,12 +161,21 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
         cfg.database_key = crate::config::DatabaseKey::Plain;
     }
     let key = db::cipher::key(&cfg, true)?;
-    let app = App::build(cfg).await?;
-    let services = app.services.clone();
+    let app = App::build(cfg.clone()).await?;
+    let services = if opts.no_log {
+        Services::without_log(
+            app.services.database().clone(),
+            Arc::new(cfg),
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await?
+    } else {
+        app.services.clone()
+    };
     let mut run = match opts.rate {
-        Some(rate) if rate > 0.0 => open_loop(&services, &opts, rate).await?,
+        Some(rate) if rate > 0.0 => open_loop(&services, opts, rate).await?,
         Some(_) => anyhow::bail!("--rate must be above 0"),
-        None => closed_loop(&services, &opts).await?,
+        None => closed_loop(&services, opts).await?,
     };
     run.latencies.sort_unstable();
     let done = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
@@ -165,7 +225,7 @@ pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
         "peak resident memory:  {:.1} MiB\n",
         peak_rss_mib().unwrap_or(f64::NAN)
     ));
-    Ok(out)
+    Ok((out, done))
 }
 
 /// `concurrency` members filing one request after another until `requests` are done.

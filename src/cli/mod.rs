@@ -6,6 +6,7 @@ mod discord;
 mod import;
 mod mail;
 mod mta;
+mod proof;
 mod requests;
 mod templates;
 
@@ -117,6 +118,63 @@ pub enum Cmd {
         #[command(subcommand)]
         command: TemplatesCmd,
     },
+    /// The key that signs receipts and the log's checkpoints.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCmd,
+    },
+    /// Receipts people keep: check one.
+    Receipt {
+        #[command(subcommand)]
+        command: ReceiptCmd,
+    },
+    /// The log of every decision: hand out its signed head, or check all of it.
+    Log {
+        #[command(subcommand)]
+        command: LogCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Print the public key receipts are checked with (alone on the last line, as --key
+    /// takes it), and every key used before.
+    Public,
+    /// Start signing with a new key; the old public key is kept, so receipts and checkpoints
+    /// signed with it still verify.
+    Rotate {
+        /// The new key's name (default: the privacy mailbox's domain and /dsr-bot).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCmd {
+    /// Check the receipts in a pasted mail or DM (quoted or not): the signature, and, with
+    /// the database, that the event is in the log as the receipt says.
+    Verify {
+        /// The public key to check against (`dsr-bot keys public`, /privacy); without it, every
+        /// key the log was signed with.
+        #[arg(long, value_name = "PUBLIC_KEY")]
+        key: Option<String>,
+        /// Check the signature only, without the database.
+        #[arg(long)]
+        offline: bool,
+        /// The file holding the receipt, or - for standard input.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCmd {
+    /// Sign the log's head now, keep the checkpoint and print it (c2sp.org/tlog-checkpoint).
+    Checkpoint,
+    /// Recompute the whole log from the audit trail and check it against every leaf, every
+    /// head a receipt handed out and every signed checkpoint; names the first event that
+    /// differs.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -340,6 +398,19 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             .or_else(|| std::env::var_os("TEMPLATES_DIR").map(std::path::PathBuf::from));
         return templates::check(dir.as_deref());
     }
+    // A receipt checked against a given key needs no settings and no database.
+    if let Some(Cmd::Receipt {
+        command:
+            ReceiptCmd::Verify {
+                key: Some(key),
+                offline,
+                file,
+            },
+    }) = &cli.command
+        && (*offline || !proof::database_here())
+    {
+        return proof::verify_offline(key, file);
+    }
     let config = Config::from_env().map_err(|e| Failure::Config(e.to_string()))?;
     let command = cli.command.unwrap_or(Cmd::Run {
         user: None,
@@ -408,6 +479,13 @@ fn only_reads(command: &Cmd) -> bool {
             }
             | Cmd::Held {
                 command: HeldCmd::List | HeldCmd::Show { .. }
+            }
+            | Cmd::Keys {
+                command: KeysCmd::Public
+            }
+            | Cmd::Receipt { .. }
+            | Cmd::Log {
+                command: LogCmd::Verify
             }
     )
 }
@@ -515,6 +593,11 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         }
         Cmd::Import { file } => import::run(&app, &file).await?,
         Cmd::Held { command } => mail::held(&app, command).await?,
+        Cmd::Keys { command } => proof::keys(&app, command).await?,
+        Cmd::Receipt {
+            command: ReceiptCmd::Verify { key, file, .. },
+        } => proof::verify(&app, key.as_deref(), &file).await?,
+        Cmd::Log { command } => proof::log(&app, command).await?,
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",

@@ -73,6 +73,8 @@ pub struct Config {
     pub hash_key: Option<SecretKey>,
     /// Where the key that encrypts the database comes from.
     pub database_key: DatabaseKey,
+    /// Where the key that signs receipts and log checkpoints comes from.
+    pub signing_key: SigningKey,
     pub code_ttl_minutes: u32,
     pub confirm_within_hours: u32,
     pub mail_poll_seconds: u64,
@@ -143,7 +145,7 @@ pub struct DiscordConfig {
 }
 
 /// A value that never appears in logs or debug output.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
@@ -160,6 +162,18 @@ impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey(..)")
     }
+}
+
+/// Where the signing key (an Ed25519 key for signed notes) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigningKey {
+    /// `SIGNING_KEY`: `PRIVATE+KEY+<name>+<id>+<key>`.
+    Given(Secret),
+    /// `SIGNING_KEY_FILE`: a file holding that.
+    File(PathBuf),
+    /// Neither set: a file beside the database (`dsr-bot.db` -> `dsr-bot.signing.key`), made
+    /// when no receipt was ever signed.
+    Beside,
 }
 
 /// Where the database's encryption key comes from.
@@ -312,6 +326,23 @@ impl Config {
             (None, Some(f)) => DatabaseKey::File(f),
             (None, None) => DatabaseKey::Beside,
         };
+        let signing_given = r.optional("SIGNING_KEY", |raw| {
+            crate::proof::note::NoteSigner::parse(raw)
+                .map(|_| Secret(raw.trim().to_owned()))
+                .map_err(|e| e.to_string())
+        })?;
+        let signing_file = r.optional("SIGNING_KEY_FILE", |raw| Ok(PathBuf::from(raw)))?;
+        let signing_key = match (signing_given, signing_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    key: "SIGNING_KEY_FILE",
+                    problem: "SIGNING_KEY is set too; set one of them".into(),
+                });
+            }
+            (Some(k), None) => SigningKey::Given(k),
+            (None, Some(f)) => SigningKey::File(f),
+            (None, None) => SigningKey::Beside,
+        };
         let sqlite_synchronous = r.parsed("SQLITE_SYNCHRONOUS", "full", |raw| {
             let v = raw.to_ascii_lowercase();
             matches!(v.as_str(), "full" | "normal")
@@ -455,6 +486,7 @@ impl Config {
             reports_dir: PathBuf::from(r.text("REPORTS_DIR", "reports", 4_096)?),
             hash_key,
             database_key,
+            signing_key,
             code_ttl_minutes: r.number("CODE_TTL_MINUTES", 30, 1, 1_440)?,
             confirm_within_hours,
             mail_poll_seconds: r.number("MAIL_POLL_SECONDS", 5, 1, 3_600)?,

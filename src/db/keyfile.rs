@@ -145,7 +145,7 @@ pub struct KeyFileRefused(pub String);
 
 /// Refuses a key file that group or others can read, or that git tracks: either way the key
 /// is no longer a secret of the owner's.
-fn refuse_exposed(path: &Path, what: &str) -> anyhow::Result<()> {
+pub(crate) fn refuse_exposed(path: &Path, what: &str) -> anyhow::Result<()> {
     let shown = path.display();
     #[cfg(unix)]
     {
@@ -196,7 +196,7 @@ fn git_tracks(path: &Path) -> bool {
 }
 
 /// Whether `path` lies in a git work tree that does not ignore it.
-fn git_may_commit(path: &Path) -> bool {
+pub(crate) fn git_may_commit(path: &Path) -> bool {
     let Ok(full) = std::path::absolute(path) else {
         return false;
     };
@@ -231,6 +231,12 @@ impl Key {
 /// written whole to a temporary file first and linked into place, so another process never
 /// reads a half-written key file.
 pub fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
+    write_secret_file(path, &key.hex(), false)
+}
+
+/// Writes `text` and a newline to a new owner-only file at `path`, whole and durably; refuses
+/// to replace a file unless `replace` (then the old one is swapped out in one rename).
+pub(crate) fn write_secret_file(path: &Path, text: &str, replace: bool) -> anyhow::Result<()> {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -238,11 +244,15 @@ pub fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
     // Made owner-only (0600) by tempfile.
     let mut tmp = tempfile::NamedTempFile::new_in(folder)
         .with_context(|| format!("creating the key file {}", path.display()))?;
-    writeln!(tmp, "{}", key.hex())?;
+    writeln!(tmp, "{text}")?;
     tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("creating the key file {}", path.display()))?;
+    if replace {
+        tmp.persist(path).map(drop)
+    } else {
+        tmp.persist_noclobber(path).map(drop)
+    }
+    .map_err(|e| e.error)
+    .with_context(|| format!("creating the key file {}", path.display()))?;
     sync_folder(folder)?;
     Ok(())
 }

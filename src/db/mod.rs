@@ -20,6 +20,7 @@ pub mod inputs;
 pub mod keyfile;
 pub mod keylock;
 pub mod limits;
+pub mod log;
 pub mod notes;
 pub mod notices;
 pub mod outbox;

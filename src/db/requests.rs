@@ -14,7 +14,8 @@ pub struct Request {
     pub channel: Channel,
     pub state: RequestState,
     pub received_at: DateTime<Utc>,
-    pub deadline_offset_secs: i64,
+    /// `received_at - deadline` in microseconds, as stored when it was received.
+    pub deadline_offset_us: i64,
     pub due_at: DateTime<Utc>,
     pub person_confirmed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -36,7 +37,8 @@ pub struct NewRequest {
     pub due_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, deadline_offset_secs, due_at, \
+const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, \
+                       COALESCE(deadline_offset_us, deadline_offset_secs * 1000000), due_at, \
                        person_confirmed_at, updated_at, confirmed_at, closed_at, extended_at, original_due_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
@@ -47,7 +49,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
         channel: r.get(3)?,
         state: r.get(4)?,
         received_at: r.get::<_, At>(5)?.0,
-        deadline_offset_secs: r.get(6)?,
+        deadline_offset_us: r.get(6)?,
         due_at: r.get::<_, At>(7)?.0,
         person_confirmed_at: r.get::<_, Option<At>>(8)?.map(|a| a.0),
         updated_at: r.get::<_, At>(9)?.0,
@@ -76,8 +78,8 @@ pub fn insert_imported(
     new: &NewRequest,
     confirmed_at: Option<DateTime<Utc>>,
     closed_at: Option<DateTime<Utc>>,
-) -> rusqlite::Result<i64> {
-    Ok(insert_with(db, new, confirmed_at, closed_at)?.id)
+) -> rusqlite::Result<Request> {
+    insert_with(db, new, confirmed_at, closed_at)
 }
 
 fn insert_with(
@@ -111,7 +113,7 @@ fn insert_with(
         channel: new.channel,
         state: new.state,
         received_at: new.received_at,
-        deadline_offset_secs: new.deadline_offset_us / 1_000_000,
+        deadline_offset_us: new.deadline_offset_us,
         due_at: new.due_at,
         person_confirmed_at: None,
         updated_at: closed_at.unwrap_or(new.received_at),

@@ -21,11 +21,21 @@ pub fn wrap_line(line: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// Every line of `text` wrapped at `width`; line breaks already there stay.
+/// Every line of `text` wrapped at `width`; line breaks already there stay, and a signed
+/// receipt is left exactly as it is (its signature covers every byte).
 pub fn wrap(text: &str, width: usize) -> String {
+    let mut in_receipt = false;
     text.lines()
         .flat_map(|l| {
-            if l.trim().is_empty() {
+            if l == crate::proof::receipt::FORM {
+                in_receipt = true;
+            }
+            if in_receipt {
+                if l.starts_with(crate::proof::note::DASH) {
+                    in_receipt = false;
+                }
+                vec![l.to_owned()]
+            } else if l.trim().is_empty() {
                 vec![String::new()]
             } else {
                 wrap_line(l, width)
@@ -38,7 +48,9 @@ pub fn wrap(text: &str, width: usize) -> String {
 /// A line laid out on purpose, left as it is: indented (a code), a list item, aligned facts
 /// (`Request:   #7`), a table, a signature separator.
 fn structured(line: &str) -> bool {
-    line.starts_with(' ')
+    // A receipt still to be signed.
+    line.starts_with('\u{E000}')
+        || line.starts_with(' ')
         || line.starts_with("- ")
         || line.starts_with("* ")
         || line.starts_with('|')

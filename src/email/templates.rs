@@ -113,6 +113,9 @@ pub struct MailContext {
     pub reason: Option<String>,
     /// For a reminder: when the request expires.
     pub expires: Option<String>,
+    /// The receipt of what this mail reports, signed when the mail is sent; on a line of
+    /// its own in a template.
+    pub receipt: Option<String>,
 }
 
 /// The weekly digest for officers: request numbers only.
@@ -187,6 +190,19 @@ impl Templates {
             origin.insert(name.to_string(), file);
         }
         (Self { env, origin }, problems)
+    }
+
+    /// The source of every template in `folder` (`email`, `discord`), each under its name, in
+    /// a fixed order: what a notice version hashes besides the privacy notice.
+    pub fn sources_of(&self, folder: &str) -> String {
+        FILES
+            .iter()
+            .filter(|(f, ..)| *f == folder)
+            .filter_map(|(_, name, _)| {
+                let t = self.env.get_template(name).ok()?;
+                Some(format!("== {name}\n{}\n", t.source()))
+            })
+            .collect()
     }
 
     /// A render error as a problem naming the file it came from.
@@ -416,7 +432,7 @@ impl MailContext {
         use crate::domain::RequestKind;
         let mut all = Vec::new();
         for kind in RequestKind::ALL {
-            for set in 0..8u8 {
+            for set in 0..16u8 {
                 let mut c = Self::sample();
                 c.kind = kind.as_str();
                 c.kind_label = kind.label();
@@ -430,6 +446,9 @@ impl MailContext {
                 }
                 if set & 4 == 0 {
                     c.expires = None;
+                }
+                if set & 8 == 0 {
+                    c.receipt = None;
                 }
                 all.push(c.clone());
                 c.answered = !c.answered;
@@ -460,6 +479,7 @@ impl MailContext {
             original_due: Some("2026-11-20 19:59 UTC".into()),
             reason: Some("the request covers several systems".into()),
             expires: Some("2026-11-23 19:59 UTC".into()),
+            receipt: Some(crate::proof::receipt::marker("dsr-bot receipt v1\n")),
         }
     }
 }
@@ -498,6 +518,7 @@ mod tests {
             original_due: Some("2025-10-25 19:59 UTC".into()),
             reason: Some("the request covers several systems".into()),
             expires: Some("2025-09-28 19:59 UTC".into()),
+            receipt: None,
         }
     }
 

@@ -58,6 +58,8 @@ pub fn complete_deletion(
         .into());
     }
     let person = req.person_id;
+    // Recorded first: the mails and the DM carry its receipt.
+    transitions::transition(uow, &mut req, RequestState::Completed, actor, None, now)?;
     let emails = db::identities::verified_emails(uow.db, person)?;
     for email in &emails {
         mail::queue(uow, "deletion_completed", &req, email, None, true)?;
@@ -70,11 +72,10 @@ pub fn complete_deletion(
         .render_dm("dm_deletion_completed", &mail::context(uow, &req, None))?;
     let dms_queued = receipts::tell(uow, person, request_id, &dm, true)?;
     let erased = erasure::erase(uow, person, request_id, now)?;
-    transitions::transition(uow.db, &mut req, RequestState::Completed, actor, None, now)?;
     for mut other in db::requests::open_for_person(uow.db, person)? {
         let note = Some(format!("person erased by request #{request_id}"));
         transitions::transition(
-            uow.db,
+            uow,
             &mut other,
             RequestState::Cancelled,
             "system",
@@ -98,7 +99,7 @@ pub fn expire_unconfirmed(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
     let n = stale.len();
     for mut req in stale {
         let note = Some("not confirmed in time".to_owned());
-        transitions::transition(uow.db, &mut req, RequestState::Expired, "system", note, now)?;
+        transitions::transition(uow, &mut req, RequestState::Expired, "system", note, now)?;
     }
     Ok(n)
 }

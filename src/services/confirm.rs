@@ -169,7 +169,7 @@ pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Rep
         if cancellable {
             let note = Some("cancelled by the person".to_owned());
             transitions::transition(
-                uow.db,
+                uow,
                 &mut req,
                 RequestState::Cancelled,
                 uow.call.channel.as_str(),

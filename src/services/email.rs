@@ -201,7 +201,7 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
             "the address it named was not confirmed by its owner"
         };
         transitions::transition(
-            uow.db,
+            uow,
             &mut req,
             RequestState::Cancelled,
             "email",
@@ -479,7 +479,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
                 due_at: deadline::due_at(now, uow.config().response_days),
             };
             let req = db::requests::insert(uow.db, &new)?;
-            transitions::record_new(uow.db, &req, "email")?;
+            transitions::record_new(uow, &req, "email")?;
             db::senders::record_sender(uow.db, req.id, &sender_hash)?;
             req
         }

@@ -81,7 +81,7 @@ pub fn file_request(
         due_at: deadline::due_at(now, uow.config().response_days),
     };
     let mut req = db::requests::insert(uow.db, &new)?;
-    transitions::record_new(uow.db, &req, channel.as_str())?;
+    transitions::record_new(uow, &req, channel.as_str())?;
 
     let mut text = format!(
         "Your {} request #{} is recorded, received {}.",
@@ -192,7 +192,7 @@ fn code_still_valid(uow: &Uow<'_>, req: &Request, email: &EmailAddress) -> anyho
 /// A waiting request is confirmed now: its history records the step, then [`on_confirmed`]
 /// runs. Returns how many receipts were queued.
 pub fn confirm_waiting(uow: &mut Uow<'_>, req: &mut Request, actor: &str) -> anyhow::Result<usize> {
-    transitions::transition(uow.db, req, RequestState::Confirmed, actor, None, uow.now)?;
+    transitions::transition(uow, req, RequestState::Confirmed, actor, None, uow.now)?;
     on_confirmed(uow, req, actor)
 }
 
@@ -208,7 +208,7 @@ pub fn on_confirmed(uow: &mut Uow<'_>, req: &mut Request, actor: &str) -> anyhow
             RequestState::Cancelled
         };
         let note = Some(format!("superseded by request #{}", req.id));
-        transitions::transition(uow.db, &mut old, to, actor, note, uow.now)?;
+        transitions::transition(uow, &mut old, to, actor, note, uow.now)?;
     }
     mail::receipts(uow, req, "change_confirmed")
 }

@@ -319,7 +319,7 @@ fn import_row(
                     RequestState::Cancelled
                 };
                 let why = Some("superseded by an imported request".to_owned());
-                transitions::transition(db, &mut open, to, "import", why, row.received_at)?;
+                transitions::transition(uow, &mut open, to, "import", why, row.received_at)?;
             } else if status.is_open() {
                 status = closed;
                 note.push_str(&format!(
@@ -344,16 +344,19 @@ fn import_row(
         _ => None,
     };
     let confirmed_at = (row.status != RequestState::Cancelled).then_some(row.received_at);
-    let id = db::requests::insert_imported(db, &new, confirmed_at, closed_at)?;
-    db::events::append(
-        db,
-        &Event {
+    let imported = db::requests::insert_imported(db, &new, confirmed_at, closed_at)?;
+    let id = imported.id;
+    super::log::append(
+        uow,
+        &imported,
+        Event {
             request_id: id,
             at: closed_at.unwrap_or(row.received_at),
             from_state: None,
             to_state: status,
             actor: "import".into(),
             note: Some(note),
+            notice: None,
         },
     )?;
     if erases {
@@ -362,7 +365,7 @@ fn import_row(
             for mut other in db::requests::open_for_person(db, person)? {
                 let why = Some(format!("person erased by imported request #{id}"));
                 transitions::transition(
-                    db,
+                    uow,
                     &mut other,
                     RequestState::Cancelled,
                     "import",

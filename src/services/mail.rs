@@ -33,6 +33,10 @@ pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContex
         original_due: req.original_due_at.map(|d| uow.ctx.show_time(d)),
         reason: None,
         expires: None,
+        receipt: super::log::draft(uow, req.id).unwrap_or_else(|e| {
+            tracing::error!(error = %format!("{e:#}"), request = req.id, "a receipt could not be drafted; the mail goes without");
+            None
+        }),
     }
 }
 
@@ -122,7 +126,8 @@ pub fn answer_as(
         return Ok(());
     }
     if let Some(to) = uow.answer_address() {
-        reply_about(uow, to, text, req, lists)?;
+        let text = super::log::with_receipts(uow, text, None)?;
+        reply_about(uow, to, &text, req, lists)?;
         uow.answered = true;
     }
     Ok(())

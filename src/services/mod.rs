@@ -17,6 +17,7 @@ mod file;
 pub mod import;
 mod inbound;
 mod limits;
+pub mod log;
 mod mail;
 mod officer;
 mod outbox;
@@ -78,6 +79,25 @@ impl Services {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        Self::build(database, config, clock, true).await
+    }
+
+    /// As [`Services::new`] with no log: events get no leaves and replies no receipts. Only
+    /// `bench rush --no-log` uses it, to measure what the log costs.
+    pub async fn without_log(
+        database: Database,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        Self::build(database, config, clock, false).await
+    }
+
+    async fn build(
+        database: Database,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        log_on: bool,
+    ) -> anyhow::Result<Self> {
         let key = match &config.hash_key {
             Some(k) => hex::encode(&k.0),
             None => settings::hash_key(&database).await?,
@@ -96,7 +116,10 @@ impl Services {
                 );
             }
         }
+        let mut proof = log::Proof::load(&database, &config).await?;
+        proof.enabled = log_on;
         let ctx = Context {
+            proof,
             config,
             clock,
             templates,
@@ -106,13 +129,13 @@ impl Services {
             // A WAL left by a crash may hold what an erasure wiped: fold it in at start.
             wal_scrub_owed: AtomicBool::new(true),
         };
-        Ok(Self {
-            shared: Shared {
-                db: database,
-                ctx: Arc::new(ctx),
-                limiter: limits::ChannelLimiter::default(),
-            },
-        })
+        let shared = Shared {
+            db: database,
+            ctx: Arc::new(ctx),
+            limiter: limits::ChannelLimiter::default(),
+        };
+        log::start(&shared).await?;
+        Ok(Self { shared })
     }
 
     pub fn database(&self) -> &Database {
@@ -281,6 +304,17 @@ impl Services {
     /// The mail outbox, for the worker that delivers it.
     pub fn outbox(&self) -> Outbox<'_> {
         Outbox(&self.shared)
+    }
+
+    /// The log: checkpoints, the keys, and the checks of receipts and of the whole log.
+    pub fn log(&self) -> log::Log<'_> {
+        log::Log(&self.shared)
+    }
+
+    /// `text` with every receipt in it signed, laid out for where it is shown. Every channel
+    /// calls this on what it is about to show or send.
+    pub fn seal(&self, text: &str, style: crate::proof::receipt::Style) -> String {
+        self.shared.ctx.proof.seal(text, style)
     }
 
     /// DM receipts, for the bot that delivers them.

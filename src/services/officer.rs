@@ -66,7 +66,7 @@ impl ListedRequest {
             state: r.state,
             channel: r.channel,
             received_at: r.received_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            deadline_offset_seconds: r.deadline_offset_secs,
+            deadline_offset_seconds: r.deadline_offset_us / 1_000_000,
             deadline_offset: ctx.describe_offset(r.received_at),
             due_at: unanswered(&r).then(|| r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
             days_left: unanswered(&r).then(|| days_left(r.due_at, now)),
@@ -194,9 +194,10 @@ pub fn extend(
     req.due_at = due_at;
     req.extended_at = Some(now);
     let (due, original_due) = (uow.ctx.show_time(due_at), uow.ctx.show_time(original));
-    db::events::append(
-        uow.db,
-        &Event {
+    super::log::append(
+        uow,
+        &req,
+        Event {
             request_id,
             at: now,
             from_state: Some(req.state),
@@ -205,6 +206,7 @@ pub fn extend(
             note: Some(format!(
                 "due date extended by {days} days, from {original_due} to {due} (reason given)"
             )),
+            notice: None,
         },
     )?;
 
@@ -254,15 +256,17 @@ pub fn note(
     }
     db::notes::add(uow.db, req.id, actor, &text, uow.now)?;
     let n = db::notes::count(uow.db, req.id)?;
-    db::events::append(
-        uow.db,
-        &Event {
+    super::log::append(
+        uow,
+        &req,
+        Event {
             request_id,
             at: uow.now,
             from_state: Some(req.state),
             to_state: req.state,
             actor: actor.to_owned(),
             note: Some(format!("note {n} added")),
+            notice: None,
         },
     )?;
     Ok(n)
@@ -279,6 +283,7 @@ pub struct RequestDetails {
     /// Why it was extended; gone once the person is erased.
     pub extension_reason: Option<String>,
     pub events: Vec<ShownEvent>,
+    pub notices: Vec<ShownNotice>,
     pub notes: Vec<ShownNote>,
 }
 
@@ -289,6 +294,20 @@ pub struct ShownEvent {
     pub to_state: RequestState,
     pub actor: String,
     pub note: Option<String>,
+    /// The notice version the person was shown (the SHA-256 of its text).
+    pub notice: Option<String>,
+    /// The event's leaf in the log.
+    pub leaf: Option<u64>,
+}
+
+/// A notice version named by the request's history: where and in which language it was
+/// shown, and since when.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownNotice {
+    pub version: String,
+    pub channel: String,
+    pub language: String,
+    pub first_seen: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -315,16 +334,30 @@ pub fn details(
     let (extended_at, original_due_at) =
         (listed.request.extended_at, listed.request.original_due_at);
     let extension_reason = db::requests::extension_reason(db, request_id)?;
-    let events = db::events::for_request(db, request_id)?
-        .into_iter()
-        .map(|e| ShownEvent {
+    let mut notices: Vec<ShownNotice> = Vec::new();
+    let mut events = Vec::new();
+    for (id, e) in db::events::for_request(db, request_id)? {
+        if let Some(v) = &e.notice
+            && !notices.iter().any(|n| &n.version == v)
+            && let Some(n) = db::log::notice_version(db, v)?
+        {
+            notices.push(ShownNotice {
+                version: n.version,
+                channel: n.channel,
+                language: n.language,
+                first_seen: stamp(n.first_seen),
+            });
+        }
+        events.push(ShownEvent {
             at: stamp(e.at),
             from_state: e.from_state,
             to_state: e.to_state,
             actor: e.actor,
             note: e.note,
-        })
-        .collect();
+            notice: e.notice,
+            leaf: db::log::leaf_for_event(db, id)?.map(|l| l.index),
+        });
+    }
     let notes = db::notes::for_request(db, request_id)?
         .into_iter()
         .enumerate()
@@ -341,6 +374,7 @@ pub fn details(
         original_due_at: original_due_at.map(stamp),
         extension_reason,
         events,
+        notices,
         notes,
     }))
 }
@@ -386,7 +420,22 @@ impl RequestDetails {
             if let Some(note) = &e.note {
                 out.push_str(&format!("  ({note})"));
             }
+            if let Some(v) = &e.notice {
+                out.push_str(&format!("  notice {}", &v[..12.min(v.len())]));
+            }
+            if let Some(leaf) = e.leaf {
+                out.push_str(&format!("  leaf {leaf}"));
+            }
             out.push('\n');
+        }
+        if !self.notices.is_empty() {
+            out.push_str("\nNotices the person was shown (`notice` above: the first digits):\n");
+            for n in &self.notices {
+                out.push_str(&format!(
+                    "  {}  on {}, in {}, shown since {}\n",
+                    n.version, n.channel, n.language, n.first_seen
+                ));
+            }
         }
         if self.notes.is_empty() {
             out.push_str("\nNo notes.\n");

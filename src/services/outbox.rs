@@ -4,15 +4,17 @@
 use chrono::{DateTime, Utc};
 
 use super::{shared::Shared, uow::Call};
-use crate::{db, error::ServiceError};
+use crate::{db, error::ServiceError, proof::receipt::Style};
 
 pub struct Outbox<'a>(pub(super) &'a Shared);
 
 impl Outbox<'_> {
     /// Claims the mail that has waited longest among those due now, for `MAIL_LEASE_SECONDS`:
     /// no other sender takes it meanwhile, and it is retried if this one dies mid-send.
+    /// Its receipts are signed now, off the writer's thread.
     pub async fn claim(&self) -> Result<Option<db::outbox::Mail>, ServiceError> {
-        self.0
+        let mail = self
+            .0
             .run(Call::system(), |uow| {
                 let lease = chrono::Duration::seconds(uow.config().mail_lease_seconds);
                 Ok(db::outbox::claim_next_due(
@@ -21,7 +23,13 @@ impl Outbox<'_> {
                     uow.now + lease,
                 )?)
             })
-            .await
+            .await?;
+        Ok(mail.map(|mut m| {
+            let proof = &self.0.ctx.proof;
+            m.body_text = proof.seal(&m.body_text, Style::Plain);
+            m.body_html = proof.seal(&m.body_html, Style::Html);
+            m
+        }))
     }
 
     /// The SMTP server took the mail (or the folder holds it): it is sent, and mail to an

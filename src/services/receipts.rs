@@ -10,6 +10,7 @@ use crate::{
     db::{self, dms::Dm},
     domain::{Actor, DiscordId},
     error::ServiceError,
+    proof::receipt::Style,
 };
 
 /// Added to a reply when the member's DMs are closed.
@@ -47,9 +48,9 @@ pub(super) fn queue(uow: &mut Uow<'_>, actor: &Actor, reply: &mut Reply) -> anyh
 }
 
 /// A change the person did not make themselves (an officer completed or extended their
-/// request): `text` DMed to each of their Discord accounts that takes DMs. `last` marks the
-/// final word to someone being erased: its id and text go once it is sent. Returns how many
-/// were queued.
+/// request, an import recorded it): `text` and the change's receipt DMed to each of their
+/// Discord accounts that takes DMs. `last` marks the final word to someone being erased: its
+/// id and text go once it is sent. Returns how many were queued.
 pub(super) fn tell(
     uow: &mut Uow<'_>,
     person: i64,
@@ -57,6 +58,10 @@ pub(super) fn tell(
     text: &str,
     last: bool,
 ) -> anyhow::Result<usize> {
+    let text = &match super::log::draft(uow, request_id)? {
+        Some(receipt) => format!("{text}\n\n{receipt}"),
+        None => text.to_owned(),
+    };
     let mut queued = 0;
     for i in db::identities::for_person(uow.db, person)? {
         if i.kind == "discord" && !i.dm_closed {
@@ -83,13 +88,19 @@ pub struct Receipts<'a>(pub(super) &'a Shared);
 
 impl Receipts<'_> {
     /// Claims the DM that has waited longest among those due, for `MAIL_LEASE_SECONDS`.
+    /// Its receipt is signed now, off the writer's thread.
     pub async fn claim(&self) -> Result<Option<Dm>, ServiceError> {
-        self.0
+        let dm = self
+            .0
             .run(super::uow::Call::system(), |uow| {
                 let lease = Duration::seconds(uow.config().mail_lease_seconds);
                 Ok(db::dms::claim_next_due(uow.db, uow.now, uow.now + lease)?)
             })
-            .await
+            .await?;
+        Ok(dm.map(|mut dm| {
+            dm.text = self.0.ctx.proof.seal(&dm.text, Style::Discord);
+            dm
+        }))
     }
 
     pub async fn sent(&self, id: i64) -> Result<(), ServiceError> {

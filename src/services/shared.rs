@@ -16,6 +16,7 @@ use crate::{
     db::{Conn, Database},
     domain::{Actor, Channel},
     error::ServiceError,
+    proof::receipt::Style,
 };
 
 #[derive(Clone)]
@@ -58,20 +59,36 @@ impl Shared {
     {
         self.limit(origin.call.channel)?;
         let actor = origin.actor.clone();
-        self.run(origin.call.clone(), move |uow| {
-            limits::take(uow, limits::Kind::PerMinute, &limits::subject(&actor))?;
-            let mut outcome = f(uow, &actor)?;
-            let notices = people::take_notices(uow, &actor)?;
-            if let Some(reply) = outcome.reply_mut() {
-                if !notices.is_empty() {
-                    reply.text = format!("{}\n\n{}", notices.join("\n"), reply.text);
+        let mut outcome = self
+            .run(origin.call.clone(), move |uow| {
+                limits::take(uow, limits::Kind::PerMinute, &limits::subject(&actor))?;
+                let mut outcome = f(uow, &actor)?;
+                let notices = people::take_notices(uow, &actor)?;
+                if let Some(reply) = outcome.reply_mut() {
+                    if !notices.is_empty() {
+                        reply.text = format!("{}\n\n{}", notices.join("\n"), reply.text);
+                    }
+                    // A receipt for each request this unit wrote an event about: in the reply, in
+                    // the mail answering it and in the DM, signed where each leaves the service.
+                    // A change the person is to get a receipt of, even when this unit recorded
+                    // nothing new (an address linked to a choice made before): that request's.
+                    let about = reply.request_id.filter(|_| reply.receipt);
+                    reply.text = super::log::with_receipts(uow, &reply.text, about)?;
+                    mail::answer_as(uow, &reply.text, reply.about.as_ref(), reply.lists)?;
+                    super::receipts::queue(uow, &actor, reply)?;
                 }
-                mail::answer_as(uow, &reply.text, reply.about.as_ref(), reply.lists)?;
-                super::receipts::queue(uow, &actor, reply)?;
-            }
-            Ok(outcome)
-        })
-        .await
+                Ok(outcome)
+            })
+            .await?;
+        // Signed here, on the caller's thread, not the writer's.
+        if let Some(reply) = outcome.reply_mut() {
+            let style = match origin.call.channel {
+                Channel::Discord => Style::Discord,
+                _ => Style::Plain,
+            };
+            reply.text = self.ctx.proof.seal(&reply.text, style);
+        }
+        Ok(outcome)
     }
 
     /// Counts one call on `channel`; refuses it past the limit this process takes per minute.

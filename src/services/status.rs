@@ -100,15 +100,11 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
     Ok((lines.join("\n"), first))
 }
 
-/// `/privacy`: what the policy is, where the deadline stands, and what each choice means.
+/// `/privacy`: what the policy is, where the deadline stands, what each choice means, and the
+/// key that signs receipts.
 ///
 /// The policy's name is bold on Discord (its Markdown); elsewhere the text is plain.
 pub fn privacy_notice(ctx: &Context, channel: crate::domain::Channel) -> String {
-    let bold = if channel == crate::domain::Channel::Discord {
-        "**"
-    } else {
-        ""
-    };
     let cfg = &ctx.config;
     let now = ctx.now();
     let when = if now < cfg.policy_deadline {
@@ -122,6 +118,25 @@ pub fn privacy_notice(ctx: &Context, channel: crate::domain::Channel) -> String 
             deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone)
         )
     };
+    notice_text(ctx, channel, &when)
+}
+
+/// The privacy notice with `when` (how far the deadline is) filled in. Its notice version
+/// hashes it with a placeholder there, so the version changes with the notice, not the clock.
+pub fn notice_text(ctx: &Context, channel: crate::domain::Channel, when: &str) -> String {
+    let bold = if channel == crate::domain::Channel::Discord {
+        "**"
+    } else {
+        ""
+    };
+    let cfg = &ctx.config;
+    let key = ctx.proof.public_key().map_or(String::new(), |vkey| {
+        format!(
+            "\nEvery confirmation carries a receipt signed by {name}. Anyone can check one with \
+             `dsr-bot receipt verify --key {vkey} FILE`.",
+            name = ctx.proof.origin(),
+        )
+    });
     format!(
         "{bold}{policy}{bold}\n\
          {org} asks whether your data that it holds outside Discord (for example your chats with its AI \
@@ -131,7 +146,7 @@ pub fn privacy_notice(ctx: &Context, channel: crate::domain::Channel) -> String 
          - Opt in (/optin): your data may be used and is kept for {kept_in}.\n\
          - Opt out (/optout): it is not used from then on, and data kept only for it is deleted after {kept_out}.\n\
          - Delete (/delete): your data held by {org} is erased; this cannot be undone.\n\
-         A change affects future use only. Every request is answered within {days} days; /status shows yours.",
+         A change affects future use only. Every request is answered within {days} days; /status shows yours.{key}",
         policy = cfg.policy_name,
         org = cfg.organisation_name,
         deadline = ctx.show_time(cfg.policy_deadline),

@@ -3,55 +3,65 @@
 
 use chrono::{DateTime, Utc};
 
+use super::{log, uow::Uow};
 use crate::{
-    db::{self, Conn, events::Event, requests::Request},
+    db::{self, events::Event, requests::Request},
     domain::RequestState,
 };
 
-pub fn record_new(db: &Conn, req: &Request, actor: &str) -> anyhow::Result<()> {
-    db::events::append(
-        db,
-        &Event {
+pub fn record_new(uow: &Uow<'_>, req: &Request, actor: &str) -> anyhow::Result<()> {
+    log::append(
+        uow,
+        req,
+        Event {
             request_id: req.id,
             at: req.received_at,
             from_state: None,
             to_state: req.state,
             actor: actor.to_owned(),
             note: Some("received".into()),
+            notice: None,
         },
-    )?;
-    Ok(())
+    )
 }
 
 /// Moves an open request to `to`, recording who did it and why.
 pub fn transition(
-    db: &Conn,
+    uow: &Uow<'_>,
     req: &mut Request,
     to: RequestState,
     actor: &str,
     note: Option<String>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    movable(req, to)?;
+    db::requests::set_state(uow.db, req.id, req.state, to, now)?;
+    let from = req.state;
+    req.state = to;
+    req.updated_at = now;
+    log::append(
+        uow,
+        req,
+        Event {
+            request_id: req.id,
+            at: now,
+            from_state: Some(from),
+            to_state: to,
+            actor: actor.to_owned(),
+            note,
+            notice: None,
+        },
+    )
+}
+
+/// Only an open request moves, in every build.
+fn movable(req: &Request, to: RequestState) -> anyhow::Result<()> {
     anyhow::ensure!(
         req.state.is_open(),
         "request #{} is {} and cannot move to {to}",
         req.id,
         req.state
     );
-    db::requests::set_state(db, req.id, req.state, to, now)?;
-    db::events::append(
-        db,
-        &Event {
-            request_id: req.id,
-            at: now,
-            from_state: Some(req.state),
-            to_state: to,
-            actor: actor.to_owned(),
-            note,
-        },
-    )?;
-    req.state = to;
-    req.updated_at = now;
     Ok(())
 }
 
@@ -62,16 +72,15 @@ mod tests {
 
     #[test]
     fn a_closed_request_never_moves_in_any_build() {
-        let db = Conn::open_in_memory().unwrap();
         let now = chrono::Utc::now();
-        let mut req = Request {
+        let req = Request {
             id: 1,
             person_id: 1,
             kind: RequestKind::OptOut,
             channel: Channel::Console,
             state: RequestState::Completed,
             received_at: now,
-            deadline_offset_secs: 0,
+            deadline_offset_us: 0,
             due_at: now,
             person_confirmed_at: None,
             updated_at: now,
@@ -80,8 +89,8 @@ mod tests {
             extended_at: None,
             original_due_at: None,
         };
-        // Refused before any statement runs: the connection has no tables at all.
-        let e = transition(&db, &mut req, RequestState::Confirmed, "test", None, now).unwrap_err();
+        // Refused before any statement runs.
+        let e = movable(&req, RequestState::Confirmed).unwrap_err();
         assert!(e.to_string().contains("cannot move"), "{e}");
         assert_eq!(req.state, RequestState::Completed);
     }

@@ -161,6 +161,8 @@ pub struct Context {
     pub dm_ready: Arc<Notify>,
     /// An erasure's checkpoint could not finish: the WAL may still hold erased data.
     pub wal_scrub_owed: AtomicBool,
+    /// The signing key, the keys the log knows, the notice versions.
+    pub proof: super::log::Proof,
 }
 
 impl Context {
@@ -206,6 +208,8 @@ pub struct Uow<'a> {
     pub(super) answered: bool,
     /// A DM was queued: the bot is woken once the unit is kept.
     pub(super) dmed: bool,
+    /// The audit events this unit wrote, with their leaves: what its receipts are made of.
+    pub(super) logged: std::cell::RefCell<Vec<super::log::Logged>>,
 }
 
 impl<'a> Uow<'a> {
@@ -258,6 +262,7 @@ impl<'a> Uow<'a> {
         f: impl FnOnce(&mut Uow<'a>) -> Result<T, ServiceError>,
     ) -> Result<T, ServiceError> {
         let (mailed, answered, dmed) = (self.mailed, self.answered, self.dmed);
+        let logged = self.logged.borrow().len();
         self.db
             .execute_batch("SAVEPOINT attempt")
             .map_err(anyhow::Error::from)?;
@@ -267,6 +272,7 @@ impl<'a> Uow<'a> {
                 .execute_batch("ROLLBACK TO attempt")
                 .map_err(anyhow::Error::from)?;
             (self.mailed, self.answered, self.dmed) = (mailed, answered, dmed);
+            self.logged.borrow_mut().truncate(logged);
         }
         self.db
             .execute_batch("RELEASE attempt")
@@ -299,6 +305,7 @@ where
                 mailed: false,
                 answered: false,
                 dmed: false,
+                logged: Default::default(),
             };
             if let Some(input) = &call.input
                 && !uow.claim_input(input.source, &input.key, "acted")?

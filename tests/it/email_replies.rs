@@ -603,9 +603,11 @@ async fn a_cancellation_says_what_happens_next() {
         .await
         .unwrap();
     let reply = app.services.cancel(&alice).await.unwrap();
+    let (said, receipt) = reply.text.split_once("\n\n").unwrap();
     assert_eq!(
-        reply.text,
+        said,
         "Cancelled: your deletion request #1. Nothing more happens with it; a choice you recorded before \
          stands until you change it."
     );
+    assert!(receipt.contains("\nstate cancelled\n"), "{receipt}");
 }

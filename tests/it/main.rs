@@ -19,6 +19,7 @@ mod imap;
 mod keys;
 mod mail_delivery;
 mod officer;
+mod proof;
 mod readme;
 mod reply_fixtures;
 mod report_layout;

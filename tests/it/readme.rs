@@ -1,5 +1,6 @@
 //! The README's first session is what the binary prints: its commands are run in an empty
-//! folder and their output compared with the README's, times, codes and spans aside.
+//! folder and their output compared with the README's, times, codes, spans and the hashes and
+//! signatures of receipts aside.
 //! `UPDATE_README=1 cargo test readme` writes the binary's output into the README instead.
 
 use crate::common;
@@ -35,7 +36,17 @@ fn masked(text: &str) -> String {
             .split(' ')
             .map(|w| {
                 let digits = w.chars().filter(char::is_ascii_digit).count();
-                if digits > 0 && (w.contains('-') || w.contains(':')) {
+                let hashlike = w.len() >= 16
+                    && digits > 0
+                    && w.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
+                if hashlike {
+                    // Keys, signatures, hashes and roots of a receipt.
+                    "<hash>".to_owned()
+                } else if digits >= 6 && w.chars().all(|c| c.is_ascii_digit() || ".-s".contains(c))
+                {
+                    "<number>".to_owned()
+                } else if digits > 0 && (w.contains('-') || w.contains(':')) {
                     "<time>".to_owned()
                 } else if w.len() >= 6
                     && digits == w.trim_matches(|c: char| !c.is_ascii_digit()).len()

@@ -1,0 +1,330 @@
+//! The log that proves the audit trail: one leaf per row of `request_events` (`log_leaves`),
+//! the tree's right edge (`log_head`), every signed checkpoint handed out (`checkpoints`),
+//! every public key it was signed with (`signing_keys`), and the notice versions people were
+//! shown (`notice_versions`).
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::sql::At;
+use crate::proof::merkle::{Frontier, Hash, leaf_hash};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaf {
+    pub index: u64,
+    pub event_id: i64,
+    pub hash: Hash,
+    /// The tree's root once this leaf was added.
+    pub root: Hash,
+}
+
+fn hash(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hash> {
+    let bytes: Vec<u8> = r.get(i)?;
+    bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Blob,
+            "a stored hash is not 32 bytes".into(),
+        )
+    })
+}
+
+fn leaf_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Leaf> {
+    Ok(Leaf {
+        index: r.get::<_, i64>(0)? as u64,
+        event_id: r.get(1)?,
+        hash: hash(r, 2)?,
+        root: hash(r, 3)?,
+    })
+}
+
+/// The tree's right edge as stored (empty for a new log).
+pub fn frontier(db: &Connection) -> rusqlite::Result<Frontier> {
+    let bytes: Option<Vec<u8>> = db
+        .prepare_cached("SELECT frontier FROM log_head WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    match bytes {
+        None => Ok(Frontier::default()),
+        Some(b) => Frontier::from_bytes(&b).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Blob,
+                "the stored log head does not read".into(),
+            )
+        }),
+    }
+}
+
+/// Adds the leaf of event `event_id`, whose record is `record`, and moves the head.
+pub fn append(db: &Connection, event_id: i64, record: &[u8]) -> rusqlite::Result<Leaf> {
+    let mut head = frontier(db)?;
+    let leaf = leaf_hash(record);
+    let index = head.size();
+    head.append(leaf);
+    let root = head.root();
+    db.prepare_cached("INSERT INTO log_leaves (idx, event_id, hash, root) VALUES (?, ?, ?, ?)")?
+        .execute(params![index as i64, event_id, &leaf[..], &root[..]])?;
+    db.prepare_cached(
+        "INSERT INTO log_head (id, frontier) VALUES (1, ?1)
+         ON CONFLICT (id) DO UPDATE SET frontier = ?1",
+    )?
+    .execute([head.to_bytes()])?;
+    Ok(Leaf {
+        index,
+        event_id,
+        hash: leaf,
+        root,
+    })
+}
+
+pub fn leaf_for_event(db: &Connection, event_id: i64) -> rusqlite::Result<Option<Leaf>> {
+    db.prepare_cached("SELECT idx, event_id, hash, root FROM log_leaves WHERE event_id = ?")?
+        .query_row([event_id], leaf_from_row)
+        .optional()
+}
+
+pub fn leaf_at(db: &Connection, index: u64) -> rusqlite::Result<Option<Leaf>> {
+    db.prepare_cached("SELECT idx, event_id, hash, root FROM log_leaves WHERE idx = ?")?
+        .query_row([index as i64], leaf_from_row)
+        .optional()
+}
+
+/// Every leaf in order, handed to `each` one by one.
+pub fn each_leaf(
+    db: &Connection,
+    mut each: impl FnMut(Leaf) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = db.prepare("SELECT idx, event_id, hash, root FROM log_leaves ORDER BY idx")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        each(leaf_from_row(r)?)?;
+    }
+    Ok(())
+}
+
+/// What a leaf's record is made of, read back from `request_events` and `requests`.
+#[derive(Debug, Clone)]
+pub struct EventFacts {
+    pub event_id: i64,
+    pub request_id: i64,
+    pub kind: String,
+    pub person_id: i64,
+    pub from: Option<String>,
+    pub to: String,
+    pub at: DateTime<Utc>,
+    pub offset_us: i64,
+    pub by: String,
+    pub note: Option<String>,
+    pub notice: Option<String>,
+}
+
+const FACTS: &str = "SELECT e.id, e.request_id, r.kind, r.person_id, e.from_state, e.to_state, e.at,
+            COALESCE(r.deadline_offset_us, r.deadline_offset_secs * 1000000), e.actor, e.note, e.notice
+     FROM request_events e JOIN requests r ON r.id = e.request_id";
+
+fn facts_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventFacts> {
+    Ok(EventFacts {
+        event_id: r.get(0)?,
+        request_id: r.get(1)?,
+        kind: r.get(2)?,
+        person_id: r.get(3)?,
+        from: r.get(4)?,
+        to: r.get(5)?,
+        at: r.get::<_, At>(6)?.0,
+        offset_us: r.get(7)?,
+        by: r.get(8)?,
+        note: r.get(9)?,
+        notice: r.get(10)?,
+    })
+}
+
+/// The events after `after` (an event id), in the order they were written.
+pub fn each_event_after(
+    db: &Connection,
+    after: i64,
+    mut each: impl FnMut(EventFacts) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = db.prepare(&format!("{FACTS} WHERE e.id > ? ORDER BY e.id"))?;
+    let mut rows = stmt.query([after])?;
+    while let Some(r) = rows.next()? {
+        each(facts_from_row(r)?)?;
+    }
+    Ok(())
+}
+
+pub fn event_facts(db: &Connection, event_id: i64) -> rusqlite::Result<Option<EventFacts>> {
+    db.prepare_cached(&format!("{FACTS} WHERE e.id = ?"))?
+        .query_row([event_id], facts_from_row)
+        .optional()
+}
+
+/// The newest event of a request that has a leaf, and the leaf.
+pub fn latest_for_request(
+    db: &Connection,
+    request_id: i64,
+) -> rusqlite::Result<Option<(EventFacts, Leaf)>> {
+    let Some(event_id): Option<i64> = db
+        .prepare_cached("SELECT MAX(event_id) FROM log_leaves WHERE event_id IN (SELECT id FROM request_events WHERE request_id = ?)")?
+        .query_row([request_id], |r| r.get(0))?
+    else {
+        return Ok(None);
+    };
+    let (Some(facts), Some(leaf)) = (event_facts(db, event_id)?, leaf_for_event(db, event_id)?)
+    else {
+        return Ok(None);
+    };
+    Ok(Some((facts, leaf)))
+}
+
+/// The id of the last event with a leaf (0 for none), and how many events there are.
+pub fn last_logged_event(db: &Connection) -> rusqlite::Result<i64> {
+    db.prepare_cached("SELECT COALESCE(MAX(event_id), 0) FROM log_leaves")?
+        .query_row([], |r| r.get(0))
+}
+
+pub fn count_events(db: &Connection) -> rusqlite::Result<u64> {
+    db.prepare_cached("SELECT COUNT(*) FROM request_events")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// A signed checkpoint as it was handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub id: i64,
+    pub size: u64,
+    pub root: Hash,
+    pub key: String,
+    pub note: String,
+    pub made_at: DateTime<Utc>,
+    pub why: String,
+}
+
+fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCheckpoint> {
+    Ok(StoredCheckpoint {
+        id: r.get(0)?,
+        size: r.get::<_, i64>(1)? as u64,
+        root: hash(r, 2)?,
+        key: r.get(3)?,
+        note: r.get(4)?,
+        made_at: r.get::<_, At>(5)?.0,
+        why: r.get(6)?,
+    })
+}
+
+pub fn add_checkpoint(
+    db: &Connection,
+    size: u64,
+    root: &Hash,
+    key: &str,
+    note: &str,
+    now: DateTime<Utc>,
+    why: &str,
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO checkpoints (size, root, key, note, made_at, why) VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![size as i64, &root[..], key, note, At(now), why])?;
+    Ok(())
+}
+
+pub fn checkpoints(db: &Connection) -> rusqlite::Result<Vec<StoredCheckpoint>> {
+    db.prepare_cached(
+        "SELECT id, size, root, key, note, made_at, why FROM checkpoints ORDER BY id",
+    )?
+    .query_map([], checkpoint_from_row)?
+    .collect()
+}
+
+pub fn latest_checkpoint(db: &Connection) -> rusqlite::Result<Option<StoredCheckpoint>> {
+    db.prepare_cached(
+        "SELECT id, size, root, key, note, made_at, why FROM checkpoints ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row([], checkpoint_from_row)
+    .optional()
+}
+
+/// A public key the log was signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownKey {
+    pub vkey: String,
+    pub first_used: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// Records `vkey` as the key in use (from now on, if it is new); any other key in use is
+/// retired from now.
+pub fn use_key(db: &Connection, vkey: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO signing_keys (vkey, first_used) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![vkey, At(now)])?;
+    db.prepare_cached(
+        "UPDATE signing_keys SET retired_at = ?2 WHERE vkey <> ?1 AND retired_at IS NULL",
+    )?
+    .execute(params![vkey, At(now)])?;
+    db.prepare_cached("UPDATE signing_keys SET retired_at = NULL WHERE vkey = ?")?
+        .execute([vkey])?;
+    Ok(())
+}
+
+pub fn keys(db: &Connection) -> rusqlite::Result<Vec<KnownKey>> {
+    db.prepare_cached(
+        "SELECT vkey, first_used, retired_at FROM signing_keys ORDER BY first_used, vkey",
+    )?
+    .query_map([], |r| {
+        Ok(KnownKey {
+            vkey: r.get(0)?,
+            first_used: r.get::<_, At>(1)?.0,
+            retired_at: r.get::<_, Option<At>>(2)?.map(|a| a.0),
+        })
+    })?
+    .collect()
+}
+
+/// A notice version: the text a channel showed, in a language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeVersion {
+    pub version: String,
+    pub channel: String,
+    pub language: String,
+    pub first_seen: DateTime<Utc>,
+}
+
+pub fn add_notice_version(
+    db: &Connection,
+    version: &str,
+    channel: &str,
+    language: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "INSERT INTO notice_versions (version, channel, language, text, first_seen) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![version, channel, language, text, At(now)])?;
+    Ok(())
+}
+
+pub fn notice_version(db: &Connection, version: &str) -> rusqlite::Result<Option<NoticeVersion>> {
+    db.prepare_cached(
+        "SELECT version, channel, language, first_seen FROM notice_versions WHERE version = ?",
+    )?
+    .query_row([version], |r| {
+        Ok(NoticeVersion {
+            version: r.get(0)?,
+            channel: r.get(1)?,
+            language: r.get(2)?,
+            first_seen: r.get::<_, At>(3)?.0,
+        })
+    })
+    .optional()
+}
+
+pub fn notice_text(db: &Connection, version: &str) -> rusqlite::Result<Option<String>> {
+    db.prepare_cached("SELECT text FROM notice_versions WHERE version = ?")?
+        .query_row([version], |r| r.get(0))
+        .optional()
+}

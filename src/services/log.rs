@@ -1,0 +1,810 @@
+//! The log at work. Every audit event gets its leaf in the unit of work that writes it
+//! ([`append`]), so the log and the tables cannot disagree; a receipt is drafted in that unit
+//! ([`draft`]) and signed where it leaves the service ([`Proof::seal`]), off the writer's
+//! thread; checkpoints are signed and kept ([`Log::checkpoint`]); and [`Log`] runs the checks
+//! anyone can run: a receipt against a public key and the tree, the whole tree against every
+//! checkpoint handed out.
+
+use std::sync::OnceLock;
+
+use chrono::{Duration, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
+use crate::{
+    config::Config,
+    crypto::Keys,
+    db::{
+        self, Conn, Database,
+        events::Event,
+        log::{EventFacts, Leaf},
+        requests::Request,
+    },
+    domain::{Channel, RequestKind, RequestState},
+    email::Templates,
+    error::{ServiceError, UserError},
+    proof::{
+        checkpoint::{Checkpoint, show_hash},
+        merkle::{Frontier, Tree, leaf_hash, verify_consistency, verify_inclusion},
+        note::{self, NoteSigner, NoteVerifier},
+        receipt::{self, Receipt, Style},
+        record::EventRecord,
+    },
+};
+
+/// The language every notice is in today.
+pub const LANGUAGE: &str = "en";
+
+/// What proving needs: the signing key, every public key the log was signed with, the notice
+/// version each channel shows, and the policy's version.
+pub struct Proof {
+    signer: Option<NoteSigner>,
+    known: Vec<NoteVerifier>,
+    notices: OnceLock<Vec<(Channel, String)>>,
+    pub policy_version: String,
+    /// Off only in `bench rush --no-log`, to measure what the log costs.
+    pub enabled: bool,
+}
+
+impl Proof {
+    /// The signing key from where the settings say, every public key the log knows, and the
+    /// current key recorded as in use. A new database (nothing signed yet) gets a new key file.
+    pub async fn load(database: &Database, config: &Config) -> anyhow::Result<Proof> {
+        let stored = database.read(|db| Ok(db::log::keys(db)?)).await?;
+        let may_create = stored.is_empty() && database.writable();
+        let signer = match crate::proof::key::load(config, may_create) {
+            Ok(s) => Some(s),
+            // A read-only look at a database signs nothing.
+            Err(e) if !database.writable() => {
+                tracing::debug!(error = %e, "no signing key (read-only)");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let mut known: Vec<NoteVerifier> = stored
+            .iter()
+            .filter_map(|k| NoteVerifier::parse(&k.vkey).ok())
+            .collect();
+        if let Some(s) = &signer
+            && !known.contains(&s.verifier())
+        {
+            known.push(s.verifier());
+        }
+        if let Some(s) = &signer
+            && database.writable()
+        {
+            let vkey = s.verifier().vkey();
+            database
+                .write(move |db| Ok::<_, anyhow::Error>(db::log::use_key(db, &vkey, Utc::now())?))
+                .await?;
+        }
+        Ok(Proof {
+            signer,
+            known,
+            notices: OnceLock::new(),
+            policy_version: policy_version(config),
+            enabled: true,
+        })
+    }
+
+    /// The log's name (its checkpoints' origin): the signing key's name.
+    pub fn origin(&self) -> &str {
+        self.signer
+            .as_ref()
+            .map(NoteSigner::name)
+            .or_else(|| self.known.last().map(NoteVerifier::name))
+            .unwrap_or("dsr-bot")
+    }
+
+    /// The current public key, as `--key` takes it.
+    pub fn public_key(&self) -> Option<String> {
+        self.signer.as_ref().map(|s| s.verifier().vkey())
+    }
+
+    pub fn known_keys(&self) -> &[NoteVerifier] {
+        &self.known
+    }
+
+    /// The notice version `channel` shows now (none for imports: the person saw another's).
+    pub fn notice(&self, channel: Channel) -> Option<&str> {
+        self.notices
+            .get()?
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `text` with every receipt in it signed, laid out for where it is shown.
+    pub fn seal(&self, text: &str, style: Style) -> String {
+        if !receipt::has_marker(text) {
+            return text.to_owned();
+        }
+        let Some(signer) = &self.signer else {
+            tracing::error!("a receipt was to be signed without a signing key; it was left out");
+            return receipt::seal(
+                text,
+                style,
+                &NoteSigner::generate("unsigned").expect("a valid name"),
+                "",
+            );
+        };
+        let intro = match style {
+            Style::Discord => format!(
+                "Receipt for request #{{request}}, signed by {}: keep it. Anyone can check it with the public key /privacy shows.",
+                signer.name()
+            ),
+            _ => format!(
+                "Receipt for request #{{request}}, signed by {}. Keep it:\nanyone can check it with the public key our privacy notice shows\n(`dsr-bot receipt verify`).",
+                signer.name()
+            ),
+        };
+        receipt::seal(text, style, signer, &intro)
+    }
+}
+
+/// The policy's version: 12 hex digits of the hash of what the policy says.
+fn policy_version(config: &Config) -> String {
+    let text = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\n",
+        config.policy_name,
+        config.organisation_name,
+        config.policy_deadline.to_rfc3339(),
+        config.retention_opted_in,
+        config.retention_opted_out,
+        config.response_days
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..6])
+}
+
+/// What each channel shows a person, as one text: the privacy notice (with a placeholder for
+/// the time to the deadline) and the templates a person on that channel reads.
+fn notice_texts(ctx: &Context, templates: &Templates) -> Vec<(Channel, String)> {
+    let notice = |c| super::status::notice_text(ctx, c, "(time to or since the deadline)");
+    vec![
+        (Channel::Console, notice(Channel::Console)),
+        (
+            Channel::Discord,
+            format!(
+                "{}\n{}",
+                notice(Channel::Discord),
+                templates.sources_of("discord")
+            ),
+        ),
+        (
+            Channel::Email,
+            format!(
+                "{}\n{}",
+                notice(Channel::Email),
+                templates.sources_of("email")
+            ),
+        ),
+    ]
+}
+
+/// At start: the notice versions of this configuration recorded, and a leaf for every event
+/// written before the log existed (or by a process with the log off), in their order.
+pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
+    let ctx = shared.ctx.clone();
+    let texts = notice_texts(&ctx, &ctx.templates);
+    let versions: Vec<(Channel, String)> = texts
+        .iter()
+        .map(|(c, t)| (*c, hex::encode(Sha256::digest(t.as_bytes()))))
+        .collect();
+    let _ = ctx.proof.notices.set(versions.clone());
+    if !shared.db.writable() {
+        return Ok(());
+    }
+    shared
+        .db
+        .write(move |db| {
+            let now = Utc::now();
+            for ((channel, text), (_, version)) in texts.iter().zip(&versions) {
+                db::log::add_notice_version(db, version, channel.as_str(), LANGUAGE, text, now)?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await?;
+    if !ctx.proof.enabled {
+        return Ok(());
+    }
+    loop {
+        let ctx = ctx.clone();
+        let added = shared
+            .db
+            .write(move |db| catch_up(db, &ctx.keys, 50_000))
+            .await?;
+        if added == 0 {
+            return Ok(());
+        }
+        tracing::info!(leaves = added, "added the log's leaves for earlier events");
+    }
+}
+
+/// Appends the leaves of up to `most` events that have none yet; how many.
+fn catch_up(db: &Conn, keys: &Keys, most: usize) -> anyhow::Result<usize> {
+    let after = db::log::last_logged_event(db)?;
+    let mut facts = Vec::new();
+    db::log::each_event_after(db, after, |f| {
+        if facts.len() < most {
+            facts.push(f);
+        }
+        Ok(())
+    })?;
+    for f in &facts {
+        db::log::append(db, f.event_id, &record(keys, f).bytes())?;
+    }
+    Ok(facts.len())
+}
+
+/// The record a leaf hashes, from an event's facts.
+pub fn record(keys: &Keys, f: &EventFacts) -> EventRecord {
+    EventRecord {
+        event: f.event_id,
+        request: f.request_id,
+        kind: f.kind.clone(),
+        person: keys.person_hash(f.person_id),
+        from: f.from.clone(),
+        to: f.to.clone(),
+        at: f.at,
+        offset_us: f.offset_us,
+        by: f.by.clone(),
+        note: f.note.clone(),
+        notice: f.notice.clone(),
+    }
+}
+
+/// An event this unit of work wrote, and its leaf.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub facts: EventFacts,
+    pub leaf: Option<Leaf>,
+}
+
+/// Writes `event` about `req` to the audit trail and its leaf to the log, in the unit's
+/// transaction. The notice the person was shown is the one their channel shows now, unless the
+/// event names one.
+pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::Result<()> {
+    let proof = &uow.ctx.proof;
+    if event.notice.is_none() {
+        event.notice = proof.notice(req.channel).map(str::to_owned);
+    }
+    let event_id = db::events::append(uow.db, &event)?;
+    let facts = EventFacts {
+        event_id,
+        request_id: req.id,
+        kind: req.kind.as_str().to_owned(),
+        person_id: req.person_id,
+        from: event.from_state.map(|s| s.as_str().to_owned()),
+        to: event.to_state.as_str().to_owned(),
+        at: event.at,
+        offset_us: req.deadline_offset_us,
+        by: event.actor,
+        note: event.note,
+        notice: event.notice,
+    };
+    let leaf = if proof.enabled {
+        Some(db::log::append(
+            uow.db,
+            event_id,
+            &record(&uow.ctx.keys, &facts).bytes(),
+        )?)
+    } else {
+        None
+    };
+    uow.logged.borrow_mut().push(Logged { facts, leaf });
+    Ok(())
+}
+
+/// The receipt of request `id`'s newest event (the one this unit wrote, if it wrote one),
+/// unsigned, as a marker for the text that carries it; `None` when the request has no logged
+/// event (or the log is off).
+pub(super) fn draft(uow: &Uow<'_>, id: i64) -> anyhow::Result<Option<String>> {
+    if !uow.ctx.proof.enabled {
+        return Ok(None);
+    }
+    let written = uow
+        .logged
+        .borrow()
+        .iter()
+        .rev()
+        .find(|l| l.facts.request_id == id)
+        .and_then(|l| Some((l.facts.clone(), l.leaf.clone()?)));
+    let Some((facts, leaf)) =
+        written.map_or_else(|| db::log::latest_for_request(uow.db, id), |w| Ok(Some(w)))?
+    else {
+        return Ok(None);
+    };
+    let Some(req) = db::requests::get(uow.db, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(receipt::marker(
+        &receipt_of(uow.ctx, &req, &facts, &leaf).text(),
+    )))
+}
+
+/// Markers for the receipts of every request this unit wrote an event about, in order.
+pub(super) fn drafts(uow: &Uow<'_>) -> anyhow::Result<Vec<String>> {
+    let mut ids: Vec<i64> = uow
+        .logged
+        .borrow()
+        .iter()
+        .map(|l| l.facts.request_id)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(draft(uow, id)?);
+    }
+    Ok(out)
+}
+
+/// `text` followed by the receipts of what this unit did, unless it carries them already;
+/// with none, the receipt of request `about` when there is one to give.
+pub(super) fn with_receipts(
+    uow: &Uow<'_>,
+    text: &str,
+    about: Option<i64>,
+) -> anyhow::Result<String> {
+    if receipt::has_marker(text) {
+        return Ok(text.to_owned());
+    }
+    let mut markers = drafts(uow)?;
+    if markers.is_empty()
+        && let Some(id) = about
+    {
+        markers.extend(draft(uow, id)?);
+    }
+    let mut text = text.to_owned();
+    for marker in markers {
+        text = format!("{text}\n\n{marker}");
+    }
+    Ok(text)
+}
+
+fn receipt_of(ctx: &Context, req: &Request, facts: &EventFacts, leaf: &Leaf) -> Receipt {
+    let effective = match (req.kind, req.state) {
+        (
+            RequestKind::OptOut | RequestKind::OptIn,
+            RequestState::Confirmed | RequestState::Completed,
+        ) => Some(req.confirmed_at.unwrap_or(req.received_at)),
+        (RequestKind::Deletion, RequestState::Completed) => req.closed_at,
+        _ => None,
+    };
+    Receipt {
+        request: req.id,
+        kind: req.kind.as_str().to_owned(),
+        state: req.state.as_str().to_owned(),
+        person: ctx.keys.person_hash(req.person_id),
+        received: req.received_at,
+        deadline: req.received_at - Duration::microseconds(req.deadline_offset_us),
+        offset_us: req.deadline_offset_us,
+        effective,
+        policy_version: ctx.proof.policy_version.clone(),
+        policy: ctx.config.policy_name.clone(),
+        notice: facts.notice.clone(),
+        event: facts.event_id,
+        leaf_index: leaf.index,
+        leaf: leaf.hash,
+        log: Checkpoint {
+            origin: ctx.proof.origin().to_owned(),
+            size: leaf.index + 1,
+            root: leaf.root,
+        },
+    }
+}
+
+/// A checkpoint handed out: its signed note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub note: String,
+}
+
+/// What `receipt verify` found, one receipt at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptCheck {
+    pub receipt: Receipt,
+    pub signed_by: String,
+    /// What the database said, when it was asked.
+    pub in_log: Option<String>,
+}
+
+/// What `log verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCheck {
+    pub events: u64,
+    pub checkpoints: usize,
+}
+
+/// Checks a pasted receipt's signature against `keys`: the receipts found, or why not.
+pub fn check_signature(
+    pasted: &str,
+    keys: &[NoteVerifier],
+) -> Result<Vec<(Receipt, NoteVerifier)>, UserError> {
+    let found = receipt::find_all(pasted);
+    if found.is_empty() {
+        return Err(UserError::new(format!(
+            "No receipt found: a receipt starts with the line \"{}\" and ends with a line starting with \"—\" \
+             (the signature). Paste the whole message it came in, or just the receipt.",
+            receipt::FORM
+        )));
+    }
+    found
+        .iter()
+        .map(|n| {
+            let opened = note::open(n, keys)
+                .map_err(|e| UserError::new(format!("The receipt is not valid: {e}.")))?;
+            let r = Receipt::parse(&opened.text).map_err(|e| {
+                UserError::new(format!("The receipt is signed but does not read: {e}."))
+            })?;
+            Ok((r, opened.signed_by))
+        })
+        .collect()
+}
+
+/// The log as the person, the officer and the auditor use it.
+pub struct Log<'a>(pub(super) &'a Shared);
+
+impl Log<'_> {
+    fn proof(&self) -> &Proof {
+        &self.0.ctx.proof
+    }
+
+    /// The current public key, and every one used before.
+    pub async fn keys(&self) -> Result<Vec<db::log::KnownKey>, ServiceError> {
+        self.0.read(|db, _| Ok(db::log::keys(db)?)).await
+    }
+
+    pub fn public_key(&self) -> Option<String> {
+        self.proof().public_key()
+    }
+
+    /// Records `vkey` as the key in use from now (after a rotation).
+    pub async fn use_key(&self, vkey: String) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::log::use_key(uow.db, &vkey, uow.now)?)
+            })
+            .await
+    }
+
+    /// Signs the tree's head and keeps the checkpoint; when `only_if_grown`, only if the tree
+    /// grew since the last checkpoint (`None` then).
+    pub async fn checkpoint(
+        &self,
+        why: &'static str,
+        only_if_grown: bool,
+    ) -> Result<Option<SignedCheckpoint>, ServiceError> {
+        let head = self
+            .0
+            .read(|db, _| Ok((db::log::frontier(db)?, db::log::latest_checkpoint(db)?)))
+            .await?;
+        let grown = match &head.1 {
+            Some(last) => last.size != head.0.size(),
+            None => head.0.size() > 0,
+        };
+        if only_if_grown && !grown {
+            return Ok(None);
+        }
+        let Some(signer) = self.proof().signer.clone() else {
+            return Err(
+                anyhow::anyhow!("no signing key: the database was opened read-only").into(),
+            );
+        };
+        self.0
+            .run(Call::system(), move |uow| {
+                // Read again inside the unit: the head it signs is the head it keeps.
+                let head = db::log::frontier(uow.db)?;
+                let checkpoint = Checkpoint {
+                    origin: signer.name().to_owned(),
+                    size: head.size(),
+                    root: head.root(),
+                };
+                let note = signer.sign(&checkpoint.text());
+                db::log::add_checkpoint(
+                    uow.db,
+                    checkpoint.size,
+                    &checkpoint.root,
+                    &signer.verifier().vkey(),
+                    &note,
+                    uow.now,
+                    why,
+                )?;
+                Ok(Some(SignedCheckpoint {
+                    size: checkpoint.size,
+                    note,
+                }))
+            })
+            .await
+    }
+
+    /// Checks every receipt in `pasted`: its signature against `key` (or every key the log
+    /// was signed with), and that its event is in the tree, unchanged, with the tree grown from
+    /// the receipt's head without a rewrite.
+    pub async fn verify_receipt(
+        &self,
+        pasted: String,
+        key: Option<NoteVerifier>,
+    ) -> Result<Vec<ReceiptCheck>, ServiceError> {
+        let keys = match key {
+            Some(k) => vec![k],
+            None => self.proof().known_keys().to_vec(),
+        };
+        let found = check_signature(&pasted, &keys)?;
+        self.0
+            .read(move |db, ctx| {
+                let leaves = all_leaves(db)?;
+                let tree = Tree::new(leaves.iter().map(|l| l.hash).collect());
+                let mut checks = Vec::new();
+                for (r, by) in found {
+                    let in_log = in_log(db, ctx, &tree, &leaves, &r)?;
+                    checks.push(ReceiptCheck {
+                        receipt: r,
+                        signed_by: by.short(),
+                        in_log: Some(in_log),
+                    });
+                }
+                Ok(checks)
+            })
+            .await
+            .map_err(told)
+    }
+
+    /// Recomputes the tree from `request_events` and checks it against the stored leaves, the
+    /// head every receipt handed out, the stored head, and every signed checkpoint (its
+    /// signature, and a consistency proof from it to the tree).
+    pub async fn verify(&self) -> Result<LogCheck, ServiceError> {
+        self.0.read(verify_log).await.map_err(told)
+    }
+}
+
+fn all_leaves(db: &Conn) -> anyhow::Result<Vec<Leaf>> {
+    let mut leaves = Vec::new();
+    db::log::each_leaf(db, |l| {
+        leaves.push(l);
+        Ok(())
+    })?;
+    Ok(leaves)
+}
+
+/// A finding of a check: told to the person in one line.
+fn refused(why: String) -> anyhow::Error {
+    UserError::new(why).into()
+}
+
+/// A finding travelled as an error through a read: a user error again.
+fn told(e: ServiceError) -> ServiceError {
+    match e {
+        ServiceError::Internal(e) => match e.downcast::<UserError>() {
+            Ok(u) => ServiceError::User(u),
+            Err(e) => ServiceError::Internal(e),
+        },
+        other => other,
+    }
+}
+
+/// Where a receipt's event stands in the tree, or why it is not there.
+fn in_log(
+    db: &Conn,
+    ctx: &Context,
+    tree: &Tree,
+    leaves: &[Leaf],
+    r: &Receipt,
+) -> anyhow::Result<String> {
+    let size = tree.size();
+    let Some(leaf) = leaves.get(r.leaf_index as usize) else {
+        return Err(refused(format!(
+            "The receipt is signed, but its event is not in this log: it names leaf {} and the log holds {size} \
+             events. Either it comes from another log, or events were removed from this one.",
+            r.leaf_index
+        )));
+    };
+    if leaf.event_id != r.event || leaf.hash != r.leaf {
+        return Err(refused(format!(
+            "The receipt is signed, but its event is not in this log: leaf {} of this log is not event #{} \
+             as the receipt recorded it. Either it comes from another log, or this one was rewritten.",
+            r.leaf_index, r.event
+        )));
+    }
+    match db::log::event_facts(db, r.event)? {
+        Some(f) if leaf_hash(&record(&ctx.keys, &f).bytes()) == leaf.hash => {}
+        Some(_) => {
+            return Err(refused(format!(
+                "The receipt is signed and its leaf is in the log, but event #{} in the audit trail was changed \
+                 after it was logged: `dsr-bot log verify` shows where.",
+                r.event
+            )));
+        }
+        None => {
+            return Err(refused(format!(
+                "The receipt is signed and its leaf is in the log, but event #{} is gone from the audit trail.",
+                r.event
+            )));
+        }
+    }
+    if r.log.size > size || tree.root(r.log.size) != r.log.root {
+        return Err(refused(format!(
+            "The receipt is signed, but the log no longer has the head it handed out (size {}): the log was \
+             rewritten or cut since.",
+            r.log.size
+        )));
+    }
+    let proof = tree.inclusion_proof(r.leaf_index, size);
+    let root = tree.root(size);
+    if !verify_inclusion(r.leaf_index, size, &r.leaf, &proof, &root) {
+        return Err(anyhow::anyhow!(
+            "an inclusion proof the log made did not check"
+        ));
+    }
+    let consistency = tree.consistency_proof(r.log.size, size);
+    if !verify_consistency(r.log.size, size, &r.log.root, &root, &consistency) {
+        return Err(anyhow::anyhow!(
+            "a consistency proof the log made did not check"
+        ));
+    }
+    Ok(format!(
+        "event #{} is leaf {} of the {size} in the log (an inclusion proof of {} hashes checked), and the log \
+         grew from the receipt's {} events to {size} without a rewrite (a consistency proof of {} hashes checked)",
+        r.event,
+        r.leaf_index,
+        proof.len(),
+        r.log.size,
+        consistency.len()
+    ))
+}
+
+fn describe_event(f: &EventFacts) -> String {
+    format!(
+        "event #{} (request #{}, {} -> {}, {})",
+        f.event_id,
+        f.request_id,
+        f.from.as_deref().unwrap_or("new"),
+        f.to,
+        crate::proof::record::instant(f.at)
+    )
+}
+
+fn verify_log(db: &Conn, ctx: &Context) -> anyhow::Result<LogCheck> {
+    let leaves = all_leaves(db)?;
+    let mut frontier = Frontier::default();
+    let mut events = 0u64;
+    let mut problem: Option<String> = None;
+    db::log::each_event_after(db, 0, |f| {
+        if problem.is_some() {
+            return Ok(());
+        }
+        let i = events as usize;
+        events += 1;
+        let Some(leaf) = leaves.get(i) else {
+            problem = Some(format!(
+                "{} has no leaf in the log: the log ends after {} events",
+                describe_event(&f),
+                leaves.len()
+            ));
+            return Ok(());
+        };
+        if leaf.event_id != f.event_id {
+            problem = Some(format!(
+                "leaf {i} of the log is event #{}, but the audit trail has {} there: event #{} was removed",
+                leaf.event_id,
+                describe_event(&f),
+                leaf.event_id
+            ));
+            return Ok(());
+        }
+        let hash = leaf_hash(&record(&ctx.keys, &f).bytes());
+        if hash != leaf.hash {
+            problem = Some(format!(
+                "{} does not match leaf {i} of the log: it was changed after it was logged",
+                describe_event(&f)
+            ));
+            return Ok(());
+        }
+        frontier.append(hash);
+        if frontier.root() != leaf.root {
+            problem = Some(format!(
+                "the head handed out with leaf {i} ({}) does not match the tree: the log was rewritten there",
+                describe_event(&f)
+            ));
+        }
+        Ok(())
+    })?;
+    if let Some(p) = problem {
+        return Err(refused(format!("The log does not verify: {p}.")));
+    }
+    if (events as usize) < leaves.len() {
+        let gone = &leaves[events as usize];
+        return Err(refused(format!(
+            "The log does not verify: it holds {} leaves but the audit trail only {events} events; event #{} \
+             (leaf {}) and the {} after it were removed from the audit trail.",
+            leaves.len(),
+            gone.event_id,
+            gone.index,
+            leaves.len() - events as usize - 1
+        )));
+    }
+    let stored = db::log::frontier(db)?;
+    if stored != frontier {
+        return Err(refused(format!(
+            "The log does not verify: its stored head (size {}) is not the tree of its {events} events.",
+            stored.size()
+        )));
+    }
+    let tree = Tree::new(leaves.iter().map(|l| l.hash).collect());
+    let root = tree.root(tree.size());
+    let checkpoints = db::log::checkpoints(db)?;
+    let keys: Vec<NoteVerifier> = db::log::keys(db)?
+        .iter()
+        .filter_map(|k| NoteVerifier::parse(&k.vkey).ok())
+        .collect();
+    for c in &checkpoints {
+        let shown = format!(
+            "the checkpoint of size {} handed out {} ({})",
+            c.size,
+            crate::proof::record::instant(c.made_at),
+            c.why
+        );
+        let opened = note::open(&c.note, &keys)
+            .map_err(|e| refused(format!("The log does not verify: {shown}: {e}.")))?;
+        let cp = Checkpoint::parse(&opened.text).map_err(|e| {
+            refused(format!(
+                "The log does not verify: {shown} does not read: {e}."
+            ))
+        })?;
+        if cp.size != c.size || cp.root != c.root {
+            return Err(refused(format!(
+                "The log does not verify: {shown} was changed in the table after it was signed."
+            )));
+        }
+        if cp.size > tree.size() {
+            return Err(refused(format!(
+                "The log does not verify: {shown} covers {} events, and the log now holds {}: the newest {} were \
+                 removed.",
+                cp.size,
+                tree.size(),
+                cp.size - tree.size()
+            )));
+        }
+        let proof = tree.consistency_proof(cp.size, tree.size());
+        if !verify_consistency(cp.size, tree.size(), &cp.root, &root, &proof) {
+            // Every leaf matched its event and its stored head: leaves, heads and events were
+            // rewritten together, and only the checkpoints handed out show it.
+            return Err(refused(format!(
+                "The log does not verify: {shown} is not a prefix of the tree (its root {} is not the tree's \
+                 at that size): the first {} events were rewritten together with their leaves",
+                show_hash(&cp.root),
+                cp.size
+            )));
+        }
+    }
+    Ok(LogCheck {
+        events,
+        checkpoints: checkpoints.len(),
+    })
+}
+
+/// When the log is checkpointed on its own: a short timer, so a head is handed out soon
+/// after every change even when no receipt carries it.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Signs the head on a timer, when it grew, until `stop`.
+pub async fn checkpoint_loop(
+    services: super::Services,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = services.log().checkpoint("timer", true).await {
+            tracing::warn!(error = %format!("{e:#}"), "the log's head could not be checkpointed; tried again later");
+        }
+    }
+}
