@@ -5,11 +5,14 @@
 -- The notice each choice answered: the text a channel shows (the privacy notice and the
 -- templates a person reads), versioned by the SHA-256 of that text.
 CREATE TABLE notice_versions (
-    version     TEXT PRIMARY KEY,
-    channel     TEXT NOT NULL,
-    language    TEXT NOT NULL,
-    text        TEXT NOT NULL,
-    first_seen  TEXT NOT NULL
+    version         TEXT PRIMARY KEY,
+    channel         TEXT NOT NULL,
+    language        TEXT NOT NULL,
+    -- The policy the notice is about, and its version (a hash of what the policy says).
+    policy          TEXT NOT NULL,
+    policy_version  TEXT NOT NULL,
+    text            TEXT NOT NULL,
+    first_seen      TEXT NOT NULL
 );
 ALTER TABLE request_events ADD COLUMN notice TEXT REFERENCES notice_versions(version);
 

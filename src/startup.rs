@@ -171,6 +171,15 @@ impl App {
         }
         let outcome = supervise(&mut tasks, console_runs).await;
         stop_everything(&stop_tx, &mut tasks).await;
+        // What the other tasks queued while stopping (the schedule finishes its step) goes
+        // too, rather than waiting for the next start.
+        match tokio::time::timeout(GRACE, self.outbox_worker()?.flush()).await {
+            Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "the last mail flush failed"),
+            Err(_) => {
+                tracing::warn!("the last mail flush did not finish; it resumes at the next start")
+            }
+            Ok(Ok(_)) => {}
+        }
         outcome
     }
 }

@@ -491,6 +491,14 @@ fn only_reads(command: &Cmd) -> bool {
 }
 
 async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
+    // A new key is written first, so a rotation also starts over from a lost key file; the
+    // service then records it as it starts.
+    let rotated = match &command {
+        Cmd::Keys {
+            command: KeysCmd::Rotate { name },
+        } => Some(crate::proof::key::rotate(&config, name.as_deref())?),
+        _ => None,
+    };
     let app = if only_reads(&command) {
         App::build_to_read(config).await?
     } else {
@@ -593,7 +601,7 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         }
         Cmd::Import { file } => import::run(&app, &file).await?,
         Cmd::Held { command } => mail::held(&app, command).await?,
-        Cmd::Keys { command } => proof::keys(&app, command).await?,
+        Cmd::Keys { command } => proof::keys(&app, command, rotated).await?,
         Cmd::Receipt {
             command: ReceiptCmd::Verify { key, file, .. },
         } => proof::verify(&app, key.as_deref(), &file).await?,

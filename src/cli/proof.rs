@@ -56,7 +56,7 @@ pub fn verify_offline(key: &str, file: &Path) -> Result<(), Failure> {
     for (r, by) in found {
         println!("{}", describe(&r, &by.short()));
         println!(
-            "  not checked against the log: no database here (the signature alone was checked)"
+            "  the signature alone was checked; beside the database, `dsr-bot receipt verify FILE` checks the log too"
         );
     }
     Ok(())
@@ -83,7 +83,11 @@ pub async fn verify(app: &App, key: Option<&str>, file: &Path) -> Result<(), Fai
     Ok(())
 }
 
-pub async fn keys(app: &App, command: KeysCmd) -> Result<(), Failure> {
+pub async fn keys(
+    app: &App,
+    command: KeysCmd,
+    rotated: Option<crate::proof::note::NoteSigner>,
+) -> Result<(), Failure> {
     let log = app.services.log();
     match command {
         KeysCmd::Public => {
@@ -108,13 +112,13 @@ pub async fn keys(app: &App, command: KeysCmd) -> Result<(), Failure> {
             println!("The public key receipts and checkpoints are checked with:");
             println!("{current}");
         }
-        KeysCmd::Rotate { name } => {
-            let old = log.public_key();
-            let signer = crate::proof::key::rotate(app.services.config(), name.as_deref())?;
+        KeysCmd::Rotate { .. } => {
+            let signer = rotated.expect("rotated before the database was opened");
             let vkey = signer.verifier().vkey();
-            log.use_key(vkey.clone()).await?;
-            if let Some(old) = old {
-                println!("The old key is kept for checking what it signed: {old}");
+            for k in log.keys().await? {
+                if k.vkey != vkey {
+                    println!("Kept for checking what it signed: {}", k.vkey);
+                }
             }
             println!(
                 "A new signing key is in {}. Its public key:",
@@ -138,10 +142,13 @@ pub async fn log(app: &App, command: LogCmd) -> Result<(), Failure> {
         }
         LogCmd::Verify => {
             let checked = log.verify().await?;
+            let checkpoints = match checked.checkpoints {
+                0 => "no signed checkpoint yet (`dsr-bot log checkpoint` makes one)".to_owned(),
+                n => format!("{n} signed checkpoints, each a prefix of the tree"),
+            };
             println!(
-                "the log verifies: {} events, each matching its leaf and the head handed out with it; {} signed \
-                 checkpoints, each a prefix of the tree",
-                checked.events, checked.checkpoints
+                "the log verifies: {} events, each matching its leaf and the head handed out with it; {checkpoints}",
+                checked.events
             );
         }
     }

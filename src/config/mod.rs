@@ -331,7 +331,14 @@ impl Config {
                 .map(|_| Secret(raw.trim().to_owned()))
                 .map_err(|e| e.to_string())
         })?;
-        let signing_file = r.optional("SIGNING_KEY_FILE", |raw| Ok(PathBuf::from(raw)))?;
+        let signing_file = r.optional("SIGNING_KEY_FILE", |raw| {
+            let path = PathBuf::from(raw);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("'{}' cannot be read ({e})", shown(raw)))?;
+            crate::proof::note::NoteSigner::parse(&text)
+                .map_err(|e| format!("'{}' does not hold a signing key: {e}", shown(raw)))?;
+            Ok(path)
+        })?;
         let signing_key = match (signing_given, signing_file) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError {

@@ -159,22 +159,13 @@ pub fn event_facts(db: &Connection, event_id: i64) -> rusqlite::Result<Option<Ev
         .optional()
 }
 
-/// The newest event of a request that has a leaf, and the leaf.
-pub fn latest_for_request(
-    db: &Connection,
-    request_id: i64,
-) -> rusqlite::Result<Option<(EventFacts, Leaf)>> {
-    let Some(event_id): Option<i64> = db
-        .prepare_cached("SELECT MAX(event_id) FROM log_leaves WHERE event_id IN (SELECT id FROM request_events WHERE request_id = ?)")?
-        .query_row([request_id], |r| r.get(0))?
-    else {
-        return Ok(None);
-    };
-    let (Some(facts), Some(leaf)) = (event_facts(db, event_id)?, leaf_for_event(db, event_id)?)
-    else {
-        return Ok(None);
-    };
-    Ok(Some((facts, leaf)))
+/// The newest event of a request that has a leaf.
+pub fn latest_logged_event(db: &Connection, request_id: i64) -> rusqlite::Result<Option<i64>> {
+    db.prepare_cached(
+        "SELECT MAX(l.event_id) FROM log_leaves l JOIN request_events e ON e.id = l.event_id
+         WHERE e.request_id = ?",
+    )?
+    .query_row([request_id], |r| r.get(0))
 }
 
 /// The id of the last event with a leaf (0 for none), and how many events there are.
@@ -292,20 +283,42 @@ pub struct NoticeVersion {
     pub first_seen: DateTime<Utc>,
 }
 
+/// A notice version as first shown.
+pub struct NewNotice<'a> {
+    pub version: &'a str,
+    pub channel: &'a str,
+    pub language: &'a str,
+    pub policy: &'a str,
+    pub policy_version: &'a str,
+    pub text: &'a str,
+}
+
 pub fn add_notice_version(
     db: &Connection,
-    version: &str,
-    channel: &str,
-    language: &str,
-    text: &str,
+    n: &NewNotice<'_>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     db.prepare_cached(
-        "INSERT INTO notice_versions (version, channel, language, text, first_seen) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO notice_versions (version, channel, language, policy, policy_version, text, first_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     )?
-    .execute(params![version, channel, language, text, At(now)])?;
+    .execute(params![
+        n.version,
+        n.channel,
+        n.language,
+        n.policy,
+        n.policy_version,
+        n.text,
+        At(now)
+    ])?;
     Ok(())
+}
+
+/// The policy (name, version) notice `version` is about.
+pub fn notice_policy(db: &Connection, version: &str) -> rusqlite::Result<Option<(String, String)>> {
+    db.prepare_cached("SELECT policy, policy_version FROM notice_versions WHERE version = ?")?
+        .query_row([version], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 pub fn notice_version(db: &Connection, version: &str) -> rusqlite::Result<Option<NoticeVersion>> {
@@ -327,4 +340,52 @@ pub fn notice_text(db: &Connection, version: &str) -> rusqlite::Result<Option<St
     db.prepare_cached("SELECT text FROM notice_versions WHERE version = ?")?
         .query_row([version], |r| r.get(0))
         .optional()
+}
+
+/// The notice versions in force at some time in `[start, end)`, by channel (a version is in
+/// force from when it was first shown until the next one of its channel was), with the
+/// decisions confirmed under each in that span.
+pub fn notices_in_force(
+    db: &Connection,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> rusqlite::Result<Vec<crate::reports::gather::NoticeInForce>> {
+    let all: Vec<NoticeVersion> = db
+        .prepare_cached(
+            "SELECT version, channel, language, first_seen FROM notice_versions ORDER BY channel, first_seen",
+        )?
+        .query_map([], |r| {
+            Ok(NoticeVersion {
+                version: r.get(0)?,
+                channel: r.get(1)?,
+                language: r.get(2)?,
+                first_seen: r.get::<_, At>(3)?.0,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for (i, n) in all.iter().enumerate() {
+        let until = all
+            .get(i + 1)
+            .filter(|next| next.channel == n.channel)
+            .map(|next| next.first_seen);
+        if n.first_seen >= end || until.is_some_and(|u| u <= start) {
+            continue;
+        }
+        let decisions = db
+            .prepare_cached(
+                "SELECT COUNT(*) FROM request_events
+                 WHERE notice = ? AND to_state = 'confirmed' AND at >= ? AND at < ?",
+            )?
+            .query_row(params![n.version, At(start), At(end)], |r| r.get(0))?;
+        out.push(crate::reports::gather::NoticeInForce {
+            version: n.version[..12.min(n.version.len())].to_owned(),
+            channel: n.channel.clone(),
+            language: n.language.clone(),
+            since: n.first_seen.format("%Y-%m-%d %H:%M UTC").to_string(),
+            decisions,
+            at_month_end: until.is_none_or(|u| u >= end),
+        });
+    }
+    Ok(out)
 }

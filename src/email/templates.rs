@@ -19,6 +19,7 @@ pub const MAIL_TEMPLATES: &[&str] = &[
     "confirm_by_reply",
     "due_extended",
     "reminder",
+    "choice_imported",
 ];
 
 macro_rules! embedded {
@@ -49,17 +50,24 @@ const FILES: &[(&str, &str, &str)] = embedded![
     "email" / "due_extended.html",
     "email" / "reminder.txt",
     "email" / "reminder.html",
+    "email" / "choice_imported.txt",
+    "email" / "choice_imported.html",
     "email" / "digest.txt",
     "email" / "digest.html",
     "report" / "monthly.md",
     "report" / "monthly.html",
     "discord" / "dm_deletion_completed.txt",
     "discord" / "dm_due_extended.txt",
+    "discord" / "dm_choice_imported.txt",
 ];
 
 /// The DMs the bot sends about changes the person did not make (their own changes are DMed
 /// as the reply they saw). Each is one `.txt` under `templates/discord/`.
-pub const DM_TEMPLATES: &[&str] = &["dm_deletion_completed", "dm_due_extended"];
+pub const DM_TEMPLATES: &[&str] = &[
+    "dm_deletion_completed",
+    "dm_due_extended",
+    "dm_choice_imported",
+];
 
 /// A template that does not work: its file, the line (when known), and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -479,7 +487,7 @@ impl MailContext {
             original_due: Some("2026-11-20 19:59 UTC".into()),
             reason: Some("the request covers several systems".into()),
             expires: Some("2026-11-23 19:59 UTC".into()),
-            receipt: Some(crate::proof::receipt::marker("dsr-bot receipt v1\n")),
+            receipt: Some(crate::proof::receipt::marker(1)),
         }
     }
 }

@@ -19,15 +19,13 @@
 //! — example.org/dsr-bot <base64 key ID and signature>
 //! ```
 //!
-//! Inside the service a receipt travels as a *marker* (its text, unsigned, between two
-//! private-use characters) in the reply, DM or mail that carries it, and is signed where the
-//! text leaves the service ([`seal`]), off the writer's thread. Ed25519 is deterministic, so
-//! the same receipt signed twice is the same text.
+//! Inside the service a receipt travels as a *marker* (its event's number between two
+//! private-use characters) in the reply, DM or mail that carries it, and is made and signed
+//! where the text leaves the service ([`seal`]), off the writer's thread. A receipt depends
+//! on its event alone, and Ed25519 is deterministic, so the same receipt made twice is the
+//! same text.
 
-use base64::{
-    Engine as _,
-    engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD},
-};
+use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -277,9 +275,27 @@ pub fn find_all(pasted: &str) -> Vec<String> {
     found
 }
 
-/// The unsigned receipt as it travels inside the service, until [`seal`] signs it.
-pub fn marker(receipt_text: &str) -> String {
-    format!("{OPEN}{}{CLOSE}", URL_SAFE_NO_PAD.encode(receipt_text))
+/// Where the receipt of audit event `event` goes in a text, until [`seal`] puts it there
+/// signed: a reference, so a stored DM or mail holds a few bytes, not the receipt.
+pub fn marker(event: i64) -> String {
+    format!("{OPEN}{event}{CLOSE}")
+}
+
+/// The events whose receipts `text` is waiting for, in order.
+pub fn markers(text: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len_utf8()..];
+        let Some(end) = after.find(CLOSE) else {
+            break;
+        };
+        if let Ok(id) = after[..end].parse() {
+            out.push(id);
+        }
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    out
 }
 
 /// How a sealed receipt is laid out where it is shown.
@@ -306,10 +322,17 @@ pub fn has_marker(text: &str) -> bool {
     text.contains(OPEN)
 }
 
-/// `text` with every receipt marker replaced by the receipt signed with `signer`, introduced
-/// by `intro` (which may name `{request}`), laid out in `style`.
-pub fn seal(text: &str, style: Style, signer: &NoteSigner, intro: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 700);
+/// `text` with every marker replaced by its event's receipt (from `receipts`, by event)
+/// signed with `signer`, introduced by `intro` (which may name `{request}`), laid out in
+/// `style`. A marker whose receipt is not given is left out, and logged.
+pub fn seal(
+    text: &str,
+    style: Style,
+    signer: &NoteSigner,
+    intro: &str,
+    receipts: &[Receipt],
+) -> String {
+    let mut out = String::with_capacity(text.len() + 800);
     let mut rest = text;
     while let Some(start) = rest.find(OPEN) {
         out.push_str(&rest[..start]);
@@ -318,26 +341,23 @@ pub fn seal(text: &str, style: Style, signer: &NoteSigner, intro: &str) -> Strin
             rest = after;
             break;
         };
-        let encoded = &after[..end];
+        let event = after[..end].parse::<i64>().ok();
         rest = &after[end + CLOSE.len_utf8()..];
-        let Some(body) = URL_SAFE_NO_PAD
-            .decode(encoded)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-        else {
-            tracing::error!("a receipt marker did not decode; the receipt was left out");
+        let Some(r) = receipts.iter().find(|r| Some(r.event) == event) else {
+            tracing::error!(
+                event,
+                "a receipt was not found for its marker; it was left out"
+            );
             continue;
         };
-        let request = Receipt::parse(&body)
-            .map(|r| r.request.to_string())
-            .unwrap_or_default();
-        let intro = intro.replace("{request}", &request);
-        let note = signer.sign(&body);
+        let intro = intro.replace("{request}", &r.request.to_string());
+        let note = signer.sign(&r.text());
         match style {
             Style::Plain => out.push_str(&format!("{intro}\n\n{note}")),
             Style::Discord => out.push_str(&format!("{intro}\n```\n{note}```")),
+            // A block of its own wherever the template put it (also inside a paragraph).
             Style::Html => out.push_str(&format!(
-                "<p>{}</p>\n<pre style=\"font-size:12px;white-space:pre-wrap;word-break:break-all\">{}</pre>",
+                "<span style=\"display:block;margin:1em 0\">{}</span><span style=\"display:block;font-family:monospace;font-size:12px;white-space:pre-wrap;word-break:break-all\">{}</span>",
                 escape_html(&intro),
                 escape_html(&note)
             )),
@@ -395,10 +415,17 @@ mod tests {
     #[test]
     fn a_sealed_receipt_is_found_again_quoted_wrapped_or_in_a_code_block() {
         let signer = NoteSigner::generate("example.org/dsr-bot").unwrap();
-        let text = format!("Done.\n\n{}\n\nThanks", marker(&sample().text()));
+        let text = format!("Done.\n\n{}\n\nThanks", marker(57));
+        assert_eq!(markers(&text), vec![57]);
         let key = [signer.verifier()];
         for style in [Style::Plain, Style::Discord] {
-            let sealed = seal(&text, style, &signer, "Receipt for #{request}:");
+            let sealed = seal(
+                &text,
+                style,
+                &signer,
+                "Receipt for #{request}:",
+                &[sample()],
+            );
             assert!(!has_marker(&sealed));
             assert!(sealed.contains("Receipt for #12:"), "{sealed}");
             let quoted: String = sealed.lines().map(|l| format!("> > {l}\r\n")).collect();
@@ -415,6 +442,9 @@ mod tests {
                 assert_eq!(Receipt::parse(&opened.text).unwrap(), sample());
             }
         }
+        // A marker without its receipt is left out, not shown.
+        let sealed = seal(&marker(3), Style::Plain, &signer, "", &[sample()]);
+        assert_eq!(sealed, "");
     }
 
     #[test]

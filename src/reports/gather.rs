@@ -70,6 +70,30 @@ pub struct Report {
     pub so_far: bool,
     /// The same figures for each earlier month with requests, oldest first.
     pub trend: Vec<MonthFigures>,
+    /// The notice versions in force during the month, by channel.
+    pub notices: Vec<NoticeInForce>,
+    /// The log's signed head and the public key it is checked with, when there is a log.
+    pub log: Option<LogHead>,
+}
+
+/// A notice version in force during the report's month: where it was shown, from when, how
+/// many decisions the month confirmed under it, and whether it was still in force at the
+/// month's end (the members with no decision then are counted under it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoticeInForce {
+    pub version: String,
+    pub channel: String,
+    pub language: String,
+    pub since: String,
+    pub decisions: i64,
+    pub at_month_end: bool,
+}
+
+/// The log as the report hands it out: a signed checkpoint and the key that checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogHead {
+    pub checkpoint: String,
+    pub public_key: String,
 }
 
 /// The report for `month`, with the trend since the first month that has requests, read on
@@ -106,6 +130,8 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
         organisation: String::new(),
         generated: String::new(),
         so_far: false,
+        notices: Vec::new(),
+        log: None,
         trend: figures,
     })
 }

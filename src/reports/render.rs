@@ -145,6 +145,18 @@ fn check(templates: &Templates) -> Vec<Problem> {
         generated: "2026-11-01 06:00 UTC".into(),
         so_far: false,
         trend: vec![month("2026-09", 10, 3)],
+        notices: vec![super::gather::NoticeInForce {
+            version: "0123456789ab".into(),
+            channel: "discord".into(),
+            language: "en".into(),
+            since: "2026-09-01".into(),
+            decisions: 12,
+            at_month_end: true,
+        }],
+        log: Some(super::gather::LogHead {
+            checkpoint: "example.org/dsr-bot\n7\nAAAA\n\n— example.org/dsr-bot AAAA\n".into(),
+            public_key: "example.org/dsr-bot+00000000+AQ".into(),
+        }),
     };
     // A month with nothing in it: every optional figure unset, no trend.
     let empty = Report {
@@ -171,6 +183,8 @@ fn check(templates: &Templates) -> Vec<Problem> {
         generated: "2026-11-01 06:00 UTC".into(),
         so_far: true,
         trend: Vec::new(),
+        notices: Vec::new(),
+        log: None,
     };
     let mut problems: Vec<Problem> = Vec::new();
     for report in [&full, &empty] {
@@ -226,6 +240,8 @@ fn with_template(
             empty => empty(report),
             m => shown(&report.figures),
             trend => recent,
+            notices => &report.notices,
+            log => &report.log,
             chart => minijinja::Value::from_safe_string(svg),
         },
     )

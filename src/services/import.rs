@@ -3,9 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{erasure, transitions, uow::Uow};
+use super::{erasure, mail, receipts, transitions, uow::Uow};
 use crate::{
-    db::{self, events::Event, requests::NewRequest},
+    db::{
+        self,
+        events::Event,
+        requests::{NewRequest, Request},
+    },
     domain::{Channel, EmailAddress, RequestKind, RequestState, deadline, import_key, text::shown},
     error::{ServiceError, UserError},
 };
@@ -359,6 +363,10 @@ fn import_row(
             notice: None,
         },
     )?;
+    // A choice that stands, recorded by someone else: the person is told, with its receipt.
+    if !erases && matches!(status, RequestState::Confirmed | RequestState::Completed) {
+        tell(uow, &imported, id_kind, id_value)?;
+    }
     if erases {
         if owner == person {
             // Nobody asked live since: the deletion this row reports is carried out here too.
@@ -380,6 +388,19 @@ fn import_row(
         }
     }
     Ok(())
+}
+
+/// Tells the person at the identity the row names that the choice is recorded here now.
+fn tell(uow: &mut Uow<'_>, req: &Request, id_kind: &str, id_value: &str) -> anyhow::Result<()> {
+    match id_kind {
+        "email" => mail::queue(uow, "choice_imported", req, id_value, None, false),
+        "discord" => {
+            let ctx = mail::context(uow, req, None);
+            let dm = uow.ctx.templates.render_dm("dm_choice_imported", &ctx)?;
+            receipts::tell(uow, req.person_id, req.id, &dm, false).map(drop)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether the person made any request other than by import.

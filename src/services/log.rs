@@ -20,7 +20,7 @@ use crate::{
         log::{EventFacts, Leaf},
         requests::Request,
     },
-    domain::{Channel, RequestKind, RequestState},
+    domain::{Channel, RequestKind},
     email::Templates,
     error::{ServiceError, UserError},
     proof::{
@@ -114,19 +114,15 @@ impl Proof {
             .map(|(_, v)| v.as_str())
     }
 
-    /// `text` with every receipt in it signed, laid out for where it is shown.
-    pub fn seal(&self, text: &str, style: Style) -> String {
+    /// `text` with the receipt of each event it refers to (from `receipts`) made and signed,
+    /// laid out for where it is shown.
+    pub fn seal(&self, text: &str, style: Style, receipts: &[Receipt]) -> String {
         if !receipt::has_marker(text) {
             return text.to_owned();
         }
         let Some(signer) = &self.signer else {
             tracing::error!("a receipt was to be signed without a signing key; it was left out");
-            return receipt::seal(
-                text,
-                style,
-                &NoteSigner::generate("unsigned").expect("a valid name"),
-                "",
-            );
+            return receipt::seal(text, style, &unsigned(), "", &[]);
         };
         let intro = match style {
             Style::Discord => format!(
@@ -138,8 +134,13 @@ impl Proof {
                 signer.name()
             ),
         };
-        receipt::seal(text, style, signer, &intro)
+        receipt::seal(text, style, signer, &intro, receipts)
     }
+}
+
+/// A key for the markers of a process that has no signing key: they are left out.
+fn unsigned() -> NoteSigner {
+    NoteSigner::generate("unsigned").expect("a valid name")
 }
 
 /// The policy's version: 12 hex digits of the hash of what the policy says.
@@ -194,12 +195,24 @@ pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
     if !shared.db.writable() {
         return Ok(());
     }
+    let (policy, policy_version) = (
+        ctx.config.policy_name.clone(),
+        ctx.proof.policy_version.clone(),
+    );
     shared
         .db
         .write(move |db| {
             let now = Utc::now();
             for ((channel, text), (_, version)) in texts.iter().zip(&versions) {
-                db::log::add_notice_version(db, version, channel.as_str(), LANGUAGE, text, now)?;
+                let notice = db::log::NewNotice {
+                    version,
+                    channel: channel.as_str(),
+                    language: LANGUAGE,
+                    policy: &policy,
+                    policy_version: &policy_version,
+                    text,
+                };
+                db::log::add_notice_version(db, &notice, now)?;
             }
             Ok::<_, anyhow::Error>(())
         })
@@ -238,11 +251,15 @@ fn catch_up(db: &Conn, keys: &Keys, most: usize) -> anyhow::Result<usize> {
 
 /// The record a leaf hashes, from an event's facts.
 pub fn record(keys: &Keys, f: &EventFacts) -> EventRecord {
+    record_with(f, keys.person_hash(f.person_id))
+}
+
+fn record_with(f: &EventFacts, person: String) -> EventRecord {
     EventRecord {
         event: f.event_id,
         request: f.request_id,
         kind: f.kind.clone(),
-        person: keys.person_hash(f.person_id),
+        person,
         from: f.from.clone(),
         to: f.to.clone(),
         at: f.at,
@@ -253,16 +270,19 @@ pub fn record(keys: &Keys, f: &EventFacts) -> EventRecord {
     }
 }
 
-/// An event this unit of work wrote, and its leaf.
+/// An event this unit of work wrote, its leaf, and its request as the event left it: what
+/// its receipt is made of, without reading anything back.
 #[derive(Debug, Clone)]
 pub struct Logged {
     pub facts: EventFacts,
     pub leaf: Option<Leaf>,
+    pub request: Request,
+    pub person: String,
 }
 
-/// Writes `event` about `req` to the audit trail and its leaf to the log, in the unit's
-/// transaction. The notice the person was shown is the one their channel shows now, unless the
-/// event names one.
+/// Writes `event` about `req` (as the event leaves it) to the audit trail and its leaf to
+/// the log, in the unit's transaction. The notice the person was shown is the one their
+/// channel shows now, unless the event names one.
 pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::Result<()> {
     let proof = &uow.ctx.proof;
     if event.notice.is_none() {
@@ -282,22 +302,24 @@ pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::
         note: event.note,
         notice: event.notice,
     };
+    let person = uow.ctx.keys.person_hash(req.person_id);
     let leaf = if proof.enabled {
-        Some(db::log::append(
-            uow.db,
-            event_id,
-            &record(&uow.ctx.keys, &facts).bytes(),
-        )?)
+        let record = record_with(&facts, person.clone());
+        Some(db::log::append(uow.db, event_id, &record.bytes())?)
     } else {
         None
     };
-    uow.logged.borrow_mut().push(Logged { facts, leaf });
+    uow.logged.borrow_mut().push(Logged {
+        facts,
+        leaf,
+        request: req.clone(),
+        person,
+    });
     Ok(())
 }
 
-/// The receipt of request `id`'s newest event (the one this unit wrote, if it wrote one),
-/// unsigned, as a marker for the text that carries it; `None` when the request has no logged
-/// event (or the log is off).
+/// The marker of the receipt of request `id`'s newest event (the one this unit wrote, if it
+/// wrote one); `None` when the request has no logged event (or the log is off).
 pub(super) fn draft(uow: &Uow<'_>, id: i64) -> anyhow::Result<Option<String>> {
     if !uow.ctx.proof.enabled {
         return Ok(None);
@@ -307,23 +329,17 @@ pub(super) fn draft(uow: &Uow<'_>, id: i64) -> anyhow::Result<Option<String>> {
         .borrow()
         .iter()
         .rev()
-        .find(|l| l.facts.request_id == id)
-        .and_then(|l| Some((l.facts.clone(), l.leaf.clone()?)));
-    let Some((facts, leaf)) =
-        written.map_or_else(|| db::log::latest_for_request(uow.db, id), |w| Ok(Some(w)))?
-    else {
-        return Ok(None);
+        .find(|l| l.facts.request_id == id && l.leaf.is_some())
+        .map(|l| l.facts.event_id);
+    let event = match written {
+        Some(e) => Some(e),
+        None => db::log::latest_logged_event(uow.db, id)?,
     };
-    let Some(req) = db::requests::get(uow.db, id)? else {
-        return Ok(None);
-    };
-    Ok(Some(receipt::marker(
-        &receipt_of(uow.ctx, &req, &facts, &leaf).text(),
-    )))
+    Ok(event.map(receipt::marker))
 }
 
 /// Markers for the receipts of every request this unit wrote an event about, in order.
-pub(super) fn drafts(uow: &Uow<'_>) -> anyhow::Result<Vec<String>> {
+fn drafts(uow: &Uow<'_>) -> anyhow::Result<Vec<String>> {
     let mut ids: Vec<i64> = uow
         .logged
         .borrow()
@@ -362,26 +378,110 @@ pub(super) fn with_receipts(
     Ok(text)
 }
 
-fn receipt_of(ctx: &Context, req: &Request, facts: &EventFacts, leaf: &Leaf) -> Receipt {
-    let effective = match (req.kind, req.state) {
+/// The receipts `text` refers to, from what this unit wrote or else from the database.
+pub(super) fn receipts_for(uow: &Uow<'_>, text: &str) -> anyhow::Result<Vec<Receipt>> {
+    let mut out = Vec::new();
+    for event in receipt::markers(text) {
+        let written = uow.logged.borrow().iter().find_map(|l| {
+            let leaf = l.leaf.as_ref().filter(|_| l.facts.event_id == event)?;
+            Some(receipt_of(
+                uow.ctx,
+                &l.request,
+                &l.facts,
+                leaf,
+                &l.person,
+                (&uow.ctx.config.policy_name, &uow.ctx.proof.policy_version),
+            ))
+        });
+        match written {
+            Some(r) => out.push(r),
+            None => out.extend(stored_receipt(uow.db, uow.ctx, event)?),
+        }
+    }
+    Ok(out)
+}
+
+/// The receipt of event `event`, made from what is stored: the same receipt the unit that
+/// wrote the event would have made.
+fn stored_receipt(db: &Conn, ctx: &Context, event: i64) -> anyhow::Result<Option<Receipt>> {
+    let (Some(facts), Some(leaf)) = (
+        db::log::event_facts(db, event)?,
+        db::log::leaf_for_event(db, event)?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(req) = db::requests::get(db, facts.request_id)? else {
+        return Ok(None);
+    };
+    let policy = match &facts.notice {
+        Some(v) => db::log::notice_policy(db, v)?,
+        None => None,
+    }
+    .unwrap_or_else(|| {
         (
-            RequestKind::OptOut | RequestKind::OptIn,
-            RequestState::Confirmed | RequestState::Completed,
-        ) => Some(req.confirmed_at.unwrap_or(req.received_at)),
-        (RequestKind::Deletion, RequestState::Completed) => req.closed_at,
+            ctx.config.policy_name.clone(),
+            ctx.proof.policy_version.clone(),
+        )
+    });
+    let person = ctx.keys.person_hash(req.person_id);
+    Ok(Some(receipt_of(
+        ctx,
+        &req,
+        &facts,
+        &leaf,
+        &person,
+        (&policy.0, &policy.1),
+    )))
+}
+
+/// The receipts a stored text (a DM, a mail) refers to, read on a snapshot.
+pub(super) async fn stored_receipts(
+    shared: &Shared,
+    texts: &[&str],
+) -> Result<Vec<Receipt>, ServiceError> {
+    let events: Vec<i64> = texts.iter().flat_map(|t| receipt::markers(t)).collect();
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    shared
+        .read(move |db, ctx| {
+            let mut out = Vec::new();
+            for e in events {
+                out.extend(stored_receipt(db, ctx, e)?);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// A receipt depends on its event alone (and the request's facts that never change), so it
+/// is the same whenever it is made.
+fn receipt_of(
+    ctx: &Context,
+    req: &Request,
+    facts: &EventFacts,
+    leaf: &Leaf,
+    person: &str,
+    policy: (&str, &str),
+) -> Receipt {
+    let effective = match (req.kind, facts.to.as_str()) {
+        (RequestKind::OptOut | RequestKind::OptIn, "confirmed" | "completed") => {
+            Some(req.confirmed_at.unwrap_or(req.received_at))
+        }
+        (RequestKind::Deletion, "completed") => req.closed_at,
         _ => None,
     };
     Receipt {
         request: req.id,
         kind: req.kind.as_str().to_owned(),
-        state: req.state.as_str().to_owned(),
-        person: ctx.keys.person_hash(req.person_id),
+        state: facts.to.clone(),
+        person: person.to_owned(),
         received: req.received_at,
         deadline: req.received_at - Duration::microseconds(req.deadline_offset_us),
         offset_us: req.deadline_offset_us,
         effective,
-        policy_version: ctx.proof.policy_version.clone(),
-        policy: ctx.config.policy_name.clone(),
+        policy_version: policy.1.to_owned(),
+        policy: policy.0.to_owned(),
         notice: facts.notice.clone(),
         event: facts.event_id,
         leaf_index: leaf.index,
@@ -458,15 +558,6 @@ impl Log<'_> {
 
     pub fn public_key(&self) -> Option<String> {
         self.proof().public_key()
-    }
-
-    /// Records `vkey` as the key in use from now (after a rotation).
-    pub async fn use_key(&self, vkey: String) -> Result<(), ServiceError> {
-        self.0
-            .run(Call::system(), move |uow| {
-                Ok(db::log::use_key(uow.db, &vkey, uow.now)?)
-            })
-            .await
     }
 
     /// Signs the tree's head and keeps the checkpoint; when `only_if_grown`, only if the tree
@@ -772,7 +863,7 @@ fn verify_log(db: &Conn, ctx: &Context) -> anyhow::Result<LogCheck> {
             // rewritten together, and only the checkpoints handed out show it.
             return Err(refused(format!(
                 "The log does not verify: {shown} is not a prefix of the tree (its root {} is not the tree's \
-                 at that size): the first {} events were rewritten together with their leaves",
+                 at that size): the first {} events were rewritten together with their leaves.",
                 show_hash(&cp.root),
                 cp.size
             )));

@@ -311,12 +311,6 @@ impl Services {
         log::Log(&self.shared)
     }
 
-    /// `text` with every receipt in it signed, laid out for where it is shown. Every channel
-    /// calls this on what it is about to show or send.
-    pub fn seal(&self, text: &str, style: crate::proof::receipt::Style) -> String {
-        self.shared.ctx.proof.seal(text, style)
-    }
-
     /// DM receipts, for the bot that delivers them.
     pub fn receipts(&self) -> Receipts<'_> {
         Receipts(&self.shared)

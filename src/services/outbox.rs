@@ -24,12 +24,14 @@ impl Outbox<'_> {
                 )?)
             })
             .await?;
-        Ok(mail.map(|mut m| {
-            let proof = &self.0.ctx.proof;
-            m.body_text = proof.seal(&m.body_text, Style::Plain);
-            m.body_html = proof.seal(&m.body_html, Style::Html);
-            m
-        }))
+        let Some(mut m) = mail else {
+            return Ok(None);
+        };
+        let receipts = super::log::stored_receipts(self.0, &[&m.body_text, &m.body_html]).await?;
+        let proof = &self.0.ctx.proof;
+        m.body_text = proof.seal(&m.body_text, Style::Plain, &receipts);
+        m.body_html = proof.seal(&m.body_html, Style::Html, &receipts);
+        Ok(Some(m))
     }
 
     /// The SMTP server took the mail (or the folder holds it): it is sent, and mail to an

@@ -97,10 +97,12 @@ impl Receipts<'_> {
                 Ok(db::dms::claim_next_due(uow.db, uow.now, uow.now + lease)?)
             })
             .await?;
-        Ok(dm.map(|mut dm| {
-            dm.text = self.0.ctx.proof.seal(&dm.text, Style::Discord);
-            dm
-        }))
+        let Some(mut dm) = dm else {
+            return Ok(None);
+        };
+        let receipts = super::log::stored_receipts(self.0, &[&dm.text]).await?;
+        dm.text = self.0.ctx.proof.seal(&dm.text, Style::Discord, &receipts);
+        Ok(Some(dm))
     }
 
     pub async fn sent(&self, id: i64) -> Result<(), ServiceError> {

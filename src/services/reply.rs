@@ -15,6 +15,8 @@ pub struct Reply {
     pub(super) about: Option<Request>,
     /// The text lists the person's requests (the status answer); `about` is the first.
     pub(super) lists: bool,
+    /// The receipts the text refers to, made and signed once the text leaves the unit.
+    pub(super) receipts: Vec<crate::proof::receipt::Receipt>,
 }
 
 impl Reply {
@@ -26,6 +28,7 @@ impl Reply {
             receipt: false,
             about: None,
             lists: false,
+            receipts: Vec::new(),
         }
     }
 
@@ -41,6 +44,7 @@ impl Reply {
             receipt: false,
             about: Some(req.clone()),
             lists: false,
+            receipts: Vec::new(),
         }
     }
 

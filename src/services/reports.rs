@@ -56,7 +56,37 @@ impl Reports<'_> {
         report.organisation = cfg.organisation_name.clone();
         report.generated = self.0.ctx.show_time(now);
         report.so_far = month == current;
+        let (start, end) = month.bounds(tz);
+        report.notices = self
+            .0
+            .read(move |db, _| Ok(db::log::notices_in_force(db, start, end)?))
+            .await?;
+        report.log = self.log_head().await?;
         Ok(report)
+    }
+
+    /// The log's head as a report hands it out: signed now, or (on a database this process
+    /// cannot write) the last checkpoint signed.
+    async fn log_head(&self) -> Result<Option<crate::reports::gather::LogHead>, ServiceError> {
+        let Some(public_key) = self.0.ctx.proof.public_key() else {
+            return Ok(None);
+        };
+        let checkpoint = if self.0.db.writable() {
+            super::log::Log(self.0)
+                .checkpoint("report", false)
+                .await?
+                .map(|c| c.note)
+        } else {
+            self.0
+                .read(|db, _| Ok(db::log::latest_checkpoint(db)?.map(|c| c.note)))
+                .await?
+        };
+        Ok(
+            checkpoint.map(|checkpoint| crate::reports::gather::LogHead {
+                checkpoint,
+                public_key,
+            }),
+        )
     }
 
     pub fn render(&self, report: &Report, format: Format) -> Result<String, ServiceError> {

@@ -74,6 +74,7 @@ impl Shared {
                     // nothing new (an address linked to a choice made before): that request's.
                     let about = reply.request_id.filter(|_| reply.receipt);
                     reply.text = super::log::with_receipts(uow, &reply.text, about)?;
+                    reply.receipts = super::log::receipts_for(uow, &reply.text)?;
                     mail::answer_as(uow, &reply.text, reply.about.as_ref(), reply.lists)?;
                     super::receipts::queue(uow, &actor, reply)?;
                 }
@@ -86,7 +87,7 @@ impl Shared {
                 Channel::Discord => Style::Discord,
                 _ => Style::Plain,
             };
-            reply.text = self.ctx.proof.seal(&reply.text, style);
+            reply.text = self.ctx.proof.seal(&reply.text, style, &reply.receipts);
         }
         Ok(outcome)
     }

@@ -133,7 +133,7 @@ pub fn notice_text(ctx: &Context, channel: crate::domain::Channel, when: &str) -
     let key = ctx.proof.public_key().map_or(String::new(), |vkey| {
         format!(
             "\nEvery confirmation carries a receipt signed by {name}. Anyone can check one with \
-             `dsr-bot receipt verify --key {vkey} FILE`.",
+             `dsr-bot receipt verify --key KEY FILE`, KEY being this public key:\n{vkey}",
             name = ctx.proof.origin(),
         )
     });

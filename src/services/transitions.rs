@@ -37,8 +37,15 @@ pub fn transition(
     movable(req, to)?;
     db::requests::set_state(uow.db, req.id, req.state, to, now)?;
     let from = req.state;
+    // As set_state left the row.
     req.state = to;
     req.updated_at = now;
+    if to == RequestState::Confirmed {
+        req.confirmed_at.get_or_insert(now);
+    }
+    if !to.is_open() {
+        req.closed_at = Some(now);
+    }
     log::append(
         uow,
         req,

@@ -515,3 +515,57 @@ async fn every_confirmation_carries_its_receipt_in_the_dm_and_the_mail_and_offic
         );
     }
 }
+
+#[test]
+fn a_signing_key_others_can_read_or_a_lost_one_stops_the_start_with_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = common::output(
+        common::bin(d).args(["console", "--user", "ann"]),
+        b"/optout\n",
+    );
+    assert!(first.status.success(), "{}", printed(&first));
+    let key = d.join("dsr-bot.signing.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "made owner-only: {mode:o}");
+    let private = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        private.starts_with("PRIVATE+KEY+"),
+        "the note signer's key form"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run_bin(d, &["log", "checkpoint"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", printed(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("can be read by others") && err.contains("chmod 600"),
+        "{err}"
+    );
+
+    std::fs::remove_file(&key).unwrap();
+    let o = run_bin(d, &["log", "checkpoint"], &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", printed(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("is missing") && err.contains("keys rotate"),
+        "{err}"
+    );
+    assert!(
+        !d.join("dsr-bot.signing.key").exists(),
+        "no new key made silently"
+    );
+    // A rotation starts over, and what the lost key signed still verifies.
+    let rotated = run_bin(d, &["keys", "rotate"], &[]);
+    assert!(rotated.status.success(), "{}", printed(&rotated));
+    assert!(
+        String::from_utf8_lossy(&rotated.stdout).contains("Kept for checking what it signed: ")
+    );
+    let file = write(d, "first.txt", &String::from_utf8_lossy(&first.stdout));
+    let o = run_bin(d, &["receipt", "verify", &file], &[]);
+    assert!(o.status.success(), "{}", printed(&o));
+    // Nothing printed or logged holds the private key.
+    assert!(!printed(&first).contains(private.trim()));
+    assert!(!printed(&o).contains(private.trim()));
+}

@@ -46,6 +46,18 @@ fn year() -> Report {
         generated: "2026-02-01 06:00 CET".into(),
         so_far: false,
         trend: months,
+        notices: vec![dsr_bot::reports::gather::NoticeInForce {
+            version: "9a8b7c6d5e4f".into(),
+            channel: "discord".into(),
+            language: "en".into(),
+            since: "2025-11-30 12:00 UTC".into(),
+            decisions: 123_456,
+            at_month_end: true,
+        }],
+        log: Some(dsr_bot::reports::gather::LogHead {
+            checkpoint: "example.org/dsr-bot\n1234567\nn0ATX1hKrqvtpHf+wCHNdw922uQUUkBnwYJJnezGDGI=\n\n— example.org/dsr-bot koVzaBddeJDu/TpL1Vyy8U4Qtnv0ZTR4Uww6faufn9r/d0xIhMQo94pBygFna9i/UnAUd72fxrx8kc4u6SwDmFoq9g0=\n".into(),
+            public_key: "example.org/dsr-bot+92857368+AURpFO/dbcABs4aRYjZjVo+XcJ842w3XQyKg50B0tDK+".into(),
+        }),
     }
 }
 
@@ -64,6 +76,8 @@ fn nothing() -> Report {
         generated: "2026-02-01 06:00 UTC".into(),
         so_far: false,
         trend: Vec::new(),
+        notices: Vec::new(),
+        log: None,
     }
 }
 
@@ -196,8 +210,9 @@ async fn the_html_report_fits_a_phone_and_a_desktop_without_cutting_columns() {
         let m = measure(dir.path(), width);
         assert_eq!(m["page"], width, "the frame is {width} px wide: {m}");
         assert!(m["tables"].as_u64().unwrap() >= 1, "{m}");
-        // Twelve months of eleven columns: every value is laid out, none dropped.
-        assert_eq!(m["cells"], 12 * 11, "{m}");
+        // Twelve months of eleven columns and a notice of six: every value is laid out,
+        // none dropped.
+        assert_eq!(m["cells"], 12 * 11 + 6, "{m}");
         assert_eq!(
             m["problems"].as_array().unwrap().len(),
             0,
