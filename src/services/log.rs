@@ -199,10 +199,10 @@ pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
         ctx.config.policy_name.clone(),
         ctx.proof.policy_version.clone(),
     );
+    let now = ctx.now();
     shared
         .db
         .write(move |db| {
-            let now = Utc::now();
             for ((channel, text), (_, version)) in texts.iter().zip(&versions) {
                 let notice = db::log::NewNotice {
                     version,

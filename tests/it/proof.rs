@@ -569,3 +569,147 @@ fn a_signing_key_others_can_read_or_a_lost_one_stops_the_start_with_what_to_do()
     assert!(!printed(&first).contains(private.trim()));
     assert!(!printed(&o).contains(private.trim()));
 }
+
+#[tokio::test]
+async fn an_imported_choice_is_told_to_the_person_with_a_receipt_like_their_own() {
+    let app = TestApp::spawn().await;
+    let rows = dsr_bot::services::import::parse_csv(
+        "received_at,kind,email,discord_id,status\n\
+         2025-09-20T10:00:00Z,opt_out,imported.person@example.net,,confirmed\n\
+         2025-09-21T10:00:00Z,opt_in,,626262626262,confirmed\n\
+         2025-09-22T10:00:00Z,delete,gone@example.net,,completed\n",
+        common::at("2026-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    app.services.import_rows(rows, |_| {}).await.unwrap();
+    let vkey = app.services.log().public_key().unwrap();
+
+    let worker = OutboxWorker::new(app.services.clone(), Mailer::Folder(app.outbox_dir()));
+    worker.flush().await.unwrap();
+    let mails: Vec<String> = std::fs::read_dir(app.outbox_dir())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(
+        mails.len(),
+        1,
+        "the erased person is not written to: {mails:?}"
+    );
+    assert!(
+        mails[0].contains("imported.person@example.net")
+            && mails[0].contains("Recorded: your opt-out")
+    );
+    let text = mail_text(&mails[0]);
+    let o = verify_elsewhere(&["--key", &vkey], &text);
+    assert!(o.status.success(), "{}\n{text}", printed(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("(opt_out, confirmed), received 2025-09-20T10:00:00.000000Z")
+    );
+
+    let discord = common::deliver_dms(&app.services).await;
+    let dms = discord.calls_to(&format!(
+        "POST /channels/{}/messages",
+        626_262_626_262u64 + 1
+    ));
+    assert_eq!(dms.len(), 1);
+    let dm = dms[0].body["content"].as_str().unwrap();
+    assert!(dm.contains("is now request #2"), "{dm}");
+    assert!(
+        verify_elsewhere(&["--key", &vkey], dm).status.success(),
+        "{dm}"
+    );
+}
+
+/// The text part of a mail as a person's program shows it (quoted-printable undone).
+fn mail_text(raw: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
+    parsed.body_text(0).unwrap().into_owned()
+}
+
+#[tokio::test]
+async fn a_changed_notice_gets_a_new_version_and_requests_show_and_the_report_name_it() {
+    let now = common::at(common::BEFORE_DEADLINE);
+    let first = TestApp::spawn_at(now).await;
+    first.file(&console("ann"), RequestKind::OptOut).await;
+    let dir = first.dir.path().to_owned();
+    let details = first
+        .services
+        .requests()
+        .details(&Officer::Operator, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let v1 = details.events[0].notice.clone().expect("a notice version");
+    assert_eq!(details.notices[0].channel, "console");
+    assert!(
+        details
+            .describe()
+            .contains(&format!("notice {}", &v1[..12])),
+        "{}",
+        details.describe()
+    );
+
+    // The same database under a changed policy text: a new version, by itself.
+    let mut config = dsr_bot::config::Config::for_folder(&dir);
+    config.retention_opted_out = "14 days".into();
+    first.clock.set(now + chrono::Duration::hours(1));
+    let second =
+        dsr_bot::startup::App::build_with_clock(config, std::sync::Arc::new(first.clock.clone()))
+            .await
+            .unwrap()
+            .services;
+    second
+        .file_request(
+            &Origin::new(&console("bob"), Channel::Console),
+            RequestKind::OptIn,
+            None,
+        )
+        .await
+        .unwrap();
+    let later = second
+        .requests()
+        .details(&Officer::Operator, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let v2 = later.events[0].notice.clone().unwrap();
+    assert_ne!(v1, v2, "a changed notice is a new version");
+    // The same text again is the same version, whenever it is shown.
+    first.clock.set(now + chrono::Duration::days(2));
+    first.file(&console("cy"), RequestKind::OptOut).await;
+    let again = first
+        .services
+        .requests()
+        .details(&Officer::Operator, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.events[0].notice.as_deref(), Some(v1.as_str()));
+
+    let report = second
+        .reports()
+        .month(Some("2025-09".parse().unwrap()))
+        .await
+        .unwrap();
+    let versions: Vec<&str> = report.notices.iter().map(|n| n.version.as_str()).collect();
+    assert!(
+        versions.contains(&&v1[..12]) && versions.contains(&&v2[..12]),
+        "{versions:?}"
+    );
+    let md = second
+        .reports()
+        .render(&report, dsr_bot::reports::render::Format::Md)
+        .unwrap();
+    assert!(
+        md.contains("Notices in force this month") && md.contains(&v2[..12]),
+        "{md}"
+    );
+    assert!(
+        md.contains(&second.log().public_key().unwrap()),
+        "the report names the key"
+    );
+    assert!(md.contains("— "), "and carries a signed checkpoint: {md}");
+}
