@@ -16,15 +16,18 @@ CREATE TABLE notice_versions (
 );
 ALTER TABLE request_events ADD COLUMN notice TEXT REFERENCES notice_versions(version);
 
--- One leaf per row of request_events, in the order they were written. A leaf hashes the
--- event's record: keyed hashes and facts, never a name or an address, so an erasure changes
--- nothing the tree depends on. `root` is the tree's root once this leaf was added: the head
--- a receipt for this event hands out.
+-- One leaf per row of request_events (and per consumer's acknowledgement, see the feed's
+-- migration), in the order they were written. A leaf hashes the record of what it logs:
+-- keyed hashes and facts, never a name or an address, so an erasure changes nothing the tree
+-- depends on. `root` is the tree's root once this leaf was added: the head a receipt for this
+-- event hands out.
 CREATE TABLE log_leaves (
     idx       INTEGER PRIMARY KEY,
-    event_id  INTEGER NOT NULL UNIQUE REFERENCES request_events(id),
+    event_id  INTEGER UNIQUE REFERENCES request_events(id),
+    ack_id    INTEGER UNIQUE,
     hash      BLOB NOT NULL,
-    root      BLOB NOT NULL
+    root      BLOB NOT NULL,
+    CHECK ((event_id IS NULL) <> (ack_id IS NULL))
 );
 CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
 BEGIN SELECT RAISE(ABORT, 'log_leaves is append-only'); END;

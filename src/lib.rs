@@ -12,6 +12,7 @@ pub mod discord;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod http;
 pub mod proof;
 pub mod reports;
 pub mod services;

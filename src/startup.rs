@@ -83,6 +83,24 @@ impl App {
             crate::services::log::checkpoint_loop(services, s).await;
             ("the log's checkpoints", Ok(()))
         });
+        if let crate::config::HttpBind::WhenNeeded(addr) = cfg.http.bind
+            && self
+                .services
+                .feed()
+                .any()
+                .await
+                .map_err(anyhow::Error::from)?
+        {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("the feed's HTTP API cannot listen on {addr} (HTTP_BIND): {e}")
+            })?;
+            tracing::info!(address = %listener.local_addr().map_err(anyhow::Error::from)?, "the feed's HTTP API listens");
+            let (services, s) = (self.services.clone(), stop.clone());
+            tasks.spawn(async move {
+                let served = crate::http::serve(services, listener, s).await;
+                ("the feed's HTTP API", served.map_err(RunError::from))
+            });
+        }
         if let Some(url) = &cfg.inbound.imap_url {
             let target = crate::config::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
             let poller = crate::workers::imap::ImapPoller::new(self.services.clone(), target);

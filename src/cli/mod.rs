@@ -1,6 +1,7 @@
 //! Command-line interface: the argument schema and dispatch here, each subcommand's work in
 //! the module named for it.
 
+mod consumers;
 mod db;
 mod discord;
 mod import;
@@ -132,6 +133,38 @@ pub enum Cmd {
     Log {
         #[command(subcommand)]
         command: LogCmd,
+    },
+    /// The systems that must honour the choices, and the feed they pull them from.
+    Consumers {
+        #[command(subcommand)]
+        command: ConsumersCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsumersCmd {
+    /// Register a system that must honour the choices; prints its API token and hashing key
+    /// once, as `token: TOKEN` and `key: KEY` (64 hex digits).
+    Add {
+        /// Its name (letters, digits, '-', '_', '.').
+        name: String,
+        /// Where to tell it, on every change, to pull (Standard Webhooks).
+        #[arg(long, value_name = "URL")]
+        webhook: Option<String>,
+    },
+    /// Every consumer: last pull, last acknowledgement, and whether it is behind.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Refuse a consumer's token from now on.
+    Revoke { name: String },
+    /// Write the consumer's snapshot as a signed JSON Lines file, for a system without the
+    /// API (recorded as a pull).
+    Export {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
     },
 }
 
@@ -606,6 +639,7 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
             command: ReceiptCmd::Verify { key, file, .. },
         } => proof::verify(&app, key.as_deref(), &file).await?,
         Cmd::Log { command } => proof::log(&app, command).await?,
+        Cmd::Consumers { command } => consumers::run(&app, command).await?,
         Cmd::Migrate => {
             println!(
                 "database {} is up to date",

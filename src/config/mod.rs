@@ -91,7 +91,26 @@ pub struct Config {
     /// `RUST_LOG`, checked: which logs are written.
     pub log_filter: Option<String>,
     pub officers: OfficerConfig,
+    pub http: HttpConfig,
 }
+
+/// Where the feed's HTTP API listens and how often a consumer may call it.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `HTTP_BIND`: unset means 127.0.0.1:8787 once any consumer exists; `off`: never.
+    pub bind: HttpBind,
+    /// Calls a consumer's token may make per minute (bursts of a sixth of it).
+    pub rate_per_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpBind {
+    /// Listen here once any consumer exists.
+    WhenNeeded(std::net::SocketAddr),
+    Off,
+}
+
+pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:8787";
 
 /// What officers' routines need: extensions, reminders, the weekly digest, announcements,
 /// their own wording, and the community's size.
@@ -473,8 +492,26 @@ impl Config {
                 })?,
         };
 
+        let http = HttpConfig {
+            bind: r.parsed("HTTP_BIND", DEFAULT_HTTP_BIND, |raw| {
+                if raw.eq_ignore_ascii_case("off") {
+                    return Ok(HttpBind::Off);
+                }
+                raw.parse::<std::net::SocketAddr>()
+                    .map(HttpBind::WhenNeeded)
+                    .map_err(|_| {
+                        format!(
+                            "'{}' is not an address and port like 127.0.0.1:8787, or off",
+                            shown(raw)
+                        )
+                    })
+            })?,
+            rate_per_minute: r.number("HTTP_RATE_PER_MINUTE", 600, 1, 600_000)?,
+        };
+
         Ok(Config {
             officers,
+            http,
             database_path: PathBuf::from(r.text("DATABASE_PATH", "dsr-bot.db", 4_096)?),
             sqlite_synchronous,
             sqlite_max_pages: r.optional_number("SQLITE_MAX_PAGE_COUNT", 1, 2_147_483_646)?,

@@ -12,7 +12,7 @@ use crate::proof::merkle::{Frontier, Hash, leaf_hash};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaf {
     pub index: u64,
-    pub event_id: i64,
+    pub item: Item,
     pub hash: Hash,
     /// The tree's root once this leaf was added.
     pub root: Hash,
@@ -29,12 +29,50 @@ fn hash(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Hash> {
     })
 }
 
+/// What a leaf logs: a row of `request_events`, or a consumer's acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    Event(i64),
+    Ack(i64),
+}
+
+impl Item {
+    pub fn event(self) -> Option<i64> {
+        match self {
+            Item::Event(id) => Some(id),
+            Item::Ack(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Item::Event(id) => write!(f, "event #{id}"),
+            Item::Ack(id) => write!(f, "acknowledgement #{id}"),
+        }
+    }
+}
+
+const LEAF: &str = "SELECT idx, event_id, ack_id, hash, root FROM log_leaves";
+
 fn leaf_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Leaf> {
+    let item = match (r.get::<_, Option<i64>>(1)?, r.get::<_, Option<i64>>(2)?) {
+        (Some(e), _) => Item::Event(e),
+        (None, Some(a)) => Item::Ack(a),
+        (None, None) => {
+            return Err(rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Null,
+                "a leaf logs nothing".into(),
+            ));
+        }
+    };
     Ok(Leaf {
         index: r.get::<_, i64>(0)? as u64,
-        event_id: r.get(1)?,
-        hash: hash(r, 2)?,
-        root: hash(r, 3)?,
+        item,
+        hash: hash(r, 3)?,
+        root: hash(r, 4)?,
     })
 }
 
@@ -56,15 +94,26 @@ pub fn frontier(db: &Connection) -> rusqlite::Result<Frontier> {
     }
 }
 
-/// Adds the leaf of event `event_id`, whose record is `record`, and moves the head.
-pub fn append(db: &Connection, event_id: i64, record: &[u8]) -> rusqlite::Result<Leaf> {
+/// Adds the leaf of `item`, whose record is `record`, and moves the head.
+pub fn append(db: &Connection, item: Item, record: &[u8]) -> rusqlite::Result<Leaf> {
     let mut head = frontier(db)?;
     let leaf = leaf_hash(record);
     let index = head.size();
     head.append(leaf);
     let root = head.root();
-    db.prepare_cached("INSERT INTO log_leaves (idx, event_id, hash, root) VALUES (?, ?, ?, ?)")?
-        .execute(params![index as i64, event_id, &leaf[..], &root[..]])?;
+    db.prepare_cached(
+        "INSERT INTO log_leaves (idx, event_id, ack_id, hash, root) VALUES (?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        index as i64,
+        item.event(),
+        match item {
+            Item::Ack(id) => Some(id),
+            Item::Event(_) => None,
+        },
+        &leaf[..],
+        &root[..]
+    ])?;
     db.prepare_cached(
         "INSERT INTO log_head (id, frontier) VALUES (1, ?1)
          ON CONFLICT (id) DO UPDATE SET frontier = ?1",
@@ -72,20 +121,20 @@ pub fn append(db: &Connection, event_id: i64, record: &[u8]) -> rusqlite::Result
     .execute([head.to_bytes()])?;
     Ok(Leaf {
         index,
-        event_id,
+        item,
         hash: leaf,
         root,
     })
 }
 
 pub fn leaf_for_event(db: &Connection, event_id: i64) -> rusqlite::Result<Option<Leaf>> {
-    db.prepare_cached("SELECT idx, event_id, hash, root FROM log_leaves WHERE event_id = ?")?
+    db.prepare_cached(&format!("{LEAF} WHERE event_id = ?"))?
         .query_row([event_id], leaf_from_row)
         .optional()
 }
 
 pub fn leaf_at(db: &Connection, index: u64) -> rusqlite::Result<Option<Leaf>> {
-    db.prepare_cached("SELECT idx, event_id, hash, root FROM log_leaves WHERE idx = ?")?
+    db.prepare_cached(&format!("{LEAF} WHERE idx = ?"))?
         .query_row([index as i64], leaf_from_row)
         .optional()
 }
@@ -95,7 +144,7 @@ pub fn each_leaf(
     db: &Connection,
     mut each: impl FnMut(Leaf) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut stmt = db.prepare("SELECT idx, event_id, hash, root FROM log_leaves ORDER BY idx")?;
+    let mut stmt = db.prepare(&format!("{LEAF} ORDER BY idx"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         each(leaf_from_row(r)?)?;

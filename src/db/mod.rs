@@ -14,6 +14,7 @@ pub mod copies;
 pub mod dms;
 pub mod erasure;
 pub mod events;
+pub mod feed;
 pub mod held;
 pub mod identities;
 pub mod inputs;
@@ -294,6 +295,11 @@ impl Database {
                 ReadOnlyDatabase(self.path.display().to_string()).into(),
             )),
         }
+    }
+
+    /// Units of work waiting for the writer (0 without one).
+    pub fn writer_queue(&self) -> usize {
+        self.writer.as_ref().map_or(0, writer::Writer::queued)
     }
 
     /// Whether this database can be written.

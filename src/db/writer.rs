@@ -23,7 +23,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
 };
 
@@ -122,6 +122,26 @@ impl Faults {
 }
 
 /// The handle every use-case writes through; cheap to clone.
+/// What this process's writer has committed, for `/metrics`: group commits and the time
+/// they took (the sync included).
+pub struct Stats {
+    pub commits: AtomicU64,
+    pub commit_micros: AtomicU64,
+}
+
+pub static STATS: Stats = Stats {
+    commits: AtomicU64::new(0),
+    commit_micros: AtomicU64::new(0),
+};
+
+impl Stats {
+    fn record(&self, took: std::time::Duration) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.commit_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Box<dyn Work>>,
@@ -153,6 +173,11 @@ impl Writer {
             #[cfg(test)]
             faults,
         })
+    }
+
+    /// Units waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 
     /// Runs `f` as one unit of work: in its own savepoint, kept only if it returns `Ok` and
@@ -279,7 +304,11 @@ fn run_group(
     } else if Faults::take(&faults.commits) {
         Err(Arc::new(anyhow!("injected commit failure")))
     } else {
-        exec(db, "COMMIT").map_err(|e| Arc::new(e.context("committing a write group")))
+        let started = std::time::Instant::now();
+        let committed =
+            exec(db, "COMMIT").map_err(|e| Arc::new(e.context("committing a write group")));
+        STATS.record(started.elapsed());
+        committed
     };
     end_group(db, kept, outcome);
 }

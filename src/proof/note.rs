@@ -129,6 +129,11 @@ impl NoteSigner {
         }
     }
 
+    /// The bare Ed25519 signature of `bytes` (a feed page, a webhook, an export), base64.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> String {
+        B64.encode(self.key.sign(bytes).to_bytes())
+    }
+
     /// `text` (which must end in a newline) signed: the text, a blank line, the signature line.
     pub fn sign(&self, text: &str) -> String {
         debug_assert!(text.ends_with('\n'), "a note's text ends in a newline");
@@ -205,6 +210,20 @@ impl NoteVerifier {
 
     pub fn id_hex(&self) -> String {
         format!("{:08x}", self.id)
+    }
+
+    /// Whether `signature` (base64) is this key's Ed25519 signature of `bytes`, as
+    /// [`NoteSigner::sign_bytes`] makes them for feed pages and exports.
+    pub fn verify_bytes(&self, bytes: &[u8], signature: &str) -> bool {
+        let Ok(raw) = B64.decode(signature.trim()) else {
+            return false;
+        };
+        let Ok(raw) = <[u8; 64]>::try_from(raw.as_slice()) else {
+            return false;
+        };
+        self.key
+            .verify_strict(bytes, &ed25519_dalek::Signature::from_bytes(&raw))
+            .is_ok()
     }
 }
 

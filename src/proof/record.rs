@@ -68,6 +68,36 @@ impl EventRecord {
     }
 }
 
+/// What a leaf records of a consumer's acknowledgement (`consumer_acks`): the consumer by its
+/// name (a system, not a person), the run it named, and how far it says it applied the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckRecord {
+    pub ack: i64,
+    pub consumer: String,
+    pub run: String,
+    /// The feed position it applied everything up to.
+    pub applied_to: i64,
+    pub excluded: i64,
+    pub applied_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl AckRecord {
+    pub fn bytes(&self) -> Vec<u8> {
+        format!(
+            "dsr-bot ack v1\nack {}\nconsumer {}\nrun {}\napplied-to {}\nexcluded {}\napplied-at {}\nreceived-at {}\n",
+            self.ack,
+            one_line(&self.consumer),
+            one_line(&self.run),
+            self.applied_to,
+            self.excluded,
+            instant(self.applied_at),
+            instant(self.received_at),
+        )
+        .into_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,8 @@ pub fn erase(
     request_id: i64,
     at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Erased> {
+    // The feed lists them as erased, under each consumer's hashes, before they are gone.
+    super::feed::on_erasure(uow, person, request_id, at)?;
     let db = uow.db;
     let keys = &uow.ctx.keys;
     let identities = db::identities::for_person(db, person)?;

@@ -17,7 +17,8 @@ use crate::{
     db::{
         self, Conn, Database,
         events::Event,
-        log::{EventFacts, Leaf},
+        feed::Ack,
+        log::{EventFacts, Item, Leaf},
         requests::Request,
     },
     domain::{Channel, RequestKind},
@@ -25,10 +26,10 @@ use crate::{
     error::{ServiceError, UserError},
     proof::{
         checkpoint::{Checkpoint, show_hash},
-        merkle::{Frontier, Tree, leaf_hash, verify_consistency, verify_inclusion},
+        merkle::{Frontier, Hash, Tree, leaf_hash, verify_consistency, verify_inclusion},
         note::{self, NoteSigner, NoteVerifier},
         receipt::{self, Receipt, Style},
-        record::EventRecord,
+        record::{AckRecord, EventRecord},
     },
 };
 
@@ -99,6 +100,13 @@ impl Proof {
     /// The current public key, as `--key` takes it.
     pub fn public_key(&self) -> Option<String> {
         self.signer.as_ref().map(|s| s.verifier().vkey())
+    }
+
+    /// `bytes` signed with the signing key: (the public key, as `--key` takes it, and the
+    /// base64 Ed25519 signature); none on a read-only look.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Option<(String, String)> {
+        let s = self.signer.as_ref()?;
+        Some((s.verifier().vkey(), s.sign_bytes(bytes)))
     }
 
     pub fn known_keys(&self) -> &[NoteVerifier] {
@@ -244,7 +252,7 @@ fn catch_up(db: &Conn, keys: &Keys, most: usize) -> anyhow::Result<usize> {
         Ok(())
     })?;
     for f in &facts {
-        db::log::append(db, f.event_id, &record(keys, f).bytes())?;
+        db::log::append(db, Item::Event(f.event_id), &record(keys, f).bytes())?;
     }
     Ok(facts.len())
 }
@@ -302,10 +310,15 @@ pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::
         note: event.note,
         notice: event.notice,
     };
+    super::feed::on_choice(uow, req)?;
     let person = uow.ctx.keys.person_hash(req.person_id);
     let leaf = if proof.enabled {
         let record = record_with(&facts, person.clone());
-        Some(db::log::append(uow.db, event_id, &record.bytes())?)
+        Some(db::log::append(
+            uow.db,
+            Item::Event(event_id),
+            &record.bytes(),
+        )?)
     } else {
         None
     };
@@ -560,6 +573,26 @@ impl Log<'_> {
         self.proof().public_key()
     }
 
+    /// A signed checkpoint of the tree as it is: the newest one kept, or a new one when the
+    /// tree grew since.
+    pub async fn current_checkpoint(&self) -> Result<String, ServiceError> {
+        if let Some(made) = self.checkpoint("feed", true).await? {
+            return Ok(made.note);
+        }
+        let latest = self
+            .0
+            .read(|db, _| Ok(db::log::latest_checkpoint(db)?))
+            .await?;
+        match latest {
+            Some(c) => Ok(c.note),
+            None => Ok(self
+                .checkpoint("feed", false)
+                .await?
+                .map(|c| c.note)
+                .unwrap_or_default()),
+        }
+    }
+
     /// Signs the tree's head and keeps the checkpoint; when `only_if_grown`, only if the tree
     /// grew since the last checkpoint (`None` then).
     pub async fn checkpoint(
@@ -665,7 +698,7 @@ fn refused(why: String) -> anyhow::Error {
 }
 
 /// A finding travelled as an error through a read: a user error again.
-fn told(e: ServiceError) -> ServiceError {
+pub(super) fn told(e: ServiceError) -> ServiceError {
     match e {
         ServiceError::Internal(e) => match e.downcast::<UserError>() {
             Ok(u) => ServiceError::User(u),
@@ -691,7 +724,7 @@ fn in_log(
             r.leaf_index
         )));
     };
-    if leaf.event_id != r.event || leaf.hash != r.leaf {
+    if leaf.item != Item::Event(r.event) || leaf.hash != r.leaf {
         return Err(refused(format!(
             "The receipt is signed, but its event is not in this log: leaf {} of this log is not event #{} \
              as the receipt recorded it. Either it comes from another log, or this one was rewritten.",
@@ -756,63 +789,144 @@ fn describe_event(f: &EventFacts) -> String {
     )
 }
 
+/// The tree rebuilt leaf by leaf from what each leaf logs: the events in their order, and
+/// the acknowledgements between them.
+struct Walk<'a> {
+    leaves: &'a [Leaf],
+    acks: &'a std::collections::HashMap<i64, Option<Ack>>,
+    frontier: Frontier,
+    /// The next leaf to check.
+    next: usize,
+    events: u64,
+    problem: Option<String>,
+}
+
+impl Walk<'_> {
+    /// Checks `hash`, recomputed from what leaf `next` logs (`what`), against the leaf and the
+    /// head handed out with it.
+    fn check(&mut self, hash: Hash, what: &str) {
+        let i = self.next;
+        let leaf = &self.leaves[i];
+        self.next += 1;
+        if hash != leaf.hash {
+            self.problem = Some(format!(
+                "{what} does not match leaf {i} of the log: it was changed after it was logged"
+            ));
+            return;
+        }
+        self.frontier.append(hash);
+        if self.frontier.root() != leaf.root {
+            self.problem = Some(format!(
+                "the head handed out with leaf {i} ({what}) does not match the tree: the log was rewritten there"
+            ));
+        }
+    }
+
+    /// The acknowledgements at the walk's place, up to the next event's leaf.
+    fn acks_until_an_event(&mut self) {
+        while self.problem.is_none() {
+            let Some(Item::Ack(id)) = self.leaves.get(self.next).map(|l| l.item) else {
+                return;
+            };
+            match self.acks.get(&id).cloned().flatten() {
+                Some(a) => self.check(leaf_hash(&ack_record(&a).bytes()), &describe_ack(&a)),
+                None => {
+                    self.problem = Some(format!(
+                        "leaf {} of the log is acknowledgement #{id}, which is gone from consumer_acks",
+                        self.next
+                    ));
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, ctx: &Context, f: &EventFacts) {
+        self.acks_until_an_event();
+        if self.problem.is_some() {
+            return;
+        }
+        self.events += 1;
+        let i = self.next;
+        let Some(leaf) = self.leaves.get(i) else {
+            self.problem = Some(format!(
+                "{} has no leaf in the log: the log ends after {} leaves",
+                describe_event(f),
+                self.leaves.len()
+            ));
+            return;
+        };
+        if leaf.item != Item::Event(f.event_id) {
+            self.problem = Some(format!(
+                "leaf {i} of the log is {}, but the audit trail has {} there: {} was removed",
+                leaf.item,
+                describe_event(f),
+                leaf.item
+            ));
+            return;
+        }
+        self.check(leaf_hash(&record(&ctx.keys, f).bytes()), &describe_event(f));
+    }
+}
+
+fn describe_ack(a: &Ack) -> String {
+    format!(
+        "acknowledgement #{} ({} applied the feed to {} in run {})",
+        a.id, a.consumer, a.seq, a.run
+    )
+}
+
+/// The record a consumer's acknowledgement leaf hashes.
+pub fn ack_record(a: &Ack) -> AckRecord {
+    AckRecord {
+        ack: a.id,
+        consumer: a.consumer.clone(),
+        run: a.run.clone(),
+        applied_to: a.seq,
+        excluded: a.excluded,
+        applied_at: a.applied_at,
+        received_at: a.received_at,
+    }
+}
+
+/// Logs acknowledgement `ack`, in the unit that records it; its leaf's index.
+pub(super) fn append_ack(db: &Conn, ack: &Ack) -> anyhow::Result<u64> {
+    Ok(db::log::append(db, Item::Ack(ack.id), &ack_record(ack).bytes())?.index)
+}
+
 fn verify_log(db: &Conn, ctx: &Context) -> anyhow::Result<LogCheck> {
     let leaves = all_leaves(db)?;
-    let mut frontier = Frontier::default();
-    let mut events = 0u64;
-    let mut problem: Option<String> = None;
+    let mut acks = std::collections::HashMap::new();
+    for leaf in &leaves {
+        if let Item::Ack(id) = leaf.item {
+            acks.insert(id, db::feed::ack(db, id)?);
+        }
+    }
+    let mut walk = Walk {
+        leaves: &leaves,
+        acks: &acks,
+        frontier: Frontier::default(),
+        next: 0,
+        events: 0,
+        problem: None,
+    };
     db::log::each_event_after(db, 0, |f| {
-        if problem.is_some() {
-            return Ok(());
-        }
-        let i = events as usize;
-        events += 1;
-        let Some(leaf) = leaves.get(i) else {
-            problem = Some(format!(
-                "{} has no leaf in the log: the log ends after {} events",
-                describe_event(&f),
-                leaves.len()
-            ));
-            return Ok(());
-        };
-        if leaf.event_id != f.event_id {
-            problem = Some(format!(
-                "leaf {i} of the log is event #{}, but the audit trail has {} there: event #{} was removed",
-                leaf.event_id,
-                describe_event(&f),
-                leaf.event_id
-            ));
-            return Ok(());
-        }
-        let hash = leaf_hash(&record(&ctx.keys, &f).bytes());
-        if hash != leaf.hash {
-            problem = Some(format!(
-                "{} does not match leaf {i} of the log: it was changed after it was logged",
-                describe_event(&f)
-            ));
-            return Ok(());
-        }
-        frontier.append(hash);
-        if frontier.root() != leaf.root {
-            problem = Some(format!(
-                "the head handed out with leaf {i} ({}) does not match the tree: the log was rewritten there",
-                describe_event(&f)
-            ));
-        }
+        walk.event(ctx, &f);
         Ok(())
     })?;
-    if let Some(p) = problem {
+    walk.acks_until_an_event();
+    if let Some(p) = walk.problem {
         return Err(refused(format!("The log does not verify: {p}.")));
     }
-    if (events as usize) < leaves.len() {
-        let gone = &leaves[events as usize];
+    let (frontier, events) = (walk.frontier, walk.events);
+    if walk.next < leaves.len() {
+        let gone = &leaves[walk.next];
         return Err(refused(format!(
-            "The log does not verify: it holds {} leaves but the audit trail only {events} events; event #{} \
-             (leaf {}) and the {} after it were removed from the audit trail.",
+            "The log does not verify: it holds {} leaves but the audit trail ends before leaf {}: {} and the {} \
+             leaves after it were removed from the audit trail.",
             leaves.len(),
-            gone.event_id,
             gone.index,
-            leaves.len() - events as usize - 1
+            gone.item,
+            leaves.len() - walk.next - 1
         )));
     }
     let stored = db::log::frontier(db)?;

@@ -13,6 +13,7 @@ mod completion;
 mod confirm;
 mod email;
 mod erasure;
+pub mod feed;
 mod file;
 pub mod import;
 mod inbound;
@@ -135,6 +136,7 @@ impl Services {
             limiter: limits::ChannelLimiter::default(),
         };
         log::start(&shared).await?;
+        feed::start(&shared).await?;
         Ok(Self { shared })
     }
 
@@ -312,6 +314,10 @@ impl Services {
     }
 
     /// DM receipts, for the bot that delivers them.
+    pub fn feed(&self) -> feed::Feed<'_> {
+        feed::Feed(&self.shared)
+    }
+
     pub fn receipts(&self) -> Receipts<'_> {
         Receipts(&self.shared)
     }

@@ -65,6 +65,15 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
             }
         ),
     });
+    if let Some(p) = person {
+        let applied = super::feed::applied(uow.db, uow.ctx, p)?;
+        if !applied.is_empty() {
+            lines.push(format!(
+                "- The systems that must honour your choice: {}.",
+                applied.join("; ")
+            ));
+        }
+    }
     let pending: Vec<_> = open
         .iter()
         .filter(|r| Some(r.id) != standing.map(|s| s.id))

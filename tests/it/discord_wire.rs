@@ -14,20 +14,20 @@ use std::{
 use fake_discord::{FakeDiscord, Interaction, TOKEN};
 use serde_json::{Value, json};
 
-const OFFICER_ROLE: u64 = 4242;
-const MEMBER: u64 = 900_000_000_000_000_001;
-const OTHER: u64 = 900_000_000_000_000_002;
-const OFFICER: u64 = 900_000_000_000_000_009;
+pub(crate) const OFFICER_ROLE: u64 = 4242;
+pub(crate) const MEMBER: u64 = 900_000_000_000_000_001;
+pub(crate) const OTHER: u64 = 900_000_000_000_000_002;
+pub(crate) const OFFICER: u64 = 900_000_000_000_000_009;
 
 /// The bot as a child process with its own data folder.
-struct Bot {
+pub(crate) struct Bot {
     child: Child,
     dir: PathBuf,
     log: PathBuf,
 }
 
 impl Bot {
-    fn start(fake: &FakeDiscord, dir: &Path, extra: &[(&str, &str)]) -> Bot {
+    pub(crate) fn start(fake: &FakeDiscord, dir: &Path, extra: &[(&str, &str)]) -> Bot {
         let log = dir.join(format!("bot-{}.log", rand_suffix()));
         let child = bot_command(fake, dir, extra)
             .stdout(Stdio::null())
@@ -41,11 +41,11 @@ impl Bot {
         }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let _ = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status();
@@ -60,11 +60,11 @@ impl Bot {
         self.logs()
     }
 
-    async fn db(&self) -> sqlx::SqlitePool {
+    pub(crate) async fn db(&self) -> sqlx::SqlitePool {
         open_db(&self.dir.join("dsr-bot.db")).await
     }
 
-    async fn scalar(&self, sql: &str) -> i64 {
+    pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.db().await)
             .await
@@ -118,7 +118,7 @@ fn bot_command(fake: &FakeDiscord, dir: &Path, extra: &[(&str, &str)]) -> Comman
 }
 
 /// A fake Discord and the bot connected to it, its commands registered.
-async fn connected() -> (FakeDiscord, tempfile::TempDir, Bot) {
+pub(crate) async fn connected() -> (FakeDiscord, tempfile::TempDir, Bot) {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path(), &[]);
@@ -132,7 +132,7 @@ async fn connected() -> (FakeDiscord, tempfile::TempDir, Bot) {
 
 /// Runs `name` as `user` and returns what the member saw, checking that the first response
 /// (a deferral, as every command makes) was ephemeral and inside Discord's 3-second window.
-async fn run(
+pub(crate) async fn run(
     fake: &FakeDiscord,
     user: u64,
     roles: &[u64],
@@ -252,7 +252,7 @@ async fn every_member_command_answers_over_the_wire_and_records_its_request() {
 }
 
 /// The custom ids of the buttons under the newest answer to `i`.
-fn buttons(fake: &FakeDiscord, i: &Interaction) -> Vec<String> {
+pub(crate) fn buttons(fake: &FakeDiscord, i: &Interaction) -> Vec<String> {
     fake.calls()
         .into_iter()
         .rev()
@@ -832,7 +832,12 @@ fn bodies_with(fake: &FakeDiscord, prefix: &str, needle: &str) -> Vec<Value> {
 }
 
 /// Waits for a DM to `user` holding `needle`; returns every DM body sent to them.
-async fn dm_holding(fake: &FakeDiscord, user: u64, needle: &str, secs: u64) -> Vec<Value> {
+pub(crate) async fn dm_holding(
+    fake: &FakeDiscord,
+    user: u64,
+    needle: &str,
+    secs: u64,
+) -> Vec<Value> {
     let route = format!("POST /channels/{}/messages", user + 1);
     let needle = needle.to_owned();
     fake.wait(&format!("a DM holding {needle:?}"), secs, |f| {

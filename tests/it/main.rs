@@ -15,6 +15,7 @@ mod encryption;
 mod erasure;
 mod erasure_paths;
 mod faults;
+mod feed;
 mod imap;
 mod keys;
 mod mail_delivery;

@@ -1,0 +1,415 @@
+//! The feed over HTTP: the real `dsr-bot run` (members on the fake Discord) and consumers
+//! registered by `dsr-bot consumers add`, called with a real HTTP client on loopback.
+
+use std::{path::Path, time::Duration};
+
+use dsr_bot::proof::note::{self, NoteVerifier};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::{
+    common,
+    discord_wire::{Bot, MEMBER, OFFICER, OFFICER_ROLE, OTHER, dm_holding, run},
+    fake_discord::FakeDiscord,
+};
+
+/// A consumer as `consumers add` handed it out.
+struct Consumer {
+    token: String,
+    key: Vec<u8>,
+}
+
+fn add_consumer(dir: &Path, name: &str) -> Consumer {
+    let o = common::run_bin(dir, &["consumers", "add", name], &[]);
+    let out = common::printed(&o);
+    assert!(o.status.success(), "{out}");
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
+            .to_owned()
+    };
+    let key = line("key: ");
+    assert_eq!(key.len(), 64, "{key}");
+    Consumer {
+        token: line("token: "),
+        key: hex::decode(key).unwrap(),
+    }
+}
+
+/// What a consumer holding `key` computes for a Discord member.
+fn discord_hash(key: &[u8], id: u64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("discord:{id}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+struct Http {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Http {
+    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page of choices, its signature checked against the published key.
+    async fn page(&self, c: &Consumer, cursor: Option<&str>, public: &NoteVerifier) -> Value {
+        let path = match cursor {
+            Some(cur) => format!("/v1/choices?cursor={cur}"),
+            None => "/v1/choices".to_owned(),
+        };
+        let r = self.get(&c.token, &path).await;
+        assert_eq!(r.status(), 200);
+        let key = r.headers()["dsr-key"].to_str().unwrap().to_owned();
+        let signature = r.headers()["dsr-signature"].to_str().unwrap().to_owned();
+        let body = r.bytes().await.unwrap();
+        assert_eq!(key, public.vkey(), "signed with the published key");
+        assert!(
+            public.verify_bytes(&body, &signature),
+            "the page's signature checks"
+        );
+        let mut tampered = body.to_vec();
+        tampered[10] ^= 1;
+        assert!(!public.verify_bytes(&tampered, &signature));
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    async fn ack(&self, c: &Consumer, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}/v1/acks", self.base))
+            .bearer_auth(&c.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+}
+
+fn identities(page: &Value, list: &str) -> Vec<(String, String)> {
+    page[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["identity"].as_str().unwrap().to_owned(),
+                e["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consumers_pull_a_snapshot_then_deltas_acknowledge_them_and_the_member_is_told() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = add_consumer(dir.path(), "pipeline");
+    let helpdesk = add_consumer(dir.path(), "helpdesk");
+    let noisy = add_consumer(dir.path(), "noisy");
+    let printed = common::printed(&common::run_bin(dir.path(), &["keys", "public"], &[]));
+    let public = NoteVerifier::parse(printed.lines().last().unwrap()).unwrap();
+
+    let port = common::free_port();
+    let bot = Bot::start(
+        &fake,
+        dir.path(),
+        &[
+            ("HTTP_BIND", &format!("127.0.0.1:{port}")),
+            ("HTTP_RATE_PER_MINUTE", "120"),
+        ],
+    );
+    fake.wait_ready(0).await;
+    let http = Http {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+    };
+    for _ in 0..100 {
+        if let Ok(r) = http
+            .client
+            .get(format!("{}/healthz", http.base))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    run(&fake, MEMBER, &[], "optout", json!([])).await;
+    run(&fake, OTHER, &[], "optout", json!([])).await;
+
+    // The snapshot: both members, under each consumer's own hashes.
+    let first = http.page(&pipeline, None, &public).await;
+    let mut listed = identities(&first, "choices");
+    listed.sort();
+    let mut expected = vec![
+        (discord_hash(&pipeline.key, MEMBER), "opted_out".to_owned()),
+        (discord_hash(&pipeline.key, OTHER), "opted_out".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected, "{first}");
+    assert!(identities(&first, "removed").is_empty());
+    assert_eq!(first["more"], false);
+    assert_eq!(first["choices"][0]["kind"], "discord");
+    assert!(
+        first["choices"][0]["policy_version"]
+            .as_str()
+            .unwrap()
+            .len()
+            >= 12
+    );
+    // The page carries a checkpoint signed with the same key.
+    let opened = note::open(
+        first["checkpoint"].as_str().unwrap(),
+        std::slice::from_ref(&public),
+    )
+    .unwrap();
+    assert!(opened.text.lines().nth(1).unwrap().parse::<u64>().unwrap() >= 2);
+    let other_view = http.page(&helpdesk, None, &public).await;
+    let theirs = identities(&other_view, "choices");
+    assert!(theirs.contains(&(discord_hash(&helpdesk.key, MEMBER), "opted_out".into())));
+    assert!(
+        !theirs
+            .iter()
+            .any(|(h, _)| listed.iter().any(|(l, _)| l == h)),
+        "two consumers never see the same hash for the same person"
+    );
+
+    // Only what changed since the cursor: the member opting in again is a removal.
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
+    let nothing = http.page(&pipeline, Some(&cursor), &public).await;
+    assert!(
+        identities(&nothing, "choices").is_empty() && identities(&nothing, "removed").is_empty()
+    );
+    assert_eq!(nothing["cursor"], cursor.as_str());
+    run(&fake, MEMBER, &[], "optin", json!([])).await;
+    let delta = http.page(&pipeline, Some(&cursor), &public).await;
+    assert_eq!(
+        identities(&delta, "removed"),
+        vec![(discord_hash(&pipeline.key, MEMBER), "opted_in".to_owned())]
+    );
+    assert!(identities(&delta, "choices").is_empty(), "{delta}");
+
+    // A completed deletion is listed as erased, and stays listed once the id is gone here.
+    run(&fake, MEMBER, &[], "delete", json!([])).await;
+    run(&fake, MEMBER, &[], "confirm", json!([])).await;
+    let deletion = bot
+        .scalar("SELECT id FROM requests WHERE kind = 'deletion'")
+        .await;
+    run(
+        &fake,
+        OFFICER,
+        &[OFFICER_ROLE],
+        "complete",
+        json!([{"name": "request_id", "type": 4, "value": deletion}]),
+    )
+    .await;
+    dm_holding(&fake, MEMBER, "is done", 10).await;
+    assert_eq!(
+        bot.scalar(&format!(
+            "SELECT COUNT(*) FROM identities WHERE value = '{MEMBER}'"
+        ))
+        .await,
+        0,
+        "the member's id is erased here"
+    );
+    let cursor2 = delta["cursor"].as_str().unwrap().to_owned();
+    let erased = http.page(&pipeline, Some(&cursor2), &public).await;
+    assert_eq!(
+        identities(&erased, "choices"),
+        vec![(discord_hash(&pipeline.key, MEMBER), "erased".to_owned())]
+    );
+    let again = http.page(&helpdesk, None, &public).await;
+    assert!(
+        identities(&again, "choices")
+            .contains(&(discord_hash(&helpdesk.key, MEMBER), "erased".to_owned())),
+        "the snapshot keeps the erased member: {again}"
+    );
+
+    // Acknowledging: the pipeline applied everything; the helpdesk did not.
+    let last = erased["cursor"].as_str().unwrap().to_owned();
+    let (status, acked) = http
+        .ack(
+            &pipeline,
+            json!({"run": "nightly-1", "cursor": last, "excluded": 2, "applied_at": chrono::Utc::now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(acked["behind"], 0);
+    let (_, told) = run(&fake, OTHER, &[], "status", json!([])).await;
+    assert!(
+        told.contains("applied by pipeline on") && told.contains("not yet confirmed by helpdesk"),
+        "{told}"
+    );
+    let listed = common::printed(&common::run_bin(dir.path(), &["consumers", "list"], &[]));
+    assert!(
+        listed.contains("pipeline: up to date") && listed.contains("helpdesk: behind by"),
+        "{listed}"
+    );
+
+    // Refusals, each with a JSON message.
+    let (status, body) = http
+        .ack(
+            &pipeline,
+            json!({"run": "x", "cursor": other_view["cursor"], "excluded": 0, "applied_at": chrono::Utc::now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 403, "another consumer's cursor: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not handed to this consumer")
+    );
+    let r = http
+        .get(
+            &pipeline.token,
+            &format!(
+                "/v1/choices?cursor={}",
+                other_view["cursor"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = http.get("dsrf_not-a-token", "/v1/choices").await;
+    assert_eq!(r.status(), 401);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"].as_str().unwrap().contains("not one of ours"),
+        "{e}"
+    );
+    let r = http
+        .client
+        .get(format!("{}/v1/choices", http.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .client
+        .post(format!("{}/v1/acks", http.base))
+        .bearer_auth(&pipeline.token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 9_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["error"].as_str().unwrap().contains("8192 bytes"), "{e}");
+    let (status, body) = http
+        .ack(&pipeline, json!({"run": "x", "cursor": last}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let r = http.get(&pipeline.token, "/v1/choices?limit=0").await;
+    assert_eq!(r.status(), 400);
+    let mut limited = None;
+    for _ in 0..40 {
+        let r = http.get(&noisy.token, "/v1/choices?limit=1").await;
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let limited = limited.expect("a token calling without pause is slowed down");
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let e: Value = limited.json().await.unwrap();
+    assert!(e["error"].as_str().unwrap().contains("try again in"), "{e}");
+
+    // Metrics: counts, no identities.
+    let r = http.get(&pipeline.token, "/metrics").await;
+    assert_eq!(r.status(), 200);
+    let metrics = r.text().await.unwrap();
+    assert!(
+        metrics.contains("dsr_requests{kind=\"opt_out\",state=\"confirmed\"}")
+            && metrics.contains("dsr_consumers_behind 2")
+            && metrics.contains("dsr_writer_commit_seconds_count"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(&OTHER.to_string()));
+
+    // A revoked token is refused at once.
+    let o = common::run_bin(dir.path(), &["consumers", "revoke", "noisy"], &[]);
+    assert!(o.status.success(), "{}", common::printed(&o));
+    let r = http.get(&noisy.token, "/v1/choices").await;
+    assert_eq!(r.status(), 401);
+
+    // The README's example consumer, as written there: pulls, filters an export, acknowledges.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = readme
+        .split("**An example consumer**")
+        .nth(1)
+        .and_then(|rest| rest.split("```python\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has the example consumer");
+    assert!(example.lines().count() <= 25, "a short example");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("consumer.py"), example).unwrap();
+    const THIRD: u64 = 900_000_000_000_000_003;
+    let export: String = [MEMBER, OTHER, THIRD, OTHER, THIRD]
+        .iter()
+        .enumerate()
+        .map(|(n, a)| format!("{{\"author_id\": \"{a}\", \"text\": \"message {n}\"}}\n"))
+        .collect();
+    let mut python = std::process::Command::new("/usr/bin/python3");
+    python
+        .arg("consumer.py")
+        .current_dir(work.path())
+        .env("DSR_FEED", &http.base)
+        .env("DSR_TOKEN", &helpdesk.token)
+        .env("DSR_KEY", hex::encode(&helpdesk.key))
+        .env("RUN", "readme-example");
+    let filtered = common::output(&mut python, export.as_bytes());
+    assert!(filtered.status.success(), "{}", common::printed(&filtered));
+    let kept = String::from_utf8(filtered.stdout).unwrap();
+    assert_eq!(
+        kept.lines().count(),
+        2,
+        "only the member who made no choice is kept: {kept}"
+    );
+    assert!(
+        kept.lines().all(|l| l.contains(&THIRD.to_string())),
+        "{kept}"
+    );
+    let listed = common::printed(&common::run_bin(dir.path(), &["consumers", "list"], &[]));
+    assert!(
+        listed.contains("helpdesk: up to date") && listed.contains("(run readme-example)"),
+        "{listed}"
+    );
+
+    // The acknowledgements are leaves of the log, which verifies.
+    let verified = common::run_bin(dir.path(), &["log", "verify"], &[]);
+    assert!(verified.status.success(), "{}", common::printed(&verified));
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM log_leaves WHERE ack_id IS NOT NULL")
+            .await,
+        2
+    );
+
+    let logs = bot.stop();
+    for secret in [
+        &pipeline.token,
+        &helpdesk.token,
+        &hex::encode(&pipeline.key),
+    ] {
+        assert!(!logs.contains(secret.as_str()), "a token or key in the log");
+    }
+    assert!(!logs.contains(&OTHER.to_string()));
+}
