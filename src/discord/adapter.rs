@@ -182,8 +182,22 @@ impl Adapter {
         };
         let requests = self.services.requests();
         let total = requests.count(officer, filter).await?;
+        let stale = self.services.feed().stale().await?;
+        let behind = if stale.is_empty() {
+            String::new()
+        } else if stale.len() > 5 {
+            format!(
+                "\n{} systems are behind for over a day with the choices they must honour: `dsr-bot consumers list` shows them.",
+                stale.len()
+            )
+        } else {
+            format!(
+                "\nBehind for over a day with the choices they must honour: {}.",
+                stale.join("; ")
+            )
+        };
         if total == 0 {
-            return Ok("No requests match.".into());
+            return Ok(format!("No requests match.{behind}"));
         }
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = lines.clone();
@@ -208,7 +222,7 @@ impl Adapter {
         let mut out = format!("{total} request(s), oldest due first:\n");
         let mut shown = 0;
         for line in lines {
-            if out.len() + line.len() > MAX_MESSAGE - 80 {
+            if out.len() + line.len() + behind.len() > MAX_MESSAGE - 80 {
                 break;
             }
             out.push_str(&line);
@@ -220,6 +234,7 @@ impl Adapter {
                 total - shown as i64
             ));
         }
+        out.push_str(&behind);
         Ok(out)
     }
 

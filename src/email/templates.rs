@@ -137,6 +137,8 @@ pub struct DigestContext {
     pub overdue: Vec<i64>,
     pub due_soon_count: usize,
     pub due_soon: Vec<i64>,
+    /// Consumers of the feed behind for over a day, each with how far.
+    pub stale_consumers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -387,6 +389,14 @@ impl Templates {
                 overdue_count: overdue.len() + 2 * usize::from(!overdue.is_empty()),
                 overdue,
                 due_soon_count: due_soon.len(),
+                stale_consumers: if due_soon.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![
+                        "helpdesk: 12 changes not applied, the oldest since 2026-11-20 10:00 UTC"
+                            .into(),
+                    ]
+                },
                 due_soon,
             };
             add(self.render_mail("digest", &digest).err());

@@ -74,6 +74,19 @@ pub struct Report {
     pub notices: Vec<NoticeInForce>,
     /// The log's signed head and the public key it is checked with, when there is a log.
     pub log: Option<LogHead>,
+    /// The systems that must honour the choices, and how far behind each is now.
+    pub consumers: Vec<ConsumerInReport>,
+}
+
+/// A consumer of the feed as the report shows it, as of when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumerInReport {
+    pub name: String,
+    pub last_acknowledged: String,
+    /// Changes it has not said it applied.
+    pub unacknowledged: i64,
+    /// Behind for over a day.
+    pub stale: bool,
 }
 
 /// A notice version in force during the report's month: where it was shown, from when, how
@@ -132,6 +145,7 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
         so_far: false,
         notices: Vec::new(),
         log: None,
+        consumers: Vec::new(),
         trend: figures,
     })
 }

@@ -157,6 +157,20 @@ fn check(templates: &Templates) -> Vec<Problem> {
             checkpoint: "example.org/dsr-bot\n7\nAAAA\n\n— example.org/dsr-bot AAAA\n".into(),
             public_key: "example.org/dsr-bot+00000000+AQ".into(),
         }),
+        consumers: vec![
+            super::gather::ConsumerInReport {
+                name: "pipeline".into(),
+                last_acknowledged: "2026-10-30 02:00 UTC".into(),
+                unacknowledged: 0,
+                stale: false,
+            },
+            super::gather::ConsumerInReport {
+                name: "helpdesk".into(),
+                last_acknowledged: "never".into(),
+                unacknowledged: 12,
+                stale: true,
+            },
+        ],
     };
     // A month with nothing in it: every optional figure unset, no trend.
     let empty = Report {
@@ -185,6 +199,7 @@ fn check(templates: &Templates) -> Vec<Problem> {
         trend: Vec::new(),
         notices: Vec::new(),
         log: None,
+        consumers: Vec::new(),
     };
     let mut problems: Vec<Problem> = Vec::new();
     for report in [&full, &empty] {
@@ -242,6 +257,7 @@ fn with_template(
             trend => recent,
             notices => &report.notices,
             log => &report.log,
+            consumers => &report.consumers,
             chart => minijinja::Value::from_safe_string(svg),
         },
     )

@@ -327,14 +327,9 @@ impl Feed<'_> {
             .await
     }
 
-    /// Consumers that have not applied a change for longer than [`STALE_AFTER`].
-    pub async fn stale(&self) -> Result<Vec<ConsumerView>, ServiceError> {
-        Ok(self
-            .list()
-            .await?
-            .into_iter()
-            .filter(|c| c.revoked_at.is_none() && c.stale)
-            .collect())
+    /// What officers are told of consumers behind for over a day: a line each.
+    pub async fn stale(&self) -> Result<Vec<String>, ServiceError> {
+        self.0.read(stale).await
     }
 
     pub async fn revoke(&self, name: &str) -> Result<(), ServiceError> {
@@ -525,11 +520,12 @@ impl Feed<'_> {
         let limit = limit.clamp(1, MAX_PAGE);
         let checkpoint = super::log::Log(self.0).current_checkpoint().await?;
         let consumer = consumer.clone();
-        let page = self
+        // Read on a snapshot, off the writer: only the pull's record is a write.
+        let (page, last) = self
             .0
-            .run(Call::system(), move |uow| {
+            .read(move |db, ctx| {
                 let from = after.unwrap_or(0);
-                let rows = db::feed::changes_after(uow.db, from, limit + 1)?;
+                let rows = db::feed::changes_after(db, from, limit + 1)?;
                 let more = rows.len() > limit;
                 let mut page = Page {
                     choices: Vec::new(),
@@ -545,16 +541,20 @@ impl Feed<'_> {
                     if s.state == "opted_in" && after.is_none() {
                         continue;
                     }
-                    let entries = entries(uow.db, &consumer, &s)?;
+                    let entries = entries(db, &consumer, &s)?;
                     if s.state == "opted_in" {
                         page.removed.extend(entries);
                     } else {
                         page.choices.extend(entries);
                     }
                 }
-                page.cursor = cursor_of(uow.ctx, consumer.id, last);
-                db::feed::record_pull(uow.db, consumer.id, last, uow.now)?;
-                Ok(page)
+                page.cursor = cursor_of(ctx, consumer.id, last);
+                Ok((page, (consumer.id, last)))
+            })
+            .await?;
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::feed::record_pull(uow.db, last.0, last.1, uow.now)?)
             })
             .await?;
         Ok(page)
@@ -665,6 +665,24 @@ fn entries(db: &Conn, consumer: &Consumer, s: &Standing) -> anyhow::Result<Vec<E
             policy_version: s.policy_version.clone(),
         })
         .collect())
+}
+
+/// The live consumers behind for over a day, as officers are told of them.
+pub(super) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
+    let now = ctx.now();
+    let mut out = Vec::new();
+    for c in db::feed::active_consumers(db)? {
+        let v = view(db, c, now)?;
+        if let (true, Some(oldest)) = (v.stale, v.oldest_unacknowledged) {
+            out.push(format!(
+                "{}: {} change(s) not applied, the oldest since {}",
+                v.name,
+                v.unacknowledged,
+                ctx.show_time(oldest)
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn view(db: &Conn, c: Consumer, now: DateTime<Utc>) -> anyhow::Result<ConsumerView> {

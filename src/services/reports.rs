@@ -62,6 +62,20 @@ impl Reports<'_> {
             .read(move |db, _| Ok(db::log::notices_in_force(db, start, end)?))
             .await?;
         report.log = self.log_head().await?;
+        report.consumers = super::feed::Feed(self.0)
+            .list()
+            .await?
+            .into_iter()
+            .filter(|c| c.revoked_at.is_none())
+            .map(|c| crate::reports::gather::ConsumerInReport {
+                last_acknowledged: c
+                    .last_ack_at
+                    .map_or("never".to_owned(), |t| self.0.ctx.show_time(t)),
+                unacknowledged: c.unacknowledged,
+                stale: c.stale,
+                name: c.name,
+            })
+            .collect();
         Ok(report)
     }
 

@@ -77,6 +77,7 @@ pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
         overdue: ids(&overdue),
         due_soon_count: soon.len(),
         due_soon: ids(&soon),
+        stale_consumers: super::feed::stale(uow.db, uow.ctx)?,
     })
 }
 
@@ -113,8 +114,16 @@ pub fn claim_digest_post(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<Option
         }
         line
     };
+    let stale = if d.stale_consumers.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Behind for over a day with the choices they must honour: {}\n",
+            d.stale_consumers.join("; ")
+        )
+    };
     Ok(Some(format!(
-        "**Privacy requests due, week {}** (as of {})\n{}\n{}\n`/requests` shows each one.",
+        "**Privacy requests due, week {}** (as of {})\n{}\n{}\n{stale}`/requests` shows each one.",
         d.week,
         d.as_of,
         group("Overdue", d.overdue_count, &d.overdue),

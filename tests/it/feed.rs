@@ -413,3 +413,106 @@ async fn consumers_pull_a_snapshot_then_deltas_acknowledge_them_and_the_member_i
     }
     assert!(!logs.contains(&OTHER.to_string()));
 }
+
+#[tokio::test]
+async fn officers_are_told_of_a_consumer_behind_for_over_a_day_in_requests_the_digest_and_the_report()
+ {
+    use dsr_bot::{
+        discord::{Adapter, Invocation},
+        domain::{DiscordId, OfficerCommand, RequestKind},
+        reports::render::Format,
+    };
+    const ROLE: u64 = 4242;
+    const GUILD: u64 = 777;
+    let app = common::TestApp::spawn_with(common::at("2025-11-03T09:00:00Z"), |c| {
+        c.discord.officer_role_id = Some(ROLE);
+        c.discord.guild_id = Some(GUILD);
+        c.privacy_officers = vec![dsr_bot::domain::EmailAddress::parse("dpo@example.org").unwrap()];
+    })
+    .await;
+    let feed = app.services.feed();
+    feed.add("pipeline", None).await.unwrap();
+    feed.add("helpdesk", None).await.unwrap();
+    app.file(&common::console("mira"), RequestKind::OptOut)
+        .await;
+    let pipeline = feed.consumer("pipeline").await.unwrap();
+    let page = feed.page(&pipeline, None, 10).await.unwrap();
+    feed.acknowledge(
+        &pipeline,
+        serde_json::from_value(json!({"run": "r1", "cursor": page.cursor, "excluded": 0,
+            "applied_at": "2025-11-03T08:59:00Z"}))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        feed.stale().await.unwrap().is_empty(),
+        "not behind for a day yet"
+    );
+    app.clock.advance(chrono::Duration::days(2));
+
+    let stale = feed.stale().await.unwrap();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(
+        stale[0].starts_with("helpdesk: 1 change(s) not applied"),
+        "{stale:?}"
+    );
+
+    let adapter = Adapter::new(app.services.clone());
+    let officer = Invocation {
+        interaction_id: 1,
+        user: DiscordId(99),
+        guild: Some(GUILD),
+        roles: vec![ROLE],
+        role_in_guild: false,
+    };
+    let listed = adapter
+        .officer(&officer, OfficerCommand::Requests { state: None })
+        .await;
+    assert!(
+        listed.text.contains("Behind for over a day") && listed.text.contains("helpdesk"),
+        "{}",
+        listed.text
+    );
+    assert!(!listed.text.contains("pipeline"), "{}", listed.text);
+
+    let week = app
+        .services
+        .routines()
+        .digest_week()
+        .expect("Monday's digest is due");
+    assert!(app.services.routines().mail_digest(&week).await.unwrap());
+    let digest: String =
+        sqlx::query_scalar("SELECT body_text FROM outbox WHERE template = 'digest'")
+            .fetch_one(app.services.pool())
+            .await
+            .unwrap();
+    assert!(
+        digest.contains("- helpdesk: 1 change(s) not applied"),
+        "{digest}"
+    );
+    let post = app
+        .services
+        .routines()
+        .claim_digest_post(&week)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(post.contains("helpdesk: 1 change(s)"), "{post}");
+
+    let reports = app.services.reports();
+    let report = reports.month(None).await.unwrap();
+    let md = reports.render(&report, Format::Md).unwrap();
+    assert!(
+        md.contains("The systems that must honour the choices")
+            && md.lines().any(|l| l.starts_with("helpdesk")
+                && l.contains("never")
+                && l.contains("1 (behind for over a day)"))
+            && md
+                .lines()
+                .any(|l| l.starts_with("pipeline") && l.trim_end().ends_with(" 0")),
+        "{md}"
+    );
+    let html = reports.render(&report, Format::Html).unwrap();
+    assert!(html.contains("<td>helpdesk</td>"), "{html}");
+}

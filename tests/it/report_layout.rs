@@ -58,6 +58,7 @@ fn year() -> Report {
             checkpoint: "example.org/dsr-bot\n1234567\nn0ATX1hKrqvtpHf+wCHNdw922uQUUkBnwYJJnezGDGI=\n\n— example.org/dsr-bot koVzaBddeJDu/TpL1Vyy8U4Qtnv0ZTR4Uww6faufn9r/d0xIhMQo94pBygFna9i/UnAUd72fxrx8kc4u6SwDmFoq9g0=\n".into(),
             public_key: "example.org/dsr-bot+92857368+AURpFO/dbcABs4aRYjZjVo+XcJ842w3XQyKg50B0tDK+".into(),
         }),
+        consumers: Vec::new(),
     }
 }
 
@@ -78,6 +79,7 @@ fn nothing() -> Report {
         trend: Vec::new(),
         notices: Vec::new(),
         log: None,
+        consumers: Vec::new(),
     }
 }
 
