@@ -59,3 +59,26 @@ CREATE TRIGGER consumer_acks_no_update BEFORE UPDATE ON consumer_acks
 BEGIN SELECT RAISE(ABORT, 'consumer_acks is append-only'); END;
 CREATE TRIGGER consumer_acks_no_delete BEFORE DELETE ON consumer_acks
 BEGIN SELECT RAISE(ABORT, 'consumer_acks is append-only'); END;
+
+-- Push: on every change, a consumer with a webhook is told its new cursor (Standard Webhooks
+-- 1.0, signed v1a with the log's key). One waiting message per consumer carries the newest
+-- cursor; each message keeps its id across retries.
+ALTER TABLE consumers ADD COLUMN webhook_disabled_at TEXT;
+ALTER TABLE consumers ADD COLUMN webhook_given_up_at TEXT;
+CREATE TABLE webhook_deliveries (
+    id               INTEGER PRIMARY KEY,
+    consumer_id      INTEGER NOT NULL REFERENCES consumers(id),
+    message_id       TEXT NOT NULL UNIQUE,
+    seq              INTEGER NOT NULL,
+    created_at       TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT NOT NULL,
+    claimed_until    TEXT,
+    last_status      TEXT,
+    delivered_at     TEXT,
+    gave_up_at       TEXT
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at)
+    WHERE delivered_at IS NULL AND gave_up_at IS NULL;
+CREATE INDEX webhook_deliveries_consumer ON webhook_deliveries(consumer_id)
+    WHERE delivered_at IS NULL AND gave_up_at IS NULL;

@@ -101,6 +101,12 @@ impl App {
                 ("the feed's HTTP API", served.map_err(RunError::from))
             });
         }
+        let webhooks = crate::workers::webhooks::WebhookWorker::new(self.services.clone())?;
+        let s = stop.clone();
+        tasks.spawn(async move {
+            webhooks.run(s).await;
+            ("the webhook deliveries", Ok(()))
+        });
         if let Some(url) = &cfg.inbound.imap_url {
             let target = crate::config::ImapTarget::parse(&url.0).map_err(anyhow::Error::msg)?;
             let poller = crate::workers::imap::ImapPoller::new(self.services.clone(), target);

@@ -47,12 +47,15 @@ pub async fn run(app: &App, command: ConsumersCmd) -> Result<(), Failure> {
                             )
                         };
                         println!(
-                            "{}: {standing}; last pull {}, last acknowledgement {}{}",
+                            "{}: {standing}; last pull {}, last acknowledgement {}{}{}",
                             c.name,
                             show(c.last_pull_at),
                             show(c.last_ack_at),
                             c.last_ack_run
                                 .map(|r| format!(" (run {r})"))
+                                .unwrap_or_default(),
+                            c.webhook_trouble
+                                .map(|t| format!("; {t}"))
                                 .unwrap_or_default()
                         );
                     }

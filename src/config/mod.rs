@@ -101,6 +101,8 @@ pub struct HttpConfig {
     pub bind: HttpBind,
     /// Calls a consumer's token may make per minute (bursts of a sixth of it).
     pub rate_per_minute: u32,
+    /// The first wait before a failed webhook is tried again; later waits grow from it.
+    pub webhook_retry_seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -507,6 +509,7 @@ impl Config {
                     })
             })?,
             rate_per_minute: r.number("HTTP_RATE_PER_MINUTE", 600, 1, 600_000)?,
+            webhook_retry_seconds: r.number("WEBHOOK_RETRY_SECONDS", 5, 1, 3_600)?,
         };
 
         Ok(Config {

@@ -360,3 +360,164 @@ pub fn counts(db: &Connection) -> rusqlite::Result<Counts> {
         dms_waiting,
     })
 }
+
+/// A webhook message waiting to be delivered.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub consumer_id: i64,
+    pub url: String,
+    pub message_id: String,
+    pub seq: i64,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i64,
+}
+
+/// Tells `consumer` of feed position `seq`: the message still waiting for its first try
+/// carries it, or a new one does.
+pub fn queue_webhook(
+    db: &Connection,
+    consumer: i64,
+    seq: i64,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let updated = db
+        .prepare_cached(
+            "UPDATE webhook_deliveries SET seq = MAX(seq, ?1)
+             WHERE consumer_id = ?2 AND delivered_at IS NULL AND gave_up_at IS NULL
+               AND attempts = 0 AND claimed_until IS NULL",
+        )?
+        .execute(params![seq, consumer])?;
+    if updated == 0 {
+        db.prepare_cached(
+            "INSERT INTO webhook_deliveries (consumer_id, message_id, seq, created_at, next_attempt_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )?
+        .execute(params![consumer, message_id, seq, At(now), At(now)])?;
+    }
+    Ok(())
+}
+
+/// The consumers a change is pushed to: live, with a webhook that was not disabled.
+pub fn webhook_consumers(db: &Connection) -> rusqlite::Result<Vec<i64>> {
+    db.prepare_cached(
+        "SELECT id FROM consumers WHERE revoked_at IS NULL AND webhook_url IS NOT NULL
+           AND webhook_disabled_at IS NULL",
+    )?
+    .query_map([], |r| r.get(0))?
+    .collect()
+}
+
+/// Whether any webhook message is due by `now`.
+pub fn webhook_due(db: &Connection, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    db.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+           WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1
+             AND (claimed_until IS NULL OR claimed_until <= ?1))",
+    )?
+    .query_row([At(now)], |r| r.get(0))
+}
+
+/// Claims up to `n` due messages until `until`.
+pub fn claim_webhooks(
+    db: &Connection,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    n: usize,
+) -> rusqlite::Result<Vec<Delivery>> {
+    let due: Vec<Delivery> = db
+        .prepare_cached(
+            "SELECT d.id, d.consumer_id, c.webhook_url, d.message_id, d.seq, d.created_at, d.attempts
+             FROM webhook_deliveries d JOIN consumers c ON c.id = d.consumer_id
+             WHERE d.delivered_at IS NULL AND d.gave_up_at IS NULL AND d.next_attempt_at <= ?1
+               AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
+               AND c.webhook_url IS NOT NULL
+             ORDER BY d.next_attempt_at LIMIT ?2",
+        )?
+        .query_map(params![At(now), n as i64], |r| {
+            Ok(Delivery {
+                id: r.get(0)?,
+                consumer_id: r.get(1)?,
+                url: r.get(2)?,
+                message_id: r.get(3)?,
+                seq: r.get(4)?,
+                created_at: r.get::<_, At>(5)?.0,
+                attempts: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for d in &due {
+        db.prepare_cached("UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ?")?
+            .execute(params![At(until), d.id])?;
+    }
+    Ok(due)
+}
+
+/// How a delivery attempt ended.
+pub enum Attempted<'a> {
+    Delivered,
+    /// Try again at this time.
+    Retry(DateTime<Utc>, &'a str),
+    /// Given up: the endpoint answered 410 (`disable`), or stopped answering.
+    GaveUp {
+        disable: bool,
+        status: &'a str,
+    },
+}
+
+pub fn webhook_attempted(
+    db: &Connection,
+    d: &Delivery,
+    outcome: Attempted<'_>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    match outcome {
+        Attempted::Delivered => {
+            db.prepare_cached(
+                "UPDATE webhook_deliveries SET delivered_at = ?, attempts = attempts + 1,
+                   claimed_until = NULL, last_status = 'delivered' WHERE id = ?",
+            )?
+            .execute(params![At(now), d.id])?;
+            db.prepare_cached("UPDATE consumers SET webhook_given_up_at = NULL WHERE id = ?")?
+                .execute([d.consumer_id])?;
+        }
+        Attempted::Retry(at, status) => {
+            db.prepare_cached(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?,
+                   claimed_until = NULL, last_status = ? WHERE id = ?",
+            )?
+            .execute(params![At(at), status, d.id])?;
+        }
+        Attempted::GaveUp { disable, status } => {
+            db.prepare_cached(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, gave_up_at = ?,
+                   claimed_until = NULL, last_status = ? WHERE id = ?",
+            )?
+            .execute(params![At(now), status, d.id])?;
+            let column = if disable {
+                "webhook_disabled_at"
+            } else {
+                "webhook_given_up_at"
+            };
+            db.prepare_cached(&format!("UPDATE consumers SET {column} = ? WHERE id = ?"))?
+                .execute(params![At(now), d.consumer_id])?;
+        }
+    }
+    Ok(())
+}
+
+/// When a consumer's webhook was turned off (410), and when it was given up.
+pub type WebhookTrouble = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+pub fn webhook_trouble(db: &Connection, consumer: i64) -> rusqlite::Result<WebhookTrouble> {
+    db.prepare_cached(
+        "SELECT webhook_disabled_at, webhook_given_up_at FROM consumers WHERE id = ?",
+    )?
+    .query_row([consumer], |r| {
+        Ok((
+            r.get::<_, Option<At>>(0)?.map(|a| a.0),
+            r.get::<_, Option<At>>(1)?.map(|a| a.0),
+        ))
+    })
+}

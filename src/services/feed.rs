@@ -18,7 +18,7 @@ use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
 use crate::{
     db::{
         self, Conn,
-        feed::{Consumer, NewAck, Standing},
+        feed::{Consumer, Delivery, NewAck, Standing},
         requests::Request,
     },
     domain::RequestKind,
@@ -50,7 +50,7 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
         (true, _) => "opted_out",
         (false, Some(_)) => "opted_in",
     };
-    db::feed::set_standing(
+    let seq = db::feed::set_standing(
         db,
         person,
         state,
@@ -58,6 +58,16 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
         &uow.ctx.proof.policy_version,
         request,
     )?;
+    push(uow, seq)
+}
+
+/// Every consumer with a webhook is told, through the durable queue, that the feed moved to
+/// `seq`.
+fn push(uow: &Uow<'_>, seq: i64) -> anyhow::Result<()> {
+    for consumer in db::feed::webhook_consumers(uow.db)? {
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        db::feed::queue_webhook(uow.db, consumer, seq, &id, uow.now)?;
+    }
     Ok(())
 }
 
@@ -80,7 +90,7 @@ pub(super) fn on_erasure(
             db::feed::add_erased_hash(db, person, consumer.id, &i.kind, &hash)?;
         }
     }
-    db::feed::set_standing(
+    let seq = db::feed::set_standing(
         db,
         person,
         "erased",
@@ -88,7 +98,7 @@ pub(super) fn on_erasure(
         &uow.ctx.proof.policy_version,
         request_id,
     )?;
-    Ok(())
+    push(uow, seq)
 }
 
 /// The identities a consumer is given: Discord accounts and proven addresses (a console name
@@ -109,6 +119,18 @@ pub fn identity_hash(key: &[u8], kind: &str, value: &str) -> String {
     mac.update(b":");
     mac.update(value.as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// How a webhook delivery went.
+#[derive(Debug, Clone)]
+pub enum WebhookOutcome {
+    Delivered,
+    Retry(DateTime<Utc>, String),
+    /// 410 disables the endpoint; otherwise it stopped answering for about 3 days.
+    GaveUp {
+        disable: bool,
+        why: String,
+    },
 }
 
 /// What `consumers add` hands out, once.
@@ -135,6 +157,8 @@ pub struct ConsumerView {
     pub oldest_unacknowledged: Option<DateTime<Utc>>,
     /// Behind for longer than [`STALE_AFTER`].
     pub stale: bool,
+    /// Its webhook turned off (410) or given up.
+    pub webhook_trouble: Option<String>,
 }
 
 impl ConsumerView {
@@ -479,6 +503,59 @@ impl Feed<'_> {
         Ok(out)
     }
 
+    /// Whether a webhook message is due now.
+    pub async fn webhooks_due(&self) -> Result<bool, ServiceError> {
+        self.0
+            .read(|db, ctx| Ok(db::feed::webhook_due(db, ctx.now())?))
+            .await
+    }
+
+    /// Claims up to `n` due webhook messages for `lease`, each with its body (its cursor).
+    pub async fn claim_webhooks(
+        &self,
+        n: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<(Delivery, String)>, ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                let claimed = db::feed::claim_webhooks(uow.db, uow.now, uow.now + lease, n)?;
+                Ok(claimed
+                    .into_iter()
+                    .map(|d| {
+                        let body = serde_json::json!({
+                            "type": "choices.changed",
+                            "timestamp": crate::proof::record::instant(d.created_at),
+                            "data": { "cursor": cursor_of(uow.ctx, d.consumer_id, d.seq) },
+                        })
+                        .to_string();
+                        (d, body)
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    /// Records how delivering `d` went.
+    pub async fn webhook_attempted(
+        &self,
+        d: Delivery,
+        outcome: WebhookOutcome,
+    ) -> Result<(), ServiceError> {
+        self.0
+            .run(Call::system(), move |uow| {
+                let attempted = match &outcome {
+                    WebhookOutcome::Delivered => db::feed::Attempted::Delivered,
+                    WebhookOutcome::Retry(at, why) => db::feed::Attempted::Retry(*at, why),
+                    WebhookOutcome::GaveUp { disable, why } => db::feed::Attempted::GaveUp {
+                        disable: *disable,
+                        status: why,
+                    },
+                };
+                Ok(db::feed::webhook_attempted(uow.db, &d, attempted, uow.now)?)
+            })
+            .await
+    }
+
     /// Whether any consumer may call (the HTTP API starts by itself then).
     pub async fn any(&self) -> Result<bool, ServiceError> {
         self.0
@@ -667,11 +744,25 @@ fn entries(db: &Conn, consumer: &Consumer, s: &Standing) -> anyhow::Result<Vec<E
         .collect())
 }
 
-/// The live consumers behind for over a day, as officers are told of them.
+/// The live consumers behind for over a day, or whose webhook stopped answering, as officers
+/// are told of them.
 pub(super) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
     let now = ctx.now();
     let mut out = Vec::new();
     for c in db::feed::active_consumers(db)? {
+        match db::feed::webhook_trouble(db, c.id)? {
+            (Some(at), _) => out.push(format!(
+                "{}'s webhook answered 410 Gone on {} and is off (it is told nothing until added again)",
+                c.name,
+                ctx.show_time(at)
+            )),
+            (None, Some(at)) => out.push(format!(
+                "{}'s webhook stopped answering (given up on {}); it learns of changes only when it pulls",
+                c.name,
+                ctx.show_time(at)
+            )),
+            (None, None) => {}
+        }
         let v = view(db, c, now)?;
         if let (true, Some(oldest)) = (v.stale, v.oldest_unacknowledged) {
             out.push(format!(
@@ -687,7 +778,19 @@ pub(super) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
 
 fn view(db: &Conn, c: Consumer, now: DateTime<Utc>) -> anyhow::Result<ConsumerView> {
     let (unacknowledged, oldest) = db::feed::unacknowledged(db, c.last_ack_seq)?;
+    let webhook_trouble = match db::feed::webhook_trouble(db, c.id)? {
+        (Some(at), _) => Some(format!(
+            "webhook off after a 410 Gone at {}",
+            at.to_rfc3339()
+        )),
+        (None, Some(at)) => Some(format!(
+            "webhook stopped answering, given up at {}",
+            at.to_rfc3339()
+        )),
+        (None, None) => None,
+    };
     Ok(ConsumerView {
+        webhook_trouble,
         stale: c.revoked_at.is_none() && oldest.is_some_and(|o| now - o > STALE_AFTER),
         name: c.name,
         webhook: c.webhook_url,

@@ -3,3 +3,4 @@
 pub mod imap;
 pub mod outbox;
 pub mod schedule;
+pub mod webhooks;

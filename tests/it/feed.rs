@@ -516,3 +516,145 @@ async fn officers_are_told_of_a_consumer_behind_for_over_a_day_in_requests_the_d
     let html = reports.render(&report, Format::Html).unwrap();
     assert!(html.contains("<td>helpdesk</td>"), "{html}");
 }
+
+/// What an endpoint was sent: (headers, body) per call.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Vec<(String, String)>, String)>>>;
+
+/// A webhook endpoint on loopback answering each call with the next status of `statuses`
+/// (the last one from then on), recording what it was sent: (headers, body).
+fn endpoint(statuses: Vec<u16>) -> (String, Seen) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                let (k, v) = l.split_once(':').unwrap();
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+            let length: usize = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            record
+                .lock()
+                .unwrap()
+                .push((headers, String::from_utf8(body).unwrap()));
+            let status = statuses[n.min(statuses.len() - 1)];
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_after_a_failure_coalesced_and_a_410_turns_them_off() {
+    use dsr_bot::{domain::RequestKind, workers::webhooks::WebhookWorker};
+    let app = common::TestApp::spawn_with(common::at("2025-11-03T09:00:00Z"), |c| {
+        c.http.webhook_retry_seconds = 1;
+    })
+    .await;
+    let (url, seen) = endpoint(vec![500, 200]);
+    let (gone_url, gone_seen) = endpoint(vec![410]);
+    let feed = app.services.feed();
+    feed.add("pipeline", Some(url)).await.unwrap();
+    feed.add("vendor", Some(gone_url)).await.unwrap();
+    let pipeline = feed.consumer("pipeline").await.unwrap();
+    let worker = WebhookWorker::new(app.services.clone()).unwrap();
+
+    app.file(&common::console("mira"), RequestKind::OptOut)
+        .await;
+    app.file(&common::console("noor"), RequestKind::OptOut)
+        .await;
+    assert_eq!(
+        worker.round().await.unwrap(),
+        2,
+        "one message each, the two changes coalesced"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(gone_seen.lock().unwrap().len(), 1);
+    // Not yet due again: the failed one waits about a second.
+    assert_eq!(worker.round().await.unwrap(), 0);
+    app.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(
+        worker.round().await.unwrap(),
+        1,
+        "the vendor's endpoint is off after its 410"
+    );
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2);
+    let header = |i: usize, name: &str| {
+        calls[i]
+            .0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(
+        header(0, "webhook-id"),
+        header(1, "webhook-id"),
+        "a retry is the same message"
+    );
+    assert_eq!(calls[0].1, calls[1].1);
+    let public = NoteVerifier::parse(&app.services.log().public_key().unwrap()).unwrap();
+    for (i, call) in calls.iter().enumerate() {
+        let signature = header(i, "webhook-signature");
+        let signature = signature.strip_prefix("v1a,").expect("Ed25519 (v1a)");
+        let signed = format!(
+            "{}.{}.{}",
+            header(i, "webhook-id"),
+            header(i, "webhook-timestamp"),
+            call.1
+        );
+        assert!(
+            public.verify_bytes(signed.as_bytes(), signature),
+            "attempt {i} is signed"
+        );
+        assert!(!public.verify_bytes(format!("{signed} ").as_bytes(), signature));
+    }
+    // Thin: the event carries the consumer's cursor, which pulls both changes.
+    let event: Value = serde_json::from_str(&calls[1].1).unwrap();
+    assert_eq!(event["type"], "choices.changed");
+    let cursor = event["data"]["cursor"].as_str().unwrap();
+    assert!(!calls[1].1.contains("mira") && !calls[1].1.contains("noor"));
+    let after = feed.page(&pipeline, Some(cursor), 10).await.unwrap();
+    assert!(
+        after.choices.is_empty() && !after.more,
+        "the cursor is the feed's end"
+    );
+    let before = feed.page(&pipeline, None, 10).await.unwrap();
+    assert_eq!(before.cursor, cursor);
+
+    // The vendor is told nothing more, and officers are told its webhook is off.
+    app.file(&common::console("ines"), RequestKind::OptOut)
+        .await;
+    app.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(worker.round().await.unwrap(), 1);
+    assert_eq!(gone_seen.lock().unwrap().len(), 1);
+    let stale = feed.stale().await.unwrap();
+    assert!(
+        stale
+            .iter()
+            .any(|l| l.contains("vendor's webhook answered 410 Gone")),
+        "{stale:?}"
+    );
+}
