@@ -2,11 +2,13 @@
 //! makes, measured against the raw single-row INSERT rate of the same SQLite settings; the
 //! outbox drained to a real SMTP server; and the monthly report over many requests.
 
+mod feed;
 mod report;
 mod rush;
 
 use std::time::Duration;
 
+pub use feed::{FeedOptions, feed};
 pub use report::report;
 pub use rush::{RushOptions, rush};
 

@@ -102,10 +102,10 @@ fn internal(r: &Result<Reply, ServiceError>) -> bool {
 }
 
 /// Latencies and internal errors of a finished run, and how long it took.
-struct Run {
-    latencies: Vec<Duration>,
-    failed: usize,
-    elapsed: Duration,
+pub(super) struct Run {
+    pub(super) latencies: Vec<Duration>,
+    pub(super) failed: usize,
+    pub(super) elapsed: Duration,
 }
 
 pub async fn rush(opts: RushOptions) -> anyhow::Result<String> {
@@ -178,7 +178,7 @@ async fn once(opts: &RushOptions) -> anyhow::Result<(String, f64)> {
     let mut run = match opts.rate {
         Some(rate) if rate > 0.0 => open_loop(&services, opts, rate).await?,
         Some(_) => anyhow::bail!("--rate must be above 0"),
-        None => closed_loop(&services, opts).await?,
+        None => closed_loop(&services, opts, 0).await?,
     };
     run.latencies.sort_unstable();
     let done = run.latencies.len() as f64 / run.elapsed.as_secs_f64();
@@ -232,13 +232,18 @@ async fn once(opts: &RushOptions) -> anyhow::Result<(String, f64)> {
 }
 
 /// `concurrency` members filing one request after another until `requests` are done.
-async fn closed_loop(services: &Services, opts: &RushOptions) -> anyhow::Result<Run> {
-    let next = Arc::new(AtomicUsize::new(0));
+/// Requests are numbered from `from`, so later rounds on one database are new interactions.
+pub(super) async fn closed_loop(
+    services: &Services,
+    opts: &RushOptions,
+    from: usize,
+) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicUsize::new(from));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..opts.concurrency.max(1) {
         let (services, next) = (services.clone(), next.clone());
-        let (n, print_acks) = (opts.requests, opts.print_acks);
+        let (n, print_acks) = (from + opts.requests, opts.print_acks);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failed = 0usize;

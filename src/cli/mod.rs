@@ -239,6 +239,9 @@ pub enum TemplatesCmd {
 pub enum BenchCmd {
     /// The last-day surge through the services, against the raw INSERT baseline.
     Rush(crate::bench::RushOptions),
+    /// A consumer pulling the feed's whole snapshot over HTTP, and the writer's rate with the
+    /// feed being pulled beside a rush.
+    Feed(crate::bench::FeedOptions),
     /// The monthly report over many requests.
     Report {
         #[arg(long, default_value_t = 1_000_000)]
@@ -469,6 +472,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         crate::telemetry::init("warn", log.as_deref());
         let out = match command {
             BenchCmd::Rush(opts) => crate::bench::rush(opts).await?,
+            BenchCmd::Feed(opts) => crate::bench::feed(opts).await?,
             BenchCmd::Report { requests, database } => {
                 crate::bench::report(requests, database).await?
             }

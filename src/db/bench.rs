@@ -92,3 +92,55 @@ pub async fn fill_requests(pool: &SqlitePool, n: usize) -> anyhow::Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// `n` people who opted out, each with a Discord account, written by SQLite itself: person
+/// `i` is `discord` id `2000000000000000000 + i`, with a confirmed opt-out and a place in
+/// the feed.
+pub async fn fill_feed(pool: &SqlitePool, n: usize, policy_version: &str) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM people")
+        .fetch_one(&mut *tx)
+        .await?;
+    let seq0: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM feed")
+        .fetch_one(&mut *tx)
+        .await?;
+    let req0: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM requests")
+        .fetch_one(&mut *tx)
+        .await?;
+    let at = "2025-09-20T10:00:00+00:00";
+    // Every statement takes the same four values: how many, the first person, when, the
+    // first request.
+    for sql in [
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1)
+         INSERT INTO people (id, created_at) SELECT ?2 + i, ?3 FROM s WHERE ?4 >= 0",
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1)
+         INSERT INTO identities (person_id, kind, value, verified_at, created_at)
+         SELECT ?2 + i, 'discord', CAST(2000000000000000000 + ?2 + i AS TEXT), ?3, ?3 FROM s
+         WHERE ?4 >= 0",
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1)
+         INSERT INTO requests (id, person_id, kind, channel, state, received_at, deadline_offset_secs,
+                               due_at, updated_at, confirmed_at, deadline_offset_us)
+         SELECT ?4 + i, ?2 + i, 'opt_out', 'import', 'confirmed',
+                ?3, -740399, ?3, ?3, ?3, -740399000000 FROM s",
+    ] {
+        sqlx::query(sql)
+            .bind(n as i64)
+            .bind(first)
+            .bind(at)
+            .bind(req0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO feed (person_id, seq, state, effective_from, policy_version, request_id)
+         SELECT person_id, ?1 + ROW_NUMBER() OVER (ORDER BY id), 'opted_out', confirmed_at, ?2, id
+         FROM requests WHERE person_id > ?3 AND kind = 'opt_out'",
+    )
+    .bind(seq0)
+    .bind(policy_version)
+    .bind(first)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

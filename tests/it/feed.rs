@@ -658,3 +658,32 @@ async fn webhooks_are_signed_retried_after_a_failure_coalesced_and_a_410_turns_t
         "{stale:?}"
     );
 }
+
+#[test]
+fn bench_feed_pulls_the_whole_snapshot_over_http_and_says_what_it_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::run_bin(
+        dir.path(),
+        &[
+            "bench",
+            "feed",
+            "--people",
+            "2500",
+            "--limit",
+            "1000",
+            "--rush-requests",
+            "200",
+        ],
+        &[],
+    );
+    let out = common::printed(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("snapshot pulled over HTTP: 3 pages in"),
+        "{out}"
+    );
+    assert!(
+        out.contains("identities/s") && out.contains("with the snapshot pulled beside it"),
+        "{out}"
+    );
+}
