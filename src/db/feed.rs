@@ -87,10 +87,23 @@ pub fn active_consumers(db: &Connection) -> rusqlite::Result<Vec<Consumer>> {
     .collect()
 }
 
+/// Revokes consumer `id`: its token is refused, and what was kept only for it goes (erased
+/// people's identities under its key, messages waiting for its webhook).
 pub fn revoke(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<bool> {
-    db.prepare_cached("UPDATE consumers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")?
-        .execute(params![At(now), id])
-        .map(|n| n == 1)
+    let revoked = db
+        .prepare_cached("UPDATE consumers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")?
+        .execute(params![At(now), id])?
+        == 1;
+    if revoked {
+        db.prepare_cached("DELETE FROM feed_erased WHERE consumer_id = ?")?
+            .execute([id])?;
+        db.prepare_cached(
+            "UPDATE webhook_deliveries SET gave_up_at = ?, last_status = 'revoked'
+             WHERE consumer_id = ? AND delivered_at IS NULL AND gave_up_at IS NULL",
+        )?
+        .execute(params![At(now), id])?;
+    }
+    Ok(revoked)
 }
 
 pub fn record_pull(db: &Connection, id: i64, seq: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {

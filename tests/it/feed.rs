@@ -403,6 +403,73 @@ async fn consumers_pull_a_snapshot_then_deltas_acknowledge_them_and_the_member_i
         2
     );
 
+    // Revoking drops what was kept for that consumer only.
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM feed_erased WHERE consumer_id = (SELECT id FROM consumers WHERE name = 'noisy')")
+            .await,
+        0
+    );
+    assert_eq!(
+        bot.scalar("SELECT COUNT(*) FROM feed_erased WHERE consumer_id = (SELECT id FROM consumers WHERE name = 'pipeline')")
+            .await,
+        1
+    );
+
+    // The offline export: a header, the entries, and a signature over every byte before it.
+    let file = dir.path().join("pipeline.jsonl");
+    let o = common::run_bin(
+        dir.path(),
+        &[
+            "consumers",
+            "export",
+            "pipeline",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", common::printed(&o));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (signed, trailer) = text.trim_end().rsplit_once('\n').unwrap();
+    let trailer: Value = serde_json::from_str(trailer).unwrap();
+    assert_eq!(trailer["key"], public.vkey().as_str());
+    let signature = trailer["signature"].as_str().unwrap();
+    let signed = format!("{signed}\n");
+    assert!(public.verify_bytes(signed.as_bytes(), signature));
+    assert!(!public.verify_bytes(signed.replace("erased", "opted_in").as_bytes(), signature));
+    let mut lines = signed.lines();
+    let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let entries: Vec<Value> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(header["entries"], entries.len());
+    assert_eq!(entries.len(), 2, "{text}");
+    let has = |id: u64, state: &str| {
+        entries.iter().any(|e| {
+            e["identity"] == discord_hash(&pipeline.key, id).as_str() && e["state"] == state
+        })
+    };
+    assert!(has(MEMBER, "erased") && has(OTHER, "opted_out"), "{text}");
+
+    // A changed acknowledgement is named by the log's check.
+    {
+        let db = bot.db().await;
+        sqlx::query("DROP TRIGGER consumer_acks_no_update")
+            .execute(&db)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE consumer_acks SET excluded = 0 WHERE run = 'nightly-1'")
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    let broken = common::run_bin(dir.path(), &["log", "verify"], &[]);
+    assert_eq!(broken.status.code(), Some(1));
+    let said = common::printed(&broken);
+    assert!(
+        said.contains("acknowledgement #1 (pipeline applied the feed to")
+            && said.contains("changed after it was logged"),
+        "{said}"
+    );
+
     let logs = bot.stop();
     for secret in [
         &pipeline.token,
