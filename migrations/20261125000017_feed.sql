@@ -30,7 +30,9 @@ CREATE TABLE feed (
     effective_from  TEXT NOT NULL,
     policy_version  TEXT NOT NULL,
     -- The request whose event changed it.
-    request_id      INTEGER NOT NULL REFERENCES requests(id)
+    request_id      INTEGER NOT NULL REFERENCES requests(id),
+    -- When it entered the feed at `seq` (how long a consumer has been behind counts from it).
+    changed_at      TEXT NOT NULL
 );
 
 -- An erased person's identities as each consumer knows them, made before the identities

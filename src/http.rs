@@ -31,6 +31,9 @@ use crate::{
 /// The most a request body may hold.
 pub const BODY_LIMIT: usize = 8 * 1024;
 
+/// The bucket calls without a valid token draw on (no consumer has this id).
+const UNKNOWN: i64 = -1;
+
 /// How many entries a page holds unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 500;
 
@@ -72,6 +75,7 @@ impl Api {
 enum ApiError {
     Status(StatusCode, String),
     TooMany(u64),
+    Busy,
     Internal(crate::error::ServiceError),
 }
 
@@ -81,6 +85,8 @@ impl From<Refusal> for ApiError {
             Refusal::Unauthorized(m) => ApiError::Status(StatusCode::UNAUTHORIZED, m),
             Refusal::Forbidden(m) => ApiError::Status(StatusCode::FORBIDDEN, m),
             Refusal::Bad(m) => ApiError::Status(StatusCode::BAD_REQUEST, m),
+            // Busy (the database is held by a key change): worth trying again soon.
+            Refusal::Internal(crate::error::ServiceError::Deferred) => ApiError::Busy,
             Refusal::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -122,6 +128,15 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 r
             }
+            ApiError::Busy => {
+                let mut r = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is busy for a moment (its database is being changed): try again in 30 s.",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                r
+            }
             ApiError::Internal(e) => {
                 // Logged once with its cause chain and a reference; the caller gets the reference.
                 let told = e.for_person();
@@ -147,7 +162,14 @@ async fn consumer(api: &Api, headers: &HeaderMap) -> Result<Consumer, ApiError> 
                     .into(),
             )
         })?;
-    let c = api.services.feed().authenticate(token).await?;
+    // Guessing tokens is slowed down too: every refused token draws on one shared bucket.
+    let c = match api.services.feed().authenticate(token).await {
+        Ok(c) => c,
+        Err(refused) => {
+            api.admit(UNKNOWN).map_err(ApiError::TooMany)?;
+            return Err(refused.into());
+        }
+    };
     api.admit(c.id).map_err(ApiError::TooMany)?;
     Ok(c)
 }

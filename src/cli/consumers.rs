@@ -66,6 +66,18 @@ pub async fn run(app: &App, command: ConsumersCmd) -> Result<(), Failure> {
             feed.revoke(&name).await?;
             println!("consumer {name} revoked: its token is refused from now on");
         }
+        ConsumersCmd::Webhook { name, url } => {
+            let on = url.is_some();
+            feed.set_webhook(&name, url).await?;
+            println!(
+                "{}",
+                if on {
+                    format!("consumer {name} is told of every change at its webhook again")
+                } else {
+                    format!("consumer {name} has no webhook: it learns of changes when it pulls")
+                }
+            );
+        }
         ConsumersCmd::Export { name, out } => {
             let consumer = feed.consumer(&name).await?;
             let mut body = Vec::new();

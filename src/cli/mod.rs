@@ -159,6 +159,13 @@ pub enum ConsumersCmd {
     },
     /// Refuse a consumer's token from now on.
     Revoke { name: String },
+    /// Set or remove a consumer's webhook; turns it on again after a 410 or a give-up.
+    Webhook {
+        name: String,
+        /// The new URL; without it, push is off for this consumer.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Write the consumer's snapshot as a signed JSON Lines file, for a system without the
     /// API (recorded as a pull).
     Export {

@@ -132,8 +132,8 @@ pub async fn fill_feed(pool: &SqlitePool, n: usize, policy_version: &str) -> any
             .await?;
     }
     sqlx::query(
-        "INSERT INTO feed (person_id, seq, state, effective_from, policy_version, request_id)
-         SELECT person_id, ?1 + ROW_NUMBER() OVER (ORDER BY id), 'opted_out', confirmed_at, ?2, id
+        "INSERT INTO feed (person_id, seq, state, effective_from, policy_version, request_id, changed_at)
+         SELECT person_id, ?1 + ROW_NUMBER() OVER (ORDER BY id), 'opted_out', confirmed_at, ?2, id, confirmed_at
          FROM requests WHERE person_id > ?3 AND kind = 'opt_out'",
     )
     .bind(seq0)

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::At;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Consumer {
     pub id: i64,
     pub name: String,
@@ -20,6 +20,32 @@ pub struct Consumer {
     pub last_ack_at: Option<DateTime<Utc>>,
     pub last_ack_seq: i64,
     pub last_ack_run: Option<String>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The hashing key stays out of every debug print.
+        write!(f, "Consumer({} #{})", self.name, self.id)
+    }
+}
+
+/// Sets `consumer`'s webhook (none: push off) and turns it on again after a 410 or a give-up.
+pub fn set_webhook(db: &Connection, consumer: i64, url: Option<&str>) -> rusqlite::Result<()> {
+    db.prepare_cached(
+        "UPDATE consumers SET webhook_url = ?, webhook_disabled_at = NULL, webhook_given_up_at = NULL
+         WHERE id = ?",
+    )?
+    .execute(params![url, consumer])?;
+    Ok(())
+}
+
+/// How many acknowledgements there are, and how many the log has a leaf for.
+pub fn acks_and_leaves(db: &Connection) -> rusqlite::Result<(i64, i64)> {
+    db.prepare_cached(
+        "SELECT (SELECT COUNT(*) FROM consumer_acks),
+                (SELECT COUNT(*) FROM log_leaves WHERE ack_id IS NOT NULL)",
+    )?
+    .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 const CONSUMER: &str = "id, name, hash_key, webhook_url, created_at, revoked_at, last_pull_at, \
@@ -150,7 +176,7 @@ pub fn head(db: &Connection) -> rusqlite::Result<i64> {
         .query_row([], |r| r.get(0))
 }
 
-/// Sets `person`'s standing, moving them to the end of the feed.
+/// Sets `person`'s standing at `now`, moving them to the end of the feed.
 pub fn set_standing(
     db: &Connection,
     person: i64,
@@ -158,13 +184,14 @@ pub fn set_standing(
     effective_from: DateTime<Utc>,
     policy_version: &str,
     request_id: i64,
+    now: DateTime<Utc>,
 ) -> rusqlite::Result<i64> {
     let seq = head(db)? + 1;
     db.prepare_cached(
-        "INSERT INTO feed (person_id, seq, state, effective_from, policy_version, request_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO feed (person_id, seq, state, effective_from, policy_version, request_id, changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (person_id) DO UPDATE SET seq = ?2, state = ?3, effective_from = ?4,
-             policy_version = ?5, request_id = ?6",
+             policy_version = ?5, request_id = ?6, changed_at = ?7",
     )?
     .execute(params![
         person,
@@ -172,9 +199,22 @@ pub fn set_standing(
         state,
         At(effective_from),
         policy_version,
-        request_id
+        request_id,
+        At(now)
     ])?;
     Ok(seq)
+}
+
+/// Moves `person` to the end of the feed as they stand (their identities changed); the new
+/// position, or none when the feed does not list them (or lists them as erased).
+pub fn touch(db: &Connection, person: i64, now: DateTime<Utc>) -> rusqlite::Result<Option<i64>> {
+    let seq = head(db)? + 1;
+    let moved = db
+        .prepare_cached(
+            "UPDATE feed SET seq = ?1, changed_at = ?2 WHERE person_id = ?3 AND state != 'erased'",
+        )?
+        .execute(params![seq, At(now), person])?;
+    Ok((moved == 1).then_some(seq))
 }
 
 /// The standings that changed after `after`, in feed order, at most `limit`.
@@ -295,8 +335,8 @@ pub fn add_ack(db: &Connection, consumer: i64, ack: &NewAck<'_>) -> rusqlite::Re
     ])?;
     let id = db.last_insert_rowid();
     db.prepare_cached(
-        "UPDATE consumers SET last_ack_at = ?, last_ack_seq = MAX(last_ack_seq, ?), last_ack_run = ?
-         WHERE id = ?",
+        "UPDATE consumers SET last_ack_at = ?, last_ack_seq = ?, last_ack_run = ?
+         WHERE id = ? AND last_ack_seq < ?2",
     )?
     .execute(params![At(ack.applied_at), ack.seq, ack.run, consumer])?;
     Ok(id)
@@ -335,7 +375,7 @@ pub fn applied(
 
 /// How many standings changed after `seq` and how long ago the oldest of them did.
 pub fn unacknowledged(db: &Connection, seq: i64) -> rusqlite::Result<(i64, Option<DateTime<Utc>>)> {
-    db.prepare_cached("SELECT COUNT(*), MIN(effective_from) FROM feed WHERE seq > ?")?
+    db.prepare_cached("SELECT COUNT(*), MIN(changed_at) FROM feed WHERE seq > ?")?
         .query_row([seq], |r| {
             Ok((r.get(0)?, r.get::<_, Option<At>>(1)?.map(|a| a.0)))
         })
@@ -395,13 +435,15 @@ pub fn queue_webhook(
     message_id: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
+    // The waiting message (not one being sent) takes the newest cursor, under a new id since
+    // its body changes, and keeps its place in the backoff: at most one waits per consumer.
     let updated = db
         .prepare_cached(
-            "UPDATE webhook_deliveries SET seq = MAX(seq, ?1)
+            "UPDATE webhook_deliveries SET seq = MAX(seq, ?1), message_id = ?3
              WHERE consumer_id = ?2 AND delivered_at IS NULL AND gave_up_at IS NULL
-               AND attempts = 0 AND claimed_until IS NULL",
+               AND (claimed_until IS NULL OR claimed_until <= ?4)",
         )?
-        .execute(params![seq, consumer])?;
+        .execute(params![seq, consumer, message_id, At(now)])?;
     if updated == 0 {
         db.prepare_cached(
             "INSERT INTO webhook_deliveries (consumer_id, message_id, seq, created_at, next_attempt_at)
@@ -445,7 +487,8 @@ pub fn claim_webhooks(
              FROM webhook_deliveries d JOIN consumers c ON c.id = d.consumer_id
              WHERE d.delivered_at IS NULL AND d.gave_up_at IS NULL AND d.next_attempt_at <= ?1
                AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
-               AND c.webhook_url IS NOT NULL
+               AND c.webhook_url IS NOT NULL AND c.webhook_disabled_at IS NULL
+               AND c.revoked_at IS NULL
              ORDER BY d.next_attempt_at LIMIT ?2",
         )?
         .query_map(params![At(now), n as i64], |r| {
@@ -515,6 +558,14 @@ pub fn webhook_attempted(
             };
             db.prepare_cached(&format!("UPDATE consumers SET {column} = ? WHERE id = ?"))?
                 .execute(params![At(now), d.consumer_id])?;
+            if disable {
+                // Nothing more goes to an endpoint that said it is gone.
+                db.prepare_cached(
+                    "UPDATE webhook_deliveries SET gave_up_at = ?, last_status = 'endpoint gone'
+                     WHERE consumer_id = ? AND delivered_at IS NULL AND gave_up_at IS NULL",
+                )?
+                .execute(params![At(now), d.consumer_id])?;
+            }
         }
     }
     Ok(())

@@ -328,7 +328,14 @@ impl Filter {
                 .map(|s| format!("'{}'", s.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            clauses.push(format!("r.state IN ({states})"));
+            // One state: the (state, due_at) index serves the order. Several: the unary plus
+            // keeps the planner off the state index, so it walks the due-order index instead
+            // of sorting every matching row in memory.
+            clauses.push(if self.states().len() == 1 {
+                format!("r.state = {states}")
+            } else {
+                format!("+r.state IN ({states})")
+            });
         }
         clauses.join(" AND ")
     }

@@ -57,8 +57,20 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
         since,
         &uow.ctx.proof.policy_version,
         request,
+        uow.now,
     )?;
     push(uow, seq)
+}
+
+/// After `person`'s identities changed (an address linked, or taken over by someone else):
+/// a person the feed lists comes again with the identities they have now. An address that
+/// moved away stays excluded by consumers that had it until its new owner's standing says
+/// otherwise: the feed never lets a use through by omission.
+pub(super) fn on_identities(uow: &Uow<'_>, person: i64) -> anyhow::Result<()> {
+    match db::feed::touch(uow.db, person, uow.now)? {
+        Some(seq) => push(uow, seq),
+        None => Ok(()),
+    }
 }
 
 /// Every consumer with a webhook is told, through the durable queue, that the feed moved to
@@ -97,6 +109,7 @@ pub(super) fn on_erasure(
         at,
         &uow.ctx.proof.policy_version,
         request_id,
+        uow.now,
     )?;
     push(uow, seq)
 }
@@ -207,7 +220,8 @@ pub struct AckOut {
     pub acknowledged: String,
     /// Changes after the acknowledged cursor.
     pub behind: i64,
-    pub log_leaf: u64,
+    /// The acknowledgement's leaf in the log; none when it acknowledged nothing new.
+    pub log_leaf: Option<u64>,
 }
 
 /// Why a call to the feed was refused, as its HTTP answer says.
@@ -237,6 +251,17 @@ impl From<anyhow::Error> for Refusal {
     }
 }
 
+fn check_webhook(url: &str) -> Result<(), UserError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| UserError::new(format!("The webhook {url:?} is not a URL ({e}).")))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(UserError::new(format!(
+            "The webhook {url:?} is not an http(s) URL."
+        )));
+    }
+    Ok(())
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -249,35 +274,54 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// A cursor bound to its consumer: the feed position and a tag only this service makes.
-fn cursor(ctx: &Context, consumer: i64, seq: i64) -> String {
-    format!(
-        "{seq}-{}",
-        ctx.keys.tag(&format!("feed cursor {consumer} {seq}"))
-    )
+/// Where a consumer stands in the feed: the position it has read to, and, while it is still
+/// reading a snapshot, where that snapshot ends (0 after), since a snapshot lists no removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    seq: i64,
+    snapshot_to: i64,
 }
 
-fn read_cursor(ctx: &Context, consumer: i64, text: &str) -> Result<i64, Refusal> {
+/// A cursor bound to its consumer: its position and a tag only this service makes.
+fn make_cursor(ctx: &Context, consumer: i64, at: Position) -> String {
+    let Position { seq, snapshot_to } = at;
+    let payload = format!("feed cursor {consumer} {seq} {snapshot_to}");
+    if snapshot_to > seq {
+        format!("{seq}.{snapshot_to}-{}", ctx.keys.tag(&payload))
+    } else {
+        format!(
+            "{seq}-{}",
+            ctx.keys.tag(&format!("feed cursor {consumer} {seq} 0"))
+        )
+    }
+}
+
+fn read_cursor(ctx: &Context, consumer: i64, text: &str) -> Result<Position, Refusal> {
     let bad = || {
         Refusal::Bad(format!(
             "The cursor {text:?} does not read: give the `cursor` of your last page, or none for the snapshot."
         ))
     };
-    let (seq, tag) = text.trim().split_once('-').ok_or_else(bad)?;
+    let (at, tag) = text.trim().split_once('-').ok_or_else(bad)?;
+    let (seq, snapshot_to) = match at.split_once('.') {
+        Some((s, t)) => (s, t),
+        None => (at, "0"),
+    };
     let seq: i64 = seq.parse().map_err(|_| bad())?;
-    if seq < 0 {
+    let snapshot_to: i64 = snapshot_to.parse().map_err(|_| bad())?;
+    if seq < 0 || snapshot_to < 0 {
         return Err(bad());
     }
     if !ctx
         .keys
-        .tag_matches(&format!("feed cursor {consumer} {seq}"), tag)
+        .tag_matches(&format!("feed cursor {consumer} {seq} {snapshot_to}"), tag)
     {
         return Err(Refusal::Forbidden(
             "This cursor was not handed to this consumer: use the cursor of your own last page."
                 .into(),
         ));
     }
-    Ok(seq)
+    Ok(Position { seq, snapshot_to })
 }
 
 /// The feed as officers and consumers use it.
@@ -297,13 +341,7 @@ impl Feed<'_> {
             .into());
         }
         if let Some(url) = &webhook {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| UserError::new(format!("The webhook {url:?} is not a URL ({e}).")))?;
-            if !matches!(parsed.scheme(), "https" | "http") {
-                return Err(
-                    UserError::new(format!("The webhook {url:?} is not an http(s) URL.")).into(),
-                );
-            }
+            check_webhook(url)?;
         }
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
@@ -556,6 +594,19 @@ impl Feed<'_> {
             .await
     }
 
+    /// Sets a live consumer's webhook (none: push off), on again after a 410 or a give-up.
+    pub async fn set_webhook(&self, name: &str, url: Option<String>) -> Result<(), ServiceError> {
+        if let Some(u) = &url {
+            check_webhook(u)?;
+        }
+        let consumer = self.consumer(name).await?;
+        self.0
+            .run(Call::system(), move |uow| {
+                Ok(db::feed::set_webhook(uow.db, consumer.id, url.as_deref())?)
+            })
+            .await
+    }
+
     /// Whether any consumer may call (the HTTP API starts by itself then).
     pub async fn any(&self) -> Result<bool, ServiceError> {
         self.0
@@ -601,8 +652,15 @@ impl Feed<'_> {
         let (page, last) = self
             .0
             .read(move |db, ctx| {
-                let from = after.unwrap_or(0);
-                let rows = db::feed::changes_after(db, from, limit + 1)?;
+                let at = match after {
+                    Some(at) => at,
+                    // A snapshot: everything to the feed's end now, without removals.
+                    None => Position {
+                        seq: 0,
+                        snapshot_to: db::feed::head(db)?,
+                    },
+                };
+                let rows = db::feed::changes_after(db, at.seq, limit + 1)?;
                 let more = rows.len() > limit;
                 let mut page = Page {
                     choices: Vec::new(),
@@ -611,11 +669,11 @@ impl Feed<'_> {
                     more,
                     checkpoint,
                 };
-                let mut last = from;
+                let mut last = at.seq;
                 for s in rows.into_iter().take(limit) {
                     last = s.seq;
-                    // The snapshot lists what to exclude; what was never excluded needs no removal.
-                    if s.state == "opted_in" && after.is_none() {
+                    // A snapshot lists what to exclude; what was never excluded needs no removal.
+                    if s.state == "opted_in" && s.seq <= at.snapshot_to {
                         continue;
                     }
                     let entries = entries(db, &consumer, &s)?;
@@ -625,7 +683,15 @@ impl Feed<'_> {
                         page.choices.extend(entries);
                     }
                 }
-                page.cursor = cursor_of(ctx, consumer.id, last);
+                let next = Position {
+                    seq: last,
+                    snapshot_to: if at.snapshot_to > last {
+                        at.snapshot_to
+                    } else {
+                        0
+                    },
+                };
+                page.cursor = make_cursor(ctx, consumer.id, next);
                 Ok((page, (consumer.id, last)))
             })
             .await?;
@@ -650,8 +716,14 @@ impl Feed<'_> {
                 "`excluded` counts what your run left out: 0 or more.".into(),
             ));
         }
-        let seq = read_cursor(&self.0.ctx, consumer.id, &ack.cursor)?;
+        let seq = read_cursor(&self.0.ctx, consumer.id, &ack.cursor)?.seq;
         let now = self.0.now();
+        if ack.applied_at < consumer.created_at {
+            return Err(Refusal::Bad(format!(
+                "`applied_at` {} is before this consumer was registered: give the time your run applied the page.",
+                ack.applied_at.to_rfc3339()
+            )));
+        }
         if ack.applied_at > now + chrono::Duration::minutes(5) {
             return Err(Refusal::Bad(format!(
                 "`applied_at` {} is in the future: give the time your run applied the page.",
@@ -663,6 +735,17 @@ impl Feed<'_> {
             .0
             .run(Call::system(), move |uow| {
                 let head = db::feed::head(uow.db)?;
+                let acked = db::feed::consumer_named(uow.db, &consumer.name)?
+                    .map_or(0, |c| c.last_ack_seq);
+                if seq <= acked {
+                    // Nothing new was applied: said again, it changes nothing and logs nothing.
+                    let (behind, _) = db::feed::unacknowledged(uow.db, acked)?;
+                    return Ok(AckOut {
+                        acknowledged: cursor_of(uow.ctx, consumer.id, acked),
+                        behind,
+                        log_leaf: None,
+                    });
+                }
                 if seq > head {
                     return Err(UserError::new(
                         "This cursor is past the end of the feed: acknowledge a cursor a page gave you.",
@@ -687,7 +770,7 @@ impl Feed<'_> {
                 Ok(AckOut {
                     acknowledged: cursor_of(uow.ctx, consumer.id, seq),
                     behind,
-                    log_leaf: leaf,
+                    log_leaf: Some(leaf),
                 })
             })
             .await?;
@@ -710,7 +793,14 @@ pub(super) fn applied(db: &Conn, ctx: &Context, person: i64) -> anyhow::Result<V
 }
 
 fn cursor_of(ctx: &Context, consumer: i64, seq: i64) -> String {
-    cursor(ctx, consumer, seq)
+    make_cursor(
+        ctx,
+        consumer,
+        Position {
+            seq,
+            snapshot_to: 0,
+        },
+    )
 }
 
 /// `s` as `consumer` sees it: one entry per identity it is given.
@@ -752,7 +842,7 @@ pub(super) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
     for c in db::feed::active_consumers(db)? {
         match db::feed::webhook_trouble(db, c.id)? {
             (Some(at), _) => out.push(format!(
-                "{}'s webhook answered 410 Gone on {} and is off (it is told nothing until added again)",
+                "{}'s webhook answered 410 Gone on {} and is off (`dsr-bot consumers webhook NAME --url URL` turns it on again)",
                 c.name,
                 ctx.show_time(at)
             )),
@@ -778,6 +868,8 @@ pub(super) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
 
 fn view(db: &Conn, c: Consumer, now: DateTime<Utc>) -> anyhow::Result<ConsumerView> {
     let (unacknowledged, oldest) = db::feed::unacknowledged(db, c.last_ack_seq)?;
+    // Behind since the change, or since the consumer exists if that is later.
+    let oldest = oldest.map(|o| o.max(c.created_at));
     let webhook_trouble = match db::feed::webhook_trouble(db, c.id)? {
         (Some(at), _) => Some(format!(
             "webhook off after a 410 Gone at {}",
@@ -824,7 +916,15 @@ pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
             })?;
             for (person, request, since) in found {
                 if db::feed::standing(db, person)?.is_none() {
-                    db::feed::set_standing(db, person, "opted_out", since, &version, request)?;
+                    db::feed::set_standing(
+                        db,
+                        person,
+                        "opted_out",
+                        since,
+                        &version,
+                        request,
+                        since,
+                    )?;
                 }
             }
             db::settings::get_or_insert(db, "feed_built", "1")?;

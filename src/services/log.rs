@@ -573,23 +573,22 @@ impl Log<'_> {
         self.proof().public_key()
     }
 
-    /// A signed checkpoint of the tree as it is: the newest one kept, or a new one when the
-    /// tree grew since.
+    /// A signed checkpoint of the tree as it is, for a reader to keep: the newest one kept
+    /// when the tree has not grown since or it is under a second old, else a new one; so
+    /// readers make at most one checkpoint a second however often they read.
     pub async fn current_checkpoint(&self) -> Result<String, ServiceError> {
-        if let Some(made) = self.checkpoint("feed", true).await? {
-            return Ok(made.note);
-        }
+        let now = self.0.now();
         let latest = self
             .0
             .read(|db, _| Ok(db::log::latest_checkpoint(db)?))
             .await?;
-        match latest {
-            Some(c) => Ok(c.note),
-            None => Ok(self
-                .checkpoint("feed", false)
-                .await?
-                .map(|c| c.note)
-                .unwrap_or_default()),
+        let fresh = |c: &db::log::StoredCheckpoint| now - c.made_at < Duration::seconds(1);
+        if let Some(c) = latest.as_ref().filter(|c| fresh(c)) {
+            return Ok(c.note.clone());
+        }
+        match self.checkpoint("feed", true).await? {
+            Some(made) => Ok(made.note),
+            None => Ok(latest.map(|c| c.note).unwrap_or_default()),
         }
     }
 
@@ -918,6 +917,13 @@ fn verify_log(db: &Conn, ctx: &Context) -> anyhow::Result<LogCheck> {
         return Err(refused(format!("The log does not verify: {p}.")));
     }
     let (frontier, events) = (walk.frontier, walk.events);
+    let (acks, logged) = db::feed::acks_and_leaves(db)?;
+    if acks != logged {
+        return Err(refused(format!(
+            "The log does not verify: consumer_acks holds {acks} acknowledgements but the log only {logged}: \
+             an acknowledgement was written beside the log, not through it."
+        )));
+    }
     if walk.next < leaves.len() {
         let gone = &leaves[walk.next];
         return Err(refused(format!(

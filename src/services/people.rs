@@ -29,8 +29,10 @@ pub fn find(db: &Conn, actor: &Actor) -> anyhow::Result<Option<i64>> {
 /// Links a proven address to `person`. Whoever held it before learns, the next time they reach
 /// the bot, that it moved: its owner confirmed it for someone else.
 pub fn link_address(uow: &Uow<'_>, person: i64, email: &str) -> anyhow::Result<()> {
-    if let Some(before) = db::identities::assign_verified(uow.db, person, "email", email, uow.now)?
-    {
+    let before = db::identities::assign_verified(uow.db, person, "email", email, uow.now)?;
+    super::feed::on_identities(uow, person)?;
+    if let Some(before) = before {
+        super::feed::on_identities(uow, before)?;
         let masked = EmailAddress::parse(email)
             .map(|e| e.masked())
             .unwrap_or_default();

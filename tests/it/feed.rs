@@ -175,7 +175,11 @@ async fn consumers_pull_a_snapshot_then_deltas_acknowledge_them_and_the_member_i
         std::slice::from_ref(&public),
     )
     .unwrap();
-    assert!(opened.text.lines().nth(1).unwrap().parse::<u64>().unwrap() >= 2);
+    assert!(
+        opened.text.starts_with("example.org/dsr-bot\n"),
+        "{}",
+        opened.text
+    );
     let other_view = http.page(&helpdesk, None, &public).await;
     let theirs = identities(&other_view, "choices");
     assert!(theirs.contains(&(discord_hash(&helpdesk.key, MEMBER), "opted_out".into())));
@@ -247,6 +251,29 @@ async fn consumers_pull_a_snapshot_then_deltas_acknowledge_them_and_the_member_i
         .await;
     assert_eq!(status, 200, "{acked}");
     assert_eq!(acked["behind"], 0);
+    assert!(acked["log_leaf"].is_u64(), "{acked}");
+    // Said again, it changes nothing and logs nothing (the count of ack leaves is checked below).
+    let (status, again) = http
+        .ack(
+            &pipeline,
+            json!({"run": "nightly-1", "cursor": last, "excluded": 2, "applied_at": chrono::Utc::now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert!(again["log_leaf"].is_null(), "{again}");
+    let (status, early) = http
+        .ack(
+            &pipeline,
+            json!({"run": "x", "cursor": last, "excluded": 0, "applied_at": "2001-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{early}");
+    assert!(
+        early["error"]
+            .as_str()
+            .unwrap()
+            .contains("before this consumer was registered")
+    );
     let (_, told) = run(&fake, OTHER, &[], "status", json!([])).await;
     assert!(
         told.contains("applied by pipeline on") && told.contains("not yet confirmed by helpdesk"),
@@ -507,7 +534,7 @@ async fn officers_are_told_of_a_consumer_behind_for_over_a_day_in_requests_the_d
     feed.acknowledge(
         &pipeline,
         serde_json::from_value(json!({"run": "r1", "cursor": page.cursor, "excluded": 0,
-            "applied_at": "2025-11-03T08:59:00Z"}))
+            "applied_at": "2025-11-03T09:00:00Z"}))
         .unwrap(),
     )
     .await
@@ -711,6 +738,24 @@ async fn webhooks_are_signed_retried_after_a_failure_coalesced_and_a_410_turns_t
     let before = feed.page(&pipeline, None, 10).await.unwrap();
     assert_eq!(before.cursor, cursor);
 
+    // An endpoint that stays down holds one waiting message, however many changes come.
+    let (down_url, down_seen) = endpoint(vec![503]);
+    feed.add("down", Some(down_url)).await.unwrap();
+    for who in ["ada", "bo", "cy"] {
+        app.file(&common::console(who), RequestKind::OptOut).await;
+        app.clock.advance(chrono::Duration::seconds(40));
+        worker.round().await.unwrap();
+    }
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries d JOIN consumers c ON c.id = d.consumer_id
+         WHERE c.name = 'down' AND d.delivered_at IS NULL AND d.gave_up_at IS NULL",
+    )
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap();
+    assert_eq!(waiting, 1);
+    assert!(down_seen.lock().unwrap().len() >= 2, "tried again");
+
     // The vendor is told nothing more, and officers are told its webhook is off.
     app.file(&common::console("ines"), RequestKind::OptOut)
         .await;
@@ -752,5 +797,81 @@ fn bench_feed_pulls_the_whole_snapshot_over_http_and_says_what_it_cost() {
     assert!(
         out.contains("identities/s") && out.contains("with the snapshot pulled beside it"),
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_lists_no_removals_on_any_page_and_a_linked_address_reaches_consumers() {
+    use dsr_bot::{
+        domain::{DiscordId, EmailAddress, RequestKind},
+        services::Origin,
+    };
+    let app = common::TestApp::spawn().await;
+    let services = &app.services;
+    let feed = services.feed();
+    let key = hex::decode(feed.add("pipeline", None).await.unwrap().key).unwrap();
+    let c = feed.consumer("pipeline").await.unwrap();
+    let mut interaction = 0;
+    let mut file = |user: u64, kind: RequestKind, email: Option<&str>| {
+        interaction += 1;
+        let origin = Origin::discord(DiscordId(user), interaction);
+        let email = email.map(|e| EmailAddress::parse(e).unwrap());
+        async move { services.file_request(&origin, kind, email).await.unwrap() }
+    };
+    file(11, RequestKind::OptOut, None).await;
+    file(12, RequestKind::OptOut, None).await;
+    file(12, RequestKind::OptIn, None).await;
+    file(13, RequestKind::OptOut, None).await;
+
+    // Paged one change at a time, the snapshot never lists the member who came back.
+    let (mut cursor, mut listed, mut pages) = (None, Vec::new(), 0);
+    loop {
+        let page = feed.page(&c, cursor.as_deref(), 1).await.unwrap();
+        pages += 1;
+        assert!(page.removed.is_empty(), "page {pages}: {page:?}");
+        listed.extend(page.choices.iter().map(|e| e.identity.clone()));
+        cursor = Some(page.cursor.clone());
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    listed.sort();
+    let mut expected = vec![discord_hash(&key, 11), discord_hash(&key, 13)];
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // After the snapshot, a removal is a change like any other.
+    file(13, RequestKind::OptIn, None).await;
+    let page = feed.page(&c, cursor.as_deref(), 10).await.unwrap();
+    assert_eq!(page.removed.len(), 1);
+    assert_eq!(page.removed[0].identity, discord_hash(&key, 13));
+    let cursor = page.cursor;
+
+    // Member 11 proves an address after opting out: consumers past them learn it.
+    file(
+        11,
+        RequestKind::OptOut,
+        Some("Eleven.Member+chat@Example.org"),
+    )
+    .await;
+    let code = app.latest_code().await;
+    services
+        .verify(&Origin::discord(DiscordId(11), 999), &code)
+        .await
+        .unwrap();
+    let page = feed.page(&c, Some(&cursor), 10).await.unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(b"email:eleven.member+chat@example.org");
+    let email = hex::encode(mac.finalize().into_bytes());
+    let now: Vec<(String, String)> = page
+        .choices
+        .iter()
+        .map(|e| (e.kind.clone(), e.identity.clone()))
+        .collect();
+    assert!(
+        now.contains(&("email".into(), email))
+            && now.contains(&("discord".into(), discord_hash(&key, 11))),
+        "{now:?}"
     );
 }
