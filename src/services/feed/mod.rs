@@ -11,14 +11,22 @@
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+
+mod consumers;
+mod metrics;
+mod push;
+
+pub(crate) use consumers::stale;
+pub use consumers::{ConsumerView, NewConsumer};
+pub use push::WebhookOutcome;
+use push::push;
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
 use crate::{
     db::{
         self, Conn,
-        feed::{Consumer, Delivery, NewAck, Standing},
+        feed::{Consumer, NewAck, Standing},
         requests::Request,
     },
     domain::RequestKind,
@@ -73,16 +81,6 @@ pub(super) fn on_identities(uow: &Uow<'_>, person: i64) -> anyhow::Result<()> {
     }
 }
 
-/// Every consumer with a webhook is told, through the durable queue, that the feed moved to
-/// `seq`.
-fn push(uow: &Uow<'_>, seq: i64) -> anyhow::Result<()> {
-    for consumer in db::feed::webhook_consumers(uow.db)? {
-        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        db::feed::queue_webhook(uow.db, consumer, seq, &id, uow.now)?;
-    }
-    Ok(())
-}
-
 /// Before `person`'s identities are erased by deletion `request_id`: they are listed as
 /// erased, under the hash each consumer knows them by.
 pub(super) fn on_erasure(
@@ -132,52 +130,6 @@ pub fn identity_hash(key: &[u8], kind: &str, value: &str) -> String {
     mac.update(b":");
     mac.update(value.as_bytes());
     hex::encode(mac.finalize().into_bytes())
-}
-
-/// How a webhook delivery went.
-#[derive(Debug, Clone)]
-pub enum WebhookOutcome {
-    Delivered,
-    Retry(DateTime<Utc>, String),
-    /// 410 disables the endpoint; otherwise it stopped answering for about 3 days.
-    GaveUp {
-        disable: bool,
-        why: String,
-    },
-}
-
-/// What `consumers add` hands out, once.
-pub struct NewConsumer {
-    pub name: String,
-    pub token: String,
-    /// The consumer's hashing key, 64 hex digits.
-    pub key: String,
-}
-
-/// A consumer as officers see it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ConsumerView {
-    pub name: String,
-    pub webhook: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub last_pull_at: Option<DateTime<Utc>>,
-    pub last_ack_at: Option<DateTime<Utc>>,
-    pub last_ack_run: Option<String>,
-    /// Changes it has not said it applied.
-    pub unacknowledged: i64,
-    /// Since when the oldest of them stands.
-    pub oldest_unacknowledged: Option<DateTime<Utc>>,
-    /// Behind for longer than [`STALE_AFTER`].
-    pub stale: bool,
-    /// Its webhook turned off (410) or given up.
-    pub webhook_trouble: Option<String>,
-}
-
-impl ConsumerView {
-    pub fn behind(&self) -> bool {
-        self.unacknowledged > 0
-    }
 }
 
 /// One identity in a page.
@@ -251,29 +203,6 @@ impl From<anyhow::Error> for Refusal {
     }
 }
 
-fn check_webhook(url: &str) -> Result<(), UserError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|e| UserError::new(format!("The webhook {url:?} is not a URL ({e}).")))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(UserError::new(format!(
-            "The webhook {url:?} is not an http(s) URL."
-        )));
-    }
-    Ok(())
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 /// Where a consumer stands in the feed: the position it has read to, and, while it is still
 /// reading a snapshot, where that snapshot ends (0 after), since a snapshot lists no removal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,311 +257,6 @@ fn read_cursor(ctx: &Context, consumer: i64, text: &str) -> Result<Position, Ref
 pub struct Feed<'a>(pub(super) &'a Shared);
 
 impl Feed<'_> {
-    /// Registers a consumer; its token and key are shown once and the token kept only hashed.
-    pub async fn add(
-        &self,
-        name: &str,
-        webhook: Option<String>,
-    ) -> Result<NewConsumer, ServiceError> {
-        if !valid_name(name) {
-            return Err(UserError::new(format!(
-                "{name:?} cannot name a consumer: use 1 to 64 letters, digits, '-', '_' or '.'."
-            ))
-            .into());
-        }
-        if let Some(url) = &webhook {
-            check_webhook(url)?;
-        }
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let token = format!("dsrf_{}", hex::encode(bytes));
-        let mut key = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut key);
-        let name = name.to_owned();
-        let stored = (name.clone(), token_hash(&token), key.to_vec());
-        self.0
-            .run(Call::system(), move |uow| {
-                if db::feed::consumer_named(uow.db, &stored.0)?.is_some() {
-                    return Err(UserError::new(format!(
-                        "There is a consumer named {} already: `consumers list` shows them.",
-                        stored.0
-                    ))
-                    .into());
-                }
-                db::feed::add_consumer(
-                    uow.db,
-                    &stored.0,
-                    &stored.1,
-                    &stored.2,
-                    webhook.as_deref(),
-                    uow.now,
-                )?;
-                Ok(())
-            })
-            .await?;
-        Ok(NewConsumer {
-            name,
-            token,
-            key: hex::encode(key),
-        })
-    }
-
-    pub async fn list(&self) -> Result<Vec<ConsumerView>, ServiceError> {
-        self.0
-            .read(|db, ctx| {
-                let now = ctx.now();
-                db::feed::consumers(db)?
-                    .into_iter()
-                    .map(|c| view(db, c, now))
-                    .collect()
-            })
-            .await
-    }
-
-    /// What officers are told of consumers behind for over a day: a line each.
-    pub async fn stale(&self) -> Result<Vec<String>, ServiceError> {
-        self.0.read(stale).await
-    }
-
-    pub async fn revoke(&self, name: &str) -> Result<(), ServiceError> {
-        let name = name.to_owned();
-        self.0
-            .run(Call::system(), move |uow| {
-                let c = db::feed::consumer_named(uow.db, &name)?.ok_or_else(|| {
-                    UserError::new(format!(
-                        "There is no consumer named {name}: `consumers list` shows them."
-                    ))
-                })?;
-                if !db::feed::revoke(uow.db, c.id, uow.now)? {
-                    return Err(
-                        UserError::new(format!("The consumer {name} is revoked already.")).into(),
-                    );
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    /// `bytes` signed with the log's key: (public key, base64 Ed25519 signature).
-    pub fn sign(&self, bytes: &[u8]) -> Option<(String, String)> {
-        self.0.ctx.proof.sign_bytes(bytes)
-    }
-
-    /// A live consumer by name.
-    pub async fn consumer(&self, name: &str) -> Result<Consumer, ServiceError> {
-        let name = name.to_owned();
-        self.0
-            .read(move |db, _| match db::feed::consumer_named(db, &name)? {
-                Some(c) if c.revoked_at.is_none() => Ok(c),
-                Some(_) => Err(UserError::new(format!("The consumer {name} is revoked.")).into()),
-                None => Err(UserError::new(format!(
-                    "There is no consumer named {name}: `consumers list` shows them."
-                ))
-                .into()),
-            })
-            .await
-            .map_err(super::log::told)
-    }
-
-    /// Counts for a Prometheus scrape (text format 0.0.4): no identities, counts only.
-    pub async fn metrics(&self) -> Result<String, ServiceError> {
-        let queued = self.0.db.writer_queue();
-        let (counts, consumers) = self
-            .0
-            .read(|db, ctx| {
-                let now = ctx.now();
-                let consumers: Vec<ConsumerView> = db::feed::consumers(db)?
-                    .into_iter()
-                    .map(|c| view(db, c, now))
-                    .collect::<anyhow::Result<_>>()?;
-                Ok((db::feed::counts(db)?, (consumers, now)))
-            })
-            .await?;
-        let (consumers, now) = consumers;
-        let live: Vec<&ConsumerView> = consumers
-            .iter()
-            .filter(|c| c.revoked_at.is_none())
-            .collect();
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in rows {
-                out.push_str(&format!("{name}{labels} {value}\n"));
-            }
-        };
-        metric(
-            "dsr_requests",
-            "gauge",
-            "Requests by kind and state.",
-            counts
-                .requests
-                .iter()
-                .map(|(k, s, n)| (format!("{{kind=\"{k}\",state=\"{s}\"}}"), n.to_string()))
-                .collect(),
-        );
-        metric(
-            "dsr_outbox_mails",
-            "gauge",
-            "Mails waiting to be sent.",
-            vec![(String::new(), counts.mail_waiting.to_string())],
-        );
-        metric(
-            "dsr_outbox_oldest_seconds",
-            "gauge",
-            "Age of the oldest mail waiting to be sent (0 when none waits).",
-            vec![(
-                String::new(),
-                counts
-                    .oldest_mail
-                    .map_or(0, |t| (now - t).num_seconds().max(0))
-                    .to_string(),
-            )],
-        );
-        metric(
-            "dsr_dm_outbox",
-            "gauge",
-            "Discord DMs waiting to be sent.",
-            vec![(String::new(), counts.dms_waiting.to_string())],
-        );
-        metric(
-            "dsr_consumers",
-            "gauge",
-            "Consumers that may call.",
-            vec![(String::new(), live.len().to_string())],
-        );
-        metric(
-            "dsr_consumers_behind",
-            "gauge",
-            "Consumers with changes they have not acknowledged.",
-            vec![(
-                String::new(),
-                live.iter().filter(|c| c.behind()).count().to_string(),
-            )],
-        );
-        metric(
-            "dsr_consumers_stale",
-            "gauge",
-            "Consumers behind for over a day.",
-            vec![(
-                String::new(),
-                live.iter().filter(|c| c.stale).count().to_string(),
-            )],
-        );
-        metric(
-            "dsr_writer_queue",
-            "gauge",
-            "Units of work waiting for the database writer.",
-            vec![(String::new(), queued.to_string())],
-        );
-        let stats = &db::writer::STATS;
-        let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed);
-        let micros = stats
-            .commit_micros
-            .load(std::sync::atomic::Ordering::Relaxed);
-        metric(
-            "dsr_writer_commit_seconds",
-            "summary",
-            "Group commits of this process's writer and the time they took.",
-            vec![
-                ("_sum".to_owned(), format!("{:.6}", micros as f64 / 1e6)),
-                ("_count".to_owned(), commits.to_string()),
-            ],
-        );
-        Ok(out)
-    }
-
-    /// Whether a webhook message is due now.
-    pub async fn webhooks_due(&self) -> Result<bool, ServiceError> {
-        self.0
-            .read(|db, ctx| Ok(db::feed::webhook_due(db, ctx.now())?))
-            .await
-    }
-
-    /// Claims up to `n` due webhook messages for `lease`, each with its body (its cursor).
-    pub async fn claim_webhooks(
-        &self,
-        n: usize,
-        lease: chrono::Duration,
-    ) -> Result<Vec<(Delivery, String)>, ServiceError> {
-        self.0
-            .run(Call::system(), move |uow| {
-                let claimed = db::feed::claim_webhooks(uow.db, uow.now, uow.now + lease, n)?;
-                Ok(claimed
-                    .into_iter()
-                    .map(|d| {
-                        let body = serde_json::json!({
-                            "type": "choices.changed",
-                            "timestamp": crate::proof::record::instant(d.created_at),
-                            "data": { "cursor": cursor_of(uow.ctx, d.consumer_id, d.seq) },
-                        })
-                        .to_string();
-                        (d, body)
-                    })
-                    .collect())
-            })
-            .await
-    }
-
-    /// Records how delivering `d` went.
-    pub async fn webhook_attempted(
-        &self,
-        d: Delivery,
-        outcome: WebhookOutcome,
-    ) -> Result<(), ServiceError> {
-        self.0
-            .run(Call::system(), move |uow| {
-                let attempted = match &outcome {
-                    WebhookOutcome::Delivered => db::feed::Attempted::Delivered,
-                    WebhookOutcome::Retry(at, why) => db::feed::Attempted::Retry(*at, why),
-                    WebhookOutcome::GaveUp { disable, why } => db::feed::Attempted::GaveUp {
-                        disable: *disable,
-                        status: why,
-                    },
-                };
-                Ok(db::feed::webhook_attempted(uow.db, &d, attempted, uow.now)?)
-            })
-            .await
-    }
-
-    /// Sets a live consumer's webhook (none: push off), on again after a 410 or a give-up.
-    pub async fn set_webhook(&self, name: &str, url: Option<String>) -> Result<(), ServiceError> {
-        if let Some(u) = &url {
-            check_webhook(u)?;
-        }
-        let consumer = self.consumer(name).await?;
-        self.0
-            .run(Call::system(), move |uow| {
-                Ok(db::feed::set_webhook(uow.db, consumer.id, url.as_deref())?)
-            })
-            .await
-    }
-
-    /// Whether any consumer may call (the HTTP API starts by itself then).
-    pub async fn any(&self) -> Result<bool, ServiceError> {
-        self.0
-            .read(|db, _| Ok(!db::feed::active_consumers(db)?.is_empty()))
-            .await
-    }
-
-    /// The consumer whose token this is.
-    pub async fn authenticate(&self, token: &str) -> Result<Consumer, Refusal> {
-        let hash = token_hash(token.trim());
-        let found = self
-            .0
-            .read(move |db, _| Ok(db::feed::consumer_by_token(db, &hash)?))
-            .await?;
-        match found {
-            Some(c) if c.revoked_at.is_none() => Ok(c),
-            Some(_) => Err(Refusal::Unauthorized(
-                "This token was revoked: ask the privacy officers for a new one.".into(),
-            )),
-            None => Err(Refusal::Unauthorized(
-                "This token is not one of ours: send `Authorization: Bearer TOKEN` with the token `consumers add` printed."
-                    .into(),
-            )),
-        }
-    }
-
     /// The changes after `cursor` (the snapshot without one), at most `limit`, recorded as a
     /// pull. The page carries the log's current signed checkpoint.
     pub async fn page(
@@ -832,68 +456,6 @@ fn entries(db: &Conn, consumer: &Consumer, s: &Standing) -> anyhow::Result<Vec<E
             policy_version: s.policy_version.clone(),
         })
         .collect())
-}
-
-/// The live consumers behind for over a day, or whose webhook stopped answering, as officers
-/// are told of them.
-pub(super) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
-    let now = ctx.now();
-    let mut out = Vec::new();
-    for c in db::feed::active_consumers(db)? {
-        match db::feed::webhook_trouble(db, c.id)? {
-            (Some(at), _) => out.push(format!(
-                "{}'s webhook answered 410 Gone on {} and is off (`dsr-bot consumers webhook NAME --url URL` turns it on again)",
-                c.name,
-                ctx.show_time(at)
-            )),
-            (None, Some(at)) => out.push(format!(
-                "{}'s webhook stopped answering (given up on {}); it learns of changes only when it pulls",
-                c.name,
-                ctx.show_time(at)
-            )),
-            (None, None) => {}
-        }
-        let v = view(db, c, now)?;
-        if let (true, Some(oldest)) = (v.stale, v.oldest_unacknowledged) {
-            out.push(format!(
-                "{}: {} change(s) not applied, the oldest since {}",
-                v.name,
-                v.unacknowledged,
-                ctx.show_time(oldest)
-            ));
-        }
-    }
-    Ok(out)
-}
-
-fn view(db: &Conn, c: Consumer, now: DateTime<Utc>) -> anyhow::Result<ConsumerView> {
-    let (unacknowledged, oldest) = db::feed::unacknowledged(db, c.last_ack_seq)?;
-    // Behind since the change, or since the consumer exists if that is later.
-    let oldest = oldest.map(|o| o.max(c.created_at));
-    let webhook_trouble = match db::feed::webhook_trouble(db, c.id)? {
-        (Some(at), _) => Some(format!(
-            "webhook off after a 410 Gone at {}",
-            at.to_rfc3339()
-        )),
-        (None, Some(at)) => Some(format!(
-            "webhook stopped answering, given up at {}",
-            at.to_rfc3339()
-        )),
-        (None, None) => None,
-    };
-    Ok(ConsumerView {
-        webhook_trouble,
-        stale: c.revoked_at.is_none() && oldest.is_some_and(|o| now - o > STALE_AFTER),
-        name: c.name,
-        webhook: c.webhook_url,
-        created_at: c.created_at,
-        revoked_at: c.revoked_at,
-        last_pull_at: c.last_pull_at,
-        last_ack_at: c.last_ack_at,
-        last_ack_run: c.last_ack_run,
-        unacknowledged,
-        oldest_unacknowledged: oldest,
-    })
 }
 
 /// At start: a database that had choices before the feed existed gets its standing
