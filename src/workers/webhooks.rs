@@ -45,16 +45,8 @@ impl WebhookWorker {
 
     /// Delivers what is due, every second, until `stop`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            if *stop.borrow() {
-                return;
-            }
+        let mut tick = super::timer(Duration::from_secs(1));
+        while super::next_tick(&mut tick, &mut stop).await {
             if let Err(e) = self.round().await {
                 tracing::warn!(error = %format!("{e:#}"), "webhook deliveries failed this round; tried again");
             }

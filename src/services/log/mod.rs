@@ -550,16 +550,8 @@ pub async fn checkpoint_loop(
     services: super::Services,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
+    let mut tick = crate::workers::timer(CHECKPOINT_EVERY);
+    while crate::workers::next_tick(&mut tick, &mut stop).await {
         if let Err(e) = services.log().checkpoint("timer", true).await {
             tracing::warn!(error = %format!("{e:#}"), "the log's head could not be checkpointed; tried again later");
         }
