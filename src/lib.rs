@@ -16,6 +16,7 @@ pub mod http;
 pub mod proof;
 pub mod reports;
 pub mod services;
+pub mod store;
 pub mod startup;
 pub mod telemetry;
 pub mod workers;

@@ -18,7 +18,7 @@ pub use mta::{MailLog, for_mta, is_mta_pipe};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
-    config::Config,
+    config::{Config, Engine},
     domain::{ConsoleUser, RequestState},
     error::ServiceError,
     startup::App,
@@ -507,10 +507,45 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             log.as_deref(),
         );
     }
+    if let Engine::Postgres(_) = &config.engine {
+        return on_postgres(command, &config).await;
+    }
     let database = config.database_path.clone();
     run(command, config)
         .await
         .map_err(|f| f.naming_the_database(&database))
+}
+
+/// `DATABASE_URL` names a PostgreSQL database. Its schema, its keys and its leases are ready;
+/// the use-cases still run on SQLite only, so every other command says so and what to do.
+async fn on_postgres(command: Cmd, config: &Config) -> Result<(), Failure> {
+    match command {
+        Cmd::Migrate => {
+            let key = crate::store::postgres::database_key(config)
+                .map_err(|e| Failure::Config(format!("{e:#}")))?;
+            let Engine::Postgres(url) = &config.engine else {
+                unreachable!("called for PostgreSQL only")
+            };
+            let store = crate::store::postgres::connect(&url.0, &key)
+                .await
+                .map_err(|e| match e.downcast::<crate::store::postgres::OtherKey>() {
+                    Ok(other) => Failure::Config(other.to_string()),
+                    Err(e) => Failure::Internal(e),
+                })?;
+            let applied: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&store.pool)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+            println!("the PostgreSQL database is up to date ({applied} migrations)");
+            Ok(())
+        }
+        _ => Err(Failure::Config(
+            "DATABASE_URL names a PostgreSQL database, where this version only prepares the schema (`dsr-bot migrate`); \
+             every other command runs on SQLite so far: unset DATABASE_URL, or set it to sqlite:PATH"
+                .into(),
+        )),
+    }
 }
 
 /// Whether `command` only reads the database, so it works on one it cannot write.

@@ -43,8 +43,19 @@ pub struct LimitMessages {
     pub code_tries_per_day: String,
 }
 
+/// Which engine holds the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite, encrypted as SQLCipher, in the file `database_path`: the embedded default.
+    Sqlite,
+    /// PostgreSQL at `DATABASE_URL` (which may hold a password).
+    Postgres(Secret),
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `DATABASE_URL`: `postgres://...` for PostgreSQL; unset or `sqlite:PATH` for SQLite.
+    pub engine: Engine,
     pub database_path: PathBuf,
     /// `full` makes every acknowledged request survive a power cut; `normal` only a crash.
     pub sqlite_synchronous: String,
@@ -217,6 +228,26 @@ pub enum DatabaseKey {
 pub struct ConfigError {
     pub key: &'static str,
     pub problem: String,
+}
+
+/// `DATABASE_URL`: the engine, and for SQLite the file. The URL itself is never repeated in
+/// an error, since it may hold a password.
+fn engine_of(raw: &str) -> Result<(Engine, Option<PathBuf>), String> {
+    let raw = raw.trim();
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        url::Url::parse(raw).map_err(|e| {
+            format!("is not a PostgreSQL URL like postgres://user@host:5432/dsrbot ({e})")
+        })?;
+        return Ok((Engine::Postgres(Secret(raw.to_owned())), None));
+    }
+    if let Some(path) = raw.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err("sqlite: needs the database file after it, as in sqlite:dsr-bot.db".into());
+        }
+        return Ok((Engine::Sqlite, Some(PathBuf::from(path))));
+    }
+    Err("must be postgres://user@host:5432/dbname for PostgreSQL or sqlite:PATH for SQLite (the default, when unset)".into())
 }
 
 /// The earliest and latest policy deadline taken: every date the bot derives from it stays in
@@ -512,10 +543,22 @@ impl Config {
             webhook_retry_seconds: r.number("WEBHOOK_RETRY_SECONDS", 5, 1, 3_600)?,
         };
 
+        let database_path = r.optional("DATABASE_PATH", |raw| Ok(PathBuf::from(raw)))?;
+        let (engine, database_path) = match r.optional("DATABASE_URL", engine_of)? {
+            None => (Engine::Sqlite, database_path),
+            Some((_, Some(_))) if database_path.is_some() => {
+                return Err(ConfigError {
+                    key: "DATABASE_URL",
+                    problem: "DATABASE_PATH is set too; set one of them".into(),
+                });
+            }
+            Some((engine, path)) => (engine, path.or(database_path)),
+        };
         Ok(Config {
             officers,
             http,
-            database_path: PathBuf::from(r.text("DATABASE_PATH", "dsr-bot.db", 4_096)?),
+            engine,
+            database_path: database_path.unwrap_or_else(|| PathBuf::from("dsr-bot.db")),
             sqlite_synchronous,
             sqlite_max_pages: r.optional_number("SQLITE_MAX_PAGE_COUNT", 1, 2_147_483_646)?,
             sqlite_busy_timeout_ms: r.number("SQLITE_BUSY_TIMEOUT_MS", 10_000, 1, 600_000)?,
@@ -610,6 +653,27 @@ mod tests {
     }
 
     #[test]
+    fn database_url_chooses_the_engine() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.engine, c.database_path), (Engine::Sqlite, "dsr-bot.db".into()));
+        let c = with(&[("DATABASE_URL", "sqlite:/var/lib/dsr/bot.db")]).unwrap();
+        assert_eq!(
+            (c.engine, c.database_path),
+            (Engine::Sqlite, "/var/lib/dsr/bot.db".into())
+        );
+        let url = "postgresql://bot:pw@127.0.0.1:5432/dsr";
+        let c = with(&[("DATABASE_URL", url)]).unwrap();
+        assert_eq!(c.engine, Engine::Postgres(Secret(url.into())));
+        let both = with(&[("DATABASE_URL", "sqlite:a.db"), ("DATABASE_PATH", "b.db")]);
+        assert!(both.unwrap_err().to_string().contains("set one of them"));
+        for wrong in ["mysql://bot:pw@host/db", "sqlite:", "postgres://bot:pw@[::1/db"] {
+            let e = with(&[("DATABASE_URL", wrong)]).unwrap_err().to_string();
+            assert!(e.starts_with("configuration: DATABASE_URL: "), "{e}");
+            assert!(!e.contains("pw"), "the URL's password is not repeated: {e}");
+        }
+    }
+
+    #[test]
     fn secrets_never_show_in_debug_output() {
         let key = "ab".repeat(32);
         let c = with(&[
@@ -617,10 +681,17 @@ mod tests {
             ("SMTP_URL", "smtps://bot:hunter2@mail.example.org"),
             ("IMAP_URL", "imaps://bot:swordfish@mail.example.org/INBOX"),
             ("DISCORD_TOKEN", "token.part.secret"),
+            ("DATABASE_URL", "postgres://bot:correcthorse@db.example.org/dsr"),
         ])
         .unwrap();
         let shown = format!("{c:?}");
-        for secret in [key.as_str(), "hunter2", "swordfish", "token.part.secret"] {
+        for secret in [
+            key.as_str(),
+            "hunter2",
+            "swordfish",
+            "token.part.secret",
+            "correcthorse",
+        ] {
             assert!(!shown.contains(secret), "{secret} is in {shown}");
         }
     }

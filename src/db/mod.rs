@@ -51,7 +51,7 @@ pub use sql::At;
 /// The connection a unit of work runs its statements on.
 pub type Conn = rusqlite::Connection;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The read pool, and the writer every write goes through (none when the database file can
 /// only be read).

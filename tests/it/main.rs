@@ -28,5 +28,6 @@ mod reports;
 mod requests;
 mod settings;
 mod shutdown;
+mod store;
 mod terminal;
 mod trust;

@@ -2,6 +2,8 @@
 //! server (aiosmtpd from Debian) on a free loopback port.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},

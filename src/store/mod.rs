@@ -1,0 +1,15 @@
+//! Where the data lives. SQLite, encrypted as SQLCipher, is the embedded default (`db/`);
+//! PostgreSQL is where a deployment goes when one machine is not enough: several `dsr-bot`
+//! processes on several machines, one database (`DATABASE_URL=postgres://...`).
+//!
+//! What is here so far, on the way to every use-case running on either engine (see the
+//! README, "PostgreSQL"):
+//! - [`postgres`]: connecting, its own migrations (`migrations/postgres/`, the same versions
+//!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
+//!   an engine that keeps old row versions in its heap, indexes and WAL;
+//! - [`lease`]: the leases several processes share, on both engines: one leader owns the
+//!   Discord gateway and the schedule, and another takes over when it dies.
+
+pub mod lease;
+pub mod postgres;
+pub mod seal;

@@ -1,0 +1,174 @@
+//! People and their identities on PostgreSQL: every identity sealed under its person's data
+//! key and found by its blind index; erasure deletes the data key with the rows.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::store::seal::{PersonKey, Wrapping};
+
+/// Where an identity's value is sealed (the context a sealed value is bound to).
+const VALUE: &str = "identities.value";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub id: i64,
+    pub person_id: i64,
+    pub kind: String,
+    pub value: String,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// A new person, with a data key of their own.
+pub async fn create(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(i64, PersonKey)> {
+    let person: i64 = sqlx::query_scalar("INSERT INTO people (created_at) VALUES ($1) RETURNING id")
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .context("adding a person")?;
+    let (key, wrapped) = wrapping.new_person_key(person);
+    sqlx::query("INSERT INTO person_keys (person_id, wrapped_key, created_at) VALUES ($1, $2, $3)")
+        .bind(person)
+        .bind(wrapped)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .context("keeping a person's data key")?;
+    Ok((person, key))
+}
+
+/// A person's data key; `None` once they were erased.
+pub async fn key(
+    conn: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+) -> anyhow::Result<Option<PersonKey>> {
+    let wrapped: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT wrapped_key FROM person_keys WHERE person_id = $1")
+            .bind(person)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading a person's data key")?;
+    wrapped
+        .map(|w| wrapping.unwrap(person, &w))
+        .transpose()
+        .context("opening a person's data key")
+}
+
+/// An identity to link to a person.
+pub struct NewIdentity<'a> {
+    pub kind: &'a str,
+    pub value: &'a str,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// Links an identity to `person`; `None` when that identity is someone's already.
+pub async fn add_identity(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+    key: &PersonKey,
+    identity: &NewIdentity<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
+    let NewIdentity {
+        kind,
+        value,
+        verified_at,
+    } = *identity;
+    sqlx::query_scalar(
+        "INSERT INTO identities (person_id, kind, value_sealed, value_hash, verified_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (kind, value_hash) DO NOTHING
+         RETURNING id",
+    )
+    .bind(person)
+    .bind(kind)
+    .bind(key.seal(VALUE, value))
+    .bind(wrapping.blind(kind, value))
+    .bind(verified_at)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await
+    .context("adding an identity")
+}
+
+type IdentityRow = (i64, i64, String, Vec<u8>, Option<DateTime<Utc>>, Option<Vec<u8>>);
+
+const SELECT: &str = "SELECT i.id, i.person_id, i.kind, i.value_sealed, i.verified_at, k.wrapped_key
+                        FROM identities i LEFT JOIN person_keys k ON k.person_id = i.person_id";
+
+fn opened(wrapping: &Wrapping, row: IdentityRow) -> anyhow::Result<Identity> {
+    let (id, person_id, kind, sealed, verified_at, wrapped) = row;
+    let wrapped = wrapped.context("an identity whose person has no data key")?;
+    let value = wrapping
+        .unwrap(person_id, &wrapped)
+        .and_then(|key| key.open(VALUE, &sealed))
+        .context("opening an identity")?;
+    Ok(Identity {
+        id,
+        person_id,
+        kind,
+        value,
+        verified_at,
+    })
+}
+
+/// The identity `value` of `kind`, found by its blind index.
+pub async fn find(
+    conn: &mut PgConnection,
+    wrapping: &Wrapping,
+    kind: &str,
+    value: &str,
+) -> anyhow::Result<Option<Identity>> {
+    let row: Option<IdentityRow> =
+        sqlx::query_as(&format!("{SELECT} WHERE i.kind = $1 AND i.value_hash = $2"))
+            .bind(kind)
+            .bind(wrapping.blind(kind, value))
+            .fetch_optional(&mut *conn)
+            .await
+            .context("looking up an identity")?;
+    row.map(|r| opened(wrapping, r)).transpose()
+}
+
+/// Every identity of `person`, oldest first.
+pub async fn of_person(
+    conn: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+) -> anyhow::Result<Vec<Identity>> {
+    let rows: Vec<IdentityRow> =
+        sqlx::query_as(&format!("{SELECT} WHERE i.person_id = $1 ORDER BY i.id"))
+            .bind(person)
+            .fetch_all(&mut *conn)
+            .await
+            .context("listing a person's identities")?;
+    rows.into_iter().map(|r| opened(wrapping, r)).collect()
+}
+
+/// Erases `person`: their identities go, and their data key with them, so every sealed copy
+/// of what named them (in PostgreSQL's pages, its WAL, replicas, backups) can no longer be
+/// opened. The person's row stays, marked erased, so their requests stay countable.
+pub async fn erase(tx: &mut PgConnection, person: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM identities WHERE person_id = $1")
+        .bind(person)
+        .execute(&mut *tx)
+        .await
+        .context("erasing a person's identities")?;
+    sqlx::query("DELETE FROM person_keys WHERE person_id = $1")
+        .bind(person)
+        .execute(&mut *tx)
+        .await
+        .context("erasing a person's data key")?;
+    sqlx::query("UPDATE people SET erased_at = $2 WHERE id = $1 AND erased_at IS NULL")
+        .bind(person)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .context("marking a person erased")?;
+    Ok(())
+}
