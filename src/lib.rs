@@ -16,7 +16,7 @@ pub mod http;
 pub mod proof;
 pub mod reports;
 pub mod services;
-pub mod store;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod workers;

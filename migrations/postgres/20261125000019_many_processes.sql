@@ -20,3 +20,9 @@ CREATE TABLE key_check (
     check_value BYTEA NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL
 );
+
+-- Mail workers in several processes share the outbox: a worker claims due mail (FOR UPDATE
+-- SKIP LOCKED) by naming itself here and moving the next attempt to its lease's end, and marks
+-- it sent or failed only while it is still the claimant, so a worker whose lease ran out, and
+-- whose mail another took, changes nothing. (SQLite's one writer needs no claimant.)
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;

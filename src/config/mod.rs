@@ -655,7 +655,10 @@ mod tests {
     #[test]
     fn database_url_chooses_the_engine() {
         let c = with(&[]).unwrap();
-        assert_eq!((c.engine, c.database_path), (Engine::Sqlite, "dsr-bot.db".into()));
+        assert_eq!(
+            (c.engine, c.database_path),
+            (Engine::Sqlite, "dsr-bot.db".into())
+        );
         let c = with(&[("DATABASE_URL", "sqlite:/var/lib/dsr/bot.db")]).unwrap();
         assert_eq!(
             (c.engine, c.database_path),
@@ -666,7 +669,11 @@ mod tests {
         assert_eq!(c.engine, Engine::Postgres(Secret(url.into())));
         let both = with(&[("DATABASE_URL", "sqlite:a.db"), ("DATABASE_PATH", "b.db")]);
         assert!(both.unwrap_err().to_string().contains("set one of them"));
-        for wrong in ["mysql://bot:pw@host/db", "sqlite:", "postgres://bot:pw@[::1/db"] {
+        for wrong in [
+            "mysql://bot:pw@host/db",
+            "sqlite:",
+            "postgres://bot:pw@[::1/db",
+        ] {
             let e = with(&[("DATABASE_URL", wrong)]).unwrap_err().to_string();
             assert!(e.starts_with("configuration: DATABASE_URL: "), "{e}");
             assert!(!e.contains("pw"), "the URL's password is not repeated: {e}");
@@ -681,7 +688,10 @@ mod tests {
             ("SMTP_URL", "smtps://bot:hunter2@mail.example.org"),
             ("IMAP_URL", "imaps://bot:swordfish@mail.example.org/INBOX"),
             ("DISCORD_TOKEN", "token.part.secret"),
-            ("DATABASE_URL", "postgres://bot:correcthorse@db.example.org/dsr"),
+            (
+                "DATABASE_URL",
+                "postgres://bot:correcthorse@db.example.org/dsr",
+            ),
         ])
         .unwrap();
         let shown = format!("{c:?}");

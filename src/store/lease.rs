@@ -268,29 +268,49 @@ pub async fn campaign(
         held = match held.take() {
             None => match leases.acquire(name, holder, ttl).await {
                 Ok(Some(lease)) => {
-                    tracing::info!(lease = name, generation = lease.generation, "took the lease");
+                    tracing::info!(
+                        lease = name,
+                        generation = lease.generation,
+                        "took the lease"
+                    );
                     holding.send_replace(Some(lease.clone()));
                     Some((lease, asked + ttl - margin))
                 }
                 Ok(None) => None,
                 Err(e) => {
-                    tracing::warn!(lease = name, error = format!("{e:#}"), "could not ask for the lease");
+                    tracing::warn!(
+                        lease = name,
+                        error = format!("{e:#}"),
+                        "could not ask for the lease"
+                    );
                     None
                 }
             },
             Some((lease, deadline)) => match leases.renew(&lease, ttl).await {
                 Ok(true) => Some((lease, asked + ttl - margin)),
                 Ok(false) => {
-                    tracing::warn!(lease = name, generation = lease.generation, "the lease was lost");
+                    tracing::warn!(
+                        lease = name,
+                        generation = lease.generation,
+                        "the lease was lost"
+                    );
                     holding.send_replace(None);
                     None
                 }
                 Err(e) if Instant::now() < deadline => {
-                    tracing::warn!(lease = name, error = format!("{e:#}"), "could not renew the lease; trying again");
+                    tracing::warn!(
+                        lease = name,
+                        error = format!("{e:#}"),
+                        "could not renew the lease; trying again"
+                    );
                     Some((lease, deadline))
                 }
                 Err(e) => {
-                    tracing::warn!(lease = name, error = format!("{e:#}"), "could not renew the lease in time; giving it up");
+                    tracing::warn!(
+                        lease = name,
+                        error = format!("{e:#}"),
+                        "could not renew the lease in time; giving it up"
+                    );
                     holding.send_replace(None);
                     None
                 }
@@ -318,7 +338,11 @@ pub async fn campaign(
     if let Some((lease, _)) = held {
         holding.send_replace(None);
         if let Err(e) = leases.release(&lease).await {
-            tracing::warn!(lease = name, error = format!("{e:#}"), "could not give up the lease; it lapses by itself");
+            tracing::warn!(
+                lease = name,
+                error = format!("{e:#}"),
+                "could not give up the lease; it lapses by itself"
+            );
         }
     }
 }

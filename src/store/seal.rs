@@ -49,7 +49,8 @@ impl KeyBytes {
     }
 
     fn derived(root: &[u8], label: &str) -> KeyBytes {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(root).expect("HMAC takes keys of any length");
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(root).expect("HMAC takes keys of any length");
         mac.update(label.as_bytes());
         KeyBytes(mac.finalize().into_bytes().into())
     }
@@ -117,24 +118,34 @@ impl Wrapping {
 
     /// A new data key for `person`, and its wrapped form to store.
     pub fn new_person_key(&self, person: i64) -> (PersonKey, Vec<u8>) {
-        let key = KeyBytes::random();
-        let wrapped = self.wrap.seal(&wrap_context(person), &key.0);
-        (PersonKey(key), wrapped)
+        self.new_key(&person_owner(person))
     }
 
     /// `person`'s data key from its stored, wrapped form.
     pub fn unwrap(&self, person: i64, wrapped: &[u8]) -> Result<PersonKey, Unsealable> {
-        let mut bytes = self.wrap.open(&wrap_context(person), wrapped)?;
-        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| Unsealable)?;
+        self.unwrap_key(&person_owner(person), wrapped)
+    }
+
+    /// A new data key for what `owner` names (a person, or one row that is nobody's yet), and
+    /// its wrapped form, which opens only for the same owner.
+    pub fn new_key(&self, owner: &str) -> (PersonKey, Vec<u8>) {
+        let key = KeyBytes::random();
+        let wrapped = self.wrap.seal(owner.as_bytes(), &key.0);
+        (PersonKey(key), wrapped)
+    }
+
+    pub fn unwrap_key(&self, owner: &str, wrapped: &[u8]) -> Result<PersonKey, Unsealable> {
+        let mut bytes = self.wrap.open(owner.as_bytes(), wrapped)?;
+        let key: Result<[u8; 32], _> = bytes.as_slice().try_into();
         bytes.zeroize();
-        Ok(PersonKey(KeyBytes(key)))
+        Ok(PersonKey(KeyBytes(key.map_err(|_| Unsealable)?)))
     }
 
     /// The blind index of a value of `kind` (`discord`, `email`, ...): how the value is found
     /// without being stored in clear.
     pub fn blind(&self, kind: &str, value: &str) -> Vec<u8> {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.index.0).expect("HMAC takes keys of any length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.index.0)
+            .expect("HMAC takes keys of any length");
         for part in [kind, value] {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
@@ -143,8 +154,8 @@ impl Wrapping {
     }
 }
 
-fn wrap_context(person: i64) -> Vec<u8> {
-    format!("person_keys:{person}").into_bytes()
+fn person_owner(person: i64) -> String {
+    format!("person_keys:{person}")
 }
 
 /// One person's data key: what seals their identities and the mail about them.
@@ -206,7 +217,11 @@ mod tests {
         for i in 0..sealed.len() {
             let mut changed = sealed.clone();
             changed[i] ^= 1;
-            assert_eq!(key.open("identities.value", &changed), Err(Unsealable), "byte {i}");
+            assert_eq!(
+                key.open("identities.value", &changed),
+                Err(Unsealable),
+                "byte {i}"
+            );
         }
         assert_eq!(key.open("identities.value", &sealed[..20]), Err(Unsealable));
     }
@@ -216,8 +231,14 @@ mod tests {
         let wrapping = Wrapping::new(&[7u8; 32]);
         let (key, _) = wrapping.new_person_key(1);
         assert_ne!(key.seal("c", "x"), key.seal("c", "x"));
-        assert_eq!(wrapping.blind("email", "a@b.c"), wrapping.blind("email", "a@b.c"));
-        assert_ne!(wrapping.blind("email", "a@b.c"), wrapping.blind("discord", "a@b.c"));
+        assert_eq!(
+            wrapping.blind("email", "a@b.c"),
+            wrapping.blind("email", "a@b.c")
+        );
+        assert_ne!(
+            wrapping.blind("email", "a@b.c"),
+            wrapping.blind("discord", "a@b.c")
+        );
         assert_ne!(
             wrapping.blind("email", "a@b.c"),
             Wrapping::new(&[8u8; 32]).blind("email", "a@b.c")

@@ -1,5 +1,6 @@
 //! PostgreSQL: connecting, migrating, and the wrapping key every process must share.
 
+pub mod outbox;
 pub mod people;
 
 use std::{str::FromStr, time::Duration};

@@ -25,11 +25,12 @@ pub async fn create(
     wrapping: &Wrapping,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(i64, PersonKey)> {
-    let person: i64 = sqlx::query_scalar("INSERT INTO people (created_at) VALUES ($1) RETURNING id")
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .context("adding a person")?;
+    let person: i64 =
+        sqlx::query_scalar("INSERT INTO people (created_at) VALUES ($1) RETURNING id")
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .context("adding a person")?;
     let (key, wrapped) = wrapping.new_person_key(person);
     sqlx::query("INSERT INTO person_keys (person_id, wrapped_key, created_at) VALUES ($1, $2, $3)")
         .bind(person)
@@ -97,9 +98,17 @@ pub async fn add_identity(
     .context("adding an identity")
 }
 
-type IdentityRow = (i64, i64, String, Vec<u8>, Option<DateTime<Utc>>, Option<Vec<u8>>);
+type IdentityRow = (
+    i64,
+    i64,
+    String,
+    Vec<u8>,
+    Option<DateTime<Utc>>,
+    Option<Vec<u8>>,
+);
 
-const SELECT: &str = "SELECT i.id, i.person_id, i.kind, i.value_sealed, i.verified_at, k.wrapped_key
+const SELECT: &str =
+    "SELECT i.id, i.person_id, i.kind, i.value_sealed, i.verified_at, k.wrapped_key
                         FROM identities i LEFT JOIN person_keys k ON k.person_id = i.person_id";
 
 fn opened(wrapping: &Wrapping, row: IdentityRow) -> anyhow::Result<Identity> {
@@ -150,10 +159,20 @@ pub async fn of_person(
     rows.into_iter().map(|r| opened(wrapping, r)).collect()
 }
 
-/// Erases `person`: their identities go, and their data key with them, so every sealed copy
-/// of what named them (in PostgreSQL's pages, its WAL, replicas, backups) can no longer be
-/// opened. The person's row stays, marked erased, so their requests stay countable.
-pub async fn erase(tx: &mut PgConnection, person: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// Erases `person`: their identities go, and their data key with them, so no sealed copy of
+/// what named them (in PostgreSQL's pages, its WAL, replicas, backups) opens with what the
+/// tables hold. The person's row stays, marked erased, so their requests stay countable.
+/// Once committed, [`rewrite_keys`] removes the deleted key's old row version from the table's
+/// file.
+pub async fn erase(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if let Some(key) = key(&mut *tx, wrapping, person).await? {
+        super::outbox::reseal_unsent(&mut *tx, wrapping, person, &key, now).await?;
+    }
     sqlx::query("DELETE FROM identities WHERE person_id = $1")
         .bind(person)
         .execute(&mut *tx)
@@ -170,5 +189,17 @@ pub async fn erase(tx: &mut PgConnection, person: i64, now: DateTime<Utc>) -> an
         .execute(&mut *tx)
         .await
         .context("marking a person erased")?;
+    Ok(())
+}
+
+/// Rewrites the small tables of data keys (people's and rows'), so a deleted wrapped key,
+/// which a DELETE leaves in the table's file until the space is reused, is gone from it. Runs
+/// outside any transaction, after an erasure or a scrubbed mail's delivery committed; the
+/// tables are locked while they are copied.
+pub async fn rewrite_keys(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    sqlx::query("VACUUM FULL person_keys, row_keys")
+        .execute(pool)
+        .await
+        .context("rewriting the data keys' table after an erasure")?;
     Ok(())
 }
