@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lettre::message::Mailbox;
 
-use crate::domain::{EmailAddress, text::shown};
+use crate::domain::{EmailAddress, Language, text::shown};
 
 mod discord;
 mod imap;
@@ -72,6 +72,9 @@ pub struct Config {
     pub policy_deadline: DateTime<Utc>,
     pub response_days: u32,
     pub display_timezone: Tz,
+    /// `DEFAULT_LANGUAGE`: who writes without saying their language (no Discord locale the bot
+    /// writes, a mail in a language it does not recognise) is answered in this one.
+    pub default_language: Language,
     pub mail_from: Mailbox,
     /// `smtp(s)://...`, which may hold a password.
     pub smtp_url: Option<Secret>,
@@ -292,6 +295,11 @@ impl Config {
             Ok(d)
         })?;
         let display_timezone = r.parsed("DISPLAY_TIMEZONE", "UTC", timezone)?;
+        let default_language = r.parsed("DEFAULT_LANGUAGE", "en", |raw| {
+            raw.trim().parse::<Language>().map_err(|_| {
+                format!("'{}' is not one of en, de, fr, es, pt-BR", shown(raw))
+            })
+        })?;
         let report_timezone = match r.get("REPORT_TIMEZONE") {
             Some(_) => r.parsed("REPORT_TIMEZONE", "UTC", timezone)?,
             None => display_timezone,
@@ -569,6 +577,7 @@ impl Config {
             policy_deadline,
             response_days: r.number("RESPONSE_DAYS", 30, 1, 366)?,
             display_timezone,
+            default_language,
             mail_from,
             smtp_url,
             outbox_dir: PathBuf::from(r.text("OUTBOX_DIR", "outbox", 4_096)?),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::{At, at};
-use crate::domain::{Channel, RequestKind, RequestState};
+use crate::domain::{Channel, Language, RequestKind, RequestState};
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -24,6 +24,8 @@ pub struct Request {
     /// When an officer extended the due date (once), and the due date before.
     pub extended_at: Option<DateTime<Utc>>,
     pub original_due_at: Option<DateTime<Utc>>,
+    /// The language the person is answered in about this request.
+    pub language: Language,
 }
 
 pub struct NewRequest {
@@ -35,11 +37,12 @@ pub struct NewRequest {
     /// `received_at - deadline` in microseconds.
     pub deadline_offset_us: i64,
     pub due_at: DateTime<Utc>,
+    pub language: Language,
 }
 
 const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, \
                        COALESCE(deadline_offset_us, deadline_offset_secs * 1000000), due_at, \
-                       person_confirmed_at, updated_at, confirmed_at, closed_at, extended_at, original_due_at";
+                       person_confirmed_at, updated_at, confirmed_at, closed_at, extended_at, original_due_at, language";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
     Ok(Request {
@@ -57,6 +60,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Request> {
         closed_at: r.get::<_, Option<At>>(11)?.map(|a| a.0),
         extended_at: r.get::<_, Option<At>>(12)?.map(|a| a.0),
         original_due_at: r.get::<_, Option<At>>(13)?.map(|a| a.0),
+        language: r.get(14)?,
     })
 }
 
@@ -92,8 +96,8 @@ fn insert_with(
     // fill a table of its own per call: a fifth of an insert's cost).
     db.prepare_cached(
         "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
-                               updated_at, confirmed_at, closed_at, deadline_offset_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6 / 1000000, ?7, COALESCE(?9, ?5), ?8, ?9, ?6)",
+                               updated_at, confirmed_at, closed_at, deadline_offset_us, language)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6 / 1000000, ?7, COALESCE(?9, ?5), ?8, ?9, ?6, ?10)",
     )?
     .execute(params![
         new.person_id,
@@ -104,7 +108,8 @@ fn insert_with(
         new.deadline_offset_us,
         At(new.due_at),
         at(confirmed_at),
-        at(closed_at)
+        at(closed_at),
+        new.language
     ])?;
     Ok(Request {
         id: db.last_insert_rowid(),
@@ -121,6 +126,7 @@ fn insert_with(
         closed_at,
         extended_at: None,
         original_due_at: None,
+        language: new.language,
     })
 }
 
@@ -433,6 +439,7 @@ mod tests {
                 received_at: now,
                 deadline_offset_us: -1,
                 due_at: now,
+                language: Language::En,
             },
         )
         .unwrap();

@@ -6,7 +6,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::domain::{Channel, RequestKind, RequestState};
+use crate::domain::{Channel, Language, RequestKind, RequestState};
 
 /// A stored instant: RFC 3339 with a numeric offset and as many fraction digits as needed
 /// (`2025-09-25T19:59:59.5+00:00`), the form sqlx writes, so rows written before and after
@@ -80,7 +80,7 @@ macro_rules! text_column {
     )+};
 }
 
-text_column!(RequestKind, RequestState, Channel);
+text_column!(RequestKind, RequestState, Channel, Language);
 
 #[cfg(test)]
 mod tests {

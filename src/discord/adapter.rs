@@ -3,7 +3,9 @@
 //! the services; nothing here talks to Discord.
 
 use crate::{
-    domain::{DiscordId, EmailAddress, MemberCommand, OfficerCommand, RequestState, command},
+    domain::{
+        DiscordId, EmailAddress, Language, MemberCommand, OfficerCommand, RequestState, command,
+    },
     error::{ServiceError, UserError},
     reports::render::Format,
     services::{Call, Officer, Origin, RequestFilter, Services},
@@ -23,11 +25,14 @@ pub struct Invocation {
     /// Whether the officer role is one of that guild's roles, as Discord says (asked only
     /// when `DISCORD_GUILD_ID` is unset).
     pub role_in_guild: bool,
+    /// The member's client language, as Discord tells it with every interaction (`locale`),
+    /// when it is one the bot writes.
+    pub language: Option<Language>,
 }
 
 impl Invocation {
     fn origin(&self) -> Origin {
-        Origin::discord(self.user, self.interaction_id)
+        Origin::discord(self.user, self.interaction_id).in_language(self.language)
     }
 
     fn officer(&self) -> Officer {

@@ -12,7 +12,10 @@ use super::{
     commands::{self, Error},
     outbound::retrying_429,
 };
-use crate::{config::DiscordConfig, domain::DiscordId};
+use crate::{
+    config::DiscordConfig,
+    domain::{DiscordId, Language},
+};
 
 /// Why the bot could not start, in one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +198,7 @@ async fn on_event(
         guild,
         roles,
         role_in_guild: false,
+        language: Language::from_tag(&press.locale),
     };
     let Some(answer) = adapter.button(&inv, &press.data.custom_id).await else {
         return Ok(());

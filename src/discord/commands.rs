@@ -9,7 +9,9 @@ use super::{
     adapter::{Adapter, Answer, Invocation, email_arg},
     outbound::{button_rows, retrying_429},
 };
-use crate::domain::{DiscordId, EmailAddress, MemberCommand, OfficerCommand, RequestState};
+use crate::domain::{
+    DiscordId, EmailAddress, Language, MemberCommand, OfficerCommand, RequestState,
+};
 
 pub type Error = anyhow::Error;
 pub type Ctx<'a> = poise::Context<'a, Arc<Adapter>, Error>;
@@ -256,6 +258,7 @@ async fn invocation(ctx: Ctx<'_>) -> Invocation {
         guild,
         roles,
         role_in_guild,
+        language: ctx.locale().and_then(Language::from_tag),
     }
 }
 

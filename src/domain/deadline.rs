@@ -29,25 +29,76 @@ pub fn due_at(received: DateTime<Utc>, response_days: u32) -> DateTime<Utc> {
 /// "3 days 4 hours before the deadline", "1 year 2 months after the deadline".
 /// Years and months are counted on the calendar of `tz`, so a month is a calendar month there.
 pub fn describe_offset(received: DateTime<Utc>, deadline: DateTime<Utc>, tz: Tz) -> String {
+    describe_offset_in(received, deadline, tz, &OffsetWords::ENGLISH)
+}
+
+/// The words an offset from the deadline is said with, in one language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetWords {
+    pub exactly: &'static str,
+    pub under_a_second_before: &'static str,
+    pub under_a_second_after: &'static str,
+    /// With `{span}` where the span goes.
+    pub before: &'static str,
+    pub after: &'static str,
+    /// Between the two parts of a span ("3 days 4 hours").
+    pub join: &'static str,
+    /// Singular and plural of year, month, day, hour, minute, second.
+    pub units: [(&'static str, &'static str); 6],
+}
+
+impl OffsetWords {
+    pub const ENGLISH: OffsetWords = OffsetWords {
+        exactly: "exactly at the deadline",
+        under_a_second_before: "less than a second before the deadline",
+        under_a_second_after: "less than a second after the deadline",
+        before: "{span} before the deadline",
+        after: "{span} after the deadline",
+        join: " ",
+        units: [
+            ("year", "years"),
+            ("month", "months"),
+            ("day", "days"),
+            ("hour", "hours"),
+            ("minute", "minutes"),
+            ("second", "seconds"),
+        ],
+    };
+}
+
+/// As [`describe_offset`], in the words of one language.
+pub fn describe_offset_in(
+    received: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    tz: Tz,
+    words: &OffsetWords,
+) -> String {
     let offset = offset_micros(received, deadline);
     if offset == 0 {
-        return "exactly at the deadline".to_owned();
+        return words.exactly.to_owned();
     }
     if offset.abs() < 1_000_000 {
-        let side = if offset < 0 { "before" } else { "after" };
-        return format!("less than a second {side} the deadline");
+        return if offset < 0 {
+            words.under_a_second_before
+        } else {
+            words.under_a_second_after
+        }
+        .to_owned();
     }
-    let (from, to) = if offset < 0 {
-        (received, deadline)
+    let (from, to, side) = if offset < 0 {
+        (received, deadline, words.before)
     } else {
-        (deadline, received)
+        (deadline, received, words.after)
     };
-    let side = if offset < 0 { "before" } else { "after" };
-    format!("{} {side} the deadline", describe_span(from, to, tz))
+    side.replace("{span}", &describe_span_in(from, to, tz, words))
 }
 
 /// The two largest non-zero calendar units between `from` and `to` (from <= to).
 pub fn describe_span(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> String {
+    describe_span_in(from, to, tz, &OffsetWords::ENGLISH)
+}
+
+fn describe_span_in(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, words: &OffsetWords) -> String {
     let local_from = from.with_timezone(&tz).naive_local();
     let months = whole_months_between(from, to, tz);
     let anchor = local_from
@@ -56,24 +107,25 @@ pub fn describe_span(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> String {
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or(from);
     let rest = (to - anchor).num_seconds().max(0);
-    let units = [
-        (i64::from(months / 12), "year"),
-        (i64::from(months % 12), "month"),
-        (rest / 86_400, "day"),
-        (rest % 86_400 / 3_600, "hour"),
-        (rest % 3_600 / 60, "minute"),
-        (rest % 60, "second"),
+    let counts = [
+        i64::from(months / 12),
+        i64::from(months % 12),
+        rest / 86_400,
+        rest % 86_400 / 3_600,
+        rest % 3_600 / 60,
+        rest % 60,
     ];
-    let parts: Vec<String> = units
+    let parts: Vec<String> = counts
         .iter()
-        .filter(|(n, _)| *n > 0)
+        .zip(words.units)
+        .filter(|(n, _)| **n > 0)
         .take(2)
-        .map(|(n, unit)| format!("{n} {unit}{}", if *n == 1 { "" } else { "s" }))
+        .map(|(n, (one, many))| format!("{n} {}", if *n == 1 { one } else { many }))
         .collect();
     if parts.is_empty() {
-        "0 seconds".to_owned()
+        format!("0 {}", words.units[5].1)
     } else {
-        parts.join(" ")
+        parts.join(words.join)
     }
 }
 

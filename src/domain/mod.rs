@@ -4,11 +4,13 @@ pub mod command;
 pub mod deadline;
 pub mod email_address;
 pub mod identity;
+pub mod language;
 pub mod layout;
 pub mod request;
 pub mod text;
 
 pub use command::{CommandError, MemberCommand, OfficerCommand};
 pub use email_address::EmailAddress;
+pub use language::Language;
 pub use identity::{Actor, ConsoleUser, DiscordId};
 pub use request::{Channel, RequestKind, RequestState, import_key};

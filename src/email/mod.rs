@@ -5,7 +5,9 @@ pub mod inbound;
 pub mod intake;
 pub mod mailer;
 pub mod message;
+pub mod labels;
 pub mod templates;
+pub(crate) mod translations;
 
 pub use mailer::Mailer;
 pub use templates::{DigestContext, MailContext, Rendered, ReplyContext, Templates};

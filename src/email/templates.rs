@@ -7,6 +7,9 @@ use anyhow::anyhow;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
+use super::{labels::Labels, translations};
+use crate::domain::Language;
+
 /// Where the text part of a mail is wrapped (the width mail clients quote comfortably).
 pub const TEXT_WIDTH: usize = 72;
 
@@ -199,6 +202,40 @@ impl Templates {
             }
             origin.insert(name.to_string(), file);
         }
+        // The other languages' files, each under `<language>/<name>`, replaced by
+        // `TEMPLATES_DIR/<language>/<folder>/<name>` when there is one.
+        for (language, folder, name, embedded) in translations::FILES {
+            let own = dir
+                .map(|d| d.join(language).join(folder).join(name))
+                .filter(|p| p.is_file());
+            let (file, source) = match &own {
+                Some(path) => match std::fs::read_to_string(path) {
+                    Ok(text) => (path.display().to_string(), text),
+                    Err(e) => {
+                        problems.push(Problem {
+                            file: path.display().to_string(),
+                            line: None,
+                            message: format!("cannot be read ({e})"),
+                        });
+                        continue;
+                    }
+                },
+                None => (
+                    format!("templates/{language}/{folder}/{name} (built in)"),
+                    (*embedded).to_owned(),
+                ),
+            };
+            let key = format!("{language}/{name}");
+            if let Err(e) = env.add_template_owned(key.clone(), source) {
+                problems.push(problem(&file, &e));
+            }
+            origin.insert(key, file);
+        }
+        // A translated template includes and extends the files of its own language.
+        env.set_path_join_callback(|name, parent| match parent.split_once('/') {
+            Some((language, _)) if !name.contains('/') => format!("{language}/{name}").into(),
+            _ => name.into(),
+        });
         (Self { env, origin }, problems)
     }
 
@@ -312,6 +349,71 @@ impl Templates {
             .map_err(|p| anyhow!("template {p}"))
     }
 
+    /// Whether `language` has its own `file` (`change_confirmed.txt`).
+    fn has(&self, language: Language, file: &str) -> bool {
+        language != Language::En
+            && self
+                .env
+                .get_template(&format!("{language}/{file}"))
+                .is_ok()
+    }
+
+    /// The name to render the mail `name` under in `language`: its translation when both its
+    /// text and HTML parts are translated, else the English mail, whole.
+    fn mail_in(&self, language: Language, name: &str) -> String {
+        if self.has(language, &format!("{name}.txt")) && self.has(language, &format!("{name}.html")) {
+            format!("{language}/{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// The mail `name` in `language`, or in English where it is not translated.
+    pub fn render_in(
+        &self,
+        language: Language,
+        name: &str,
+        ctx: &impl Serialize,
+    ) -> anyhow::Result<Rendered> {
+        self.render(&self.mail_in(language, name), ctx)
+    }
+
+    /// The DM `name` in `language`, or in English where it is not translated.
+    pub fn render_dm_in(
+        &self,
+        language: Language,
+        name: &str,
+        ctx: &impl Serialize,
+    ) -> anyhow::Result<String> {
+        if self.has(language, &format!("{name}.txt")) {
+            self.render_dm(&format!("{language}/{name}"), ctx)
+        } else {
+            self.render_dm(name, ctx)
+        }
+    }
+
+    /// The mails and DMs a person may be sent that `language` does not translate (they go in
+    /// English), and the translated files that are not whole (a partial missing).
+    pub fn missing(&self, language: Language) -> Vec<String> {
+        if language == Language::En {
+            return Vec::new();
+        }
+        let mail = MAIL_TEMPLATES
+            .iter()
+            .flat_map(|n| [format!("email/{n}.txt"), format!("email/{n}.html")]);
+        let partials = ["_layout.html", "_footer.txt", "_facts.txt", "_facts.html"]
+            .iter()
+            .map(|n| format!("email/{n}"));
+        let dms = DM_TEMPLATES.iter().map(|n| format!("discord/{n}.txt"));
+        mail.chain(partials)
+            .chain(dms)
+            .filter(|path| {
+                let file = path.split_once('/').map_or(path.as_str(), |(_, f)| f);
+                !self.has(language, file)
+            })
+            .collect()
+    }
+
     fn render_mail(&self, name: &str, ctx: &impl Serialize) -> Result<Rendered, Problem> {
         let txt = format!("{name}.txt");
         let text_full = self.render_checked(&txt, ctx)?;
@@ -358,17 +460,25 @@ impl Templates {
                 problems.push(p);
             }
         };
+        for language in Language::ALL {
+            let samples = MailContext::samples_in(language);
+            for name in MAIL_TEMPLATES {
+                let name = self.mail_in(language, name);
+                for sample in &samples {
+                    add(self.render_mail(&name, sample).err());
+                }
+            }
+            for name in DM_TEMPLATES {
+                let file = match self.has(language, &format!("{name}.txt")) {
+                    true => format!("{language}/{name}.txt"),
+                    false => format!("{name}.txt"),
+                };
+                for sample in &samples {
+                    add(self.render_checked(&file, sample).err());
+                }
+            }
+        }
         let samples = MailContext::samples();
-        for name in MAIL_TEMPLATES {
-            for sample in &samples {
-                add(self.render_mail(name, sample).err());
-            }
-        }
-        for name in DM_TEMPLATES {
-            for sample in &samples {
-                add(self.render_checked(&format!("{name}.txt"), sample).err());
-            }
-        }
         let first = MailContext::sample();
         let requests = std::iter::once(None).chain(samples.iter().cloned().map(Some));
         for request in requests {
@@ -447,14 +557,24 @@ impl MailContext {
     /// Made-up facts for checking templates, in every shape a mail can have: each request
     /// kind, with each optional value (code, extension, expiry) set and unset.
     pub fn samples() -> Vec<MailContext> {
+        Self::samples_in(Language::En)
+    }
+
+    /// As [`Self::samples`], with the program's words in `language`.
+    pub fn samples_in(language: Language) -> Vec<MailContext> {
         use crate::domain::RequestKind;
+        let labels = Labels::of(language);
         let mut all = Vec::new();
-        for kind in RequestKind::ALL {
+        for &kind in RequestKind::ALL {
             for set in 0..16u8 {
                 let mut c = Self::sample();
                 c.kind = kind.as_str();
-                c.kind_label = kind.label();
-                c.kind_with_article = kind.label_with_article();
+                c.kind_label = labels.kind(kind);
+                c.kind_with_article = labels.kind_with_article(kind);
+                c.offset = labels
+                    .offset
+                    .before
+                    .replace("{span}", &format!("3 {}", labels.offset.units[2].1));
                 if set & 1 == 0 {
                     c.code = None;
                 }
@@ -515,6 +635,34 @@ fn problem(file: &str, e: &minijinja::Error) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_translated_file_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut on_disk = Vec::new();
+        for language in Language::ALL.iter().filter(|l| **l != Language::En) {
+            for folder in ["email", "discord"] {
+                let Ok(entries) = std::fs::read_dir(root.join(language.code()).join(folder)) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    on_disk.push(format!("{language}/{folder}/{name}"));
+                }
+            }
+        }
+        let mut embedded: Vec<String> = translations::FILES
+            .iter()
+            .map(|(l, f, n, _)| format!("{l}/{f}/{n}"))
+            .collect();
+        on_disk.sort();
+        embedded.sort();
+        assert_eq!(on_disk, embedded, "run scripts/translations");
+        for (language, _) in translations::LABELS {
+            let parsed: Language = language.parse().unwrap();
+            assert!(Labels::of(parsed).kind(crate::domain::RequestKind::Deletion) != "deletion");
+        }
+    }
 
     fn ctx(kind: &'static str) -> MailContext {
         MailContext {

@@ -66,10 +66,11 @@ pub fn complete_deletion(
     }
     // The last word on Discord, queued before the erasure takes the account's id; the bot
     // wipes it once sent.
-    let dm = uow
-        .ctx
-        .templates
-        .render_dm("dm_deletion_completed", &mail::context(uow, &req, None))?;
+    let dm = uow.ctx.templates.render_dm_in(
+        req.language,
+        "dm_deletion_completed",
+        &mail::context(uow, &req, None),
+    )?;
     let dms_queued = receipts::tell(uow, person, request_id, &dm, true)?;
     let erased = erasure::erase(uow, person, request_id, now)?;
     for mut other in db::requests::open_for_person(uow.db, person)? {

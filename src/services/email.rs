@@ -477,6 +477,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
                 received_at: now,
                 deadline_offset_us: deadline::offset_micros(now, uow.config().policy_deadline),
                 due_at: deadline::due_at(now, uow.config().response_days),
+                language: uow.language(),
             };
             let req = db::requests::insert(uow.db, &new)?;
             transitions::record_new(uow, &req, "email")?;

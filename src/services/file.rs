@@ -79,6 +79,7 @@ pub fn file_request(
         received_at: now,
         deadline_offset_us: deadline::offset_micros(now, uow.config().policy_deadline),
         due_at: deadline::due_at(now, uow.config().response_days),
+        language: uow.language(),
     };
     let mut req = db::requests::insert(uow.db, &new)?;
     transitions::record_new(uow, &req, channel.as_str())?;

@@ -341,6 +341,7 @@ fn import_row(
         received_at: row.received_at,
         deadline_offset_us: deadline::offset_micros(row.received_at, cfg.policy_deadline),
         due_at: deadline::due_at(row.received_at, cfg.response_days),
+        language: cfg.default_language,
     };
     let closed_at = match status {
         RequestState::Completed => Some(row.completed_at.unwrap_or(row.received_at)),
@@ -396,7 +397,10 @@ fn tell(uow: &mut Uow<'_>, req: &Request, id_kind: &str, id_value: &str) -> anyh
         "email" => mail::queue(uow, "choice_imported", req, id_value, None, false),
         "discord" => {
             let ctx = mail::context(uow, req, None);
-            let dm = uow.ctx.templates.render_dm("dm_choice_imported", &ctx)?;
+            let dm = uow
+                .ctx
+                .templates
+                .render_dm_in(req.language, "dm_choice_imported", &ctx)?;
             receipts::tell(uow, req.person_id, req.id, &dm, false).map(drop)
         }
         _ => Ok(()),

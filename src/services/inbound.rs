@@ -52,6 +52,7 @@ impl Inbound<'_> {
                 to: mail.from.clone(),
                 in_reply_to: mail.message_id.clone(),
             },
+            language: mail.language,
         };
         let mail = mail.clone();
         let handled = self

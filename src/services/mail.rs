@@ -8,22 +8,23 @@ use crate::{
     crypto,
     db::{self, outbox::NewMail, requests::Request},
     domain::EmailAddress,
-    email::{MailContext, Rendered, ReplyContext, message::new_message_id},
+    email::{MailContext, Rendered, ReplyContext, labels::Labels, message::new_message_id},
 };
 
 /// What every mail about a request can say.
 pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContext {
     let cfg = uow.config();
+    let labels = Labels::of(req.language);
     MailContext {
         privacy_address: cfg.inbound.reply_address.to_string(),
         organisation: cfg.organisation_name.clone(),
         policy: cfg.policy_name.clone(),
         request_id: req.id,
         kind: req.kind.as_str(),
-        kind_label: req.kind.label(),
-        kind_with_article: req.kind.label_with_article(),
+        kind_label: labels.kind(req.kind),
+        kind_with_article: labels.kind_with_article(req.kind),
         received: uow.ctx.show_time(req.received_at),
-        offset: uow.ctx.describe_offset(req.received_at),
+        offset: uow.ctx.describe_offset_in(req.received_at, req.language),
         due: uow.ctx.show_time(req.due_at),
         answered: !super::officer::unanswered(req),
         retention_opted_in: cfg.retention_opted_in.clone(),
@@ -49,10 +50,10 @@ pub fn queue(
     code: Option<String>,
     scrub_after_send: bool,
 ) -> anyhow::Result<()> {
-    let rendered = uow
-        .ctx
-        .templates
-        .render(template, &context(uow, req, code))?;
+    let rendered =
+        uow.ctx
+            .templates
+            .render_in(req.language, template, &context(uow, req, code))?;
     insert(
         uow,
         template,
@@ -72,7 +73,7 @@ pub fn queue_with(
     recipient: &str,
     ctx: &MailContext,
 ) -> anyhow::Result<()> {
-    let rendered = uow.ctx.templates.render(template, ctx)?;
+    let rendered = uow.ctx.templates.render_in(req.language, template, ctx)?;
     insert(uow, template, Some(req), recipient, &rendered, false, false)
 }
 

@@ -225,7 +225,10 @@ pub fn extend(
     }
     let mut ctx = mail::context(uow, &req, None);
     ctx.reason = Some(reason.clone());
-    let dm = uow.ctx.templates.render_dm("dm_due_extended", &ctx)?;
+    let dm = uow
+        .ctx
+        .templates
+        .render_dm_in(req.language, "dm_due_extended", &ctx)?;
     let dms_queued = receipts::tell(uow, req.person_id, request_id, &dm, false)?;
     Ok(Extended {
         request_id,

@@ -95,6 +95,7 @@ mod tests {
             closed_at: None,
             extended_at: None,
             original_due_at: None,
+            language: crate::domain::Language::En,
         };
         // Refused before any statement runs.
         let e = movable(&req, RequestState::Confirmed).unwrap_err();

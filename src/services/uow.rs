@@ -20,7 +20,7 @@ use crate::{
     config::Config,
     crypto::Keys,
     db::{self, Conn},
-    domain::{Actor, Channel, ConsoleUser, DiscordId, EmailAddress, deadline},
+    domain::{Actor, Channel, ConsoleUser, DiscordId, EmailAddress, Language, deadline},
     email::Templates,
     error::ServiceError,
 };
@@ -53,6 +53,9 @@ pub struct Call {
     pub channel: Channel,
     pub input: Option<InputKey>,
     pub answer: AnswerTo,
+    /// The language the caller reads, when the channel says (Discord's locale, a mail's
+    /// language); else the request is answered in `DEFAULT_LANGUAGE`.
+    pub language: Option<Language>,
 }
 
 impl Call {
@@ -62,7 +65,14 @@ impl Call {
             channel,
             input: None,
             answer: AnswerTo::Caller,
+            language: None,
         }
+    }
+
+    /// The caller reads `language` (when the channel says which).
+    pub fn in_language(mut self, language: Option<Language>) -> Call {
+        self.language = language;
+        self
     }
 
     pub fn with_input(mut self, source: &'static str, key: impl ToString) -> Call {
@@ -147,6 +157,11 @@ impl Origin {
         self.call = self.call.with_input(source, key);
         self
     }
+
+    pub fn in_language(mut self, language: Option<Language>) -> Origin {
+        self.call = self.call.in_language(language);
+        self
+    }
 }
 
 /// What every unit of work shares: settings, clock, templates, keys, and the bell that wakes
@@ -183,6 +198,16 @@ impl Context {
             received,
             self.config.policy_deadline,
             self.config.display_timezone,
+        )
+    }
+
+    /// As [`Self::describe_offset`], in `language`.
+    pub fn describe_offset_in(&self, received: DateTime<Utc>, language: Language) -> String {
+        deadline::describe_offset_in(
+            received,
+            self.config.policy_deadline,
+            self.config.display_timezone,
+            &crate::email::labels::Labels::of(language).offset,
         )
     }
 
@@ -223,6 +248,13 @@ impl<'a> Uow<'a> {
             AnswerTo::Mail { to, .. } => Some(to),
             AnswerTo::Caller => None,
         }
+    }
+
+    /// The language a new request of this call is answered in.
+    pub fn language(&self) -> Language {
+        self.call
+            .language
+            .unwrap_or(self.ctx.config.default_language)
     }
 
     pub fn by_mail(&self) -> bool {

@@ -41,6 +41,7 @@ fn by(user: u64, interaction_id: u64) -> Invocation {
         guild: None,
         roles: vec![],
         role_in_guild: false,
+        language: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn officer(user: u64, interaction_id: u64) -> Invocation {
         guild: Some(GUILD),
         roles: vec![1, OFFICER_ROLE],
         role_in_guild: false,
+        language: None,
     }
 }
 

@@ -559,6 +559,7 @@ async fn officers_are_told_of_a_consumer_behind_for_over_a_day_in_requests_the_d
         guild: Some(GUILD),
         roles: vec![ROLE],
         role_in_guild: false,
+        language: None,
     };
     let listed = adapter
         .officer(&officer, OfficerCommand::Requests { state: None })

@@ -18,6 +18,7 @@ mod faults;
 mod feed;
 mod imap;
 mod keys;
+mod languages;
 mod mail_delivery;
 mod officer;
 mod proof;

@@ -575,6 +575,7 @@ async fn privacy_in_the_console_says_what_it_says_on_discord() {
                 guild: None,
                 roles: vec![],
                 role_in_guild: false,
+                language: None,
             },
             dsr_bot::domain::MemberCommand::Privacy,
         )

@@ -20,7 +20,9 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+use crate::domain::Language;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Word {
     Confirm,
@@ -284,6 +286,163 @@ const GREETINGS: &[&str] = &[
     "witam",
 ];
 
+/// The words replies are read with: the English lists above, with those of every other
+/// language the bot writes (`templates/<language>/reply_words.json`) added, so a reply is
+/// understood in any of them, whatever language its request was made in.
+struct Words {
+    /// Longest first, as [`PHRASES`].
+    phrases: Vec<(&'static str, Word, bool)>,
+    filler: Vec<&'static str>,
+    polite_prefixes: Vec<&'static str>,
+    negators: Vec<&'static str>,
+    changes_of_mind: Vec<&'static str>,
+    retractions: Vec<&'static str>,
+    qualifiers: Vec<&'static str>,
+    greetings: Vec<&'static str>,
+    agreeing: Vec<&'static str>,
+    /// A bare yes or no ("Yes, we're hiring" opens a statement, it is no command).
+    bare: Vec<&'static str>,
+    polite_openings: Vec<&'static str>,
+}
+
+/// One language's `reply_words.json`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordsFile {
+    phrases: Vec<(String, Word, bool)>,
+    filler: Vec<String>,
+    polite_prefixes: Vec<String>,
+    negators: Vec<String>,
+    changes_of_mind: Vec<String>,
+    retractions: Vec<String>,
+    qualifiers: Vec<String>,
+    greetings: Vec<String>,
+    #[serde(default)]
+    agreeing: Vec<String>,
+    #[serde(default)]
+    bare: Vec<String>,
+    #[serde(default)]
+    polite_openings: Vec<String>,
+}
+
+fn words() -> &'static Words {
+    static WORDS: std::sync::OnceLock<Words> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut w = Words {
+            phrases: PHRASES.to_vec(),
+            filler: FILLER.to_vec(),
+            polite_prefixes: POLITE_PREFIXES.to_vec(),
+            negators: NEGATORS.to_vec(),
+            changes_of_mind: CHANGES_OF_MIND.to_vec(),
+            retractions: RETRACTIONS.to_vec(),
+            qualifiers: QUALIFIERS.to_vec(),
+            greetings: GREETINGS.to_vec(),
+            agreeing: AGREEING.to_vec(),
+            bare: BARE.to_vec(),
+            polite_openings: POLITE_OPENINGS.to_vec(),
+        };
+        for (language, json) in crate::email::translations::REPLY_WORDS {
+            let file: WordsFile = serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("templates/{language}/reply_words.json: {e}"));
+            let leak = |v: Vec<String>| -> Vec<&'static str> {
+                v.into_iter()
+                    .map(|s| &*Box::leak(normalise(&s).trim().to_owned().into_boxed_str()))
+                    .collect()
+            };
+            for (phrase, word, means) in file.phrases {
+                let phrase: &'static str =
+                    Box::leak(normalise(&phrase).trim().to_owned().into_boxed_str());
+                if !w.phrases.iter().any(|(p, ..)| *p == phrase) {
+                    w.phrases.push((phrase, word, means));
+                }
+            }
+            w.filler.extend(leak(file.filler));
+            w.polite_prefixes.extend(leak(file.polite_prefixes));
+            w.negators.extend(leak(file.negators));
+            w.changes_of_mind.extend(leak(file.changes_of_mind));
+            w.retractions.extend(leak(file.retractions));
+            w.qualifiers.extend(leak(file.qualifiers));
+            w.greetings.extend(leak(file.greetings));
+            w.agreeing.extend(leak(file.agreeing));
+            w.bare.extend(leak(file.bare));
+            w.polite_openings.extend(leak(file.polite_openings));
+        }
+        // Longest first: "i did not ask for this" before "not me", in every language.
+        w.phrases
+            .sort_by_key(|(p, ..)| std::cmp::Reverse((p.split(' ').count(), p.len())));
+        // A filler word of one language may be a command of another ("no", "sim"): commands win.
+        let commands: Vec<&str> = w.phrases.iter().map(|(p, ..)| *p).collect();
+        w.filler.retain(|f| !commands.contains(f));
+        w.polite_prefixes
+            .sort_by_key(|p| std::cmp::Reverse(p.split(' ').count()));
+        w
+    })
+}
+
+/// Words common in short messages of each language the bot writes, to tell which one a
+/// person wrote in when their mail does not say (`Content-Language`).
+const LANGUAGE_MARKERS: &[(Language, &[&str])] = &[
+    (
+        Language::En,
+        &[
+            "i", "please", "the", "my", "thanks", "thank", "you", "yes", "confirm", "cancel",
+            "delete", "hello", "hi", "not", "me", "it", "was", "and", "is",
+        ],
+    ),
+    (
+        Language::De,
+        &[
+            "ich", "bitte", "nicht", "und", "das", "ist", "mein", "meine", "meinen", "danke",
+            "bestätigen", "bestätige", "löschen", "abbrechen", "hallo", "ja", "nein", "war",
+            "grüße", "sie", "es",
+        ],
+    ),
+    (
+        Language::Fr,
+        &[
+            "je", "merci", "pas", "et", "le", "la", "les", "mes", "données", "confirmer",
+            "confirme", "supprimer", "annuler", "bonjour", "oui", "non", "ce", "moi", "est",
+            "vous", "cordialement",
+        ],
+    ),
+    (
+        Language::Es,
+        &[
+            "por", "favor", "gracias", "mis", "datos", "confirmar", "confirmo", "eliminar",
+            "cancelar", "hola", "sí", "yo", "el", "fui", "es", "saludos", "usted", "lo",
+        ],
+    ),
+    (
+        Language::PtBr,
+        &[
+            "por", "favor", "obrigado", "obrigada", "meus", "dados", "confirmar", "confirmo",
+            "excluir", "cancelar", "olá", "oi", "sim", "não", "eu", "você", "fui", "atenciosamente",
+        ],
+    ),
+];
+
+/// The language `text` is written in, when its words say so clearly: more of one language's
+/// common words than of any other's. `None` for a text too short or too mixed to tell.
+pub fn language_of(text: &str) -> Option<Language> {
+    let words: Vec<String> = text
+        .lines()
+        .map(normalise)
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    let mut scores: Vec<(usize, Language)> = LANGUAGE_MARKERS
+        .iter()
+        .map(|(lang, markers)| {
+            let hits = words.iter().filter(|w| markers.contains(&w.as_str())).count();
+            (hits, *lang)
+        })
+        .collect();
+    scores.sort_by(|a, b| b.0.cmp(&a.0));
+    match scores.as_slice() {
+        [(best, lang), (next, _), ..] if *best > 0 && best > next => Some(*lang),
+        _ => None,
+    }
+}
+
 /// The instruction the person's text gives, if it gives exactly one (a refusal is
 /// [`Word::Cancel`]); see [`read_all`] for the whole reading.
 pub fn read(own_text: &str) -> Option<Word> {
@@ -327,13 +486,13 @@ pub fn read_all(own_text: &str) -> Reading {
                 .collect();
             for (n, clause) in clauses.iter().enumerate() {
                 let tokens: Vec<&str> = clause.iter().map(String::as_str).collect();
-                if retracts(&tokens, RETRACTIONS) {
+                if retracts(&tokens, &words().retractions) {
                     found.clear();
                     in_sentence.clear();
-                } else if retracts(&tokens, CHANGES_OF_MIND) {
+                } else if retracts(&tokens, &words().changes_of_mind) {
                     found.clear();
                 }
-                if QUALIFIERS.contains(&tokens[0]) && !in_sentence.is_empty() {
+                if words().qualifiers.contains(&tokens[0]) && !in_sentence.is_empty() {
                     // "Yes, but ...": what came before is not said on its own.
                     for f in &mut in_sentence {
                         f.asked = true;
@@ -346,13 +505,13 @@ pub fn read_all(own_text: &str) -> Reading {
                     && tokens.len() <= 2
                     && tokens
                         .iter()
-                        .any(|t| ["yes", "no", "yep", "nope"].contains(t));
+                        .any(|t| words().bare.contains(t));
                 let next_is_other = clauses.get(n + 1).is_some_and(|next| {
                     let next: Vec<&str> = next.iter().map(String::as_str).collect();
                     instructions(&next, asks).is_empty()
-                        && !next.iter().all(|t| FILLER.contains(t))
-                        && !POLITE_OPENINGS.contains(&next[0])
-                        && !retracts(&next, RETRACTIONS)
+                        && !next.iter().all(|t| words().filler.contains(t))
+                        && !words().polite_openings.contains(&next[0])
+                        && !retracts(&next, &words().retractions)
                 });
                 if !(bare && next_is_other) {
                     in_sentence.extend(here);
@@ -433,7 +592,11 @@ fn instructions(tokens: &[&str], asks: bool) -> Vec<Found> {
         let before = &tokens[..i];
         let after = &tokens[i + len..];
         let lead = &tokens[start.min(i)..i];
-        let negated = before.iter().rev().take(3).any(|t| NEGATORS.contains(t))
+        let negated = before
+            .iter()
+            .rev()
+            .take(3)
+            .any(|t| words().negators.contains(t))
             || after.first() == Some(&"not");
         // Only negators (and "please") between the lead-in and the instruction: it is the
         // command the person gives, negated.
@@ -441,14 +604,14 @@ fn instructions(tokens: &[&str], asks: bool) -> Vec<Found> {
         // What leads up to it is filler, a negation, or an agreeing word ("yes please ...").
         let led = lead
             .iter()
-            .all(|t| is_negating_lead(t) || FILLER.contains(t) || AGREEING.contains(t));
+            .all(|t| is_negating_lead(t) || words().filler.contains(t) || words().agreeing.contains(t));
         // A one-word command stands alone: nothing but filler after it either, unless it is
         // refused ("do not delete anything yet").
         let alone = phrase
             || refusal
             || after
                 .iter()
-                .all(|t| FILLER.contains(t) || *t == "not" || is_number(t));
+                .all(|t| words().filler.contains(t) || *t == "not" || is_number(t));
         if led && alone {
             out.push(Found {
                 word,
@@ -471,8 +634,11 @@ fn is_number(t: &str) -> bool {
 /// data" is a deletion, agreed to).
 const AGREEING: &[&str] = &["yes", "ok", "okay", "sure", "yep"];
 
+/// A yes or a no on its own.
+const BARE: &[&str] = &["yes", "no", "yep", "nope"];
+
 fn is_negating_lead(t: &str) -> bool {
-    NEGATORS.contains(&t) || ["do", "don", "please", "i", "we", "did", "didn"].contains(&t)
+    words().negators.contains(&t) || ["do", "don", "please", "i", "we", "did", "didn"].contains(&t)
 }
 
 /// How many tokens at the start are a polite lead-in ("please", "I would like to").
@@ -480,7 +646,7 @@ fn polite_prefix_len(tokens: &[&str]) -> usize {
     let mut at = 0;
     loop {
         let rest = &tokens[at..];
-        let Some(p) = POLITE_PREFIXES.iter().find(|p| {
+        let Some(p) = words().polite_prefixes.iter().find(|p| {
             let words: Vec<&str> = p.split(' ').collect();
             rest.len() > words.len() && rest[..words.len()] == words[..]
         }) else {
@@ -493,7 +659,7 @@ fn polite_prefix_len(tokens: &[&str]) -> usize {
 /// The longest command phrase starting at token `i`: its length in tokens, its word, and
 /// whether it is a phrase that says what it means.
 fn phrase_at(tokens: &[&str], i: usize) -> Option<(usize, Word, bool)> {
-    PHRASES.iter().find_map(|(phrase, word, means)| {
+    words().phrases.iter().find_map(|(phrase, word, means)| {
         let words: Vec<&str> = phrase.split(' ').collect();
         (tokens.len() >= i + words.len() && tokens[i..i + words.len()] == words[..]).then_some((
             words.len(),
@@ -582,7 +748,8 @@ fn named_request(text: &str) -> Option<i64> {
 fn strip_greeting(line: &str) -> &str {
     let trimmed = line.trim();
     let lower = normalise(trimmed);
-    let greeted = GREETINGS
+    let greeted = words()
+        .greetings
         .iter()
         .any(|g| lower == *g || lower.starts_with(&format!("{g} ")));
     if !greeted {

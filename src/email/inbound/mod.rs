@@ -8,7 +8,10 @@ pub mod quote;
 use mail_parser::{Addr, HeaderValue, MessageParser, PartType};
 use sha2::{Digest, Sha256};
 
-use crate::{config::InboundConfig, domain::EmailAddress};
+use crate::{
+    config::InboundConfig,
+    domain::{EmailAddress, Language},
+};
 
 /// A message ready for the services.
 #[derive(Debug, Clone)]
@@ -30,6 +33,9 @@ pub struct InboundMail {
     /// we do not hold: without quotes, forwards or signature.
     pub new_text: String,
     pub subject: String,
+    /// The language the message says it is in (`Content-Language`), or the one its own text
+    /// is written in, when the bot writes it.
+    pub language: Option<Language>,
 }
 
 /// A message that cannot be read; it is kept for a person to look at.
@@ -148,6 +154,10 @@ pub fn parse(
         references,
         automatic,
         body,
+        language: msg
+            .header_raw("Content-Language")
+            .and_then(Language::from_list)
+            .or_else(|| intent::language_of(&new_text)),
         new_text,
         subject,
     })

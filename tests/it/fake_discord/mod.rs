@@ -67,6 +67,8 @@ struct State {
     pushed: HashMap<u64, Instant>,
     next_id: u64,
     recommended_shards: u32,
+    /// The client language of each member who set one (`en-US` for the others).
+    locales: HashMap<u64, String>,
 }
 
 #[derive(Clone)]
@@ -127,6 +129,15 @@ impl FakeDiscord {
 
     pub fn refuse_token(&self) {
         self.state.lock().unwrap().refuse_token = true;
+    }
+
+    /// The client language `user`'s interactions carry from now on (`de`, `pt-BR`, `ja`).
+    pub fn set_locale(&self, user: u64, locale: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .locales
+            .insert(user, locale.to_owned());
     }
 
     pub fn close_dms_of(&self, user: u64) {
@@ -336,7 +347,7 @@ impl FakeDiscord {
             },
             "token": format!("itoken-{id}"),
             "version": 1,
-            "locale": "en-US",
+            "locale": self.state.lock().unwrap().locales.get(&user).cloned().unwrap_or_else(|| "en-US".into()),
             "guild_locale": "en-US",
             "app_permissions": "2248473465835073",
             "entitlements": [],

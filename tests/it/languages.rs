@@ -1,0 +1,222 @@
+//! Answered in the person's language: Discord's locale, a mail's `Content-Language` or its
+//! words, else DEFAULT_LANGUAGE; kept with the request, so later mail about it follows.
+
+use std::path::Path;
+
+use chrono::Duration;
+use dsr_bot::{
+    domain::Language,
+    email::{MailContext, Templates, intake::ingest_raw},
+};
+use serde_json::json;
+
+use crate::{
+    common::TestApp,
+    discord_wire::{connected, run},
+};
+
+/// The fixed start of the subject of `template` in `language`: its first line, up to the
+/// first value the program fills in.
+fn subject_start(language: &str, template: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let file = match language {
+        "en" => root.join("email").join(format!("{template}.txt")),
+        other => root.join(other).join("email").join(format!("{template}.txt")),
+    };
+    let text = std::fs::read_to_string(&file).unwrap();
+    let subject = text.lines().next().unwrap().strip_prefix("Subject: ").unwrap();
+    subject.split("{{").next().unwrap().trim_end().to_owned()
+}
+
+/// (member, Discord locale, the language they are answered in)
+const MEMBERS: [(u64, &str, &str); 5] = [
+    (900_000_000_000_000_101, "de", "de"),
+    (900_000_000_000_000_102, "fr", "fr"),
+    (900_000_000_000_000_103, "es-ES", "es"),
+    (900_000_000_000_000_104, "pt-BR", "pt-BR"),
+    (900_000_000_000_000_105, "ja", "en"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_get_their_mail_in_their_discord_language() {
+    let (fake, _dir, bot) = connected().await;
+    for (n, (user, locale, language)) in MEMBERS.into_iter().enumerate() {
+        fake.set_locale(user, locale);
+        let address = format!("member{n}@example.org");
+        let option = json!([{"name": "email", "type": 3, "value": address}]);
+        run(&fake, user, &[], "optin", option).await;
+        let db = bot.db().await;
+        let (subject, body): (String, String) = sqlx::query_as(
+            "SELECT subject, body_text FROM outbox WHERE template = 'confirmation_code' AND recipient = ?",
+        )
+        .bind(&address)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        let expected = subject_start(language, "confirmation_code");
+        assert!(subject.starts_with(&expected), "{locale}: {subject:?} in {language}");
+        if language != "en" {
+            assert_ne!(expected, subject_start("en", "confirmation_code"));
+        }
+        let stored: String = sqlx::query_scalar(
+            "SELECT language FROM requests WHERE id = (SELECT MAX(id) FROM requests)",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(stored, language, "{locale}");
+
+        let code = body
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap()
+            .to_owned();
+        let code = json!([{"name": "code", "type": 3, "value": code}]);
+        run(&fake, user, &[], "verify", code).await;
+        let subject: String = sqlx::query_scalar(
+            "SELECT subject FROM outbox WHERE template = 'change_confirmed' AND recipient = ?",
+        )
+        .bind(&address)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        let expected = subject_start(language, "change_confirmed");
+        assert!(subject.starts_with(&expected), "{locale}: {subject:?} in {language}");
+    }
+    bot.stop();
+}
+
+fn mail_from(from: &str, headers: &str, body: &str) -> Vec<u8> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    let id = N.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "From: {from}\r\nTo: privacy@example.org\r\nSubject: request\r\nMessage-ID: <lang-{id}@example.net>\r\n\
+         {headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The subject of the newest mail of `template` to `to`.
+async fn subject_to(app: &TestApp, template: &str, to: &str) -> String {
+    app.mails()
+        .await
+        .into_iter()
+        .rev()
+        .find(|(t, r, _)| t == template && r == to)
+        .map(|(_, _, subject)| subject)
+        .unwrap_or_else(|| panic!("no {template} mail to {to}"))
+}
+
+/// A request by mail takes the mail's language (`Content-Language`), else DEFAULT_LANGUAGE,
+/// and every later mail about it (the reminder days later) is in that language.
+#[tokio::test]
+async fn a_request_by_mail_is_answered_and_reminded_in_its_own_language() {
+    let app = TestApp::spawn_with(crate::common::at(crate::common::BEFORE_DEADLINE), |c| {
+        c.default_language = Language::Es;
+    })
+    .await;
+    let cases = [
+        ("fr@example.net", "Content-Language: fr\r\n", "delete", "fr"),
+        ("pt@example.net", "Content-Language: pt-BR, en\r\n", "delete", "pt-BR"),
+        ("ja@example.net", "Content-Language: ja\r\n", "delete", "es"),
+        ("plain@example.net", "", "delete", "es"),
+    ];
+    for (from, headers, body, _) in cases {
+        ingest_raw(&app.services, &mail_from(from, headers, body))
+            .await
+            .unwrap();
+    }
+    for (from, _, _, language) in cases {
+        let subject = subject_to(&app, "confirm_by_reply", from).await;
+        assert!(
+            subject.starts_with(&subject_start(language, "confirm_by_reply")),
+            "{from}: {subject:?} in {language}"
+        );
+    }
+    app.clock.advance(Duration::hours(49));
+    assert_eq!(app.services.routines().send_reminders().await.unwrap(), 4);
+    for (from, _, _, language) in cases {
+        let subject = subject_to(&app, "reminder", from).await;
+        assert!(
+            subject.starts_with(&subject_start(language, "reminder")),
+            "{from}: {subject:?} in {language}"
+        );
+    }
+}
+
+/// Every mail and DM renders in every language for every kind, and a translated one holds
+/// none of the English template's own words (a message is never half translated).
+#[test]
+fn every_template_renders_in_every_language_without_english_in_a_translation() {
+    let templates = Templates::load(None).unwrap();
+    assert_eq!(templates.check_mail(), Vec::new());
+    const ENGLISH: &[&str] = &[" the ", " your ", " you ", " we ", " request ", "Hello", " and "];
+    for language in Language::ALL.into_iter().filter(|l| *l != Language::En) {
+        assert_eq!(templates.missing(language), Vec::<String>::new(), "{language}");
+        for sample in MailContext::samples_in(language) {
+            let mut sample = sample;
+            // The operator's own words stay as configured; these are in no language.
+            sample.policy = "ABC".into();
+            sample.organisation = "XYZ".into();
+            sample.retention_opted_in = "5 a.".into();
+            sample.retention_opted_out = "30 d.".into();
+            sample.reason = sample.reason.map(|_| "§ 12".into());
+            for name in dsr_bot::email::templates::MAIL_TEMPLATES {
+                let mail = templates.render_in(language, name, &sample).unwrap();
+                for text in [&mail.subject, &mail.text] {
+                    for word in ENGLISH {
+                        assert!(
+                            !text.contains(word),
+                            "{language} {name} has English {word:?}:\n{text}"
+                        );
+                    }
+                }
+            }
+            for name in dsr_bot::email::templates::DM_TEMPLATES {
+                let dm = templates.render_dm_in(language, name, &sample).unwrap();
+                for word in ENGLISH {
+                    assert!(!dm.contains(word), "{language} {name} has English {word:?}: {dm}");
+                }
+            }
+        }
+    }
+}
+
+/// Replies in each language, as members write them (tests/fixtures/reply_words/<language>.json):
+/// confirming, cancelling, and negated, asked or ambiguous ones that change nothing.
+#[test]
+fn replies_are_understood_in_every_language() {
+    use dsr_bot::email::inbound::intent::{self, Decision, Word};
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reply_words");
+    let mut languages = 0;
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        languages += 1;
+        for case in cases {
+            let text = case["text"].as_str().unwrap();
+            let expect = case["expect"].as_str().unwrap();
+            let read = match intent::read_all(text).decision {
+                Decision::Act(Word::Confirm) | Decision::ConfirmWith(_) => "confirm",
+                Decision::Act(Word::Cancel) => "cancel",
+                Decision::Act(other) => {
+                    wrong.push(format!("{}: {text:?} read as {other:?}", path.display()));
+                    continue;
+                }
+                Decision::Unclear | Decision::Nothing => "nothing",
+            };
+            if read != expect {
+                wrong.push(format!(
+                    "{}: {text:?} read as {read}, not {expect}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+    }
+    assert!(languages >= 2);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
