@@ -21,6 +21,16 @@ pub fn check(dir: Option<&Path>) -> Result<(), Failure> {
         problems.extend(templates::unknown_files(d));
     }
     let problems = crate::reports::render::check_all(&loaded, problems);
+    // Each language's texts not translated yet: those go in English, a whole message at a time.
+    for language in crate::domain::Language::ALL {
+        let missing = loaded.missing(language);
+        if !missing.is_empty() {
+            println!(
+                "{language}: not translated, sent in English: {}",
+                missing.join(", ")
+            );
+        }
+    }
     if problems.is_empty() {
         match dir {
             Some(d) => println!(

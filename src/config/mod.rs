@@ -296,9 +296,9 @@ impl Config {
         })?;
         let display_timezone = r.parsed("DISPLAY_TIMEZONE", "UTC", timezone)?;
         let default_language = r.parsed("DEFAULT_LANGUAGE", "en", |raw| {
-            raw.trim().parse::<Language>().map_err(|_| {
-                format!("'{}' is not one of en, de, fr, es, pt-BR", shown(raw))
-            })
+            raw.trim()
+                .parse::<Language>()
+                .map_err(|_| format!("'{}' is not one of en, de, fr, es, pt-BR", shown(raw)))
         })?;
         let report_timezone = match r.get("REPORT_TIMEZONE") {
             Some(_) => r.parsed("REPORT_TIMEZONE", "UTC", timezone)?,

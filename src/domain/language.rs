@@ -79,7 +79,9 @@ impl std::str::FromStr for Language {
         Language::ALL
             .into_iter()
             .find(|l| l.code() == s)
-            .ok_or_else(|| format!("'{s}' is not a language dsr-bot writes (en, de, fr, es, pt-BR)"))
+            .ok_or_else(|| {
+                format!("'{s}' is not a language dsr-bot writes (en, de, fr, es, pt-BR)")
+            })
     }
 }
 
@@ -105,7 +107,10 @@ mod tests {
         ] {
             assert_eq!(Language::from_tag(tag), lang, "{tag}");
         }
-        assert_eq!(Language::from_list("ja, fr-CH;q=0.9, en"), Some(Language::Fr));
+        assert_eq!(
+            Language::from_list("ja, fr-CH;q=0.9, en"),
+            Some(Language::Fr)
+        );
         assert_eq!(Language::from_list("ja"), None);
         for lang in Language::ALL {
             assert_eq!(lang.code().parse::<Language>(), Ok(lang));

@@ -11,6 +11,6 @@ pub mod text;
 
 pub use command::{CommandError, MemberCommand, OfficerCommand};
 pub use email_address::EmailAddress;
-pub use language::Language;
 pub use identity::{Actor, ConsoleUser, DiscordId};
+pub use language::Language;
 pub use request::{Channel, RequestKind, RequestState, import_key};

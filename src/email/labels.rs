@@ -113,7 +113,10 @@ impl Labels {
                 .ok_or_else(|| format!("units has no \"{unit}\""))?;
             units[i] = (leak(one), leak(many));
         }
-        for (name, phrase) in [("before", &file.offset.before), ("after", &file.offset.after)] {
+        for (name, phrase) in [
+            ("before", &file.offset.before),
+            ("after", &file.offset.after),
+        ] {
             if !phrase.contains("{span}") {
                 return Err(format!("offset.{name} must hold {{span}}"));
             }

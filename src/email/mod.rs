@@ -3,9 +3,9 @@
 
 pub mod inbound;
 pub mod intake;
+pub mod labels;
 pub mod mailer;
 pub mod message;
-pub mod labels;
 pub mod templates;
 pub(crate) mod translations;
 

@@ -351,17 +351,14 @@ impl Templates {
 
     /// Whether `language` has its own `file` (`change_confirmed.txt`).
     fn has(&self, language: Language, file: &str) -> bool {
-        language != Language::En
-            && self
-                .env
-                .get_template(&format!("{language}/{file}"))
-                .is_ok()
+        language != Language::En && self.env.get_template(&format!("{language}/{file}")).is_ok()
     }
 
     /// The name to render the mail `name` under in `language`: its translation when both its
     /// text and HTML parts are translated, else the English mail, whole.
     fn mail_in(&self, language: Language, name: &str) -> String {
-        if self.has(language, &format!("{name}.txt")) && self.has(language, &format!("{name}.html")) {
+        if self.has(language, &format!("{name}.txt")) && self.has(language, &format!("{name}.html"))
+        {
             format!("{language}/{name}")
         } else {
             name.to_owned()
@@ -550,6 +547,28 @@ pub fn unknown_files(dir: &std::path::Path) -> Vec<Problem> {
             }
         }
     }
+    for language in Language::ALL.iter().filter(|l| **l != Language::En) {
+        for folder in ["email", "discord"] {
+            let Ok(entries) = std::fs::read_dir(dir.join(language.code()).join(folder)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let known = |(l, f, n, _): &&(&str, &str, &str, &str)| {
+                    *l == language.code() && *f == folder && *n == name
+                };
+                if !translations::FILES.iter().any(|t| known(&t)) {
+                    problems.push(Problem {
+                        file: entry.path().display().to_string(),
+                        line: None,
+                        message: format!(
+                            "replaces no {language} template; {language}/{folder}/ holds translations of the files of {folder}/"
+                        ),
+                    });
+                }
+            }
+        }
+    }
     problems
 }
 
@@ -735,7 +754,7 @@ mod tests {
         assert!(out.text.contains("deleted after 30 days"), "{}", out.text);
         let inn = t.render("change_confirmed", &ctx("opt_in")).unwrap();
         assert!(
-            inn.text.contains("keeps it for up to 5 years"),
+            inn.text.contains("and keep it for up to 5 years"),
             "{}",
             inn.text
         );

@@ -50,10 +50,10 @@ pub fn queue(
     code: Option<String>,
     scrub_after_send: bool,
 ) -> anyhow::Result<()> {
-    let rendered =
-        uow.ctx
-            .templates
-            .render_in(req.language, template, &context(uow, req, code))?;
+    let rendered = uow
+        .ctx
+        .templates
+        .render_in(req.language, template, &context(uow, req, code))?;
     insert(
         uow,
         template,

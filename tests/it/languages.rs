@@ -21,10 +21,18 @@ fn subject_start(language: &str, template: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     let file = match language {
         "en" => root.join("email").join(format!("{template}.txt")),
-        other => root.join(other).join("email").join(format!("{template}.txt")),
+        other => root
+            .join(other)
+            .join("email")
+            .join(format!("{template}.txt")),
     };
     let text = std::fs::read_to_string(&file).unwrap();
-    let subject = text.lines().next().unwrap().strip_prefix("Subject: ").unwrap();
+    let subject = text
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("Subject: ")
+        .unwrap();
     subject.split("{{").next().unwrap().trim_end().to_owned()
 }
 
@@ -54,7 +62,10 @@ async fn members_get_their_mail_in_their_discord_language() {
         .await
         .unwrap();
         let expected = subject_start(language, "confirmation_code");
-        assert!(subject.starts_with(&expected), "{locale}: {subject:?} in {language}");
+        assert!(
+            subject.starts_with(&expected),
+            "{locale}: {subject:?} in {language}"
+        );
         if language != "en" {
             assert_ne!(expected, subject_start("en", "confirmation_code"));
         }
@@ -82,7 +93,10 @@ async fn members_get_their_mail_in_their_discord_language() {
         .await
         .unwrap();
         let expected = subject_start(language, "change_confirmed");
-        assert!(subject.starts_with(&expected), "{locale}: {subject:?} in {language}");
+        assert!(
+            subject.starts_with(&expected),
+            "{locale}: {subject:?} in {language}"
+        );
     }
     bot.stop();
 }
@@ -100,17 +114,18 @@ fn mail_from(from: &str, headers: &str, body: &str) -> Vec<u8> {
 
 /// The subject of the newest mail of `template` to `to`.
 async fn subject_to(app: &TestApp, template: &str, to: &str) -> String {
-    app.mails()
-        .await
-        .into_iter()
-        .rev()
-        .find(|(t, r, _)| t == template && r == to)
-        .map(|(_, _, subject)| subject)
-        .unwrap_or_else(|| panic!("no {template} mail to {to}"))
+    sqlx::query_scalar(
+        "SELECT subject FROM outbox WHERE template = ? AND recipient = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(template)
+    .bind(to)
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap_or_else(|e| panic!("no {template} mail to {to}: {e}"))
 }
 
-/// A request by mail takes the mail's language (`Content-Language`), else DEFAULT_LANGUAGE,
-/// and every later mail about it (the reminder days later) is in that language.
+/// A request by mail takes the mail's language (`Content-Language`), else that of its words,
+/// else DEFAULT_LANGUAGE, and every later mail about it (the reminder days later) is in it.
 #[tokio::test]
 async fn a_request_by_mail_is_answered_and_reminded_in_its_own_language() {
     let app = TestApp::spawn_with(crate::common::at(crate::common::BEFORE_DEADLINE), |c| {
@@ -119,9 +134,22 @@ async fn a_request_by_mail_is_answered_and_reminded_in_its_own_language() {
     .await;
     let cases = [
         ("fr@example.net", "Content-Language: fr\r\n", "delete", "fr"),
-        ("pt@example.net", "Content-Language: pt-BR, en\r\n", "delete", "pt-BR"),
-        ("ja@example.net", "Content-Language: ja\r\n", "delete", "es"),
-        ("plain@example.net", "", "delete", "es"),
+        (
+            "pt@example.net",
+            "Content-Language: pt-BR, en\r\n",
+            "delete",
+            "pt-BR",
+        ),
+        // A language the bot does not write: the words the person wrote decide.
+        ("ja@example.net", "Content-Language: ja\r\n", "delete", "en"),
+        (
+            "de@example.net",
+            "",
+            "Hallo,\r\n\r\nbitte löschen.\r\n\r\nDanke",
+            "de",
+        ),
+        // Nothing says which: DEFAULT_LANGUAGE.
+        ("plain@example.net", "", "stop", "es"),
     ];
     for (from, headers, body, _) in cases {
         ingest_raw(&app.services, &mail_from(from, headers, body))
@@ -136,7 +164,10 @@ async fn a_request_by_mail_is_answered_and_reminded_in_its_own_language() {
         );
     }
     app.clock.advance(Duration::hours(49));
-    assert_eq!(app.services.routines().send_reminders().await.unwrap(), 4);
+    assert_eq!(
+        app.services.routines().send_reminders().await.unwrap(),
+        cases.len()
+    );
     for (from, _, _, language) in cases {
         let subject = subject_to(&app, "reminder", from).await;
         assert!(
@@ -152,9 +183,21 @@ async fn a_request_by_mail_is_answered_and_reminded_in_its_own_language() {
 fn every_template_renders_in_every_language_without_english_in_a_translation() {
     let templates = Templates::load(None).unwrap();
     assert_eq!(templates.check_mail(), Vec::new());
-    const ENGLISH: &[&str] = &[" the ", " your ", " you ", " we ", " request ", "Hello", " and "];
+    const ENGLISH: &[&str] = &[
+        " the ",
+        " your ",
+        " you ",
+        " we ",
+        " request ",
+        "Hello",
+        " and ",
+    ];
     for language in Language::ALL.into_iter().filter(|l| *l != Language::En) {
-        assert_eq!(templates.missing(language), Vec::<String>::new(), "{language}");
+        assert_eq!(
+            templates.missing(language),
+            Vec::<String>::new(),
+            "{language}"
+        );
         for sample in MailContext::samples_in(language) {
             let mut sample = sample;
             // The operator's own words stay as configured; these are in no language.
@@ -177,7 +220,10 @@ fn every_template_renders_in_every_language_without_english_in_a_translation() {
             for name in dsr_bot::email::templates::DM_TEMPLATES {
                 let dm = templates.render_dm_in(language, name, &sample).unwrap();
                 for word in ENGLISH {
-                    assert!(!dm.contains(word), "{language} {name} has English {word:?}: {dm}");
+                    assert!(
+                        !dm.contains(word),
+                        "{language} {name} has English {word:?}: {dm}"
+                    );
                 }
             }
         }

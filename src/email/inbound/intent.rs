@@ -392,31 +392,99 @@ const LANGUAGE_MARKERS: &[(Language, &[&str])] = &[
     (
         Language::De,
         &[
-            "ich", "bitte", "nicht", "und", "das", "ist", "mein", "meine", "meinen", "danke",
-            "bestätigen", "bestätige", "löschen", "abbrechen", "hallo", "ja", "nein", "war",
-            "grüße", "sie", "es",
+            "ich",
+            "bitte",
+            "nicht",
+            "und",
+            "das",
+            "ist",
+            "mein",
+            "meine",
+            "meinen",
+            "danke",
+            "bestätigen",
+            "bestätige",
+            "löschen",
+            "abbrechen",
+            "hallo",
+            "ja",
+            "nein",
+            "war",
+            "grüße",
+            "sie",
+            "es",
         ],
     ),
     (
         Language::Fr,
         &[
-            "je", "merci", "pas", "et", "le", "la", "les", "mes", "données", "confirmer",
-            "confirme", "supprimer", "annuler", "bonjour", "oui", "non", "ce", "moi", "est",
-            "vous", "cordialement",
+            "je",
+            "merci",
+            "pas",
+            "et",
+            "le",
+            "la",
+            "les",
+            "mes",
+            "données",
+            "confirmer",
+            "confirme",
+            "supprimer",
+            "annuler",
+            "bonjour",
+            "oui",
+            "non",
+            "ce",
+            "moi",
+            "est",
+            "vous",
+            "cordialement",
         ],
     ),
     (
         Language::Es,
         &[
-            "por", "favor", "gracias", "mis", "datos", "confirmar", "confirmo", "eliminar",
-            "cancelar", "hola", "sí", "yo", "el", "fui", "es", "saludos", "usted", "lo",
+            "por",
+            "favor",
+            "gracias",
+            "mis",
+            "datos",
+            "confirmar",
+            "confirmo",
+            "eliminar",
+            "cancelar",
+            "hola",
+            "sí",
+            "yo",
+            "el",
+            "fui",
+            "es",
+            "saludos",
+            "usted",
+            "lo",
         ],
     ),
     (
         Language::PtBr,
         &[
-            "por", "favor", "obrigado", "obrigada", "meus", "dados", "confirmar", "confirmo",
-            "excluir", "cancelar", "olá", "oi", "sim", "não", "eu", "você", "fui", "atenciosamente",
+            "por",
+            "favor",
+            "obrigado",
+            "obrigada",
+            "meus",
+            "dados",
+            "confirmar",
+            "confirmo",
+            "excluir",
+            "cancelar",
+            "olá",
+            "oi",
+            "sim",
+            "não",
+            "eu",
+            "você",
+            "fui",
+            "atenciosamente",
         ],
     ),
 ];
@@ -432,11 +500,14 @@ pub fn language_of(text: &str) -> Option<Language> {
     let mut scores: Vec<(usize, Language)> = LANGUAGE_MARKERS
         .iter()
         .map(|(lang, markers)| {
-            let hits = words.iter().filter(|w| markers.contains(&w.as_str())).count();
+            let hits = words
+                .iter()
+                .filter(|w| markers.contains(&w.as_str()))
+                .count();
             (hits, *lang)
         })
         .collect();
-    scores.sort_by(|a, b| b.0.cmp(&a.0));
+    scores.sort_by_key(|s| std::cmp::Reverse(s.0));
     match scores.as_slice() {
         [(best, lang), (next, _), ..] if *best > 0 && best > next => Some(*lang),
         _ => None,
@@ -503,9 +574,7 @@ pub fn read_all(own_text: &str) -> Reading {
                 // hiring", "No, I'll look tomorrow") is that statement's opening, not a command.
                 let bare = here.len() == 1
                     && tokens.len() <= 2
-                    && tokens
-                        .iter()
-                        .any(|t| words().bare.contains(t));
+                    && tokens.iter().any(|t| words().bare.contains(t));
                 let next_is_other = clauses.get(n + 1).is_some_and(|next| {
                     let next: Vec<&str> = next.iter().map(String::as_str).collect();
                     instructions(&next, asks).is_empty()
@@ -513,7 +582,9 @@ pub fn read_all(own_text: &str) -> Reading {
                         && !words().polite_openings.contains(&next[0])
                         && !retracts(&next, &words().retractions)
                 });
-                if !(bare && next_is_other) {
+                // Only as the sentence's first word: after another instruction ("Yes, no, I
+                // don't know") it is one more, and they disagree.
+                if !(bare && next_is_other && in_sentence.is_empty()) {
                     in_sentence.extend(here);
                 }
             }
@@ -602,9 +673,9 @@ fn instructions(tokens: &[&str], asks: bool) -> Vec<Found> {
         // command the person gives, negated.
         let refusal = negated && !lead.is_empty() && lead.iter().all(|t| is_negating_lead(t));
         // What leads up to it is filler, a negation, or an agreeing word ("yes please ...").
-        let led = lead
-            .iter()
-            .all(|t| is_negating_lead(t) || words().filler.contains(t) || words().agreeing.contains(t));
+        let led = lead.iter().all(|t| {
+            is_negating_lead(t) || words().filler.contains(t) || words().agreeing.contains(t)
+        });
         // A one-word command stands alone: nothing but filler after it either, unless it is
         // refused ("do not delete anything yet").
         let alone = phrase
