@@ -374,7 +374,7 @@ pub fn list(
     while let Some(row) = rows.next()? {
         each(Listed {
             request: from_row(row)?,
-            email_verified: row.get(14)?,
+            email_verified: row.get(15)?,
         })?;
     }
     Ok(())
@@ -391,7 +391,7 @@ pub fn listed(db: &Connection, id: i64) -> rusqlite::Result<Option<Listed>> {
     .query_row([id], |row| {
         Ok(Listed {
             request: from_row(row)?,
-            email_verified: row.get(14)?,
+            email_verified: row.get(15)?,
         })
     })
     .optional()
