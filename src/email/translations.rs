@@ -576,3 +576,11 @@ pub const REPLY_WORDS: &[(&str, &str)] = &[
         include_str!("../../templates/pt-BR/reply_words.json"),
     ),
 ];
+
+/// (language, its answers on Discord and the console: texts.json).
+pub const TEXTS: &[(&str, &str)] = &[
+    ("de", include_str!("../../templates/de/texts.json")),
+    ("fr", include_str!("../../templates/fr/texts.json")),
+    ("es", include_str!("../../templates/es/texts.json")),
+    ("pt-BR", include_str!("../../templates/pt-BR/texts.json")),
+];

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     db,
-    domain::{Actor, EmailAddress, RequestKind, RequestState, command::parse_code},
+    domain::{Actor, EmailAddress, Language, RequestKind, RequestState, command::parse_code},
     error::{ServiceError, UserError},
 };
 
@@ -94,8 +94,8 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
                 "Thank you, {masked} is verified and your {} request #{} is confirmed. {}{}",
                 kind.label(),
                 req.id,
-                texts::confirmed_consequence(uow, &req),
-                texts::receipt_note(uow, sent, kind)
+                texts::confirmed_consequence(uow, Language::En, &req),
+                texts::receipt_note(uow, Language::En, sent, kind)
             );
             Reply::about(&req, text).with_receipt()
         }
@@ -148,8 +148,8 @@ pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> 
         let text = format!(
             "Deletion request #{} is confirmed. {}{}",
             req.id,
-            texts::confirmed_consequence(uow, &req),
-            texts::receipt_note(uow, sent, RequestKind::Deletion)
+            texts::confirmed_consequence(uow, Language::En, &req),
+            texts::receipt_note(uow, Language::En, sent, RequestKind::Deletion)
         );
         Reply::about(&req, text).with_receipt()
     };

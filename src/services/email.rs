@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     db::{self, requests::NewRequest, requests::Request},
-    domain::{Actor, Channel, EmailAddress, RequestKind, RequestState, deadline},
+    domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
     email::inbound::{
         self, InboundMail, anchor, intent,
         intent::{Decision, Reading, Word},
@@ -390,7 +390,7 @@ fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<
             "Your {} request #{} is confirmed. {}",
             kind.label(),
             req.id,
-            texts::confirmed_consequence(uow, &req)
+            texts::confirmed_consequence(uow, Language::En, &req)
         )
     } else if req.state == RequestState::Confirmed && kind != RequestKind::Deletion {
         format!(
@@ -398,7 +398,7 @@ fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<
              as your receipt.",
             kind.label(),
             req.id,
-            texts::choice_consequence(uow.config(), kind)
+            texts::choice_consequence(uow.config(), Language::En, kind)
         )
     } else {
         format!(

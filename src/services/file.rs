@@ -10,6 +10,7 @@ use crate::{
         requests::{NewRequest, Request},
     },
     domain::{Actor, EmailAddress, RequestKind, RequestState, deadline},
+    email::labels::Labels,
     error::ServiceError,
 };
 
@@ -40,23 +41,33 @@ pub fn file_request(
     } else {
         db::requests::find_open(uow.db, person, kind)?
     };
+    let language = texts::language(uow);
+    let labels = Labels::of(language);
     if let Some(open) = open {
-        let mut text = format!(
-            "Your {} request #{} is already recorded and {}; nothing new was filed.",
-            kind.label(),
-            open.id,
-            open.state.label()
+        let mut text = texts::say(
+            language,
+            "already_recorded",
+            &[
+                ("kind", labels.kind(kind)),
+                ("id", &open.id.to_string()),
+                ("state", labels.state(open.state)),
+            ],
         );
         if let Some(e) = email.as_ref().filter(|_| proof_needed) {
             if code_still_valid(uow, &open, e)? {
-                text.push_str(&format!(" The code we sent to {} still works.", e.masked()));
+                text.push(' ');
+                text.push_str(&texts::say(
+                    language,
+                    "code_still_works",
+                    &[("address", &e.masked())],
+                ));
             } else {
                 // A repeat that mails someone counts like a new request.
                 limits::take(uow, limits::Kind::RequestsPerHour, &limits::subject(actor))?;
                 start_email_proof(uow, &open, e)?;
                 text.push_str(&format!(
                     " {}",
-                    texts::proof_instructions(e, uow.config().code_ttl_minutes)
+                    texts::proof_instructions(language, e, uow.config().code_ttl_minutes)
                 ));
             }
         }
@@ -84,11 +95,14 @@ pub fn file_request(
     let mut req = db::requests::insert(uow.db, &new)?;
     transitions::record_new(uow, &req, channel.as_str())?;
 
-    let mut text = format!(
-        "Your {} request #{} is recorded, received {}.",
-        kind.label(),
-        req.id,
-        uow.ctx.describe_offset(now)
+    let mut text = texts::say(
+        language,
+        "recorded",
+        &[
+            ("kind", labels.kind(kind)),
+            ("id", &req.id.to_string()),
+            ("offset", &uow.ctx.describe_offset_in(now, language)),
+        ],
     );
     if state == RequestState::Confirmed {
         let sent = if fresh {
@@ -98,27 +112,34 @@ pub fn file_request(
         };
         text.push_str(&format!(
             " {}",
-            texts::choice_consequence(uow.config(), kind)
+            texts::choice_consequence(uow.config(), language, kind)
         ));
         if !proof_needed {
-            text.push_str(&texts::receipt_note(uow, sent, kind));
+            text.push_str(&texts::receipt_note(uow, language, sent, kind));
         }
     }
     if let Some(e) = email.as_ref().filter(|_| proof_needed) {
         start_email_proof(uow, &req, e)?;
         text.push_str(&format!(
             " {}",
-            texts::proof_instructions(e, uow.config().code_ttl_minutes)
+            texts::proof_instructions(language, e, uow.config().code_ttl_minutes)
         ));
         if state == RequestState::Confirmed {
-            text.push_str(" Your confirmation goes there once you do.");
+            text.push(' ');
+            text.push_str(&texts::say(language, "confirmation_goes_there", &[]));
         }
     }
     if kind == RequestKind::Deletion {
-        text.push_str(&format!(
-            " Deletion cannot be undone, so it waits for you: {}. We must answer it by {}.",
-            texts::confirm_hint(uow),
-            uow.ctx.show_time(req.due_at)
+        let waits = if uow.by_mail() {
+            "deletion_waits_by_mail"
+        } else {
+            "deletion_waits"
+        };
+        text.push(' ');
+        text.push_str(&texts::say(
+            language,
+            waits,
+            &[("due", &uow.ctx.show_time(req.due_at))],
         ));
         // An account can be borrowed: with an address linked, a deletion asked for in chat
         // is also confirmed from that address (a code, or a reply saying confirm).
@@ -132,10 +153,11 @@ pub fn file_request(
             && let Some(first) = linked.first().and_then(|e| EmailAddress::parse(e).ok())
         {
             start_email_proof(uow, &req, &first)?;
-            text.push_str(&format!(
-                " Because {} is linked to you, we also emailed a code there: enter it with \
-                 /verify code:NNNNNN, or reply confirm to that email.",
-                first.masked()
+            text.push(' ');
+            text.push_str(&texts::say(
+                language,
+                "linked_code",
+                &[("address", &first.masked())],
             ));
         }
     }

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use chrono::Duration;
 use dsr_bot::{
-    domain::Language,
-    email::{MailContext, Templates, intake::ingest_raw},
+    domain::{Language, RequestKind},
+    email::{MailContext, Templates, intake::ingest_raw, labels::Labels},
 };
 use serde_json::json;
 
@@ -46,13 +46,21 @@ const MEMBERS: [(u64, &str, &str); 5] = [
 ];
 
 #[tokio::test(flavor = "multi_thread")]
-async fn members_get_their_mail_in_their_discord_language() {
+async fn members_are_answered_and_mailed_in_their_discord_language() {
     let (fake, _dir, bot) = connected().await;
     for (n, (user, locale, language)) in MEMBERS.into_iter().enumerate() {
         fake.set_locale(user, locale);
         let address = format!("member{n}@example.org");
         let option = json!([{"name": "email", "type": 3, "value": address}]);
-        run(&fake, user, &[], "optin", option).await;
+        let (_, answer) = run(&fake, user, &[], "optin", option).await;
+        // The answer itself is in the member's language, whole.
+        let opt_in = Labels::of(language.parse().unwrap()).kind(RequestKind::OptIn);
+        assert!(answer.contains(opt_in), "{locale}: {answer}");
+        assert_eq!(
+            answer.contains("is recorded") && answer.contains("we emailed a 6-digit code"),
+            language == "en",
+            "{locale}: {answer}"
+        );
         let db = bot.db().await;
         let (subject, body): (String, String) = sqlx::query_as(
             "SELECT subject, body_text FROM outbox WHERE template = 'confirmation_code' AND recipient = ?",
