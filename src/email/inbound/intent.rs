@@ -325,9 +325,37 @@ struct WordsFile {
     polite_openings: Vec<String>,
 }
 
+/// The words a reading uses: those of the language the text is written in, with English's;
+/// English alone for an English text (a word that is filler in another language, such as
+/// German "war" or "mail", must not make "Stop the war" an instruction); every language's for
+/// a text too short to tell.
 fn words() -> &'static Words {
-    static WORDS: std::sync::OnceLock<Words> = std::sync::OnceLock::new();
-    WORDS.get_or_init(|| {
+    READING_IN.with(|w| w.get())
+}
+
+thread_local! {
+    /// The words of the reading under way on this thread ([`read_all`] sets them).
+    static READING_IN: std::cell::Cell<&'static Words> = std::cell::Cell::new(words_for(Some(Language::En)));
+}
+
+/// The words for texts in `language` (`None`: every language's).
+fn words_for(language: Option<Language>) -> &'static Words {
+    static ALL: std::sync::OnceLock<std::collections::HashMap<Option<Language>, Words>> =
+        std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        let mut all = std::collections::HashMap::new();
+        all.insert(None, build_words(|_| true));
+        for language in Language::ALL {
+            all.insert(Some(language), build_words(|code| code == language.code()));
+        }
+        all
+    });
+    &all[&language]
+}
+
+/// The English lists, with those of the languages `take` picks.
+fn build_words(take: impl Fn(&str) -> bool) -> Words {
+    {
         let mut w = Words {
             phrases: PHRASES.to_vec(),
             filler: FILLER.to_vec(),
@@ -341,7 +369,10 @@ fn words() -> &'static Words {
             bare: BARE.to_vec(),
             polite_openings: POLITE_OPENINGS.to_vec(),
         };
-        for (language, json) in crate::email::translations::REPLY_WORDS {
+        for (language, json) in crate::email::translations::REPLY_WORDS
+            .iter()
+            .filter(|(code, _)| take(code))
+        {
             let file: WordsFile = serde_json::from_str(json)
                 .unwrap_or_else(|e| panic!("templates/{language}/reply_words.json: {e}"));
             let leak = |v: Vec<String>| -> Vec<&'static str> {
@@ -376,7 +407,7 @@ fn words() -> &'static Words {
         w.polite_prefixes
             .sort_by_key(|p| std::cmp::Reverse(p.split(' ').count()));
         w
-    })
+    }
 }
 
 /// Words common in short messages of each language the bot writes, to tell which one a
@@ -510,6 +541,15 @@ pub fn language_of(text: &str) -> Option<Language> {
     scores.sort_by_key(|s| std::cmp::Reverse(s.0));
     match scores.as_slice() {
         [(best, lang), (next, _), ..] if *best > 0 && best > next => Some(*lang),
+        // A tie with English is read as English: the lists every reading shares.
+        [(best, _), ..]
+            if *best > 0
+                && scores
+                    .iter()
+                    .any(|(n, l)| n == best && *l == Language::En) =>
+        {
+            Some(Language::En)
+        }
         _ => None,
     }
 }
@@ -536,6 +576,17 @@ struct Found {
 }
 
 pub fn read_all(own_text: &str) -> Reading {
+    let reading = match language_of(own_text) {
+        Some(language) => words_for(Some(language)),
+        None => words_for(None),
+    };
+    let before = READING_IN.with(|w| w.replace(reading));
+    let read = read_in(own_text);
+    READING_IN.with(|w| w.set(before));
+    read
+}
+
+fn read_in(own_text: &str) -> Reading {
     let mut found: Vec<Found> = Vec::new();
     for line in own_text.lines() {
         if holds_contact(line) {
@@ -582,9 +633,11 @@ pub fn read_all(own_text: &str) -> Reading {
                         && !words().polite_openings.contains(&next[0])
                         && !retracts(&next, &words().retractions)
                 });
-                // Only as the sentence's first word: after another instruction ("Yes, no, I
-                // don't know") it is one more, and they disagree.
-                if !(bare && next_is_other && in_sentence.is_empty()) {
+                // After another instruction a bare "no" is one more, and they disagree ("Yes,
+                // no, I don't know"); a bare "yes" there only insists ("Cancel it, yes, I'm
+                // sure").
+                let insists = here.iter().all(|f| f.word == Word::Confirm);
+                if !(bare && next_is_other && (in_sentence.is_empty() || insists)) {
                     in_sentence.extend(here);
                 }
             }
