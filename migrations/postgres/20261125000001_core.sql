@@ -28,8 +28,9 @@ CREATE TABLE people (
 
 -- Each person's data key, wrapped by a key that is not in the database (derived from
 -- DATABASE_KEY or DATABASE_KEY_FILE). Everything sealed about the person (`*_sealed` columns)
--- opens only with it. Erasure deletes this row, after which the sealed values cannot be read,
--- wherever PostgreSQL or its backups still keep a copy of them.
+-- opens only with it. Erasure deletes this row and the service rewrites the table, after which
+-- nothing in the live database opens the sealed values; old WAL, archives and backups still
+-- hold the wrapped key (opened with the database key) until they expire.
 CREATE TABLE person_keys (
     person_id    BIGINT PRIMARY KEY REFERENCES people(id),
     wrapped_key  BYTEA NOT NULL,

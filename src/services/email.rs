@@ -258,6 +258,7 @@ fn act_on_reply(uow: &mut Uow<'_>, t: &Target, reading: Reading) -> Result<(), S
         _ => t.clone(),
     };
     let actor = Actor::Email(t.email.clone());
+    uow.thread_language = Some(t.request.language);
     let reply = match word {
         Some(Word::Confirm) => {
             prove_email(uow, t)?;

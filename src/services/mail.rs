@@ -7,14 +7,24 @@ use super::uow::{AnswerTo, Uow};
 use crate::{
     crypto,
     db::{self, outbox::NewMail, requests::Request},
-    domain::EmailAddress,
+    domain::{EmailAddress, Language},
     email::{MailContext, Rendered, ReplyContext, labels::Labels, message::new_message_id},
 };
 
 /// What every mail about a request can say.
 pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContext {
+    context_in(uow, req, code, req.language)
+}
+
+/// As [`context`], with the program's words in `language` (that of the template it fills).
+fn context_in(
+    uow: &Uow<'_>,
+    req: &Request,
+    code: Option<String>,
+    language: Language,
+) -> MailContext {
     let cfg = uow.config();
-    let labels = Labels::of(req.language);
+    let labels = Labels::of(language);
     MailContext {
         privacy_address: cfg.inbound.reply_address.to_string(),
         organisation: cfg.organisation_name.clone(),
@@ -24,7 +34,7 @@ pub fn context(uow: &Uow<'_>, req: &Request, code: Option<String>) -> MailContex
         kind_label: labels.kind(req.kind),
         kind_with_article: labels.kind_with_article(req.kind),
         received: uow.ctx.show_time(req.received_at),
-        offset: uow.ctx.describe_offset_in(req.received_at, req.language),
+        offset: uow.ctx.describe_offset_in(req.received_at, language),
         due: uow.ctx.show_time(req.due_at),
         answered: !super::officer::unanswered(req),
         retention_opted_in: cfg.retention_opted_in.clone(),
@@ -104,7 +114,10 @@ fn reply_about(
         policy: cfg.policy_name.clone(),
         message: text.to_owned(),
         privacy_address: cfg.inbound.reply_address.to_string(),
-        request: req.filter(|_| !lists).map(|r| context(uow, r, None)),
+        // The answer mail is English, whole, until it is translated.
+        request: req
+            .filter(|_| !lists)
+            .map(|r| context_in(uow, r, None, Language::En)),
     };
     let rendered = uow.ctx.templates.render("reply", &ctx)?;
     insert(uow, "reply", req, to.as_str(), &rendered, false, lists)

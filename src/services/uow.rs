@@ -235,6 +235,9 @@ pub struct Uow<'a> {
     pub(super) dmed: bool,
     /// The audit events this unit wrote, with their leaves: what its receipts are made of.
     pub(super) logged: std::cell::RefCell<Vec<super::log::Logged>>,
+    /// The language of the request a reply answers, for a request the reply files when the
+    /// reply itself does not say its language.
+    pub(super) thread_language: Option<Language>,
 }
 
 impl<'a> Uow<'a> {
@@ -254,6 +257,7 @@ impl<'a> Uow<'a> {
     pub fn language(&self) -> Language {
         self.call
             .language
+            .or(self.thread_language)
             .unwrap_or(self.ctx.config.default_language)
     }
 
@@ -338,6 +342,7 @@ where
                 answered: false,
                 dmed: false,
                 logged: Default::default(),
+                thread_language: None,
             };
             if let Some(input) = &call.input
                 && !uow.claim_input(input.source, &input.key, "acted")?

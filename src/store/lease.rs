@@ -265,8 +265,15 @@ pub async fn campaign(
     let mut held: Option<(Held, Instant)> = None;
     loop {
         let asked = Instant::now();
+        // No answer in time is no lease: a call stuck on a silent network must not keep this
+        // process leading past the moment the database lets another take over.
+        let own_deadline = asked + ttl - margin;
         held = match held.take() {
-            None => match leases.acquire(name, holder, ttl).await {
+            None => match tokio::time::timeout_at(own_deadline, leases.acquire(name, holder, ttl))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in time")))
+            {
+                Ok(Some(_)) if Instant::now() >= own_deadline => None,
                 Ok(Some(lease)) => {
                     tracing::info!(
                         lease = name,
@@ -274,7 +281,7 @@ pub async fn campaign(
                         "took the lease"
                     );
                     holding.send_replace(Some(lease.clone()));
-                    Some((lease, asked + ttl - margin))
+                    Some((lease, own_deadline))
                 }
                 Ok(None) => None,
                 Err(e) => {
@@ -286,35 +293,40 @@ pub async fn campaign(
                     None
                 }
             },
-            Some((lease, deadline)) => match leases.renew(&lease, ttl).await {
-                Ok(true) => Some((lease, asked + ttl - margin)),
-                Ok(false) => {
-                    tracing::warn!(
-                        lease = name,
-                        generation = lease.generation,
-                        "the lease was lost"
-                    );
-                    holding.send_replace(None);
-                    None
+            Some((lease, deadline)) => {
+                match tokio::time::timeout_at(deadline, leases.renew(&lease, ttl))
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer before the lease ran out")))
+                {
+                    Ok(true) => Some((lease, own_deadline)),
+                    Ok(false) => {
+                        tracing::warn!(
+                            lease = name,
+                            generation = lease.generation,
+                            "the lease was lost"
+                        );
+                        holding.send_replace(None);
+                        None
+                    }
+                    Err(e) if Instant::now() < deadline => {
+                        tracing::warn!(
+                            lease = name,
+                            error = format!("{e:#}"),
+                            "could not renew the lease; trying again"
+                        );
+                        Some((lease, deadline))
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            lease = name,
+                            error = format!("{e:#}"),
+                            "could not renew the lease in time; giving it up"
+                        );
+                        holding.send_replace(None);
+                        None
+                    }
                 }
-                Err(e) if Instant::now() < deadline => {
-                    tracing::warn!(
-                        lease = name,
-                        error = format!("{e:#}"),
-                        "could not renew the lease; trying again"
-                    );
-                    Some((lease, deadline))
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        lease = name,
-                        error = format!("{e:#}"),
-                        "could not renew the lease in time; giving it up"
-                    );
-                    holding.send_replace(None);
-                    None
-                }
-            },
+            }
         };
         let wait = match &held {
             // Never sleep past the deadline without looking again.

@@ -7,8 +7,10 @@
 //! wrapping key ([`Wrapping`]), which is derived from the database key (`DATABASE_KEY` or
 //! `DATABASE_KEY_FILE`) and never stored in the database. Their identities and the mail about
 //! them are sealed under their data key with XChaCha20-Poly1305. Erasure deletes the wrapped
-//! data key: every copy of the sealed values, wherever PostgreSQL or its backups keep it, can
-//! no longer be opened by anyone, including whoever holds the database key.
+//! data key, and the key tables are then rewritten: the sealed values can no longer be opened
+//! with anything the live database holds. Copies of the wrapped key in WAL not yet recycled,
+//! in WAL archives and in backups open with the database key: those must expire (see the
+//! README, "PostgreSQL").
 //!
 //! Values the service looks up (an address, a Discord id) are found by a blind index: an HMAC
 //! of the value under a second key derived from the database key, which names the value only

@@ -327,20 +327,26 @@ async fn an_erased_address_is_in_no_file_of_the_postgres_cluster() {
         "the address is never in clear"
     );
     assert!(
-        in_files_under(&tables, &wrapped),
+        !files_under_holding(&tables, &wrapped).is_empty(),
         "the wrapped key is found where it is kept"
     );
 
     let mut tx = store.pool.begin().await.unwrap();
-    people::erase(&mut tx, &store.wrapping, person, now)
+    let erased = people::erase(&mut tx, &store.wrapping, person, now)
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    people::rewrite_keys(&store.pool).await.unwrap();
+    assert!(
+        people::rewrite_keys(&store.pool, erased, Duration::from_secs(30))
+            .await
+            .unwrap(),
+        "no snapshot older than the erasure is held for long"
+    );
     checkpoint().await;
     assert_eq!(files_holding(&canary), Vec::<String>::new());
-    assert!(
-        !in_files_under(&tables, &wrapped),
+    assert_eq!(
+        files_under_holding(&tables, &wrapped),
+        Vec::<String>::new(),
         "the erased person's wrapped key is in none of the database's files"
     );
     assert_eq!(
@@ -394,15 +400,19 @@ fn files_holding(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether any file under `folder` holds `needle`.
-fn in_files_under(folder: &std::path::Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(folder).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        path.is_file()
-            && std::fs::read(&path)
-                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
-                .unwrap_or(false)
-    })
+/// The files under `folder` that hold `needle`.
+fn files_under_holding(folder: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(|entry| {
+            let path = entry.unwrap().path();
+            let holds = path.is_file()
+                && std::fs::read(&path)
+                    .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+                    .unwrap_or(false);
+            holds.then(|| path.display().to_string())
+        })
+        .collect()
 }
 
 fn mail<'a>(message_id: &'a str, person: Option<i64>, to: &'a str) -> outbox::NewMail<'a> {
@@ -475,7 +485,7 @@ async fn mail_workers_in_two_processes_send_each_mail_once() {
                 }
                 for mail in claimed {
                     assert!(
-                        outbox::mark_sent(&store.pool, mail.id, &worker)
+                        outbox::mark_sent(&store.pool, mail.id, &mail.claim)
                             .await
                             .unwrap()
                     );
@@ -537,15 +547,21 @@ async fn a_stalled_mail_worker_is_fenced_off_and_an_erased_persons_last_mail_sti
         "the same mail, the same Message-ID"
     );
     assert!(
-        !outbox::mark_sent(pool, stalled[0].id, "a").await.unwrap(),
+        !outbox::mark_sent(pool, stalled[0].id, &stalled[0].claim)
+            .await
+            .unwrap(),
         "a no longer holds it"
     );
     assert!(
-        !outbox::mark_failed(pool, stalled[0].id, "a", "timeout", lease)
+        !outbox::mark_failed(pool, stalled[0].id, &stalled[0].claim, "timeout", lease)
             .await
             .unwrap()
     );
-    assert!(outbox::mark_sent(pool, retaken[0].id, "b").await.unwrap());
+    assert!(
+        outbox::mark_sent(pool, retaken[0].id, &retaken[0].claim)
+            .await
+            .unwrap()
+    );
     let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM outbox WHERE id = $1")
         .bind(retaken[0].id)
         .fetch_one(pool)
@@ -566,7 +582,11 @@ async fn a_stalled_mail_worker_is_fenced_off_and_an_erased_persons_last_mail_sti
     let last = outbox::claim(pool, wrapping, "c", lease, 10).await.unwrap();
     assert_eq!(last.len(), 1);
     assert_eq!(last[0].recipient, "gone@example.org");
-    assert!(outbox::mark_sent(pool, last[0].id, "c").await.unwrap());
+    assert!(
+        outbox::mark_sent(pool, last[0].id, &last[0].claim)
+            .await
+            .unwrap()
+    );
     let recipient: Vec<u8> =
         sqlx::query_scalar("SELECT recipient_sealed FROM outbox WHERE id = $1")
             .bind(last[0].id)
@@ -581,6 +601,71 @@ async fn a_stalled_mail_worker_is_fenced_off_and_an_erased_persons_last_mail_sti
     assert!(
         recipient.is_empty() && keys_left == 0,
         "nothing of it kept once sent"
+    );
+
+    // The same worker claiming its own lapsed mail again: the old attempt is fenced off too.
+    let mut tx = store.pool.begin().await.unwrap();
+    outbox::insert(
+        &mut tx,
+        wrapping,
+        &mail("<again@t>", None, "b@example.org"),
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let first = outbox::claim(pool, wrapping, "a", lease, 10).await.unwrap();
+    tokio::time::sleep(lease + Duration::from_millis(300)).await;
+    let second = outbox::claim(pool, wrapping, "a", lease, 10).await.unwrap();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert!(
+        !outbox::mark_failed(pool, first[0].id, &first[0].claim, "421", lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        outbox::mark_sent(pool, second[0].id, &second[0].claim)
+            .await
+            .unwrap()
+    );
+
+    // A mail whose key is gone (sealed under a key deleted meanwhile) is set aside; the mail
+    // queued after it still goes.
+    let mut tx = store.pool.begin().await.unwrap();
+    let (person, key) = people::create(&mut tx, wrapping, now).await.unwrap();
+    outbox::insert(
+        &mut tx,
+        wrapping,
+        &mail("<keyless@t>", Some(person), "c@example.org"),
+        Some(&key),
+        now,
+    )
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM person_keys WHERE person_id = $1")
+        .bind(person)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    outbox::insert(
+        &mut tx,
+        wrapping,
+        &mail("<after@t>", None, "d@example.org"),
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let going = outbox::claim(pool, wrapping, "a", lease, 10).await.unwrap();
+    assert_eq!(going.len(), 1);
+    assert_eq!(going[0].message_id, "<after@t>");
+    assert!(
+        outbox::claim(pool, wrapping, "b", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

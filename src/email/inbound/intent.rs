@@ -543,10 +543,7 @@ pub fn language_of(text: &str) -> Option<Language> {
         [(best, lang), (next, _), ..] if *best > 0 && best > next => Some(*lang),
         // A tie with English is read as English: the lists every reading shares.
         [(best, _), ..]
-            if *best > 0
-                && scores
-                    .iter()
-                    .any(|(n, l)| n == best && *l == Language::En) =>
+            if *best > 0 && scores.iter().any(|(n, l)| n == best && *l == Language::En) =>
         {
             Some(Language::En)
         }

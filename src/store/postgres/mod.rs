@@ -36,10 +36,10 @@ pub struct OtherKey;
 pub fn database_key(config: &Config) -> anyhow::Result<Vec<u8>> {
     match &config.database_key {
         DatabaseKey::Given(key) => Ok(key.0.clone()),
+        // As on SQLite: a key file others can read, or that git tracks, is refused.
         DatabaseKey::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading DATABASE_KEY_FILE {}", path.display()))?;
-            hex::decode(text.trim()).context("DATABASE_KEY_FILE does not hold 64 hex digits")
+            let key = crate::db::keyfile::read_key_file(path, "the key file (DATABASE_KEY_FILE)")?;
+            hex::decode(key.hex()).context("the key file's 64 hex digits")
         }
         DatabaseKey::Beside | DatabaseKey::Plain => anyhow::bail!(
             "on PostgreSQL set DATABASE_KEY or DATABASE_KEY_FILE (32 bytes as 64 hex digits; `openssl rand -hex 32` \

@@ -1,10 +1,10 @@
 //! The mail outbox on PostgreSQL, shared by the mail workers of every process.
 //!
 //! A worker claims due mail with `FOR UPDATE SKIP LOCKED` (two workers never wait on, or take,
-//! the same row) and a lease: the row's next attempt moves to the lease's end and the row names
-//! its claimant. Mail is sent outside any transaction; marking it sent or failed is fenced on
-//! the claimant, so a worker whose lease ran out (and whose mail another worker took) changes
-//! nothing. Delivery is therefore at least once, and every attempt carries the row's one
+//! the same row) and a lease: the row's next attempt moves to the lease's end (by the
+//! database's clock) and the row holds the claim's own token. Mail is sent outside any
+//! transaction; marking it sent or failed is fenced on that token, so an attempt whose lease
+//! ran out (and whose mail another claim took, even the same worker's) changes nothing. Delivery is therefore at least once, and every attempt carries the row's one
 //! Message-ID, so a mail sent twice is recognisably the same mail.
 //!
 //! Addresses and texts are sealed: under the person's data key when the mail is about a
@@ -32,7 +32,7 @@ pub struct NewMail<'a> {
 }
 
 /// A mail a worker holds the claim on, opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Claimed {
     pub id: i64,
     pub message_id: String,
@@ -42,6 +42,19 @@ pub struct Claimed {
     pub body_html: String,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// This claim's token, which marking it sent or failed must show.
+    pub claim: String,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The address and the texts name a person: never in a log or a panic message.
+        f.debug_struct("Claimed")
+            .field("id", &self.id)
+            .field("message_id", &self.message_id)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 const RECIPIENT: &str = "outbox.recipient";
@@ -82,6 +95,10 @@ pub async fn insert(
     person_key: Option<&PersonKey>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
+    anyhow::ensure!(
+        person_key.is_some() == mail.person_id.is_some(),
+        "a mail about a person is sealed under their key, and only such a mail"
+    );
     let own = match person_key {
         Some(_) => None,
         None => Some(own_key(tx, wrapping, mail.message_id, now).await?),
@@ -93,7 +110,7 @@ pub async fn insert(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient_sealed, recipient_hash,
                              subject_sealed, body_text_sealed, body_html_sealed,
                              created_at, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
          RETURNING id",
     )
     .bind(mail.message_id)
@@ -134,6 +151,7 @@ pub async fn claim(
     lease: Duration,
     max: i64,
 ) -> anyhow::Result<Vec<Claimed>> {
+    let claim = format!("{worker} {}", uuid::Uuid::new_v4().simple());
     let rows: Vec<ClaimedRow> = sqlx::query_as(
         "WITH due AS (
              SELECT id FROM outbox
@@ -150,7 +168,7 @@ pub async fn claim(
                    (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id),
                    (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)",
     )
-    .bind(worker)
+    .bind(&claim)
     .bind(lease.as_secs_f64())
     .bind(max)
     .fetch_all(pool)
@@ -162,18 +180,45 @@ pub async fn claim(
             (_, Some(own), _) => wrapping.unwrap_key(&row_owner(&message_id), &own),
             (Some(person), None, Some(wrapped)) => wrapping.unwrap(person, &wrapped),
             _ => Err(crate::store::seal::Unsealable),
-        }
-        .context("opening a mail's data key")?;
-        let open = |context, sealed: &[u8]| key.open(context, sealed).context("opening a mail");
-        claimed.push(Claimed {
-            id,
-            recipient: open(RECIPIENT, &recipient)?,
-            subject: open(SUBJECT, &subject)?,
-            body_text: open(BODY_TEXT, &text)?,
-            body_html: open(BODY_HTML, &html)?,
-            message_id,
-            attempts,
+        };
+        let opened = key.and_then(|key| {
+            Ok((
+                key.open(RECIPIENT, &recipient)?,
+                key.open(SUBJECT, &subject)?,
+                key.open(BODY_TEXT, &text)?,
+                key.open(BODY_HTML, &html)?,
+            ))
         });
+        match opened {
+            Ok((recipient, subject, body_text, body_html)) => claimed.push(Claimed {
+                id,
+                recipient,
+                subject,
+                body_text,
+                body_html,
+                message_id,
+                attempts,
+                claim: claim.clone(),
+            }),
+            // One mail that cannot be opened is set aside, for good: it never holds up the
+            // others, and trying again cannot open it.
+            Err(_) => {
+                tracing::error!(
+                    mail = id,
+                    "a queued mail cannot be opened with its key; it is set aside"
+                );
+                sqlx::query(
+                    "UPDATE outbox SET claimed_by = NULL, next_attempt_at = 'infinity',
+                            last_error = 'cannot be opened with its data key'
+                      WHERE id = $1 AND claimed_by = $2",
+                )
+                .bind(id)
+                .bind(&claim)
+                .execute(pool)
+                .await
+                .context("setting aside a mail that cannot be opened")?;
+            }
+        }
     }
     Ok(claimed)
 }
@@ -225,11 +270,11 @@ pub async fn reseal_unsent(
     Ok(())
 }
 
-/// Marks a claimed mail delivered; false when `worker` no longer holds its claim (its lease ran
-/// out and another worker took it), which changes nothing. Mail to an erased person loses its
+/// Marks a claimed mail delivered; false when `claim` is no longer the mail's claim (its lease
+/// ran out and another claim took it), which changes nothing. Mail to an erased person loses its
 /// address, text and key at once (then [`super::people::rewrite_keys`] removes the key's old
 /// version from its table's file).
-pub async fn mark_sent(pool: &PgPool, id: i64, worker: &str) -> anyhow::Result<bool> {
+pub async fn mark_sent(pool: &PgPool, id: i64, claim: &str) -> anyhow::Result<bool> {
     let mut tx = pool.begin().await.context("marking a mail sent")?;
     let done: Option<(String, bool)> = sqlx::query_as(
         "UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
@@ -242,7 +287,7 @@ pub async fn mark_sent(pool: &PgPool, id: i64, worker: &str) -> anyhow::Result<b
          RETURNING message_id, scrub_after_send",
     )
     .bind(id)
-    .bind(worker)
+    .bind(claim)
     .fetch_optional(&mut *tx)
     .await
     .context("marking a mail sent")?;
@@ -257,11 +302,13 @@ pub async fn mark_sent(pool: &PgPool, id: i64, worker: &str) -> anyhow::Result<b
     Ok(done.is_some())
 }
 
-/// Records a failed attempt and when to try again; fenced on the claimant like [`mark_sent`].
+/// Records a failed attempt and when to try again; fenced on the claim like [`mark_sent`].
+/// `error` is kept in clear: it must not name the recipient (give the reply code, not the
+/// server's text, which often repeats the address).
 pub async fn mark_failed(
     pool: &PgPool,
     id: i64,
-    worker: &str,
+    claim: &str,
     error: &str,
     retry_in: Duration,
 ) -> anyhow::Result<bool> {
@@ -271,7 +318,7 @@ pub async fn mark_failed(
           WHERE id = $1 AND claimed_by = $2 AND sent_at IS NULL",
     )
     .bind(id)
-    .bind(worker)
+    .bind(claim)
     .bind(error)
     .bind(retry_in.as_secs_f64())
     .execute(pool)

@@ -10,13 +10,24 @@ use crate::store::seal::{PersonKey, Wrapping};
 /// Where an identity's value is sealed (the context a sealed value is bound to).
 const VALUE: &str = "identities.value";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Identity {
     pub id: i64,
     pub person_id: i64,
     pub kind: String,
     pub value: String,
     pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The value names the person: never in a log or a panic message.
+        f.debug_struct("Identity")
+            .field("id", &self.id)
+            .field("person_id", &self.person_id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A new person, with a data key of their own.
@@ -42,14 +53,16 @@ pub async fn create(
     Ok((person, key))
 }
 
-/// A person's data key; `None` once they were erased.
+/// A person's data key; `None` once they were erased. The key's row stays share-locked to the
+/// end of the caller's transaction, so an erasure waits for what is being sealed under it
+/// (and then seals it again, see [`super::outbox::reseal_unsent`]).
 pub async fn key(
     conn: &mut PgConnection,
     wrapping: &Wrapping,
     person: i64,
 ) -> anyhow::Result<Option<PersonKey>> {
     let wrapped: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT wrapped_key FROM person_keys WHERE person_id = $1")
+        sqlx::query_scalar("SELECT wrapped_key FROM person_keys WHERE person_id = $1 FOR SHARE")
             .bind(person)
             .fetch_optional(&mut *conn)
             .await
@@ -169,8 +182,19 @@ pub async fn erase(
     wrapping: &Wrapping,
     person: i64,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    if let Some(key) = key(&mut *tx, wrapping, person).await? {
+) -> anyhow::Result<Erased> {
+    // Locked first: a unit of work sealing mail under the key finishes before the erasure
+    // looks for that mail.
+    let wrapped: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT wrapped_key FROM person_keys WHERE person_id = $1 FOR UPDATE")
+            .bind(person)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("locking a person's data key")?;
+    if let Some(wrapped) = wrapped {
+        let key = wrapping
+            .unwrap(person, &wrapped)
+            .context("opening a person's data key")?;
         super::outbox::reseal_unsent(&mut *tx, wrapping, person, &key, now).await?;
     }
     sqlx::query("DELETE FROM identities WHERE person_id = $1")
@@ -189,17 +213,58 @@ pub async fn erase(
         .execute(&mut *tx)
         .await
         .context("marking a person erased")?;
-    Ok(())
+    let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+        .fetch_one(&mut *tx)
+        .await
+        .context("reading the erasure's transaction id")?;
+    Ok(Erased { xid })
+}
+
+/// An erasure done: its transaction, which [`rewrite_keys`] must wait to be older than every
+/// snapshot before the deleted key can be left out of the rewritten table.
+#[derive(Debug, Clone, Copy)]
+pub struct Erased {
+    pub xid: i64,
 }
 
 /// Rewrites the small tables of data keys (people's and rows'), so a deleted wrapped key,
-/// which a DELETE leaves in the table's file until the space is reused, is gone from it. Runs
-/// outside any transaction, after an erasure or a scrubbed mail's delivery committed; the
-/// tables are locked while they are copied.
-pub async fn rewrite_keys(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+/// which a DELETE leaves in the table's file until the space is reused, is gone from it.
+///
+/// A rewrite copies a deleted row that some snapshot could still see, so it waits (up to
+/// `within`) until no session of this database, and no replication slot, holds a snapshot
+/// from before the erasure `after` committed. Runs outside any transaction, after the erasure
+/// (or a scrubbed mail's delivery) committed; the tables are locked while they are copied.
+/// False when the wait ran out: the rewrite is still owed, and is tried again later.
+pub async fn rewrite_keys(
+    pool: &sqlx::PgPool,
+    after: Erased,
+    within: std::time::Duration,
+) -> anyhow::Result<bool> {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                             WHERE datname = current_database() AND pid <> pg_backend_pid()
+                               AND backend_xmin IS NOT NULL AND backend_xmin::text::bigint <= $1)
+                 OR EXISTS (SELECT 1 FROM pg_replication_slots
+                             WHERE (xmin IS NOT NULL AND xmin::text::bigint <= $1)
+                                OR (catalog_xmin IS NOT NULL AND catalog_xmin::text::bigint <= $1))",
+        )
+        .bind(after.xid)
+        .fetch_one(pool)
+        .await
+        .context("looking for snapshots older than an erasure")?;
+        if !held {
+            break;
+        }
+        if tokio::time::Instant::now() >= until {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     sqlx::query("VACUUM FULL person_keys, row_keys")
         .execute(pool)
         .await
-        .context("rewriting the data keys' table after an erasure")?;
-    Ok(())
+        .context("rewriting the data keys' tables after an erasure")?;
+    Ok(true)
 }
