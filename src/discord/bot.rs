@@ -134,7 +134,11 @@ async fn register_if_changed(
     guild: Option<u64>,
 ) -> anyhow::Result<()> {
     let payload = poise::builtins::create_application_commands(commands);
-    let digest = hex::encode(Sha256::digest(serde_json::to_vec(&payload)?));
+    // Through a JSON value, whose maps are sorted: the localizations are hash maps, and the
+    // same set must give the same digest in every process.
+    let digest = hex::encode(Sha256::digest(serde_json::to_vec(&serde_json::to_value(
+        &payload,
+    )?)?));
     let scope = guild.map_or("global".to_owned(), |g| format!("guild:{g}"));
     let key = format!("discord_commands:{scope}");
     // Claimed before registering, so of several processes starting at once only one does.

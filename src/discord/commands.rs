@@ -17,8 +17,39 @@ pub type Error = anyhow::Error;
 pub type Ctx<'a> = poise::Context<'a, Arc<Adapter>, Error>;
 pub type Command = poise::Command<Arc<Adapter>, Error>;
 
-/// Every command the bot registers.
+/// Every command the bot registers, its descriptions and its options' in every language the
+/// bot writes (`templates/<language>/commands.json`); the names stay English.
 pub fn all() -> Vec<Command> {
+    let mut commands = unlocalized();
+    for (code, json) in crate::email::translations::COMMANDS {
+        let texts: std::collections::HashMap<String, String> = serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("templates/{code}/commands.json: {e}"));
+        // Discord's own locale names: Spanish has two, Spain's and Latin America's.
+        let locales: &[&str] = match *code {
+            "es" => &["es-ES", "es-419"],
+            other => &[other][..],
+        };
+        for command in &mut commands {
+            for locale in locales {
+                if let Some(text) = texts.get(&command.name) {
+                    command
+                        .description_localizations
+                        .insert((*locale).to_owned(), text.clone());
+                }
+                for parameter in &mut command.parameters {
+                    if let Some(text) = texts.get(&format!("{}.{}", command.name, parameter.name)) {
+                        parameter
+                            .description_localizations
+                            .insert((*locale).to_owned(), text.clone());
+                    }
+                }
+            }
+        }
+    }
+    commands
+}
+
+fn unlocalized() -> Vec<Command> {
     vec![
         optout(),
         optin(),

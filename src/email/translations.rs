@@ -584,3 +584,11 @@ pub const TEXTS: &[(&str, &str)] = &[
     ("es", include_str!("../../templates/es/texts.json")),
     ("pt-BR", include_str!("../../templates/pt-BR/texts.json")),
 ];
+
+/// (language, its slash commands' descriptions: commands.json).
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("de", include_str!("../../templates/de/commands.json")),
+    ("fr", include_str!("../../templates/fr/commands.json")),
+    ("es", include_str!("../../templates/es/commands.json")),
+    ("pt-BR", include_str!("../../templates/pt-BR/commands.json")),
+];

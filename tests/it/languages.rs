@@ -48,6 +48,26 @@ const MEMBERS: [(u64, &str, &str); 5] = [
 #[tokio::test(flavor = "multi_thread")]
 async fn members_are_answered_and_mailed_in_their_discord_language() {
     let (fake, _dir, bot) = connected().await;
+    // The commands registered keep English names and carry their descriptions, and their
+    // options', in every language.
+    let registered = fake.calls_to("PUT /applications/");
+    let commands = registered.last().unwrap().body.as_array().unwrap().clone();
+    assert!(commands.len() >= 13);
+    for command in &commands {
+        let name = command["name"].as_str().unwrap();
+        assert!(name.is_ascii(), "{name}");
+        for locale in ["de", "fr", "es-ES", "es-419", "pt-BR"] {
+            let text = command["description_localizations"][locale].as_str();
+            assert!(
+                text.is_some_and(|t| !t.is_empty() && t.chars().count() <= 100),
+                "/{name} in {locale}"
+            );
+            for option in command["options"].as_array().into_iter().flatten() {
+                let text = option["description_localizations"][locale].as_str();
+                assert!(text.is_some(), "/{name} {} in {locale}", option["name"]);
+            }
+        }
+    }
     for (n, (user, locale, language)) in MEMBERS.into_iter().enumerate() {
         fake.set_locale(user, locale);
         let address = format!("member{n}@example.org");
