@@ -231,8 +231,8 @@ pub struct Erased {
 /// which a DELETE leaves in the table's file until the space is reused, is gone from it.
 ///
 /// A rewrite copies a deleted row that some snapshot could still see, so it waits (up to
-/// `within`) until no session of this database, and no replication slot, holds a snapshot
-/// from before the erasure `after` committed. Runs outside any transaction, after the erasure
+/// `within`) until no session of the cluster (of any database: some count for all), and no
+/// replication slot, holds a snapshot or a transaction from before the erasure `after`. Runs outside any transaction, after the erasure
 /// (or a scrubbed mail's delivery) committed; the tables are locked while they are copied.
 /// False when the wait ran out: the rewrite is still owed, and is tried again later.
 pub async fn rewrite_keys(
@@ -243,12 +243,13 @@ pub async fn rewrite_keys(
     let until = tokio::time::Instant::now() + within;
     loop {
         let held: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-                             WHERE datname = current_database() AND pid <> pg_backend_pid()
-                               AND backend_xmin IS NOT NULL AND backend_xmin::text::bigint <= $1)
-                 OR EXISTS (SELECT 1 FROM pg_replication_slots
-                             WHERE (xmin IS NOT NULL AND xmin::text::bigint <= $1)
-                                OR (catalog_xmin IS NOT NULL AND catalog_xmin::text::bigint <= $1))",
+            // Compared by age, which survives transaction-id wraparound.
+            "WITH erased AS (SELECT age((($1::bigint) % 4294967296)::text::xid) AS age)
+             SELECT EXISTS (SELECT 1 FROM pg_stat_activity, erased
+                             WHERE pid <> pg_backend_pid()
+                               AND (age(backend_xmin) >= erased.age OR age(backend_xid) >= erased.age))
+                 OR EXISTS (SELECT 1 FROM pg_replication_slots, erased
+                             WHERE age(xmin) >= erased.age OR age(catalog_xmin) >= erased.age)",
         )
         .bind(after.xid)
         .fetch_one(pool)
