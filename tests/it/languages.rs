@@ -295,3 +295,45 @@ fn replies_are_understood_in_every_language() {
     assert!(languages >= 2);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A request a reply files, when the reply says nothing of its language ("stop"), is in the
+/// language of the thread it answers.
+#[tokio::test]
+async fn a_request_filed_by_a_reply_keeps_its_threads_language() {
+    let app = TestApp::spawn().await;
+    let from = "thread@example.net";
+    ingest_raw(
+        &app.services,
+        &mail_from(from, "Content-Language: de\r\n", "delete"),
+    )
+    .await
+    .unwrap();
+    let (message_id, reply_token): (String, Option<String>) = sqlx::query_as(
+        "SELECT message_id, reply_token FROM outbox WHERE template = 'confirm_by_reply' AND recipient = ?",
+    )
+    .bind(from)
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap();
+    let to = match reply_token {
+        Some(token) => format!("privacy+{token}@example.org"),
+        None => "privacy@example.org".into(),
+    };
+    let reply = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: request\r\nMessage-ID: <thread-reply@example.net>\r\n\
+         In-Reply-To: {message_id}\r\nReferences: {message_id}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nstop\r\n"
+    );
+    ingest_raw(&app.services, reply.as_bytes()).await.unwrap();
+    let languages: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, language FROM requests ORDER BY id")
+            .fetch_all(app.services.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        languages,
+        vec![
+            ("deletion".to_owned(), "de".to_owned()),
+            ("opt_out".to_owned(), "de".to_owned())
+        ]
+    );
+}
