@@ -176,10 +176,15 @@ impl Templates {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         let mut origin = std::collections::HashMap::new();
         let mut problems = Vec::new();
-        for (folder, name, embedded) in FILES {
-            let own = dir
-                .map(|d| d.join(folder).join(name))
-                .filter(|p| p.is_file());
+        // English under its own name; the other languages' files under `<language>/<name>`,
+        // replaced by `TEMPLATES_DIR/<language>/<folder>/<name>` when there is one.
+        let english = FILES
+            .iter()
+            .map(|(folder, name, text)| ("", *folder, *name, *text));
+        for (language, folder, name, embedded) in english.chain(translations::FILES.iter().copied())
+        {
+            let place = std::path::Path::new(language).join(folder).join(name);
+            let own = dir.map(|d| d.join(&place)).filter(|p| p.is_file());
             let (file, source) = match &own {
                 Some(path) => match std::fs::read_to_string(path) {
                     Ok(text) => (path.display().to_string(), text),
@@ -193,39 +198,14 @@ impl Templates {
                     }
                 },
                 None => (
-                    format!("templates/{folder}/{name} (built in)"),
-                    (*embedded).to_owned(),
+                    format!("templates/{} (built in)", place.display()),
+                    embedded.to_owned(),
                 ),
             };
-            if let Err(e) = env.add_template_owned(name.to_string(), source) {
-                problems.push(problem(&file, &e));
-            }
-            origin.insert(name.to_string(), file);
-        }
-        // The other languages' files, each under `<language>/<name>`, replaced by
-        // `TEMPLATES_DIR/<language>/<folder>/<name>` when there is one.
-        for (language, folder, name, embedded) in translations::FILES {
-            let own = dir
-                .map(|d| d.join(language).join(folder).join(name))
-                .filter(|p| p.is_file());
-            let (file, source) = match &own {
-                Some(path) => match std::fs::read_to_string(path) {
-                    Ok(text) => (path.display().to_string(), text),
-                    Err(e) => {
-                        problems.push(Problem {
-                            file: path.display().to_string(),
-                            line: None,
-                            message: format!("cannot be read ({e})"),
-                        });
-                        continue;
-                    }
-                },
-                None => (
-                    format!("templates/{language}/{folder}/{name} (built in)"),
-                    (*embedded).to_owned(),
-                ),
+            let key = match language {
+                "" => name.to_owned(),
+                _ => format!("{language}/{name}"),
             };
-            let key = format!("{language}/{name}");
             if let Err(e) = env.add_template_owned(key.clone(), source) {
                 problems.push(problem(&file, &e));
             }
