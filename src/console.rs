@@ -4,7 +4,7 @@
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::{
-    domain::{ConsoleUser, MemberCommand, command::MAX_LINE_LEN},
+    domain::{CommandError, ConsoleUser, MemberCommand, command::MAX_LINE_LEN},
     error::UserError,
     services::{Origin, Services},
 };
@@ -20,7 +20,13 @@ pub async fn answer_line(services: &Services, origin: &Origin, line: &str) -> Op
     };
     Some(match result {
         Ok(reply) => reply.text,
-        Err(e) => e.for_person(),
+        Err(e) => {
+            let language = services
+                .language_of(origin)
+                .await
+                .unwrap_or(services.config().default_language);
+            e.for_person_in(language)
+        }
     })
 }
 
@@ -62,20 +68,21 @@ where
             }
             break;
         }
+        let origin = &origin;
+        let refused = |e: UserError| async move {
+            let language = services
+                .language_of(origin)
+                .await
+                .unwrap_or(services.config().default_language);
+            Some(e.in_language(language))
+        };
         let reply = if !buf.ends_with(b"\n") && n > MAX_LINE_LEN * 4 {
             skip_rest_of_line(&mut input).await?;
-            Some(
-                UserError::new(format!(
-                    "The line is longer than {MAX_LINE_LEN} characters. Send a shorter command."
-                ))
-                .to_string(),
-            )
+            refused(CommandError::TooLong.refusal()).await
         } else {
             match std::str::from_utf8(&buf) {
-                Ok(line) => answer_line(services, &origin, line).await,
-                Err(_) => Some(
-                    "The line is not valid UTF-8 text. Type the command as plain text.".to_owned(),
-                ),
+                Ok(line) => answer_line(services, origin, line).await,
+                Err(_) => refused(UserError::said("not_utf8", &[])).await,
             }
         };
         if let Some(text) = reply {

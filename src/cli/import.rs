@@ -18,7 +18,7 @@ pub async fn run(app: &App, file: &std::path::Path) -> Result<(), Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::User(format!("cannot read {}: {e}", file.display())))?;
     let rows = import::parse_csv(&text, app.services.now())
-        .map_err(|errors| Failure::User(import::describe_errors(&errors).0))?;
+        .map_err(|errors| Failure::User(import::describe_errors(&errors).text().to_owned()))?;
     drop(text);
     let total = rows.len();
     let terminal = std::io::stderr().is_terminal();

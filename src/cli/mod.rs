@@ -421,7 +421,7 @@ impl From<crate::startup::RunError> for Failure {
 impl From<ServiceError> for Failure {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::User(u) => Failure::User(u.0),
+            ServiceError::User(u) => Failure::User(u.text().to_owned()),
             ServiceError::Duplicate => Failure::User(ServiceError::Duplicate.for_person()),
             ServiceError::Deferred => Failure::TryLater(ServiceError::Deferred.for_person()),
             ServiceError::Internal(e) => Failure::Internal(e),
@@ -662,7 +662,7 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
             let month = month
                 .map(|m| app.services.reports().parse_month(&m))
                 .transpose()
-                .map_err(|e| Failure::User(e.0))?;
+                .map_err(|e| Failure::User(e.text().to_owned()))?;
             let report = app.services.reports().month(month).await?;
             let text = app.services.reports().render(&report, format)?;
             match out {

@@ -52,7 +52,8 @@ fn describe(r: &Receipt, signed_by: &str) -> String {
 /// The signature against `key` alone: no settings, no database.
 pub fn verify_offline(key: &str, file: &Path) -> Result<(), Failure> {
     let key = parse_key(key)?;
-    let found = check_signature(&read_input(file)?, &[key]).map_err(|e| Failure::User(e.0))?;
+    let found = check_signature(&read_input(file)?, &[key])
+        .map_err(|e| Failure::User(e.text().to_owned()))?;
     for (r, by) in found {
         println!("{}", describe(&r, &by.short()));
         println!(

@@ -37,10 +37,10 @@ pub struct Limits {
 /// What a person is told when a limit stops them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitMessages {
-    pub per_person: String,
-    pub requests_per_hour: String,
-    pub code_mails_per_day: String,
-    pub code_tries_per_day: String,
+    pub per_person: Option<String>,
+    pub requests_per_hour: Option<String>,
+    pub code_mails_per_day: Option<String>,
+    pub code_tries_per_day: Option<String>,
 }
 
 /// Which engine holds the data.
@@ -466,27 +466,13 @@ impl Config {
             code_mails_per_day: r.number("CODE_MAILS_PER_DAY", 3, 0, 100)?,
             code_tries_per_day: r.number("CODE_TRIES_PER_DAY", 10, 0, 1_000)?,
         };
+        // Unset, a person is told in their own language (templates/texts.json); set, these
+        // words are what everyone is told.
         let limit_messages = LimitMessages {
-            per_person: r.text(
-                "RATE_LIMIT_MESSAGE",
-                "You are sending requests faster than we can take them. Please wait a minute and try again.",
-                MAX_TEXT,
-            )?,
-            requests_per_hour: r.text(
-                "REQUESTS_PER_HOUR_MESSAGE",
-                "You have made many requests in the last hour. Please wait an hour and try again; /status shows what is recorded.",
-                MAX_TEXT,
-            )?,
-            code_mails_per_day: r.text(
-                "CODE_MAILS_PER_DAY_MESSAGE",
-                "That address has been sent as many codes as we send in a day. Use the latest code we sent, or try again tomorrow.",
-                MAX_TEXT,
-            )?,
-            code_tries_per_day: r.text(
-                "CODE_TRIES_PER_DAY_MESSAGE",
-                "Too many wrong codes were entered for that address today. Try again tomorrow with the latest code we send.",
-                MAX_TEXT,
-            )?,
+            per_person: r.own_text("RATE_LIMIT_MESSAGE", MAX_TEXT)?,
+            requests_per_hour: r.own_text("REQUESTS_PER_HOUR_MESSAGE", MAX_TEXT)?,
+            code_mails_per_day: r.own_text("CODE_MAILS_PER_DAY_MESSAGE", MAX_TEXT)?,
+            code_tries_per_day: r.own_text("CODE_TRIES_PER_DAY_MESSAGE", MAX_TEXT)?,
         };
         let log_filter = r.optional("RUST_LOG", |raw| {
             tracing_subscriber::EnvFilter::try_new(raw)

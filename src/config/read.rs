@@ -43,6 +43,17 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
+    /// As [`Self::text`], with no default: `None` when unset.
+    pub fn own_text(&self, key: &'static str, max: usize) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            Some(value) => {
+                plain(key, &value, max)?;
+                Ok(Some(value))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// A whole number in `min..=max`.
     pub fn number<T>(&self, key: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
     where

@@ -8,7 +8,7 @@ use crate::{
     },
     error::{ServiceError, UserError},
     reports::render::Format,
-    services::{Call, Officer, Origin, RequestFilter, Services},
+    services::{Call, Officer, Origin, RequestFilter, Services, texts},
 };
 
 use super::buttons::{self, Action, DeletionButton};
@@ -49,7 +49,7 @@ impl Invocation {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Answer {
     pub text: String,
-    pub buttons: Vec<(DeletionButton, &'static str)>,
+    pub buttons: Vec<(DeletionButton, String)>,
 }
 
 impl Answer {
@@ -89,11 +89,11 @@ impl Adapter {
                     .flatten();
                 let mut answer = Answer::text(reply.text);
                 if is_delete && let Some(id) = waiting {
-                    answer.buttons = self.deletion_buttons(id, inv.user);
+                    answer.buttons = self.deletion_buttons(id, inv.user, self.language(inv));
                 }
                 answer
             }
-            Err(e) => Answer::text(e.for_person()),
+            Err(e) => Answer::text(e.for_person_in(self.language(inv))),
         }
     }
 
@@ -103,17 +103,14 @@ impl Adapter {
         let parsed = buttons::parse(custom_id, &self.services)?;
         let b = match parsed {
             Ok(b) => b,
-            Err(why) => return Some(Answer::text(why.to_owned())),
+            Err(why) => return Some(Answer::text(why.in_language(self.language(inv)))),
         };
+        let say = |key| Some(Answer::text(texts::say(self.language(inv), key, &[])));
         if b.requester != inv.user.0 {
-            return Some(Answer::text(
-                "Only the member who asked for this deletion can use these buttons.".into(),
-            ));
+            return say("buttons_not_yours");
         }
         if b.expired(self.services.now()) {
-            return Some(Answer::text(
-                "These buttons have expired. Run /delete again for fresh ones, or use /confirm or /cancel.".into(),
-            ));
+            return say("buttons_expired");
         }
         let cmd = match b.action {
             Action::Confirm => MemberCommand::Confirm,
@@ -155,11 +152,19 @@ impl Adapter {
         })
     }
 
+    /// The language a refusal or a button outside the unit of work is written in: the
+    /// member's client language, else `DEFAULT_LANGUAGE`.
+    fn language(&self, inv: &Invocation) -> Language {
+        inv.language
+            .unwrap_or(self.services.config().default_language)
+    }
+
     fn deletion_buttons(
         &self,
         request_id: i64,
         user: DiscordId,
-    ) -> Vec<(DeletionButton, &'static str)> {
+        language: Language,
+    ) -> Vec<(DeletionButton, String)> {
         let issued_at = self.services.now().timestamp();
         let b = |action| DeletionButton {
             action,
@@ -168,8 +173,14 @@ impl Adapter {
             issued_at,
         };
         vec![
-            (b(Action::Confirm), "Confirm deletion"),
-            (b(Action::Cancel), "Cancel"),
+            (
+                b(Action::Confirm),
+                texts::say(language, "button_confirm", &[]),
+            ),
+            (
+                b(Action::Cancel),
+                texts::say(language, "button_cancel", &[]),
+            ),
         ]
     }
 
@@ -286,9 +297,9 @@ impl Adapter {
 }
 
 /// An address typed into a command's option, checked as the console checks it.
-pub fn email_arg(email: Option<String>) -> Result<Option<EmailAddress>, String> {
+pub fn email_arg(email: Option<String>) -> Result<Option<EmailAddress>, UserError> {
     email
         .map(|e| command::parse_email(&e))
         .transpose()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.refusal())
 }

@@ -4,15 +4,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::services::Services;
+use crate::{error::UserError, services::Services};
 
 /// Buttons stop working after this long; `/delete` again shows fresh ones.
 pub const BUTTON_TTL: Duration = Duration::minutes(5);
 const PREFIX: &str = "dsr:del";
 
 /// What a press on a button that is ours but cannot be used is answered.
-pub const INVALID: &str =
-    "This button is no longer valid. Run /delete again for fresh ones, or use /confirm or /cancel.";
+pub fn invalid() -> UserError {
+    UserError::said("buttons_invalid", &[])
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -55,9 +56,9 @@ impl DeletionButton {
 
 /// `None` for ids that are not ours at all; `Some(Err)` for one of ours that is malformed,
 /// altered or forged.
-pub fn parse(custom_id: &str, services: &Services) -> Option<Result<DeletionButton, &'static str>> {
+pub fn parse(custom_id: &str, services: &Services) -> Option<Result<DeletionButton, UserError>> {
     let rest = custom_id.strip_prefix(PREFIX)?;
-    Some(parse_ours(rest, custom_id, services).ok_or(INVALID))
+    Some(parse_ours(rest, custom_id, services).ok_or_else(invalid))
 }
 
 fn parse_ours(rest: &str, whole: &str, services: &Services) -> Option<DeletionButton> {

@@ -138,8 +138,40 @@ pub async fn status(ctx: Ctx<'_>) -> Result<(), Error> {
 
 /// What the policy is, its deadline, and what each choice means
 #[poise::command(slash_command, ephemeral)]
-pub async fn privacy(ctx: Ctx<'_>) -> Result<(), Error> {
-    member(ctx, MemberCommand::Privacy).await
+pub async fn privacy(
+    ctx: Ctx<'_>,
+    #[description = "The language we answer you in from now on, here and by email"]
+    language: Option<LanguageChoice>,
+) -> Result<(), Error> {
+    let language = language.map(LanguageChoice::language);
+    member(ctx, MemberCommand::Privacy { language }).await
+}
+
+/// The languages `/privacy` offers, each named in itself.
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+pub enum LanguageChoice {
+    #[name = "English"]
+    En,
+    #[name = "Deutsch"]
+    De,
+    #[name = "Français"]
+    Fr,
+    #[name = "Español"]
+    Es,
+    #[name = "Português (Brasil)"]
+    PtBr,
+}
+
+impl LanguageChoice {
+    fn language(self) -> Language {
+        match self {
+            LanguageChoice::En => Language::En,
+            LanguageChoice::De => Language::De,
+            LanguageChoice::Fr => Language::Fr,
+            LanguageChoice::Es => Language::Es,
+            LanguageChoice::PtBr => Language::PtBr,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
@@ -303,10 +335,14 @@ async fn with_email(
         Ok(email) => member(ctx, cmd(email)).await,
         Err(problem) => {
             retrying_429(|| ctx.defer_ephemeral()).await?;
+            let language = ctx
+                .locale()
+                .and_then(Language::from_tag)
+                .unwrap_or(ctx.data().services().config().default_language);
             show(
                 ctx,
                 Answer {
-                    text: problem,
+                    text: problem.in_language(language),
                     ..Answer::default()
                 },
             )

@@ -86,7 +86,7 @@ impl crate::workers::schedule::Poster for ChannelPoster {
 }
 
 pub fn button_rows(
-    buttons: &[(DeletionButton, &'static str)],
+    buttons: &[(DeletionButton, String)],
     services: &Services,
 ) -> Vec<serenity::CreateActionRow> {
     if buttons.is_empty() {
@@ -100,7 +100,7 @@ pub fn button_rows(
                 Action::Cancel => serenity::ButtonStyle::Secondary,
             };
             serenity::CreateButton::new(b.custom_id(services))
-                .label(*label)
+                .label(label.as_str())
                 .style(style)
         })
         .collect();

@@ -3,8 +3,11 @@
 //! (`/optout email:me@example.org`); Discord builds the same values from its typed options
 //! and buttons; the command line builds the officer's from its arguments.
 
+use super::email_address::EmailAddressError;
 use super::email_address::{EmailAddress, MAX_LEN as MAX_EMAIL_LEN};
+use super::language::Language;
 use super::request::RequestState;
+use crate::error::UserError;
 
 /// Longest line the console reads; anything longer is refused, not truncated.
 pub const MAX_LINE_LEN: usize = 1_000;
@@ -30,7 +33,10 @@ pub enum MemberCommand {
         code: String,
     },
     Status,
-    Privacy,
+    /// With a language: the person is answered in it from now on.
+    Privacy {
+        language: Option<Language>,
+    },
     Help,
 }
 
@@ -62,20 +68,6 @@ pub enum OfficerCommand {
     },
 }
 
-/// What `/help` answers in the console.
-pub const HELP: &str = "\
-Commands:
-  /optout [email:ADDRESS]   stop the use of your data for the policy's purpose
-  /optin  [email:ADDRESS]   allow it again
-  /delete [email:ADDRESS]   ask for your data to be erased (needs /confirm)
-  /confirm                  confirm a deletion you asked for
-  /cancel                   drop what is still waiting for you
-  /verify code:NNNNNN       enter the code we emailed to prove an address is yours
-  /status                   see your choice and your open requests
-  /privacy                  what the policy is, its deadline, what each choice means
-  /help                     this list
-An email address is used only to confirm your requests and later changes.";
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     #[error("Commands start with '/'. Type /help to see them.")]
@@ -101,9 +93,47 @@ pub enum CommandError {
     #[error("The {argument} is longer than {max} characters.")]
     ArgumentTooLong { argument: &'static str, max: usize },
     #[error("That email address cannot be used: {0}.")]
-    BadEmail(String),
+    BadEmail(EmailAddressError),
     #[error("The code is the 6 digits from the email we sent, like code:123456.")]
     BadCode,
+    #[error("'{0}' is not a language we answer in.")]
+    UnknownLanguage(String),
+}
+
+impl CommandError {
+    /// The refusal the person reads, in their language where it is answered.
+    pub fn refusal(&self) -> UserError {
+        let max_line = MAX_LINE_LEN.to_string();
+        match self {
+            CommandError::NotACommand => UserError::said("cmd_not_a_command", &[]),
+            CommandError::TooLong => UserError::said("cmd_too_long", &[("max", &max_line)]),
+            CommandError::ControlCharacters => UserError::said("cmd_control_characters", &[]),
+            CommandError::Unknown(c) => UserError::said("cmd_unknown", &[("command", c)]),
+            CommandError::UnexpectedArgument { command, argument } => UserError::said(
+                "cmd_unexpected_argument",
+                &[("command", command), ("argument", argument)],
+            ),
+            CommandError::RepeatedArgument(a) => {
+                UserError::said("cmd_repeated_argument", &[("argument", a)])
+            }
+            CommandError::MalformedArgument(a) => {
+                UserError::said("cmd_malformed_argument", &[("argument", a)])
+            }
+            CommandError::MissingArgument { .. } => UserError::said("cmd_missing_code", &[]),
+            CommandError::ArgumentTooLong { max, .. } => {
+                UserError::said("email_too_long", &[("max", &max.to_string())])
+            }
+            CommandError::BadEmail(e) => e.refusal(),
+            CommandError::BadCode => UserError::said("cmd_bad_code", &[]),
+            CommandError::UnknownLanguage(given) => {
+                let list: Vec<&str> = Language::ALL.iter().map(|l| l.as_str()).collect();
+                UserError::said(
+                    "language_unknown",
+                    &[("given", given), ("list", &list.join(", "))],
+                )
+            }
+        }
+    }
 }
 
 impl MemberCommand {
@@ -136,7 +166,8 @@ impl MemberCommand {
         let allowed: &[&str] = match name.as_str() {
             "optout" | "optin" | "delete" => &["email"],
             "verify" => &["code"],
-            "confirm" | "cancel" | "status" | "privacy" | "help" => &[],
+            "privacy" => &["language"],
+            "confirm" | "cancel" | "status" | "help" => &[],
             _ => return Err(CommandError::Unknown(shorten(&name))),
         };
         if let Some((k, _)) = args.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
@@ -154,7 +185,9 @@ impl MemberCommand {
             "confirm" => MemberCommand::Confirm,
             "cancel" => MemberCommand::Cancel,
             "status" => MemberCommand::Status,
-            "privacy" => MemberCommand::Privacy,
+            "privacy" => MemberCommand::Privacy {
+                language: arg("language").map(parse_language).transpose()?,
+            },
             "help" => MemberCommand::Help,
             "verify" => {
                 let code = arg("code").ok_or(CommandError::MissingArgument {
@@ -178,7 +211,12 @@ pub fn parse_email(value: &str) -> Result<EmailAddress, CommandError> {
             max: MAX_EMAIL_LEN,
         });
     }
-    EmailAddress::parse(value).map_err(|e| CommandError::BadEmail(e.to_string()))
+    EmailAddress::parse(value).map_err(CommandError::BadEmail)
+}
+
+/// A language the person names (`de`, `pt-BR`, `es-419`), among those the bot answers in.
+pub fn parse_language(value: &str) -> Result<Language, CommandError> {
+    Language::named(value).ok_or_else(|| CommandError::UnknownLanguage(shorten(value)))
 }
 
 pub fn parse_code(value: &str) -> Result<String, CommandError> {
@@ -233,7 +271,17 @@ mod tests {
         );
         assert_eq!(
             MemberCommand::parse("/privacy").unwrap(),
-            MemberCommand::Privacy
+            MemberCommand::Privacy { language: None }
+        );
+        assert_eq!(
+            MemberCommand::parse("/privacy language:pt-br").unwrap(),
+            MemberCommand::Privacy {
+                language: Some(Language::PtBr)
+            }
+        );
+        assert_eq!(
+            MemberCommand::parse("/privacy language:klingon"),
+            Err(CommandError::UnknownLanguage("klingon".into()))
         );
         assert_eq!(
             MemberCommand::parse("  /help ").unwrap(),

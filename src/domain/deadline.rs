@@ -98,7 +98,12 @@ pub fn describe_span(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> String {
     describe_span_in(from, to, tz, &OffsetWords::ENGLISH)
 }
 
-fn describe_span_in(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, words: &OffsetWords) -> String {
+pub fn describe_span_in(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+    words: &OffsetWords,
+) -> String {
     let local_from = from.with_timezone(&tz).naive_local();
     let months = whole_months_between(from, to, tz);
     let anchor = local_from

@@ -21,6 +21,22 @@ pub enum EmailAddressError {
     Malformed(String),
 }
 
+impl EmailAddressError {
+    /// The refusal the person reads, in their language where it is answered.
+    pub fn refusal(&self) -> crate::error::UserError {
+        use crate::error::UserError;
+        match self {
+            EmailAddressError::Empty => UserError::said("email_empty", &[]),
+            EmailAddressError::TooLong => {
+                UserError::said("email_too_long", &[("max", &MAX_LEN.to_string())])
+            }
+            EmailAddressError::Malformed(given) => {
+                UserError::said("email_malformed", &[("given", given)])
+            }
+        }
+    }
+}
+
 impl EmailAddress {
     /// Accepts the common `local@domain.tld` form (no quoted local parts, no IP literals) and
     /// lower-cases it, so one mailbox maps to one identity.

@@ -56,6 +56,29 @@ impl Language {
         }
     }
 
+    /// A language as a person names it: its tag (`de`, `pt-BR`) or its name, in English or
+    /// in itself (`German`, `Deutsch`, `português`).
+    pub fn named(name: &str) -> Option<Language> {
+        let name = name.trim().trim_end_matches('.').to_lowercase();
+        match name.as_str() {
+            "english" | "englisch" | "anglais" | "inglés" | "ingles" | "inglês" => {
+                Some(Language::En)
+            }
+            "german" | "deutsch" | "allemand" | "alemán" | "aleman" | "alemão" | "alemao" => {
+                Some(Language::De)
+            }
+            "french" | "französisch" | "francais" | "français" | "francés" | "frances"
+            | "francês" => Some(Language::Fr),
+            "spanish" | "spanisch" | "espagnol" | "español" | "espanol" | "espanhol" => {
+                Some(Language::Es)
+            }
+            "portuguese" | "portugiesisch" | "portugais" | "portugués" | "portugues"
+            | "português" => Some(Language::PtBr),
+            _ if name.len() <= 8 => Language::from_tag(&name),
+            _ => None,
+        }
+    }
+
     /// The first language of a list such as `Content-Language: de, en` or `Accept-Language:
     /// fr-CH, fr;q=0.9, en;q=0.8` that the bot writes, in the order given.
     pub fn from_list(list: &str) -> Option<Language> {

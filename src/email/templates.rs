@@ -219,17 +219,26 @@ impl Templates {
         (Self { env, origin }, problems)
     }
 
-    /// The source of every template in `folder` (`email`, `discord`), each under its name, in
-    /// a fixed order: what a notice version hashes besides the privacy notice.
-    pub fn sources_of(&self, folder: &str) -> String {
+    /// The source of every template in `folder` (`email`, `discord`) a reader of `language`
+    /// is shown, each under its name: its translation where there is one, else the English.
+    pub fn sources_of(&self, folder: &str, language: Language) -> String {
         FILES
             .iter()
             .filter(|(f, ..)| *f == folder)
             .filter_map(|(_, name, _)| {
-                let t = self.env.get_template(name).ok()?;
-                Some(format!("== {name}\n{}\n", t.source()))
+                let own = format!("{language}/{name}");
+                let t = match self.env.get_template(&own) {
+                    Ok(t) if language != Language::En => t,
+                    _ => self.env.get_template(name).ok()?,
+                };
+                Some(format!("== {}\n{}\n", t.name(), t.source()))
             })
             .collect()
+    }
+
+    /// Whether the mail `name` is written in `language` (in English, always).
+    pub fn translates(&self, language: Language, name: &str) -> bool {
+        language == Language::En || self.mail_in(language, name) != name
     }
 
     /// A render error as a problem naming the file it came from.
@@ -616,7 +625,7 @@ impl MailContext {
             original_due: Some("2026-11-20 19:59 UTC".into()),
             reason: Some("the request covers several systems".into()),
             expires: Some("2026-11-23 19:59 UTC".into()),
-            receipt: Some(crate::proof::receipt::marker(1)),
+            receipt: Some(crate::proof::receipt::marker(1, Language::En)),
         }
     }
 }

@@ -25,6 +25,7 @@
 //! on its event alone, and Ed25519 is deterministic, so the same receipt made twice is the
 //! same text.
 
+use crate::domain::Language;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use chrono::{DateTime, Utc};
 
@@ -276,9 +277,19 @@ pub fn find_all(pasted: &str) -> Vec<String> {
 }
 
 /// Where the receipt of audit event `event` goes in a text, until [`seal`] puts it there
-/// signed: a reference, so a stored DM or mail holds a few bytes, not the receipt.
-pub fn marker(event: i64) -> String {
-    format!("{OPEN}{event}{CLOSE}")
+/// signed, introduced in `language` (that of the text around it): a reference, so a stored
+/// DM or mail holds a few bytes, not the receipt.
+pub fn marker(event: i64, language: Language) -> String {
+    format!("{OPEN}{event}@{language}{CLOSE}")
+}
+
+/// A marker's event and language (English for a marker written before markers said theirs).
+fn parse_marker(inner: &str) -> Option<(i64, Language)> {
+    let (event, language) = match inner.split_once('@') {
+        Some((event, tag)) => (event, Language::from_tag(tag)?),
+        None => (inner, Language::En),
+    };
+    Some((event.parse().ok()?, language))
 }
 
 /// The events whose receipts `text` is waiting for, in order.
@@ -290,7 +301,7 @@ pub fn markers(text: &str) -> Vec<i64> {
         let Some(end) = after.find(CLOSE) else {
             break;
         };
-        if let Ok(id) = after[..end].parse() {
+        if let Some((id, _)) = parse_marker(&after[..end]) {
             out.push(id);
         }
         rest = &after[end + CLOSE.len_utf8()..];
@@ -329,7 +340,7 @@ pub fn seal(
     text: &str,
     style: Style,
     signer: &NoteSigner,
-    intro: &str,
+    intro: impl Fn(Language) -> String,
     receipts: &[Receipt],
 ) -> String {
     let mut out = String::with_capacity(text.len() + 800);
@@ -341,7 +352,9 @@ pub fn seal(
             rest = after;
             break;
         };
-        let event = after[..end].parse::<i64>().ok();
+        let marked = parse_marker(&after[..end]);
+        let event = marked.map(|(e, _)| e);
+        let language = marked.map_or(Language::En, |(_, l)| l);
         rest = &after[end + CLOSE.len_utf8()..];
         let Some(r) = receipts.iter().find(|r| Some(r.event) == event) else {
             tracing::error!(
@@ -350,7 +363,7 @@ pub fn seal(
             );
             continue;
         };
-        let intro = intro.replace("{request}", &r.request.to_string());
+        let intro = intro(language).replace("{request}", &r.request.to_string());
         let note = signer.sign(&r.text());
         match style {
             Style::Plain => out.push_str(&format!("{intro}\n\n{note}")),
@@ -415,7 +428,7 @@ mod tests {
     #[test]
     fn a_sealed_receipt_is_found_again_quoted_wrapped_or_in_a_code_block() {
         let signer = NoteSigner::generate("example.org/dsr-bot").unwrap();
-        let text = format!("Done.\n\n{}\n\nThanks", marker(57));
+        let text = format!("Done.\n\n{}\n\nThanks", marker(57, Language::De));
         assert_eq!(markers(&text), vec![57]);
         let key = [signer.verifier()];
         for style in [Style::Plain, Style::Discord] {
@@ -423,11 +436,11 @@ mod tests {
                 &text,
                 style,
                 &signer,
-                "Receipt for #{request}:",
+                |l| format!("Receipt ({l}) for #{{request}}:"),
                 &[sample()],
             );
             assert!(!has_marker(&sealed));
-            assert!(sealed.contains("Receipt for #12:"), "{sealed}");
+            assert!(sealed.contains("Receipt (de) for #12:"), "{sealed}");
             let quoted: String = sealed.lines().map(|l| format!("> > {l}\r\n")).collect();
             // A mail program that wraps at 60 columns, at spaces.
             let wrapped: String = sealed
@@ -443,7 +456,13 @@ mod tests {
             }
         }
         // A marker without its receipt is left out, not shown.
-        let sealed = seal(&marker(3), Style::Plain, &signer, "", &[sample()]);
+        let sealed = seal(
+            &marker(3, Language::En),
+            Style::Plain,
+            &signer,
+            |_| String::new(),
+            &[sample()],
+        );
         assert_eq!(sealed, "");
     }
 

@@ -71,7 +71,7 @@ pub fn complete_deletion(
         "dm_deletion_completed",
         &mail::context(uow, &req, None),
     )?;
-    let dms_queued = receipts::tell(uow, person, request_id, &dm, true)?;
+    let dms_queued = receipts::tell(uow, person, request_id, req.language, &dm, true)?;
     let erased = erasure::erase(uow, person, request_id, now)?;
     for mut other in db::requests::open_for_person(uow.db, person)? {
         let note = Some(format!("person erased by request #{request_id}"));

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     db,
-    domain::{Actor, EmailAddress, Language, RequestKind, RequestState, command::parse_code},
+    domain::{Actor, EmailAddress, RequestKind, RequestState, command::parse_code},
     error::{ServiceError, UserError},
 };
 
@@ -33,23 +33,15 @@ impl Answers for Verified {
 pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, ServiceError> {
     let code = parse_code(code)?;
     let now = uow.now;
+    let language = texts::language(uow);
     let person = people::find(uow.db, actor)?.ok_or_else(texts::nothing_waiting)?;
-    let v = db::verifications::latest_pending_for_person(uow.db, person)?.ok_or_else(|| {
-        UserError::new(
-            "No code is waiting for you. Codes come with a request that names an email address, \
-             like /optout email:you@example.org.",
-        )
-    })?;
-    if v.expires_at <= now || v.attempts >= MAX_CODE_ATTEMPTS {
-        let why = if v.expires_at <= now {
-            "has expired"
-        } else {
-            "was entered wrongly too many times"
-        };
-        return Err(UserError::new(format!(
-            "That code {why}. Repeat your request with the email address to get a new one."
-        ))
-        .into());
+    let v = db::verifications::latest_pending_for_person(uow.db, person)?
+        .ok_or_else(|| UserError::said("no_code_waiting", &[]))?;
+    if v.expires_at <= now {
+        return Err(UserError::said("code_expired", &[]).into());
+    }
+    if v.attempts >= MAX_CODE_ATTEMPTS {
+        return Err(UserError::said("code_used_up", &[]).into());
     }
     // Guesses are counted per asker and address, over all its codes: asking for a new code
     // gives no new tries beyond the day's, and a stranger's guesses never lock the owner out.
@@ -62,9 +54,11 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
     {
         db::verifications::count_attempt(uow.db, v.id)?;
         limits::count(uow, limits::Kind::CodeTries, &address)?;
-        let left = MAX_CODE_ATTEMPTS - v.attempts - 1;
-        return Ok(Verified::WrongCode(UserError::new(format!(
-            "That code is not the one we sent. Check the latest email from us; {left} tries left."
+        let left = (MAX_CODE_ATTEMPTS - v.attempts - 1).to_string();
+        return Ok(Verified::WrongCode(UserError::new(texts::say(
+            language,
+            "code_wrong",
+            &[("left", &left)],
         ))));
     }
     db::verifications::mark_verified(uow.db, v.id, now)?;
@@ -76,35 +70,40 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
         .unwrap_or_default();
     let kind = req.kind;
     let channel = uow.call.channel.as_str();
+    let id = req.id.to_string();
+    let kind_label = texts::kind(language, kind);
     let reply = match req.state {
         RequestState::AwaitingConfirmation
             if kind == RequestKind::Deletion && req.person_confirmed_at.is_none() =>
         {
             mail::queue(uow, "request_received", &req, &v.email, None, false)?;
-            let text = format!(
-                "Thank you, {masked} is verified. Deletion request #{} cannot be undone, so it still waits \
-                 for you: type /confirm to go ahead or /cancel to drop it.",
-                req.id
+            let text = texts::say(
+                language,
+                "verified_deletion_waits",
+                &[("address", &masked), ("id", &id)],
             );
             Reply::about(&req, text)
         }
         RequestState::AwaitingConfirmation => {
             let sent = confirm_waiting(uow, &mut req, channel)?;
             let text = format!(
-                "Thank you, {masked} is verified and your {} request #{} is confirmed. {}{}",
-                kind.label(),
-                req.id,
-                texts::confirmed_consequence(uow, Language::En, &req),
-                texts::receipt_note(uow, Language::En, sent, kind)
+                "{} {}{}",
+                texts::say(
+                    language,
+                    "verified_and_confirmed",
+                    &[("address", &masked), ("id", &id), ("kind", kind_label)],
+                ),
+                texts::confirmed_consequence(uow, language, &req),
+                texts::receipt_note(uow, language, sent, kind)
             );
             Reply::about(&req, text).with_receipt()
         }
         _ => {
             mail::queue(uow, "change_confirmed", &req, &v.email, None, false)?;
-            let text = format!(
-                "Thank you, {masked} is verified and linked to your {} request #{}. A receipt is on its way.",
-                kind.label(),
-                req.id
+            let text = texts::say(
+                language,
+                "verified_and_linked",
+                &[("address", &masked), ("id", &id), ("kind", kind_label)],
             );
             Reply::about(&req, text).with_receipt()
         }
@@ -115,18 +114,17 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
 /// `/confirm`: the explicit second step a deletion needs.
 pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> {
     let now = uow.now;
+    let language = texts::language(uow);
     let person = people::find(uow.db, actor)?.ok_or_else(texts::nothing_waiting)?;
     let Some(mut req) = db::requests::find_open(uow.db, person, RequestKind::Deletion)? else {
-        return Err(UserError::new(
-            "No deletion request is waiting for your confirmation. /delete starts one.",
-        )
-        .into());
+        return Err(UserError::said("no_deletion_waiting", &[]).into());
     };
+    let id = req.id.to_string();
     if req.state == RequestState::Confirmed {
-        let text = format!(
-            "Deletion request #{} is already confirmed; it will be carried out by {}.",
-            req.id,
-            uow.ctx.show_time(req.due_at)
+        let text = texts::say(
+            language,
+            "deletion_already_confirmed",
+            &[("id", &id), ("due", &uow.ctx.show_time(req.due_at))],
         );
         return Ok(Reply::about(&req, text));
     }
@@ -136,20 +134,20 @@ pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> 
         let masked = EmailAddress::parse(&v.email)
             .map(|e| e.masked())
             .unwrap_or_default();
-        let text = format!(
-            "Noted. Deletion request #{} also needs the code we emailed to {masked}: enter it with \
-             /verify code:NNNNNN.",
-            req.id
+        let text = texts::say(
+            language,
+            "deletion_needs_code",
+            &[("id", &id), ("address", &masked)],
         );
         Reply::about(&req, text)
     } else {
         let channel = uow.call.channel.as_str();
         let sent = confirm_waiting(uow, &mut req, channel)?;
         let text = format!(
-            "Deletion request #{} is confirmed. {}{}",
-            req.id,
-            texts::confirmed_consequence(uow, Language::En, &req),
-            texts::receipt_note(uow, Language::En, sent, RequestKind::Deletion)
+            "{} {}{}",
+            texts::say(language, "deletion_confirmed", &[("id", &id)]),
+            texts::confirmed_consequence(uow, language, &req),
+            texts::receipt_note(uow, language, sent, RequestKind::Deletion)
         );
         Reply::about(&req, text).with_receipt()
     };
@@ -161,6 +159,7 @@ pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> 
 /// Cancel button under a deletion). Recorded choices are changed by the opposite choice.
 pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Reply, ServiceError> {
     let person = people::find(uow.db, actor)?.ok_or_else(texts::nothing_waiting)?;
+    let language = texts::language(uow);
     let mut cancelled = Vec::new();
     for mut req in db::requests::open_for_person(uow.db, person)? {
         let cancellable = (req.state == RequestState::AwaitingConfirmation
@@ -176,19 +175,20 @@ pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Rep
                 note,
                 uow.now,
             )?;
-            cancelled.push(format!("your {} request #{}", req.kind.label(), req.id));
+            cancelled.push(texts::say(
+                language,
+                "cancelled_item",
+                &[
+                    ("kind", texts::kind(language, req.kind)),
+                    ("id", &req.id.to_string()),
+                ],
+            ));
         }
     }
     if cancelled.is_empty() {
-        return Err(UserError::new(
-            "Nothing is waiting to be cancelled. To change a recorded choice, use /optout or /optin.",
-        )
-        .into());
+        return Err(UserError::said("nothing_to_cancel", &[]).into());
     }
-    let text = format!(
-        "Cancelled: {}. Nothing more happens with it; a choice you recorded before stands until you change it.",
-        cancelled.join(", ")
-    );
+    let text = texts::say(language, "cancelled", &[("list", &cancelled.join(", "))]);
     let mut reply = Reply::text(text).with_receipt();
     reply.request_id = only;
     Ok(reply)

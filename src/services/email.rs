@@ -16,6 +16,7 @@ use crate::{
     email::inbound::{
         self, InboundMail, anchor, intent,
         intent::{Decision, Reading, Word},
+        words,
     },
     error::{ServiceError, UserError},
 };
@@ -59,20 +60,32 @@ pub fn handle(uow: &mut Uow<'_>, mail: &InboundMail) -> Result<Disposition, Serv
         return Ok(Disposition::IgnoredAutomatic(reason));
     }
     let target = reply_target(uow, mail)?;
+    // Whoever holds the address is answered in the language they chose, if they chose one.
+    if let Some(to) = uow.answer_address() {
+        uow.chosen_language = match db::identities::find(uow.db, "email", to.as_str())? {
+            Some(i) if i.verified_at.is_some() => db::people::language(uow.db, i.person_id)?,
+            _ => None,
+        };
+    }
     let acted = match &target {
         // Read against our own mail: what reproduces it is history, wherever it stands.
         Some(Ok(target)) => {
             let originals: Vec<&str> = target.originals.iter().map(String::as_str).collect();
             let own = anchor::own_text(&mail.body, &originals);
-            let reading = if anchor::words(&own).is_empty() {
+            let subjects: Vec<&str> = target.subjects.iter().map(String::as_str).collect();
+            let own = if anchor::words(&own).is_empty() {
                 // Nothing of the person's own in the body (some mobile clients answer in the
                 // Subject): the Subject, without "Re:" and our own subject, if it says one thing.
-                let subjects: Vec<&str> = target.subjects.iter().map(String::as_str).collect();
-                intent::read_all(&own_subject(&mail.subject, &subjects))
+                own_subject(&mail.subject, &subjects)
             } else {
-                intent::read_all(&own)
+                own
             };
-            uow.attempt(|uow| act_on_reply(uow, target, reading))
+            let reading = intent::read_all(&own);
+            let language = words::language_asked(&own);
+            uow.attempt(|uow| match language {
+                Some(language) => choose_language(uow, target, language, reading),
+                None => act_on_reply(uow, target, reading),
+            })
         }
         Some(Err(why)) => return refuse(uow, why),
         None => {
@@ -98,7 +111,8 @@ pub fn handle(uow: &mut Uow<'_>, mail: &InboundMail) -> Result<Disposition, Serv
                 Some(Ok(t)) => Some(&t.request),
                 _ => None,
             };
-            answer_refusal(uow, &e.0, about)?;
+            let text = e.in_language(texts::language(uow));
+            answer_refusal(uow, &text, about)?;
             Ok(Disposition::Refused("could not act"))
         }
         Err(e) => Err(e),
@@ -168,6 +182,35 @@ fn holder(uow: &Uow<'_>, t: &Target) -> anyhow::Result<Option<i64>> {
         .map(|i| i.person_id))
 }
 
+/// "language: Deutsch" in a reply: the address's holder is answered in that language from
+/// now on, about their open requests too; anything else the reply says is then done.
+fn choose_language(
+    uow: &mut Uow<'_>,
+    t: &Target,
+    language: Language,
+    reading: Reading,
+) -> Result<(), ServiceError> {
+    let person = match holder(uow, t)? {
+        Some(p) => p,
+        // Their own request, made from this address: the address is theirs to act with.
+        None if t.request.channel == Channel::Email => {
+            prove_email(uow, t)?;
+            t.request.person_id
+        }
+        None => return Err(UserError::said("mail_language_not_yours", &[]).into()),
+    };
+    db::people::choose_language(uow.db, person, language)?;
+    uow.chosen_language = Some(language);
+    if reading.decision != Decision::Nothing {
+        let mut t = t.clone();
+        t.request.language = language;
+        return act_on_reply(uow, &t, reading);
+    }
+    let text = texts::say(texts::language(uow), "language_set", &[]);
+    mail::answer(uow, &text, Some(&t.request))?;
+    Ok(())
+}
+
 /// A no (or "this was not me") in a reply. To the person's own request it is a cancel. To a
 /// request someone else made naming this address, it refuses the link: the code stops
 /// working, a request that waited for the address is cancelled, and the requester is told
@@ -184,13 +227,17 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
     } else {
         req.state == RequestState::AwaitingConfirmation
     } && req.state.is_open();
+    let language = texts::language(uow);
+    let id = req.id.to_string();
     if own && !cancellable {
-        return Err(UserError::new(format!(
-            "Your {} request #{} is {}; there is nothing to cancel. To change a recorded choice, write \
-             opt out or opt in.",
-            req.kind.label(),
-            req.id,
-            req.state.label()
+        return Err(UserError::new(texts::say(
+            language,
+            "mail_nothing_to_cancel",
+            &[
+                ("id", &id),
+                ("kind", texts::kind(language, req.kind)),
+                ("state", texts::state(language, req.state)),
+            ],
         ))
         .into());
     }
@@ -210,10 +257,10 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
         )?;
     }
     let text = if own {
-        format!(
-            "Cancelled: your {} request #{}. Nothing more happens with it, and nothing else changed.",
-            req.kind.label(),
-            req.id
+        texts::say(
+            language,
+            "mail_cancelled",
+            &[("id", &id), ("kind", texts::kind(language, req.kind))],
         )
     } else {
         if refused || cancellable {
@@ -224,9 +271,7 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
                 cancellable.then_some(req.id),
             )?;
         }
-        "Thank you for telling us. Nothing is linked to this address; whoever named it is told only that it \
-         could not be confirmed."
-            .to_owned()
+        texts::say(language, "mail_link_refused", &[])
     };
     mail::answer(uow, &text, own.then_some(&req))?;
     Ok(())
@@ -274,12 +319,7 @@ fn act_on_reply(uow: &mut Uow<'_>, t: &Target, reading: Reading) -> Result<(), S
         Some(Word::OptIn) => file::file_request(uow, &actor, RequestKind::OptIn, None)?,
         Some(Word::Delete) => file::file_request(uow, &actor, RequestKind::Deletion, None)?,
         Some(Word::Status) => status::status(uow, &actor)?,
-        None => {
-            return Err(UserError::new(
-                "We could not find an instruction in your reply, so nothing changed.",
-            )
-            .into());
-        }
+        None => return Err(UserError::said("mail_no_instruction", &[]).into()),
     };
     mail::answer(uow, &reply.text, reply.about.as_ref())?;
     Ok(())
@@ -287,11 +327,7 @@ fn act_on_reply(uow: &mut Uow<'_>, t: &Target, reading: Reading) -> Result<(), S
 
 /// The answer to a reply that says two things, or says one and takes it back or asks it.
 fn unclear() -> ServiceError {
-    UserError::new(
-        "Your reply says more than one thing, or asks or says not to, so nothing changed. Answer with the \
-         one word you mean.",
-    )
-    .into()
+    UserError::said("mail_unclear", &[]).into()
 }
 
 /// The word that makes the choice a request of `kind` is for.
@@ -327,30 +363,38 @@ fn which_request(
         .into_iter()
         .filter(|r| mine(r) && takes(r))
         .collect();
+    let language = texts::language(uow);
     let chosen = match named {
-        Some(n) => candidates.iter().find(|r| r.id == n).cloned().ok_or_else(|| {
-            UserError::new(format!(
-                "Request #{n} is not one of yours that can take this answer, so nothing changed."
-            ))
-        })?,
+        Some(n) => candidates
+            .iter()
+            .find(|r| r.id == n)
+            .cloned()
+            .ok_or_else(|| UserError::said("mail_not_yours", &[("id", &n.to_string())]))?,
         None => match candidates.as_slice() {
             [one] => one.clone(),
-            [] => {
-                return Err(UserError::new(
-                    "None of your requests waits for that answer, so nothing changed.",
-                )
-                .into());
-            }
+            [] => return Err(UserError::said("mail_none_waits", &[]).into()),
             several => {
                 let list: Vec<String> = several
                     .iter()
-                    .map(|r| format!("#{} ({}, {})", r.id, r.kind.label(), r.state.label()))
+                    .map(|r| {
+                        texts::say(
+                            language,
+                            "mail_several_item",
+                            &[
+                                ("id", &r.id.to_string()),
+                                ("kind", texts::kind(language, r.kind)),
+                                ("state", texts::state(language, r.state)),
+                            ],
+                        )
+                    })
                     .collect();
-                return Err(UserError::new(format!(
-                    "Several of your requests could take that answer: {}. Nothing changed; answer again with \
-                     the number, like \"confirm #{}\".",
-                    list.join(", "),
-                    several[0].id
+                return Err(UserError::new(texts::say(
+                    language,
+                    "mail_several",
+                    &[
+                        ("list", &list.join(", ")),
+                        ("first", &several[0].id.to_string()),
+                    ],
                 ))
                 .into());
             }
@@ -369,44 +413,51 @@ fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<
     let person = super::people::find(uow.db, actor)?;
     let mut req = db::requests::get(uow.db, request_id)?
         .filter(|r| Some(r.person_id) == person)
-        .ok_or_else(|| {
-            UserError::new("That request is not one we can confirm for this address.")
-        })?;
+        .ok_or_else(|| UserError::said("mail_cannot_confirm", &[]))?;
     let kind = req.kind;
+    let language = texts::language(uow);
+    let id = req.id.to_string();
+    let kind_label = texts::kind(language, kind);
     let waits_for_chat = kind == RequestKind::Deletion
         && req.channel != Channel::Email
         && req.person_confirmed_at.is_none();
     let text = if req.state == RequestState::AwaitingConfirmation && waits_for_chat {
-        format!(
-            "Thank you: your address is confirmed for deletion request #{}. Deletion cannot be undone, so \
-             it also needs your confirmation where you asked for it (the Confirm button or /confirm).",
-            req.id
-        )
+        texts::say(language, "mail_needs_chat_too", &[("id", &id)])
     } else if req.state == RequestState::AwaitingConfirmation {
         if kind == RequestKind::Deletion {
             db::requests::set_person_confirmed(uow.db, req.id, now)?;
         }
         confirm_waiting(uow, &mut req, "email")?;
-        format!(
-            "Your {} request #{} is confirmed. {}",
-            kind.label(),
-            req.id,
-            texts::confirmed_consequence(uow, Language::En, &req)
+        let consequence = texts::confirmed_consequence(uow, language, &req);
+        texts::say(
+            language,
+            "mail_confirmed",
+            &[
+                ("id", &id),
+                ("kind", kind_label),
+                ("consequence", &consequence),
+            ],
         )
     } else if req.state == RequestState::Confirmed && kind != RequestKind::Deletion {
-        format!(
-            "Thank you: this address is confirmed and linked to your {} request #{}. {} Keep this message \
-             as your receipt.",
-            kind.label(),
-            req.id,
-            texts::choice_consequence(uow.config(), Language::En, kind)
+        let consequence = texts::choice_consequence(uow.config(), language, kind);
+        texts::say(
+            language,
+            "mail_linked",
+            &[
+                ("id", &id),
+                ("kind", kind_label),
+                ("consequence", &consequence),
+            ],
         )
     } else {
-        format!(
-            "Your {} request #{} is already {}; nothing changed.",
-            kind.label(),
-            req.id,
-            req.state.label()
+        texts::say(
+            language,
+            "mail_already",
+            &[
+                ("id", &id),
+                ("kind", kind_label),
+                ("state", texts::state(language, req.state)),
+            ],
         )
     };
     mail::answer(uow, &text, Some(&req))?;
@@ -427,18 +478,9 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
         Some(Word::Delete) => RequestKind::Deletion,
         Some(Word::Status) => return status_for_address(uow),
         Some(Word::Confirm | Word::Cancel) => {
-            return Err(UserError::new(
-                "We could not tell which request you mean, so nothing changed. To confirm or cancel one, \
-                 answer the email we sent you about it.",
-            )
-            .into());
+            return Err(UserError::said("mail_which_request", &[]).into());
         }
-        None => {
-            return Err(UserError::new(
-                "We could not tell what you would like us to do, so nothing changed.",
-            )
-            .into());
-        }
+        None => return Err(UserError::said("mail_what_to_do", &[]).into()),
     };
     let sender = sender(uow)?;
     let now = uow.now;
@@ -501,11 +543,15 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
             }
         }
     } else {
-        let text = format!(
-            "Your {} request #{} is already {}; nothing new was filed.",
-            kind.label(),
-            req.id,
-            req.state.label()
+        let language = texts::language(uow);
+        let text = texts::say(
+            language,
+            "already_recorded",
+            &[
+                ("id", &req.id.to_string()),
+                ("kind", texts::kind(language, kind)),
+                ("state", texts::state(language, req.state)),
+            ],
         );
         mail::answer(uow, &text, Some(&req))?;
     }
@@ -521,32 +567,23 @@ fn status_for_address(uow: &mut Uow<'_>) -> Result<(), ServiceError> {
             let (text, first) = status::answer(uow, Some(i.person_id))?;
             mail::answer_as(uow, &text, first.as_ref(), true)?;
         }
-        _ => mail::answer(
-            uow,
-            "We hold no confirmed requests for this address, so nothing is recorded about it.",
-            None,
-        )?,
+        _ => {
+            let text = texts::say(texts::language(uow), "mail_nothing_for_address", &[]);
+            mail::answer(uow, &text, None)?
+        }
     }
     Ok(())
 }
 
 /// A reply we cannot honour: one polite answer saying what to do instead.
 fn refuse(uow: &mut Uow<'_>, why: &'static str) -> Result<Disposition, ServiceError> {
-    let privacy = &uow.config().inbound.reply_address;
-    let text = match why {
-        "expired token" => format!(
-            "The message you answered is too old for us to act on, so nothing changed. Write a new email to \
-             {privacy} to make a request."
-        ),
-        "sender does not match" => format!(
-            "Your reply came from a different address than the one we wrote to, so nothing changed. Answer from \
-             the address that received our message, or write a new email to {privacy}."
-        ),
-        _ => format!(
-            "We could not match your reply to a request of ours, so nothing changed. Write a new email to \
-             {privacy} to make a request."
-        ),
+    let privacy = uow.config().inbound.reply_address.to_string();
+    let key = match why {
+        "expired token" => "mail_token_expired",
+        "sender does not match" => "mail_sender_mismatch",
+        _ => "mail_unmatched",
     };
+    let text = texts::say(texts::language(uow), key, &[("privacy", &privacy)]);
     answer_refusal(uow, &text, None)?;
     Ok(Disposition::Refused(why))
 }

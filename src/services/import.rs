@@ -401,7 +401,7 @@ fn tell(uow: &mut Uow<'_>, req: &Request, id_kind: &str, id_value: &str) -> anyh
                 .ctx
                 .templates
                 .render_dm_in(req.language, "dm_choice_imported", &ctx)?;
-            receipts::tell(uow, req.person_id, req.id, &dm, false).map(drop)
+            receipts::tell(uow, req.person_id, req.id, req.language, &dm, false).map(drop)
         }
         _ => Ok(()),
     }

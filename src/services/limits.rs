@@ -47,14 +47,33 @@ impl Kind {
         }
     }
 
-    fn max_and_message(self, uow: &Uow<'_>) -> (u32, String) {
+    /// The limit, and what the person is told at it: the operator's own words when they
+    /// set some (in every language), else ours in the person's.
+    fn max_and_message(self, uow: &Uow<'_>) -> (u32, UserError) {
         let (l, m) = (uow.config().limits, &uow.config().limit_messages);
-        match self {
-            Kind::PerMinute => (l.per_person, m.per_person.clone()),
-            Kind::RequestsPerHour => (l.requests_per_hour, m.requests_per_hour.clone()),
-            Kind::CodeMails => (l.code_mails_per_day, m.code_mails_per_day.clone()),
-            Kind::CodeTries => (l.code_tries_per_day, m.code_tries_per_day.clone()),
-        }
+        let (max, own, key) = match self {
+            Kind::PerMinute => (l.per_person, &m.per_person, "limit_per_person"),
+            Kind::RequestsPerHour => (
+                l.requests_per_hour,
+                &m.requests_per_hour,
+                "limit_requests_per_hour",
+            ),
+            Kind::CodeMails => (
+                l.code_mails_per_day,
+                &m.code_mails_per_day,
+                "limit_code_mails",
+            ),
+            Kind::CodeTries => (
+                l.code_tries_per_day,
+                &m.code_tries_per_day,
+                "limit_code_tries",
+            ),
+        };
+        let message = match own {
+            Some(text) => UserError::new(text.clone()),
+            None => UserError::said(key, &[]),
+        };
+        (max, message)
     }
 }
 
@@ -89,7 +108,7 @@ pub fn check(uow: &Uow<'_>, kind: Kind, subject: &str) -> Result<(), ServiceErro
     let since = uow.now - kind.window();
     let n = db::limits::count_since(uow.db, kind.scope(), &key(uow, subject), since)?;
     if n >= i64::from(max) {
-        return Err(UserError::new(message).into());
+        return Err(message.into());
     }
     Ok(())
 }
@@ -122,13 +141,14 @@ pub struct ChannelLimiter {
 }
 
 impl ChannelLimiter {
-    /// Counts one call on `channel` at `now`, or refuses it with `message`; 0 is no limit.
+    /// Counts one call on `channel` at `now`, or refuses it with `message` (ours, in the
+    /// person's language, when `None`); 0 is no limit.
     pub fn check(
         &self,
         limit: u32,
         channel: Channel,
         now: DateTime<Utc>,
-        message: &str,
+        message: Option<&str>,
     ) -> Result<(), UserError> {
         if limit == 0 {
             return Ok(());
@@ -143,7 +163,9 @@ impl ChannelLimiter {
             *w = Window { minute, count: 0 };
         }
         if w.count >= limit {
-            return Err(UserError::new(message));
+            return Err(
+                message.map_or_else(|| UserError::said("limit_per_person", &[]), UserError::new)
+            );
         }
         w.count += 1;
         Ok(())
@@ -162,11 +184,11 @@ mod tests {
     fn a_channel_is_limited_per_minute_and_others_are_not() {
         let rl = ChannelLimiter::default();
         let now = t("2025-09-28T10:00:05Z");
-        rl.check(2, Channel::Email, now, "busy").unwrap();
-        rl.check(2, Channel::Email, now, "busy").unwrap();
-        assert!(rl.check(2, Channel::Email, now, "busy").is_err());
-        rl.check(2, Channel::Console, now, "busy").unwrap();
-        rl.check(2, Channel::Email, t("2025-09-28T10:01:00Z"), "busy")
+        rl.check(2, Channel::Email, now, Some("busy")).unwrap();
+        rl.check(2, Channel::Email, now, Some("busy")).unwrap();
+        assert!(rl.check(2, Channel::Email, now, Some("busy")).is_err());
+        rl.check(2, Channel::Console, now, Some("busy")).unwrap();
+        rl.check(2, Channel::Email, t("2025-09-28T10:01:00Z"), Some("busy"))
             .unwrap();
     }
 }

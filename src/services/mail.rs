@@ -44,7 +44,7 @@ fn context_in(
         original_due: req.original_due_at.map(|d| uow.ctx.show_time(d)),
         reason: None,
         expires: None,
-        receipt: super::log::draft(uow, req.id).unwrap_or_else(|e| {
+        receipt: super::log::draft(uow, req.id, language).unwrap_or_else(|e| {
             tracing::error!(error = %format!("{e:#}"), request = req.id, "a receipt could not be drafted; the mail goes without");
             None
         }),
@@ -109,17 +109,18 @@ fn reply_about(
     lists: bool,
 ) -> anyhow::Result<()> {
     let cfg = uow.config();
+    // The answer mail is in the language its text was written in (see texts::language).
+    let language = super::texts::language(uow);
     let ctx = ReplyContext {
         organisation: cfg.organisation_name.clone(),
         policy: cfg.policy_name.clone(),
         message: text.to_owned(),
         privacy_address: cfg.inbound.reply_address.to_string(),
-        // The answer mail is English, whole, until it is translated.
         request: req
             .filter(|_| !lists)
-            .map(|r| context_in(uow, r, None, Language::En)),
+            .map(|r| context_in(uow, r, None, language)),
     };
-    let rendered = uow.ctx.templates.render("reply", &ctx)?;
+    let rendered = uow.ctx.templates.render_in(language, "reply", &ctx)?;
     insert(uow, "reply", req, to.as_str(), &rendered, false, lists)
 }
 

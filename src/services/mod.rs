@@ -31,7 +31,7 @@ mod routines;
 mod settings;
 mod shared;
 mod status;
-mod texts;
+pub(crate) mod texts;
 mod transitions;
 mod uow;
 
@@ -47,7 +47,7 @@ pub use email::Disposition;
 pub use inbound::{CopyAt, HeldMessage, Inbound};
 pub use officer::{Extended, ListedRequest, RequestDetails, ShownEvent, ShownNote, note_added};
 pub use outbox::Outbox;
-pub use receipts::{DM_CLOSED, Receipts};
+pub use receipts::Receipts;
 pub use reply::Reply;
 pub use reports::Reports;
 pub use requests::Requests;
@@ -210,11 +210,21 @@ impl Services {
             }
             MemberCommand::Verify { code } => self.verify(origin, &code).await,
             MemberCommand::Status => self.status(origin).await,
-            MemberCommand::Privacy => Ok(Reply::text(status::privacy_notice(
-                &self.shared.ctx,
-                origin.call.channel,
-            ))),
-            MemberCommand::Help => Ok(Reply::text(crate::domain::command::HELP.to_owned())),
+            MemberCommand::Privacy {
+                language: Some(language),
+            } => self.choose_language(origin, language).await,
+            MemberCommand::Privacy { language: None } => {
+                let language = self.language_of(origin).await?;
+                Ok(Reply::text(status::privacy_notice(
+                    &self.shared.ctx,
+                    origin.call.channel,
+                    language,
+                )))
+            }
+            MemberCommand::Help => {
+                let language = self.language_of(origin).await?;
+                Ok(Reply::text(texts::say(language, "help", &[])))
+            }
         }
     }
 
@@ -277,7 +287,47 @@ impl Services {
 
     /// `/privacy`: what the policy is, where the deadline stands, what each choice means.
     pub fn privacy_notice(&self) -> String {
-        status::privacy_notice(&self.shared.ctx, crate::domain::Channel::Console)
+        status::privacy_notice(
+            &self.shared.ctx,
+            crate::domain::Channel::Console,
+            self.config().default_language,
+        )
+    }
+
+    /// `/privacy language:xx`: the person is answered in `language` from now on, about their
+    /// open requests too; the answer is the notice in that language.
+    pub async fn choose_language(
+        &self,
+        origin: &Origin,
+        language: crate::domain::Language,
+    ) -> Result<Reply, ServiceError> {
+        let channel = origin.call.channel;
+        self.shared
+            .member(origin, move |uow, actor| {
+                people::choose_language(uow, actor, language)?;
+                uow.chosen_language = Some(language);
+                let language = texts::language(uow);
+                let notice = status::privacy_notice(uow.ctx, channel, language);
+                let said = texts::say(language, "language_set", &[]);
+                Ok(Reply::text(format!("{said}\n\n{notice}")))
+            })
+            .await
+    }
+
+    /// The language `origin` is answered in: the one the person chose, else the call's, else
+    /// `DEFAULT_LANGUAGE` (for answers given outside a unit of work).
+    pub async fn language_of(
+        &self,
+        origin: &Origin,
+    ) -> Result<crate::domain::Language, ServiceError> {
+        let actor = origin.actor.clone();
+        let chosen = self
+            .shared
+            .read(move |db, _| people::chosen_language(db, &actor))
+            .await?;
+        Ok(chosen
+            .or(origin.call.language)
+            .unwrap_or(self.config().default_language))
     }
 
     /// Imports checked rows in one unit of work, all or none.

@@ -229,7 +229,7 @@ pub fn extend(
         .ctx
         .templates
         .render_dm_in(req.language, "dm_due_extended", &ctx)?;
-    let dms_queued = receipts::tell(uow, req.person_id, request_id, &dm, false)?;
+    let dms_queued = receipts::tell(uow, req.person_id, request_id, req.language, &dm, false)?;
     Ok(Extended {
         request_id,
         due_at,

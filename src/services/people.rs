@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::uow::Uow;
 use crate::{
     db::{self, Conn},
-    domain::{Actor, EmailAddress},
+    domain::{Actor, EmailAddress, Language},
 };
 
 /// The person an authenticated actor is, created on first contact, and whether they were
@@ -36,16 +36,13 @@ pub fn link_address(uow: &Uow<'_>, person: i64, email: &str) -> anyhow::Result<(
         let masked = EmailAddress::parse(email)
             .map(|e| e.masked())
             .unwrap_or_default();
-        db::notices::add(
-            uow.db,
-            before,
-            &format!(
-                "{masked} is no longer linked to you: on {} its owner confirmed it for another account, so \
-                 receipts and replies about your requests no longer go there.",
-                uow.ctx.show_time(uow.now)
-            ),
-            uow.now,
-        )?;
+        let language = language_of(uow, before)?;
+        let text = super::texts::say(
+            language,
+            "address_moved",
+            &[("address", &masked), ("at", &uow.ctx.show_time(uow.now))],
+        );
+        db::notices::add(uow.db, before, &text, uow.now)?;
     }
     Ok(())
 }
@@ -60,13 +57,45 @@ pub fn tell_link_refused(
     let masked = EmailAddress::parse(email)
         .map(|e| e.masked())
         .unwrap_or_default();
-    let mut text = format!("{masked} could not be confirmed, so it is not linked to you.");
+    let language = language_of(uow, requester)?;
+    let mut text = super::texts::say(language, "link_refused", &[("address", &masked)]);
     if let Some(id) = cancelled {
-        text.push_str(&format!(
-            " Request #{id}, which waited for it, is cancelled."
+        text.push(' ');
+        text.push_str(&super::texts::say(
+            language,
+            "link_refused_cancelled",
+            &[("id", &id.to_string())],
         ));
     }
     db::notices::add(uow.db, requester, &text, uow.now)?;
+    Ok(())
+}
+
+/// The language the person behind `actor` chose to be answered in, if they are known and
+/// chose one.
+pub fn chosen_language(db: &Conn, actor: &Actor) -> anyhow::Result<Option<Language>> {
+    match find(db, actor)? {
+        Some(person) => Ok(db::people::language(db, person)?),
+        None => Ok(None),
+    }
+}
+
+/// The language to tell `person` something in when they are not asking: the one they chose,
+/// else that of their newest request, else `DEFAULT_LANGUAGE`.
+pub fn language_of(uow: &Uow<'_>, person: i64) -> anyhow::Result<Language> {
+    if let Some(chosen) = db::people::language(uow.db, person)? {
+        return Ok(chosen);
+    }
+    Ok(db::requests::for_person(uow.db, person)?
+        .last()
+        .map_or(uow.config().default_language, |r| r.language))
+}
+
+/// `/privacy language:xx`: the person is answered in `language` from now on, here and by
+/// mail, about their open requests too.
+pub fn choose_language(uow: &Uow<'_>, actor: &Actor, language: Language) -> anyhow::Result<()> {
+    let (person, _) = resolve(uow.db, actor, uow.now)?;
+    db::people::choose_language(uow.db, person, language)?;
     Ok(())
 }
 

@@ -8,13 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::{reply::Reply, shared::Shared, uow::Uow};
 use crate::{
     db::{self, dms::Dm},
-    domain::{Actor, DiscordId},
+    domain::{Actor, DiscordId, Language},
     error::ServiceError,
     proof::receipt::Style,
 };
-
-/// Added to a reply when the member's DMs are closed.
-pub const DM_CLOSED: &str = "Your DMs are closed, so no receipt was sent there; the change stands and this reply is your confirmation.";
 
 /// How long a receipt is retried before it is given up (Standard Webhooks retry for about
 /// three days; a receipt is worth no less).
@@ -31,7 +28,8 @@ pub(super) fn queue(uow: &mut Uow<'_>, actor: &Actor, reply: &mut Reply) -> anyh
     }
     let identity = db::identities::find(uow.db, "discord", &id.to_string())?;
     if identity.as_ref().is_some_and(|i| i.dm_closed) {
-        reply.text = format!("{}\n\n{DM_CLOSED}", reply.text);
+        let closed = super::texts::say(super::texts::language(uow), "dm_closed", &[]);
+        reply.text = format!("{}\n\n{closed}", reply.text);
         return Ok(());
     }
     db::dms::queue(
@@ -55,10 +53,11 @@ pub(super) fn tell(
     uow: &mut Uow<'_>,
     person: i64,
     request_id: i64,
+    language: Language,
     text: &str,
     last: bool,
 ) -> anyhow::Result<usize> {
-    let text = &match super::log::draft(uow, request_id)? {
+    let text = &match super::log::draft(uow, request_id, language)? {
         Some(receipt) => format!("{text}\n\n{receipt}"),
         None => text.to_owned(),
     };

@@ -61,8 +61,12 @@ impl Shared {
         let actor = origin.actor.clone();
         let mut outcome = self
             .run(origin.call.clone(), move |uow| {
-                limits::take(uow, limits::Kind::PerMinute, &limits::subject(&actor))?;
-                let mut outcome = f(uow, &actor)?;
+                uow.chosen_language = people::chosen_language(uow.db, &actor)?;
+                // A refusal is written in the words the person reads here.
+                let language = super::texts::language(uow);
+                limits::take(uow, limits::Kind::PerMinute, &limits::subject(&actor))
+                    .map_err(|e| e.written_in(language))?;
+                let mut outcome = f(uow, &actor).map_err(|e| e.written_in(language))?;
                 let notices = people::take_notices(uow, &actor)?;
                 if let Some(reply) = outcome.reply_mut() {
                     if !notices.is_empty() {
@@ -99,7 +103,7 @@ impl Shared {
             cfg.limits.per_channel,
             channel,
             self.now(),
-            &cfg.limit_messages.per_person,
+            cfg.limit_messages.per_person.as_deref(),
         )?)
     }
 }

@@ -1,10 +1,11 @@
 //! `/status`: where the person's requests stand and what their standing choice is; and
 //! `/privacy`, what the policy is.
 
-use super::{people, reply::Reply, uow::Context, uow::Uow};
+use super::{people, reply::Reply, texts::say, uow::Context, uow::Uow};
 use crate::{
     db::{self, requests::Request},
-    domain::{Actor, EmailAddress, RequestKind, RequestState, deadline},
+    domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
+    email::labels::Labels,
     error::ServiceError,
 };
 
@@ -35,43 +36,46 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
         None => (Vec::new(), Vec::new()),
     };
 
-    let mut lines = vec![format!("Your choice about \"{}\":", cfg.policy_name)];
+    let language = super::texts::language(uow);
+    let say = |key: &str, args: &[(&str, &str)]| super::texts::say(language, key, args);
+    let words = &Labels::of(language).offset;
+    let span = |from, to| deadline::describe_span_in(from, to, cfg.display_timezone, words);
+    let mut lines = vec![say("status_heading", &[("policy", &cfg.policy_name)])];
     let standing = open
         .iter()
         .find(|r| r.state == RequestState::Confirmed && r.kind.opposite_choice().is_some());
     lines.push(match standing {
-        Some(r) => format!(
-            "- {} since {} (request #{}).",
+        Some(r) => say(
             if r.kind == RequestKind::OptOut {
-                "Opted out"
+                "status_opted_out"
             } else {
-                "Opted in"
+                "status_opted_in"
             },
-            uow.ctx.show_time(r.updated_at),
-            r.id
+            &[
+                ("since", &uow.ctx.show_time(r.updated_at)),
+                ("id", &r.id.to_string()),
+            ],
         ),
-        None if now < cfg.policy_deadline => format!(
-            "- No choice recorded. If you do nothing by {} ({}), you are treated as opted in.",
-            uow.ctx.show_time(cfg.policy_deadline),
-            deadline::describe_span(now, cfg.policy_deadline, cfg.display_timezone) + " from now"
+        None if now < cfg.policy_deadline => say(
+            "status_no_choice_yet",
+            &[
+                ("deadline", &uow.ctx.show_time(cfg.policy_deadline)),
+                ("span", &span(now, cfg.policy_deadline)),
+            ],
         ),
-        None => format!(
-            "- No choice recorded, so you are treated as opted in (the deadline passed {} ago). {}",
-            deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone),
+        None => say(
             if uow.by_mail() {
-                "Reply opt out to change that."
+                "status_no_choice_passed_by_mail"
             } else {
-                "/optout changes that."
-            }
+                "status_no_choice_passed"
+            },
+            &[("span", &span(cfg.policy_deadline, now))],
         ),
     });
     if let Some(p) = person {
-        let applied = super::feed::applied(uow.db, uow.ctx, p)?;
+        let applied = super::feed::applied(uow.db, uow.ctx, language, p)?;
         if !applied.is_empty() {
-            lines.push(format!(
-                "- The systems that must honour your choice: {}.",
-                applied.join("; ")
-            ));
+            lines.push(say("status_applied", &[("list", &applied.join("; "))]));
         }
     }
     let pending: Vec<_> = open
@@ -79,16 +83,21 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
         .filter(|r| Some(r.id) != standing.map(|s| s.id))
         .collect();
     if pending.is_empty() {
-        lines.push("- Nothing else is open.".into());
+        lines.push(say("status_nothing_else", &[]));
     }
     for r in pending {
-        lines.push(format!(
-            "- Request #{} ({}) is {}; due by {} ({}).",
-            r.id,
-            r.kind.label(),
-            r.state.label(),
-            uow.ctx.show_time(r.due_at),
-            super::officer::due_in_words(super::officer::days_left(r.due_at, now))
+        lines.push(say(
+            "status_request",
+            &[
+                ("id", &r.id.to_string()),
+                ("kind", super::texts::kind(language, r.kind)),
+                ("state", super::texts::state(language, r.state)),
+                ("due", &uow.ctx.show_time(r.due_at)),
+                (
+                    "left",
+                    &super::texts::days_left(language, super::officer::days_left(r.due_at, now)),
+                ),
+            ],
         ));
     }
     let masked: Vec<String> = emails
@@ -97,9 +106,9 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
         .map(|e| e.masked())
         .collect();
     lines.push(if masked.is_empty() {
-        "- No email address is linked; replies come only here.".into()
+        say("status_no_address", &[])
     } else {
-        format!("- Confirmations go to {}.", masked.join(", "))
+        say("status_addresses", &[("addresses", &masked.join(", "))])
     });
     let first = match (open.into_iter().next(), person) {
         (Some(r), _) => Some(r),
@@ -110,30 +119,39 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
 }
 
 /// `/privacy`: what the policy is, where the deadline stands, what each choice means, and the
-/// key that signs receipts.
+/// key that signs receipts, in `language`.
 ///
 /// The policy's name is bold on Discord (its Markdown); elsewhere the text is plain.
-pub fn privacy_notice(ctx: &Context, channel: crate::domain::Channel) -> String {
+pub fn privacy_notice(ctx: &Context, channel: Channel, language: Language) -> String {
     let cfg = &ctx.config;
     let now = ctx.now();
+    let words = &Labels::of(language).offset;
+    let tz = cfg.display_timezone;
     let when = if now < cfg.policy_deadline {
-        format!(
-            "in {}",
-            deadline::describe_span(now, cfg.policy_deadline, cfg.display_timezone)
-        )
+        let span = deadline::describe_span_in(now, cfg.policy_deadline, tz, words);
+        say(language, "notice_when_future", &[("span", &span)])
     } else {
-        format!(
-            "{} ago",
-            deadline::describe_span(cfg.policy_deadline, now, cfg.display_timezone)
-        )
+        let span = deadline::describe_span_in(cfg.policy_deadline, now, tz, words);
+        say(language, "notice_when_past", &[("span", &span)])
     };
-    notice_text(ctx, channel, &when)
+    let mut text = notice_text(ctx, channel, language, &when);
+    if let Some(version) = ctx.proof.notice(channel, language) {
+        let version = &version[..version.len().min(12)];
+        text.push_str("\n");
+        text.push_str(&say(
+            language,
+            "notice_version",
+            &[("version", version), ("language", language.as_str())],
+        ));
+    }
+    text
 }
 
-/// The privacy notice with `when` (how far the deadline is) filled in. Its notice version
-/// hashes it with a placeholder there, so the version changes with the notice, not the clock.
-pub fn notice_text(ctx: &Context, channel: crate::domain::Channel, when: &str) -> String {
-    let bold = if channel == crate::domain::Channel::Discord {
+/// The privacy notice in `language` with `when` (how far the deadline is) filled in. Its
+/// notice version hashes it with a placeholder there, so the version changes with the
+/// notice, not the clock.
+pub fn notice_text(ctx: &Context, channel: Channel, language: Language, when: &str) -> String {
+    let bold = if channel == Channel::Discord {
         "**"
     } else {
         ""
@@ -141,26 +159,27 @@ pub fn notice_text(ctx: &Context, channel: crate::domain::Channel, when: &str) -
     let cfg = &ctx.config;
     let key = ctx.proof.public_key().map_or(String::new(), |vkey| {
         format!(
-            "\nEvery confirmation carries a receipt signed by {name}. Anyone can check one with \
-             `dsr-bot receipt verify --key KEY FILE`, KEY being this public key:\n{vkey}",
-            name = ctx.proof.origin(),
+            "\n{}",
+            say(
+                language,
+                "notice_key",
+                &[("name", ctx.proof.origin()), ("key", &vkey)],
+            )
         )
     });
-    format!(
-        "{bold}{policy}{bold}\n\
-         {org} asks whether your data that it holds outside Discord (for example your chats with its AI \
-         product) may be used for this purpose. This bot never reads your Discord messages, and nothing you \
-         write on Discord is used for it.\n\
-         - Deadline: {deadline} ({when}). If you do nothing, you count as opted in.\n\
-         - Opt in (/optin): your data may be used and is kept for {kept_in}.\n\
-         - Opt out (/optout): it is not used from then on, and data kept only for it is deleted after {kept_out}.\n\
-         - Delete (/delete): your data held by {org} is erased; this cannot be undone.\n\
-         A change affects future use only. Every request is answered within {days} days; /status shows yours.{key}",
-        policy = cfg.policy_name,
-        org = cfg.organisation_name,
-        deadline = ctx.show_time(cfg.policy_deadline),
-        kept_in = cfg.retention_opted_in,
-        kept_out = cfg.retention_opted_out,
-        days = cfg.response_days,
-    )
+    let notice = say(
+        language,
+        "notice",
+        &[
+            ("bold", bold),
+            ("policy", &cfg.policy_name),
+            ("org", &cfg.organisation_name),
+            ("deadline", &ctx.show_time(cfg.policy_deadline)),
+            ("when", when),
+            ("kept_in", &cfg.retention_opted_in),
+            ("kept_out", &cfg.retention_opted_out),
+            ("days", &cfg.response_days.to_string()),
+        ],
+    );
+    format!("{notice}{key}")
 }

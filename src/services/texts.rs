@@ -11,16 +11,14 @@ use crate::{
     error::{ServiceError, UserError},
 };
 
-/// The language a use-case's answer is written in: the caller's, on the channels whose
-/// answers are translated; English by mail, whose answer mail is not translated yet.
-/// A language without every answer text answers in English, kinds and times included.
+/// The language a use-case's answer is written in: the caller's ([`Uow::language`]). A
+/// language without every answer text (or, by mail, without its answer mail) answers in
+/// English, kinds and times included: never one message in two languages.
 pub fn language(uow: &Uow<'_>) -> Language {
     let asked = uow.language();
-    if uow.by_mail() || std::ptr::eq(catalog(asked), catalog(Language::En)) {
-        Language::En
-    } else {
-        asked
-    }
+    let whole = !std::ptr::eq(catalog(asked), catalog(Language::En))
+        && (!uow.by_mail() || uow.ctx.templates.translates(asked, "reply"));
+    if whole { asked } else { Language::En }
 }
 
 /// Every answer text of one language, by key (`templates/texts.json`, and
@@ -50,13 +48,7 @@ fn catalog(language: Language) -> &'static HashMap<String, String> {
     match all.get(&language) {
         // A language answers in its own words only when it has them all: never a message
         // half in one language and half in another.
-        Some(own)
-            if all[&Language::En]
-                .keys()
-                .all(|k| k.ends_with("_by_mail") || own.contains_key(k)) =>
-        {
-            own
-        }
+        Some(own) if all[&Language::En].keys().all(|k| own.contains_key(k)) => own,
         _ => &all[&Language::En],
     }
 }
@@ -156,10 +148,30 @@ pub fn proof_instructions(language: Language, email: &EmailAddress, ttl_minutes:
 
 /// Refusal used by the confirm and verify use-cases when a person is unknown.
 pub fn nothing_waiting() -> ServiceError {
-    UserError::new(
-        "Nothing is waiting for you. /optout, /optin and /delete file a request; /status shows what you have.",
-    )
-    .into()
+    UserError::said("nothing_waiting", &[]).into()
+}
+
+/// A request kind's name in `language`.
+pub fn kind(language: Language, kind: RequestKind) -> &'static str {
+    crate::email::labels::Labels::of(language).kind(kind)
+}
+
+/// A request state's name in `language`.
+pub fn state(language: Language, state: crate::domain::RequestState) -> &'static str {
+    crate::email::labels::Labels::of(language).state(state)
+}
+
+/// How long is left until a request is due, or how late it is (`days` as
+/// [`super::officer::days_left`] counts them), in `language`.
+pub fn days_left(language: Language, days: i64) -> String {
+    let n = days.abs().to_string();
+    let key = match (days > 0, days.abs() == 1) {
+        (true, true) => "days_left_one",
+        (true, false) => "days_left",
+        (false, true) => "days_overdue_one",
+        (false, false) => "days_overdue",
+    };
+    say(language, key, &[("n", &n)])
 }
 
 #[cfg(test)]
@@ -188,7 +200,7 @@ mod tests {
                 !std::ptr::eq(own, english),
                 "{code} lacks answer texts, so it answers in English"
             );
-            for (key, text) in english.iter().filter(|(k, _)| !k.ends_with("_by_mail")) {
+            for (key, text) in english {
                 assert_eq!(names(&own[key]), names(text), "{code} {key}: {}", own[key]);
             }
             for key in own.keys() {

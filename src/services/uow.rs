@@ -238,6 +238,8 @@ pub struct Uow<'a> {
     /// The language of the request a reply answers, for a request the reply files when the
     /// reply itself does not say its language.
     pub(super) thread_language: Option<Language>,
+    /// The language the person chose to be answered in, over every other.
+    pub(super) chosen_language: Option<Language>,
 }
 
 impl<'a> Uow<'a> {
@@ -253,10 +255,12 @@ impl<'a> Uow<'a> {
         }
     }
 
-    /// The language a new request of this call is answered in.
+    /// The language this call is answered in, and a new request of it kept in: the one the
+    /// person chose, else the call's own (Discord's locale, the mail's), else that of the
+    /// request a reply answers, else `DEFAULT_LANGUAGE`.
     pub fn language(&self) -> Language {
-        self.call
-            .language
+        self.chosen_language
+            .or(self.call.language)
             .or(self.thread_language)
             .unwrap_or(self.ctx.config.default_language)
     }
@@ -343,6 +347,7 @@ where
                 dmed: false,
                 logged: Default::default(),
                 thread_language: None,
+                chosen_language: None,
             };
             if let Some(input) = &call.input
                 && !uow.claim_input(input.source, &input.key, "acted")?

@@ -44,7 +44,7 @@ fn new_mail(from: &str, id: &str, body: &str) -> Vec<u8> {
 
 fn user_error(r: Result<dsr_bot::services::Reply, ServiceError>) -> String {
     match r {
-        Err(ServiceError::User(e)) => e.0,
+        Err(ServiceError::User(e)) => e.text().to_owned(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -99,7 +99,7 @@ async fn code_mails_to_an_address_are_capped_per_day_whoever_asks_and_whichever_
             .file_request(&who, kind, EmailAddress::parse(address).ok())
             .await
         {
-            refusals.push(e.0);
+            refusals.push(e.text().to_owned());
         }
     }
     let s = run_in(dir.path(), &clock, |_| {}).await;

@@ -111,7 +111,9 @@ async fn each_member_command_reaches_its_service_and_answers() {
     let status = adapter.member(&by(1, 105), MemberCommand::Status).await;
     assert!(status.text.contains("Opted out since"), "{}", status.text);
 
-    let privacy = adapter.member(&by(5, 106), MemberCommand::Privacy).await;
+    let privacy = adapter
+        .member(&by(5, 106), MemberCommand::Privacy { language: None })
+        .await;
     assert!(
         privacy.text.contains("never reads your Discord messages"),
         "{}",
@@ -120,6 +122,7 @@ async fn each_member_command_reaches_its_service_and_answers() {
     assert!(privacy.text.contains("3 days 4 hours"), "{}", privacy.text);
 
     let bad = email_arg(Some("nope".into())).unwrap_err();
+    let bad = bad.in_language(dsr_bot::domain::Language::En);
     assert!(bad.contains("not an email address"), "{bad}");
 
     let rows: Vec<(String, String, String)> = sqlx::query_as(

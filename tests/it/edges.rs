@@ -17,7 +17,7 @@ use dsr_bot::{
 
 fn user_error<T: std::fmt::Debug>(r: Result<T, ServiceError>) -> String {
     match r {
-        Err(ServiceError::User(e)) => e.0,
+        Err(ServiceError::User(e)) => e.text().to_owned(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

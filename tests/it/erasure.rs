@@ -157,7 +157,7 @@ async fn only_a_confirmed_deletion_can_be_completed() {
             )
             .await
         {
-            Err(ServiceError::User(e)) => assert!(e.0.contains(expected), "{}", e.0),
+            Err(ServiceError::User(e)) => assert!(e.text().contains(expected), "{}", e.text()),
             other => panic!("#{id}: {other:?}"),
         }
     }

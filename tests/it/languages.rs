@@ -337,3 +337,102 @@ async fn a_request_filed_by_a_reply_keeps_its_threads_language() {
         ]
     );
 }
+
+/// Words only an English message holds.
+const ENGLISH_WORDS: &[&str] = &[
+    " the ",
+    " your ",
+    " you ",
+    " we ",
+    " request ",
+    " and ",
+    "Thank",
+    "Nothing",
+];
+
+/// Every answer a member reads on Discord (the notice, refusals of commands, of codes and of
+/// addresses, status, the deletion's buttons) and the DM receipt with its introduction are
+/// in the member's language, whole; `/privacy language:` then answers them in the one they
+/// chose, over their client's, about their open request too.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_a_member_reads_is_in_their_language_whole() {
+    let (fake, _dir, bot) = connected().await;
+    for (user, locale, language) in &MEMBERS[..4] {
+        let user = user + 1_000;
+        fake.set_locale(user, locale);
+        let mut seen = Vec::new();
+        for (name, options) in [
+            ("privacy", json!([])),
+            ("status", json!([])),
+            ("confirm", json!([])),
+            ("optout", json!([])),
+            ("status", json!([])),
+            ("cancel", json!([])),
+            (
+                "verify",
+                json!([{"name": "code", "type": 3, "value": "12"}]),
+            ),
+            (
+                "optin",
+                json!([{"name": "email", "type": 3, "value": "nope"}]),
+            ),
+        ] {
+            let (_, answer) = run(&fake, user, &[], name, options).await;
+            assert!(!answer.is_empty(), "{locale} /{name}");
+            seen.push((name.to_owned(), answer));
+        }
+        let i = fake.command(0, user, &[], "delete", json!([]));
+        let delete = fake.answer(&i).await;
+        let labels: Vec<String> = delete.message["components"][0]["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["label"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(labels.len(), 2, "{locale}");
+        assert!(
+            !labels.contains(&"Cancel".to_owned()),
+            "{locale}: {labels:?}"
+        );
+        seen.push(("delete".into(), delete.text.clone()));
+        seen.push(("delete's buttons".into(), labels.join(" | ")));
+        let dms = crate::discord_wire::dm_holding(&fake, user, "dsr-bot receipt v1", 10).await;
+        let receipt = dms[0]["content"].as_str().unwrap().to_owned();
+        seen.push(("the DM receipt".into(), receipt));
+        for (name, text) in &seen {
+            for word in ENGLISH_WORDS {
+                assert!(
+                    !text.contains(word),
+                    "{locale} {name} has English {word:?}:\n{text}"
+                );
+            }
+        }
+        // The notice names its version and language.
+        assert!(
+            seen[0].1.contains(&format!("({language})")),
+            "{}",
+            seen[0].1
+        );
+
+        // Chosen on /privacy: French, over a client in another language.
+        let choose = json!([{"name": "language", "type": 4, "value": 2}]);
+        let (_, chosen) = run(&fake, user, &[], "privacy", choose).await;
+        assert!(chosen.contains("en français"), "{chosen}");
+        let (_, status) = run(&fake, user, &[], "status", json!([])).await;
+        let french = Labels::of(Language::Fr).kind(RequestKind::Deletion);
+        assert!(status.contains(french), "{locale}: {status}");
+        let kept: Vec<String> = sqlx::query_scalar(
+            "SELECT r.language FROM requests r JOIN identities i ON i.person_id = r.person_id
+             WHERE i.kind = 'discord' AND i.value = ? AND r.state IN ('awaiting_confirmation', 'confirmed')",
+        )
+        .bind(user.to_string())
+        .fetch_all(&bot.db().await)
+        .await
+        .unwrap();
+        assert!(
+            !kept.is_empty() && kept.iter().all(|l| l == "fr"),
+            "{kept:?}"
+        );
+    }
+    bot.stop();
+}

@@ -59,7 +59,7 @@ async fn templates_to(app: &TestApp, to: &str) -> Vec<String> {
 
 fn user_error(e: ServiceError) -> String {
     match e {
-        ServiceError::User(u) => u.0,
+        ServiceError::User(u) => u.text().to_owned(),
         other => panic!("expected a refusal the officer can act on, got {other:?}"),
     }
 }

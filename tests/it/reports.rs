@@ -312,7 +312,7 @@ received_at,kind,email,discord_id,status,completed_at
             .contains("'unsubscribe' is not opt_out, opt_in or delete"),
         "{errors:?}"
     );
-    let text = import::describe_errors(&errors).0;
+    let text = import::describe_errors(&errors).text().to_owned();
     assert!(
         text.starts_with("Nothing was imported: 2 row(s)") && text.contains("line 5:"),
         "{text}"
@@ -665,7 +665,7 @@ async fn the_month_in_progress_is_so_far_a_future_one_is_refused_and_an_empty_on
 
     let future = reports.month(Some("2026-04".parse().unwrap())).await;
     match future {
-        Err(ServiceError::User(e)) => assert!(e.0.contains("has not begun"), "{}", e.0),
+        Err(ServiceError::User(e)) => assert!(e.text().contains("has not begun"), "{}", e.text()),
         other => panic!("a future month must be refused: {other:?}"),
     }
     for format in [Format::Html, Format::Csv, Format::Json] {

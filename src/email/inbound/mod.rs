@@ -4,7 +4,7 @@
 pub mod anchor;
 pub mod intent;
 pub mod quote;
-mod words;
+pub mod words;
 
 use mail_parser::{Addr, HeaderValue, MessageParser, PartType};
 use sha2::{Digest, Sha256};

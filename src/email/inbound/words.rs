@@ -478,6 +478,25 @@ const LANGUAGE_MARKERS: &[(Language, &[&str])] = &[
     ),
 ];
 
+/// The words that, at the start of a line, name the language the person wants to be
+/// answered in ("language: German", "Sprache Deutsch", "langue : français").
+const LANGUAGE_WORDS: &[&str] = &[
+    "language", "sprache", "langue", "idioma", "língua", "lingua",
+];
+
+/// The language a line of `own_text` asks to be answered in from now on, if one does.
+pub fn language_asked(own_text: &str) -> Option<Language> {
+    own_text.lines().find_map(|line| {
+        let line = super::intent::normalise(line);
+        let mut words = line.split_whitespace();
+        let first = words.next()?;
+        if !LANGUAGE_WORDS.contains(&first) {
+            return None;
+        }
+        Language::named(words.next()?)
+    })
+}
+
 /// The language `text` is written in, when its words say so clearly: more of one language's
 /// common words than of any other's. `None` for a text too short or too mixed to tell.
 pub fn language_of(text: &str) -> Option<Language> {

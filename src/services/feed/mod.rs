@@ -191,7 +191,7 @@ pub enum Refusal {
 impl From<ServiceError> for Refusal {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::User(u) => Refusal::Bad(u.0),
+            ServiceError::User(u) => Refusal::Bad(u.text().to_owned()),
             other => Refusal::Internal(other),
         }
     }
@@ -403,15 +403,24 @@ impl Feed<'_> {
 }
 
 /// For `/status`: per live consumer, whether it applied `person`'s latest change to the feed.
-pub(super) fn applied(db: &Conn, ctx: &Context, person: i64) -> anyhow::Result<Vec<String>> {
+pub(super) fn applied(
+    db: &Conn,
+    ctx: &Context,
+    language: crate::domain::Language,
+    person: i64,
+) -> anyhow::Result<Vec<String>> {
     let Some(s) = db::feed::standing(db, person)? else {
         return Ok(Vec::new());
     };
     Ok(db::feed::applied(db, s.seq)?
         .into_iter()
         .map(|(name, at)| match at {
-            Some(at) => format!("applied by {name} on {}", ctx.show_time(at)),
-            None => format!("not yet confirmed by {name}"),
+            Some(at) => super::texts::say(
+                language,
+                "status_applied_by",
+                &[("system", &name), ("at", &ctx.show_time(at))],
+            ),
+            None => super::texts::say(language, "status_not_yet_applied", &[("system", &name)]),
         })
         .collect())
 }

@@ -27,7 +27,7 @@ use crate::{
         log::{EventFacts, Item, Leaf},
         requests::Request,
     },
-    domain::{Channel, RequestKind},
+    domain::{Channel, Language, RequestKind},
     email::Templates,
     error::{ServiceError, UserError},
     proof::{
@@ -39,15 +39,12 @@ use crate::{
     },
 };
 
-/// The language every notice is in today.
-pub const LANGUAGE: &str = "en";
-
 /// What proving needs: the signing key, every public key the log was signed with, the notice
 /// version each channel shows, and the policy's version.
 pub struct Proof {
     signer: Option<NoteSigner>,
     known: Vec<NoteVerifier>,
-    notices: OnceLock<Vec<(Channel, String)>>,
+    notices: OnceLock<Vec<(Channel, Language, String)>>,
     pub policy_version: String,
     /// Off only in `bench rush --no-log`, to measure what the log costs.
     pub enabled: bool,
@@ -119,13 +116,14 @@ impl Proof {
         &self.known
     }
 
-    /// The notice version `channel` shows now (none for imports: the person saw another's).
-    pub fn notice(&self, channel: Channel) -> Option<&str> {
+    /// The notice version `channel` shows a reader of `language` now (none for imports: the
+    /// person saw another's).
+    pub fn notice(&self, channel: Channel, language: Language) -> Option<&str> {
         self.notices
             .get()?
             .iter()
-            .find(|(c, _)| *c == channel)
-            .map(|(_, v)| v.as_str())
+            .find(|(c, l, _)| *c == channel && *l == language)
+            .map(|(.., v)| v.as_str())
     }
 
     /// `text` with the receipt of each event it refers to (from `receipts`) made and signed,
@@ -136,19 +134,15 @@ impl Proof {
         }
         let Some(signer) = &self.signer else {
             tracing::error!("a receipt was to be signed without a signing key; it was left out");
-            return receipt::seal(text, style, &unsigned(), "", &[]);
+            return receipt::seal(text, style, &unsigned(), |_| String::new(), &[]);
         };
-        let intro = match style {
-            Style::Discord => format!(
-                "Receipt for request #{{request}}, signed by {}: keep it. Anyone can check it with the public key /privacy shows.",
-                signer.name()
-            ),
-            _ => format!(
-                "Receipt for request #{{request}}, signed by {}. Keep it:\nanyone can check it with the public key our privacy notice shows\n(`dsr-bot receipt verify`).",
-                signer.name()
-            ),
+        let key = match style {
+            Style::Discord => "receipt_intro_chat",
+            _ => "receipt_intro_mail",
         };
-        receipt::seal(text, style, signer, &intro, receipts)
+        // `{request}` is left for the receipt's own number.
+        let intro = |language| super::texts::say(language, key, &[("signer", signer.name())]);
+        receipt::seal(text, style, signer, intro, receipts)
     }
 }
 
@@ -171,29 +165,26 @@ fn policy_version(config: &Config) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..6])
 }
 
-/// What each channel shows a person, as one text: the privacy notice (with a placeholder for
-/// the time to the deadline) and the templates a person on that channel reads.
-fn notice_texts(ctx: &Context, templates: &Templates) -> Vec<(Channel, String)> {
-    let notice = |c| super::status::notice_text(ctx, c, "(time to or since the deadline)");
-    vec![
-        (Channel::Console, notice(Channel::Console)),
-        (
-            Channel::Discord,
-            format!(
+/// What each channel shows a reader of each language, as one text: the privacy notice (with
+/// a placeholder for the time to the deadline) and the templates a person on that channel
+/// reads in that language. The same text in two languages (one not translated) is one
+/// version.
+fn notice_texts(ctx: &Context, templates: &Templates) -> Vec<(Channel, Language, String)> {
+    let mut out = Vec::new();
+    for language in Language::ALL {
+        let notice =
+            |c| super::status::notice_text(ctx, c, language, "(time to or since the deadline)");
+        out.push((Channel::Console, language, notice(Channel::Console)));
+        for (channel, folder) in [(Channel::Discord, "discord"), (Channel::Email, "email")] {
+            let text = format!(
                 "{}\n{}",
-                notice(Channel::Discord),
-                templates.sources_of("discord")
-            ),
-        ),
-        (
-            Channel::Email,
-            format!(
-                "{}\n{}",
-                notice(Channel::Email),
-                templates.sources_of("email")
-            ),
-        ),
-    ]
+                notice(channel),
+                templates.sources_of(folder, language)
+            );
+            out.push((channel, language, text));
+        }
+    }
+    out
 }
 
 /// At start: the notice versions of this configuration recorded, and a leaf for every event
@@ -201,9 +192,9 @@ fn notice_texts(ctx: &Context, templates: &Templates) -> Vec<(Channel, String)> 
 pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
     let ctx = shared.ctx.clone();
     let texts = notice_texts(&ctx, &ctx.templates);
-    let versions: Vec<(Channel, String)> = texts
+    let versions: Vec<(Channel, Language, String)> = texts
         .iter()
-        .map(|(c, t)| (*c, hex::encode(Sha256::digest(t.as_bytes()))))
+        .map(|(c, l, t)| (*c, *l, hex::encode(Sha256::digest(t.as_bytes()))))
         .collect();
     let _ = ctx.proof.notices.set(versions.clone());
     if !shared.db.writable() {
@@ -217,11 +208,11 @@ pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
     shared
         .db
         .write(move |db| {
-            for ((channel, text), (_, version)) in texts.iter().zip(&versions) {
+            for ((channel, language, text), (.., version)) in texts.iter().zip(&versions) {
                 let notice = db::log::NewNotice {
                     version,
                     channel: channel.as_str(),
-                    language: LANGUAGE,
+                    language: language.as_str(),
                     policy: &policy,
                     policy_version: &policy_version,
                     text,
@@ -300,7 +291,7 @@ pub struct Logged {
 pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::Result<()> {
     let proof = &uow.ctx.proof;
     if event.notice.is_none() {
-        event.notice = proof.notice(req.channel).map(str::to_owned);
+        event.notice = proof.notice(req.channel, req.language).map(str::to_owned);
     }
     let event_id = db::events::append(uow.db, &event)?;
     let facts = EventFacts {

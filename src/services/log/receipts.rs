@@ -5,7 +5,11 @@ use super::*;
 
 /// The marker of the receipt of request `id`'s newest event (the one this unit wrote, if it
 /// wrote one); `None` when the request has no logged event (or the log is off).
-pub(in crate::services) fn draft(uow: &Uow<'_>, id: i64) -> anyhow::Result<Option<String>> {
+pub(in crate::services) fn draft(
+    uow: &Uow<'_>,
+    id: i64,
+    language: Language,
+) -> anyhow::Result<Option<String>> {
     if !uow.ctx.proof.enabled {
         return Ok(None);
     }
@@ -20,11 +24,11 @@ pub(in crate::services) fn draft(uow: &Uow<'_>, id: i64) -> anyhow::Result<Optio
         Some(e) => Some(e),
         None => db::log::latest_logged_event(uow.db, id)?,
     };
-    Ok(event.map(receipt::marker))
+    Ok(event.map(|e| receipt::marker(e, language)))
 }
 
 /// Markers for the receipts of every request this unit wrote an event about, in order.
-fn drafts(uow: &Uow<'_>) -> anyhow::Result<Vec<String>> {
+fn drafts(uow: &Uow<'_>, language: Language) -> anyhow::Result<Vec<String>> {
     let mut ids: Vec<i64> = uow
         .logged
         .borrow()
@@ -35,7 +39,7 @@ fn drafts(uow: &Uow<'_>) -> anyhow::Result<Vec<String>> {
     ids.retain(|id| seen.insert(*id));
     let mut out = Vec::new();
     for id in ids {
-        out.extend(draft(uow, id)?);
+        out.extend(draft(uow, id, language)?);
     }
     Ok(out)
 }
@@ -50,11 +54,12 @@ pub(in crate::services) fn with_receipts(
     if receipt::has_marker(text) {
         return Ok(text.to_owned());
     }
-    let mut markers = drafts(uow)?;
+    let language = super::super::texts::language(uow);
+    let mut markers = drafts(uow, language)?;
     if markers.is_empty()
         && let Some(id) = about
     {
-        markers.extend(draft(uow, id)?);
+        markers.extend(draft(uow, id, language)?);
     }
     let mut text = text.to_owned();
     for marker in markers {
