@@ -115,6 +115,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
     (
         "de",
         "email",
+        "reply.html",
+        include_str!("../../templates/de/email/reply.html"),
+    ),
+    (
+        "de",
+        "email",
+        "reply.txt",
+        include_str!("../../templates/de/email/reply.txt"),
+    ),
+    (
+        "de",
+        "email",
         "request_received.html",
         include_str!("../../templates/de/email/request_received.html"),
     ),
@@ -249,6 +261,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
         "email",
         "reminder.txt",
         include_str!("../../templates/fr/email/reminder.txt"),
+    ),
+    (
+        "fr",
+        "email",
+        "reply.html",
+        include_str!("../../templates/fr/email/reply.html"),
+    ),
+    (
+        "fr",
+        "email",
+        "reply.txt",
+        include_str!("../../templates/fr/email/reply.txt"),
     ),
     (
         "fr",
@@ -391,6 +415,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
     (
         "es",
         "email",
+        "reply.html",
+        include_str!("../../templates/es/email/reply.html"),
+    ),
+    (
+        "es",
+        "email",
+        "reply.txt",
+        include_str!("../../templates/es/email/reply.txt"),
+    ),
+    (
+        "es",
+        "email",
         "request_received.html",
         include_str!("../../templates/es/email/request_received.html"),
     ),
@@ -525,6 +561,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
         "email",
         "reminder.txt",
         include_str!("../../templates/pt-BR/email/reminder.txt"),
+    ),
+    (
+        "pt-BR",
+        "email",
+        "reply.html",
+        include_str!("../../templates/pt-BR/email/reply.html"),
+    ),
+    (
+        "pt-BR",
+        "email",
+        "reply.txt",
+        include_str!("../../templates/pt-BR/email/reply.txt"),
     ),
     (
         "pt-BR",
