@@ -436,3 +436,76 @@ async fn every_answer_a_member_reads_is_in_their_language_whole() {
     }
     bot.stop();
 }
+
+/// Someone who wrote by mail in German is answered in German, the whole answer mail; a line
+/// `langue : français` in a reply answers them in French from then on, about their open
+/// request too.
+#[tokio::test]
+async fn a_mail_answer_is_in_the_persons_language_and_a_reply_can_choose_another() {
+    let app = TestApp::spawn().await;
+    let from = "wahl@example.net";
+    ingest_raw(
+        &app.services,
+        &mail_from(from, "Content-Language: de\r\n", "delete"),
+    )
+    .await
+    .unwrap();
+    let reply_to = |template: &'static str| {
+        let pool = app.services.pool().clone();
+        async move {
+            let (message_id, token): (String, Option<String>) = sqlx::query_as(
+                "SELECT message_id, reply_token FROM outbox WHERE template = ? AND recipient = ?
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(template)
+            .bind(from)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (message_id, token.unwrap())
+        }
+    };
+    let send = |n: u32, message_id: String, token: String, body: &'static str| {
+        format!(
+            "From: {from}\r\nTo: privacy+{token}@example.org\r\nSubject: Re: Anfrage\r\nMessage-ID: <choice-{n}@example.net>\r\n\
+             In-Reply-To: {message_id}\r\nReferences: {message_id}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+    };
+    // A yes, answered in German.
+    let (id, token) = reply_to("confirm_by_reply").await;
+    ingest_raw(&app.services, send(1, id, token, "bestätigen").as_bytes())
+        .await
+        .unwrap();
+    let (subject, body): (String, String) = sqlx::query_as(
+        "SELECT subject, body_text FROM outbox WHERE template = 'reply' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap();
+    assert!(subject.contains("Datenschutzteam"), "{subject}");
+    for word in ENGLISH_WORDS {
+        assert!(!body.contains(word), "English {word:?} in:\n{body}");
+    }
+    // The language chosen in a reply.
+    let (id, token) = reply_to("reply").await;
+    ingest_raw(
+        &app.services,
+        send(2, id, token, "langue : français").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let body: String = sqlx::query_scalar(
+        "SELECT body_text FROM outbox WHERE template = 'reply' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap();
+    assert!(body.contains("en français"), "{body}");
+    let (chosen, request): (Option<String>, String) = sqlx::query_as(
+        "SELECT p.language, r.language FROM requests r JOIN people p ON p.id = r.person_id",
+    )
+    .fetch_one(app.services.pool())
+    .await
+    .unwrap();
+    assert_eq!((chosen.as_deref(), request.as_str()), (Some("fr"), "fr"));
+}
