@@ -430,6 +430,13 @@ mod tests {
         let signer = NoteSigner::generate("example.org/dsr-bot").unwrap();
         let text = format!("Done.\n\n{}\n\nThanks", marker(57, Language::De));
         assert_eq!(markers(&text), vec![57]);
+        // A marker stored before markers named their language reads as English.
+        assert_eq!(
+            markers(&format!("{OPEN}9{CLOSE} {}", marker(10, Language::Fr))),
+            vec![9, 10]
+        );
+        assert_eq!(parse_marker("9"), Some((9, Language::En)));
+        assert_eq!(parse_marker("10@pt-BR"), Some((10, Language::PtBr)));
         let key = [signer.verifier()];
         for style in [Style::Plain, Style::Discord] {
             let sealed = seal(

@@ -137,7 +137,7 @@ pub fn privacy_notice(ctx: &Context, channel: Channel, language: Language) -> St
     let mut text = notice_text(ctx, channel, language, &when);
     if let Some(version) = ctx.proof.notice(channel, language) {
         let version = &version[..version.len().min(12)];
-        text.push_str("\n");
+        text.push('\n');
         text.push_str(&say(
             language,
             "notice_version",
