@@ -20,13 +20,7 @@ pub async fn answer_line(services: &Services, origin: &Origin, line: &str) -> Op
     };
     Some(match result {
         Ok(reply) => reply.text,
-        Err(e) => {
-            let language = services
-                .language_of(origin)
-                .await
-                .unwrap_or(services.config().default_language);
-            e.for_person_in(language)
-        }
+        Err(e) => e.for_person_in(services.language_of(origin).await),
     })
 }
 
@@ -69,13 +63,8 @@ where
             break;
         }
         let origin = &origin;
-        let refused = |e: UserError| async move {
-            let language = services
-                .language_of(origin)
-                .await
-                .unwrap_or(services.config().default_language);
-            Some(e.in_language(language))
-        };
+        let refused =
+            |e: UserError| async move { Some(e.in_language(services.language_of(origin).await)) };
         let reply = if !buf.ends_with(b"\n") && n > MAX_LINE_LEN * 4 {
             skip_rest_of_line(&mut input).await?;
             refused(CommandError::TooLong.refusal()).await

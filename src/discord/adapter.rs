@@ -82,18 +82,20 @@ impl Adapter {
 
     pub async fn member(&self, inv: &Invocation, cmd: MemberCommand) -> Answer {
         let is_delete = matches!(cmd, MemberCommand::Delete { .. });
-        match self.services.dispatch(&inv.origin(), cmd).await {
+        let result = self.services.dispatch(&inv.origin(), cmd).await;
+        let language = self.language(inv).await;
+        match result {
             Ok(reply) => {
                 let waiting = (reply.request_state() == Some(RequestState::AwaitingConfirmation))
                     .then_some(reply.request_id)
                     .flatten();
                 let mut answer = Answer::text(reply.text);
                 if is_delete && let Some(id) = waiting {
-                    answer.buttons = self.deletion_buttons(id, inv.user, self.language(inv));
+                    answer.buttons = self.deletion_buttons(id, inv.user, language);
                 }
                 answer
             }
-            Err(e) => Answer::text(e.for_person_in(self.language(inv))),
+            Err(e) => Answer::text(e.for_person_in(language)),
         }
     }
 
@@ -103,9 +105,10 @@ impl Adapter {
         let parsed = buttons::parse(custom_id, &self.services)?;
         let b = match parsed {
             Ok(b) => b,
-            Err(why) => return Some(Answer::text(why.in_language(self.language(inv)))),
+            Err(why) => return Some(Answer::text(why.in_language(self.language(inv).await))),
         };
-        let say = |key| Some(Answer::text(texts::say(self.language(inv), key, &[])));
+        let language = self.language(inv).await;
+        let say = |key| Some(Answer::text(texts::say(language, key, &[])));
         if b.requester != inv.user.0 {
             return say("buttons_not_yours");
         }
@@ -152,11 +155,10 @@ impl Adapter {
         })
     }
 
-    /// The language a refusal or a button outside the unit of work is written in: the
-    /// member's client language, else `DEFAULT_LANGUAGE`.
-    fn language(&self, inv: &Invocation) -> Language {
-        inv.language
-            .unwrap_or(self.services.config().default_language)
+    /// The language a refusal or a button outside the unit of work is written in, as the
+    /// services decide it ([`Services::language_of`]).
+    pub async fn language(&self, inv: &Invocation) -> Language {
+        self.services.language_of(&inv.origin()).await
     }
 
     fn deletion_buttons(

@@ -335,10 +335,8 @@ async fn with_email(
         Ok(email) => member(ctx, cmd(email)).await,
         Err(problem) => {
             retrying_429(|| ctx.defer_ephemeral()).await?;
-            let language = ctx
-                .locale()
-                .and_then(Language::from_tag)
-                .unwrap_or(ctx.data().services().config().default_language);
+            let inv = invocation(ctx).await;
+            let language = ctx.data().language(&inv).await;
             show(
                 ctx,
                 Answer {

@@ -214,7 +214,7 @@ impl Services {
                 language: Some(language),
             } => self.choose_language(origin, language).await,
             MemberCommand::Privacy { language: None } => {
-                let language = self.language_of(origin).await?;
+                let language = self.language_of(origin).await;
                 Ok(Reply::text(status::privacy_notice(
                     &self.shared.ctx,
                     origin.call.channel,
@@ -222,7 +222,7 @@ impl Services {
                 )))
             }
             MemberCommand::Help => {
-                let language = self.language_of(origin).await?;
+                let language = self.language_of(origin).await;
                 Ok(Reply::text(texts::say(language, "help", &[])))
             }
         }
@@ -315,19 +315,21 @@ impl Services {
     }
 
     /// The language `origin` is answered in: the one the person chose, else the call's, else
-    /// `DEFAULT_LANGUAGE` (for answers given outside a unit of work).
-    pub async fn language_of(
-        &self,
-        origin: &Origin,
-    ) -> Result<crate::domain::Language, ServiceError> {
+    /// `DEFAULT_LANGUAGE` (for answers given outside a unit of work). A choice that cannot be
+    /// read is logged and passed over: the answer still goes, in the call's language.
+    pub async fn language_of(&self, origin: &Origin) -> crate::domain::Language {
         let actor = origin.actor.clone();
         let chosen = self
             .shared
             .read(move |db, _| people::chosen_language(db, &actor))
-            .await?;
-        Ok(chosen
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %format!("{e:#}"), "the chosen language could not be read");
+                None
+            });
+        chosen
             .or(origin.call.language)
-            .unwrap_or(self.config().default_language))
+            .unwrap_or(self.config().default_language)
     }
 
     /// Imports checked rows in one unit of work, all or none.
