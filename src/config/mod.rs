@@ -75,6 +75,9 @@ pub struct Config {
     /// `DEFAULT_LANGUAGE`: who writes without saying their language (no Discord locale the bot
     /// writes, a mail in a language it does not recognise) is answered in this one.
     pub default_language: Language,
+    /// `REPORT_LANGUAGE`: what officers read (reports, digests) is written in this one, with
+    /// its numbers and dates as it writes them.
+    pub report_language: Language,
     pub mail_from: Mailbox,
     /// `smtp(s)://...`, which may hold a password.
     pub smtp_url: Option<Secret>,
@@ -295,11 +298,13 @@ impl Config {
             Ok(d)
         })?;
         let display_timezone = r.parsed("DISPLAY_TIMEZONE", "UTC", timezone)?;
-        let default_language = r.parsed("DEFAULT_LANGUAGE", "en", |raw| {
+        let language = |raw: &str| {
             raw.trim()
                 .parse::<Language>()
                 .map_err(|_| format!("'{}' is not one of en, de, fr, es, pt-BR", shown(raw)))
-        })?;
+        };
+        let default_language = r.parsed("DEFAULT_LANGUAGE", "en", language)?;
+        let report_language = r.parsed("REPORT_LANGUAGE", "en", language)?;
         let report_timezone = match r.get("REPORT_TIMEZONE") {
             Some(_) => r.parsed("REPORT_TIMEZONE", "UTC", timezone)?,
             None => display_timezone,
@@ -564,6 +569,7 @@ impl Config {
             response_days: r.number("RESPONSE_DAYS", 30, 1, 366)?,
             display_timezone,
             default_language,
+            report_language,
             mail_from,
             smtp_url,
             outbox_dir: PathBuf::from(r.text("OUTBOX_DIR", "outbox", 4_096)?),

@@ -431,7 +431,7 @@ pub fn notices_in_force(
             version: n.version[..12.min(n.version.len())].to_owned(),
             channel: n.channel.clone(),
             language: n.language.clone(),
-            since: n.first_seen.format("%Y-%m-%d %H:%M UTC").to_string(),
+            since: crate::reports::gather::Stamp::new(n.first_seen, chrono_tz::Tz::UTC),
             decisions,
             at_month_end: until.is_none_or(|u| u >= end),
         });

@@ -6,6 +6,7 @@ pub mod email_address;
 pub mod identity;
 pub mod language;
 pub mod layout;
+pub mod numbers;
 pub mod request;
 pub mod text;
 

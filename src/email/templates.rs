@@ -64,6 +64,9 @@ const FILES: &[(&str, &str, &str)] = embedded![
     "discord" / "dm_choice_imported.txt",
 ];
 
+/// The folders templates live in, in English and under each language's folder.
+pub const FOLDERS: &[&str] = &["email", "report", "discord"];
+
 /// The DMs the bot sends about changes the person did not make (their own changes are DMed
 /// as the reply they saw). Each is one `.txt` under `templates/discord/`.
 pub const DM_TEMPLATES: &[&str] = &[
@@ -354,6 +357,16 @@ impl Templates {
         }
     }
 
+    /// The name to render the single-file template `file` (`monthly.md`) under in
+    /// `language`: its translation when there is one, else the English.
+    pub fn name_in(&self, language: Language, file: &str) -> String {
+        if self.has(language, file) {
+            format!("{language}/{file}")
+        } else {
+            file.to_owned()
+        }
+    }
+
     /// The mail `name` in `language`, or in English where it is not translated.
     pub fn render_in(
         &self,
@@ -371,11 +384,8 @@ impl Templates {
         name: &str,
         ctx: &impl Serialize,
     ) -> anyhow::Result<String> {
-        if self.has(language, &format!("{name}.txt")) {
-            self.render_dm(&format!("{language}/{name}"), ctx)
-        } else {
-            self.render_dm(name, ctx)
-        }
+        let file = self.name_in(language, &format!("{name}.txt"));
+        self.render_dm(file.trim_end_matches(".txt"), ctx)
     }
 
     /// The mails and DMs a person may be sent that `language` does not translate (they go in
@@ -384,19 +394,10 @@ impl Templates {
         if language == Language::En {
             return Vec::new();
         }
-        let mail = MAIL_TEMPLATES
+        FILES
             .iter()
-            .flat_map(|n| [format!("email/{n}.txt"), format!("email/{n}.html")]);
-        let partials = ["_layout.html", "_footer.txt", "_facts.txt", "_facts.html"]
-            .iter()
-            .map(|n| format!("email/{n}"));
-        let dms = DM_TEMPLATES.iter().map(|n| format!("discord/{n}.txt"));
-        mail.chain(partials)
-            .chain(dms)
-            .filter(|path| {
-                let file = path.split_once('/').map_or(path.as_str(), |(_, f)| f);
-                !self.has(language, file)
-            })
+            .filter(|(_, name, _)| !self.has(language, name))
+            .map(|(folder, name, _)| format!("{folder}/{name}"))
             .collect()
     }
 
@@ -466,36 +467,42 @@ impl Templates {
         }
         let samples = MailContext::samples();
         let first = MailContext::sample();
-        let requests = std::iter::once(None).chain(samples.iter().cloned().map(Some));
-        for request in requests {
-            let reply = ReplyContext {
-                organisation: first.organisation.clone(),
-                policy: first.policy.clone(),
-                message: "Your opt-out request #7 is recorded.".into(),
-                privacy_address: first.privacy_address.clone(),
-                request,
-            };
-            add(self.render_mail("reply", &reply).err());
-        }
-        for (overdue, due_soon) in [(Vec::new(), Vec::new()), ((1..=100).collect(), vec![7])] {
-            let digest = DigestContext {
-                organisation: first.organisation.clone(),
-                week: "2026-W48".into(),
-                as_of: "2026-11-23 09:00 UTC".into(),
-                overdue_count: overdue.len() + 2 * usize::from(!overdue.is_empty()),
-                overdue,
-                due_soon_count: due_soon.len(),
-                stale_consumers: if due_soon.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![
-                        "helpdesk: 12 changes not applied, the oldest since 2026-11-20 10:00 UTC"
-                            .into(),
-                    ]
-                },
-                due_soon,
-            };
-            add(self.render_mail("digest", &digest).err());
+        for language in Language::ALL {
+            let requests = std::iter::once(None).chain(samples.iter().cloned().map(Some));
+            for request in requests {
+                let reply = ReplyContext {
+                    organisation: first.organisation.clone(),
+                    policy: first.policy.clone(),
+                    message: "Your opt-out request #7 is recorded.".into(),
+                    privacy_address: first.privacy_address.clone(),
+                    request,
+                };
+                add(self
+                    .render_mail(&self.mail_in(language, "reply"), &reply)
+                    .err());
+            }
+            for (overdue, due_soon) in [(Vec::new(), Vec::new()), ((1..=100).collect(), vec![7])] {
+                let digest = DigestContext {
+                    organisation: first.organisation.clone(),
+                    week: "2026-W48".into(),
+                    as_of: "2026-11-23 09:00 UTC".into(),
+                    overdue_count: overdue.len() + 2 * usize::from(!overdue.is_empty()),
+                    overdue,
+                    due_soon_count: due_soon.len(),
+                    stale_consumers: if due_soon.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![
+                            "helpdesk: 12 changes not applied, the oldest since 2026-11-20 10:00 UTC"
+                                .into(),
+                        ]
+                    },
+                    due_soon,
+                };
+                add(self
+                    .render_mail(&self.mail_in(language, "digest"), &digest)
+                    .err());
+            }
         }
         problems
     }
@@ -513,7 +520,7 @@ pub fn replaced(dir: &std::path::Path) -> usize {
 /// ignored).
 pub fn unknown_files(dir: &std::path::Path) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for folder in ["email", "report", "discord"] {
+    for &folder in FOLDERS {
         let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
             continue;
         };
@@ -537,7 +544,7 @@ pub fn unknown_files(dir: &std::path::Path) -> Vec<Problem> {
         }
     }
     for language in Language::ALL.iter().filter(|l| **l != Language::En) {
-        for folder in ["email", "discord"] {
+        for &folder in FOLDERS {
             let Ok(entries) = std::fs::read_dir(dir.join(language.code()).join(folder)) else {
                 continue;
             };
@@ -649,7 +656,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let mut on_disk = Vec::new();
         for language in Language::ALL.iter().filter(|l| **l != Language::En) {
-            for folder in ["email", "discord"] {
+            for &folder in FOLDERS {
                 let Ok(entries) = std::fs::read_dir(root.join(language.code()).join(folder)) else {
                     continue;
                 };

@@ -91,6 +91,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
     (
         "de",
         "email",
+        "digest.html",
+        include_str!("../../templates/de/email/digest.html"),
+    ),
+    (
+        "de",
+        "email",
+        "digest.txt",
+        include_str!("../../templates/de/email/digest.txt"),
+    ),
+    (
+        "de",
+        "email",
         "due_extended.html",
         include_str!("../../templates/de/email/due_extended.html"),
     ),
@@ -153,6 +165,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
         "discord",
         "dm_due_extended.txt",
         include_str!("../../templates/de/discord/dm_due_extended.txt"),
+    ),
+    (
+        "de",
+        "report",
+        "monthly.html",
+        include_str!("../../templates/de/report/monthly.html"),
+    ),
+    (
+        "de",
+        "report",
+        "monthly.md",
+        include_str!("../../templates/de/report/monthly.md"),
     ),
     (
         "fr",
@@ -241,6 +265,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
     (
         "fr",
         "email",
+        "digest.html",
+        include_str!("../../templates/fr/email/digest.html"),
+    ),
+    (
+        "fr",
+        "email",
+        "digest.txt",
+        include_str!("../../templates/fr/email/digest.txt"),
+    ),
+    (
+        "fr",
+        "email",
         "due_extended.html",
         include_str!("../../templates/fr/email/due_extended.html"),
     ),
@@ -303,6 +339,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
         "discord",
         "dm_due_extended.txt",
         include_str!("../../templates/fr/discord/dm_due_extended.txt"),
+    ),
+    (
+        "fr",
+        "report",
+        "monthly.html",
+        include_str!("../../templates/fr/report/monthly.html"),
+    ),
+    (
+        "fr",
+        "report",
+        "monthly.md",
+        include_str!("../../templates/fr/report/monthly.md"),
     ),
     (
         "es",
@@ -391,6 +439,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
     (
         "es",
         "email",
+        "digest.html",
+        include_str!("../../templates/es/email/digest.html"),
+    ),
+    (
+        "es",
+        "email",
+        "digest.txt",
+        include_str!("../../templates/es/email/digest.txt"),
+    ),
+    (
+        "es",
+        "email",
         "due_extended.html",
         include_str!("../../templates/es/email/due_extended.html"),
     ),
@@ -453,6 +513,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
         "discord",
         "dm_due_extended.txt",
         include_str!("../../templates/es/discord/dm_due_extended.txt"),
+    ),
+    (
+        "es",
+        "report",
+        "monthly.html",
+        include_str!("../../templates/es/report/monthly.html"),
+    ),
+    (
+        "es",
+        "report",
+        "monthly.md",
+        include_str!("../../templates/es/report/monthly.md"),
     ),
     (
         "pt-BR",
@@ -541,6 +613,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
     (
         "pt-BR",
         "email",
+        "digest.html",
+        include_str!("../../templates/pt-BR/email/digest.html"),
+    ),
+    (
+        "pt-BR",
+        "email",
+        "digest.txt",
+        include_str!("../../templates/pt-BR/email/digest.txt"),
+    ),
+    (
+        "pt-BR",
+        "email",
         "due_extended.html",
         include_str!("../../templates/pt-BR/email/due_extended.html"),
     ),
@@ -603,6 +687,18 @@ pub(super) const FILES: &[(&str, &str, &str, &str)] = &[
         "discord",
         "dm_due_extended.txt",
         include_str!("../../templates/pt-BR/discord/dm_due_extended.txt"),
+    ),
+    (
+        "pt-BR",
+        "report",
+        "monthly.html",
+        include_str!("../../templates/pt-BR/report/monthly.html"),
+    ),
+    (
+        "pt-BR",
+        "report",
+        "monthly.md",
+        include_str!("../../templates/pt-BR/report/monthly.md"),
     ),
 ];
 

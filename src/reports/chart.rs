@@ -4,6 +4,8 @@
 use plotters::prelude::*;
 
 use super::MonthFigures;
+use crate::domain::{Language, numbers};
+use crate::services::texts::say;
 
 /// Height of the band above the plot that holds the legend, so it never covers a bar.
 const LEGEND_BAND: u32 = 40;
@@ -12,7 +14,14 @@ const LEGEND_BAND: u32 = 40;
 /// scrolls it sideways), so its text is never under 11 px, where it shrank to about 5.
 pub const TEXT: u32 = 18;
 
-pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
+/// The chart of `months`, its words and numbers in `language`.
+pub fn svg(months: &[&MonthFigures], language: Language) -> anyhow::Result<String> {
+    let word = |key: &str| say(language, key, &[]);
+    let (outs, ins, rate_name) = (
+        word("chart_opt_outs"),
+        word("chart_opt_ins"),
+        word("chart_rate"),
+    );
     let blue = RGBColor(0x2b, 0x6c, 0xb0);
     let grey = RGBColor(0x9a, 0xa5, 0xb1);
     let red = RGBColor(0xc0, 0x39, 0x2b);
@@ -24,9 +33,9 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
         draw_legend(
             &legend,
             &[
-                (blue, "opt-outs", false),
-                (grey, "opt-ins", false),
-                (red, "opt-out rate", true),
+                (blue, outs.as_str(), false),
+                (grey, ins.as_str(), false),
+                (red, rate_name.as_str(), true),
             ],
         )?;
 
@@ -65,8 +74,8 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
             .x_labels(months.len().clamp(1, 6))
             .x_label_formatter(&label)
             .y_labels((top as usize + 1).min(10))
-            .y_label_formatter(&|v: &i64| super::render::thousands(*v))
-            .y_desc("requests")
+            .y_label_formatter(&|v: &i64| numbers::count(language, *v))
+            .y_desc(word("chart_requests"))
             .draw()
             .map_err(draw_err)?;
         chart
@@ -81,7 +90,7 @@ pub fn svg(months: &[&MonthFigures]) -> anyhow::Result<String> {
                     String::new()
                 }
             })
-            .y_desc("opt-out rate %")
+            .y_desc(word("chart_rate_axis"))
             .draw()
             .map_err(draw_err)?;
         chart
@@ -207,7 +216,7 @@ mod tests {
     #[test]
     fn small_counts_are_labelled_in_whole_numbers() {
         let (a, b) = (month("2025-09", 3, 1), month("2025-10", 1, 2));
-        let svg = svg(&[&a, &b]).unwrap();
+        let svg = svg(&[&a, &b], Language::En).unwrap();
         let labels = texts(&svg);
         let numbers: Vec<&String> = labels
             .iter()
@@ -230,7 +239,7 @@ mod tests {
     fn the_legend_sits_above_the_plot_not_on_the_bars() {
         // The tallest bar reaches the top of the plot, where a legend inside it would sit.
         let (a, b) = (month("2025-09", 50, 2), month("2025-10", 48, 50));
-        let svg = svg(&[&a, &b]).unwrap();
+        let svg = svg(&[&a, &b], Language::En).unwrap();
         let tops = bar_tops(&svg, "#2B6CB0");
         // Two bars and the legend's swatch.
         assert_eq!(tops.len(), 3, "{svg}");

@@ -65,7 +65,7 @@ pub struct Report {
     pub timezone: String,
     /// Who the report is of (`ORGANISATION_NAME`), and when it was made, as people read it.
     pub organisation: String,
-    pub generated: String,
+    pub generated: Stamp,
     /// The month is still in progress: its figures are so far, not final.
     pub so_far: bool,
     /// The same figures for each earlier month with requests, oldest first.
@@ -78,11 +78,33 @@ pub struct Report {
     pub consumers: Vec<ConsumerInReport>,
 }
 
+/// An instant in the time zone it is shown in: in JSON and CSV as `2026-11-01 06:00 CET`,
+/// in a rendered report as its language writes it (`domain::numbers::moment`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp(pub DateTime<Tz>);
+
+impl Stamp {
+    pub fn new(at: DateTime<Utc>, tz: Tz) -> Stamp {
+        Stamp(at.with_timezone(&tz))
+    }
+
+    pub fn shown(&self, language: crate::domain::Language) -> String {
+        crate::domain::numbers::moment(language, &self.0)
+    }
+}
+
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.shown(crate::domain::Language::En))
+    }
+}
+
 /// A consumer of the feed as the report shows it, as of when it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConsumerInReport {
     pub name: String,
-    pub last_acknowledged: String,
+    /// `None` (`null` in JSON) when it never acknowledged anything.
+    pub last_acknowledged: Option<Stamp>,
     /// Changes it has not said it applied.
     pub unacknowledged: i64,
     /// Behind for over a day.
@@ -97,7 +119,7 @@ pub struct NoticeInForce {
     pub version: String,
     pub channel: String,
     pub language: String,
-    pub since: String,
+    pub since: Stamp,
     pub decisions: i64,
     pub at_month_end: bool,
 }
@@ -141,7 +163,7 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
         figures: last,
         timezone: tz.name().to_owned(),
         organisation: String::new(),
-        generated: String::new(),
+        generated: Stamp::new(DateTime::UNIX_EPOCH, Tz::UTC),
         so_far: false,
         notices: Vec::new(),
         log: None,

@@ -38,6 +38,11 @@ impl Month {
         }
     }
 
+    /// `October 2026` as `language` writes it.
+    pub fn name(self, language: crate::domain::Language) -> String {
+        crate::domain::numbers::month(language, self.first.year(), self.first.month())
+    }
+
     /// `[start, end)` in UTC: local midnight of the 1st to local midnight of the next 1st.
     pub fn bounds(self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
         (

@@ -5,6 +5,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::{MonthFigures, Report, chart};
+use crate::domain::{Language, numbers};
 use crate::email::{Templates, templates::Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,6 +20,8 @@ pub enum Format {
 #[derive(Serialize)]
 struct Shown {
     month: String,
+    /// `October 2026`, `Oktober 2026`.
+    month_name: String,
     opt_outs: String,
     opt_ins: String,
     deletions: String,
@@ -38,25 +41,20 @@ struct Shown {
 
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    numbers::count(Language::En, n)
 }
 
-fn shown(f: &MonthFigures) -> Shown {
-    let n = |v: i64| thousands(v);
-    let pct = |r: f64| format!("{:.1}%", r * 100.0);
+fn shown(f: &MonthFigures, language: Language) -> Shown {
+    let n = |v: i64| numbers::count(language, v);
+    let pct = |r: f64| numbers::percent(language, r);
+    let month_name = f
+        .month
+        .parse::<super::Month>()
+        .map(|m| m.name(language))
+        .unwrap_or_else(|_| f.month.clone());
     Shown {
         month: f.month.clone(),
+        month_name,
         opt_outs: n(f.opt_outs),
         opt_ins: n(f.opt_ins),
         deletions: n(f.deletions),
@@ -68,13 +66,33 @@ fn shown(f: &MonthFigures) -> Shown {
         deletions_completed: n(f.deletions_completed),
         median: f
             .median_days_to_complete
-            .map_or("–".into(), |d| format!("{d:.1}")),
+            .map_or("–".into(), |d| numbers::one_decimal(language, d)),
         overdue: n(f.overdue_at_month_end),
         extended: n(f.extended),
-        community: f.community_size.map_or("–".into(), thousands),
+        community: f.community_size.map_or("–".into(), n),
         no_decision: f.no_decision.map_or("–".into(), n),
         no_decision_share: f.no_decision_share.map_or("–".into(), pct),
     }
+}
+
+/// A notice in force as a reader of `language` reads it.
+#[derive(Serialize)]
+struct NoticeShown<'a> {
+    version: &'a str,
+    channel: &'a str,
+    language: &'a str,
+    since: String,
+    decisions: String,
+    at_month_end: bool,
+}
+
+/// A consumer as a reader of `language` reads it.
+#[derive(Serialize)]
+struct ConsumerShown<'a> {
+    name: &'a str,
+    last_acknowledged: String,
+    unacknowledged: String,
+    stale: bool,
 }
 
 /// Whether nothing at all happened in the report's months: no chart is drawn then.
@@ -89,11 +107,12 @@ pub fn render(
     format: Format,
     policy: &str,
     templates: &Templates,
+    language: Language,
 ) -> anyhow::Result<String> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(report)? + "\n"),
         Format::Csv => csv(report),
-        Format::Md | Format::Html => with_template(report, format, policy, templates)
+        Format::Md | Format::Html => with_template(report, format, policy, templates, language)
             .map(|text| {
                 // Every text output ends with a line break.
                 if text.ends_with('\n') {
@@ -118,7 +137,16 @@ pub fn check_all(templates: &Templates, load_problems: Vec<Problem>) -> Vec<Prob
     problems
 }
 
-/// Renders the report templates with a made-up report; a problem for each that fails.
+fn sample_stamp() -> super::gather::Stamp {
+    use chrono::TimeZone;
+    super::gather::Stamp::new(
+        chrono::Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(),
+        chrono_tz::Tz::UTC,
+    )
+}
+
+/// Renders the report templates with a made-up report, in every language; a problem for
+/// each that fails.
 fn check(templates: &Templates) -> Vec<Problem> {
     let month = |m: &str, outs: i64, ins: i64| MonthFigures {
         month: m.to_owned(),
@@ -142,14 +170,14 @@ fn check(templates: &Templates) -> Vec<Problem> {
         figures: month("2026-10", 40, 12),
         timezone: "UTC".into(),
         organisation: "Example Community".into(),
-        generated: "2026-11-01 06:00 UTC".into(),
+        generated: sample_stamp(),
         so_far: false,
         trend: vec![month("2026-09", 10, 3)],
         notices: vec![super::gather::NoticeInForce {
             version: "0123456789ab".into(),
             channel: "discord".into(),
             language: "en".into(),
-            since: "2026-09-01".into(),
+            since: sample_stamp(),
             decisions: 12,
             at_month_end: true,
         }],
@@ -160,13 +188,13 @@ fn check(templates: &Templates) -> Vec<Problem> {
         consumers: vec![
             super::gather::ConsumerInReport {
                 name: "pipeline".into(),
-                last_acknowledged: "2026-10-30 02:00 UTC".into(),
+                last_acknowledged: Some(sample_stamp()),
                 unacknowledged: 0,
                 stale: false,
             },
             super::gather::ConsumerInReport {
                 name: "helpdesk".into(),
-                last_acknowledged: "never".into(),
+                last_acknowledged: None,
                 unacknowledged: 12,
                 stale: true,
             },
@@ -194,7 +222,7 @@ fn check(templates: &Templates) -> Vec<Problem> {
         },
         timezone: "UTC".into(),
         organisation: "Example Community".into(),
-        generated: "2026-11-01 06:00 UTC".into(),
+        generated: sample_stamp(),
         so_far: true,
         trend: Vec::new(),
         notices: Vec::new(),
@@ -202,12 +230,19 @@ fn check(templates: &Templates) -> Vec<Problem> {
         consumers: Vec::new(),
     };
     let mut problems: Vec<Problem> = Vec::new();
-    for report in [&full, &empty] {
-        for f in [Format::Md, Format::Html] {
-            if let Err(p) = with_template(report, f, "AI training on member chats", templates)
-                && !problems.iter().any(|q| q.file == p.file)
-            {
-                problems.push(p);
+    for language in Language::ALL {
+        for report in [&full, &empty] {
+            for f in [Format::Md, Format::Html] {
+                if let Err(p) = with_template(
+                    report,
+                    f,
+                    "AI training on member chats",
+                    templates,
+                    language,
+                ) && !problems.iter().any(|q| q.file == p.file)
+                {
+                    problems.push(p);
+                }
             }
         }
     }
@@ -219,6 +254,7 @@ fn with_template(
     format: Format,
     policy: &str,
     templates: &Templates,
+    language: Language,
 ) -> Result<String, Problem> {
     let recent: Vec<Shown> = report
         .trend
@@ -226,12 +262,12 @@ fn with_template(
         .rev()
         .take(12)
         .rev()
-        .map(shown)
+        .map(|f| shown(f, language))
         .collect();
     let mut months: Vec<&MonthFigures> = report.trend.iter().rev().take(11).rev().collect();
     months.push(&report.figures);
     let svg = if format == Format::Html && !empty(report) {
-        chart::svg(&months).map_err(|e| Problem {
+        chart::svg(&months, language).map_err(|e| Problem {
             file: "the report chart".into(),
             line: None,
             message: format!("{e:#}"),
@@ -244,20 +280,45 @@ fn with_template(
     } else {
         "monthly.html"
     };
+    let notices: Vec<NoticeShown> = report
+        .notices
+        .iter()
+        .map(|n| NoticeShown {
+            version: &n.version,
+            channel: &n.channel,
+            language: &n.language,
+            since: n.since.shown(language),
+            decisions: numbers::count(language, n.decisions),
+            at_month_end: n.at_month_end,
+        })
+        .collect();
+    let consumers: Vec<ConsumerShown> = report
+        .consumers
+        .iter()
+        .map(|c| ConsumerShown {
+            name: &c.name,
+            last_acknowledged: c.last_acknowledged.as_ref().map_or_else(
+                || crate::services::texts::say(language, "report_never", &[]),
+                |t| t.shown(language),
+            ),
+            unacknowledged: numbers::count(language, c.unacknowledged),
+            stale: c.stale,
+        })
+        .collect();
     templates.render_checked(
-        name,
+        &templates.name_in(language, name),
         &context! {
             policy => policy,
             timezone => &report.timezone,
             organisation => &report.organisation,
-            generated => &report.generated,
+            generated => report.generated.shown(language),
             so_far => report.so_far,
             empty => empty(report),
-            m => shown(&report.figures),
+            m => shown(&report.figures, language),
             trend => recent,
-            notices => &report.notices,
+            notices => notices,
             log => &report.log,
-            consumers => &report.consumers,
+            consumers => consumers,
             chart => minijinja::Value::from_safe_string(svg),
         },
     )

@@ -11,7 +11,7 @@ use crate::{
     db,
     email::Rendered,
     error::{ServiceError, UserError},
-    reports::{Month, Report, render::Format},
+    reports::{Month, Report, gather::Stamp, render::Format},
 };
 
 /// Claims `month` as mailed and queues its mail to every officer; false when there is no
@@ -54,7 +54,7 @@ impl Reports<'_> {
         }
         let mut report = crate::reports::gather::report(&self.0.db, month, tz).await?;
         report.organisation = cfg.organisation_name.clone();
-        report.generated = self.0.ctx.show_time(now);
+        report.generated = Stamp::new(now, cfg.display_timezone);
         report.so_far = month == current;
         let (start, end) = month.bounds(tz);
         report.notices = self
@@ -68,9 +68,7 @@ impl Reports<'_> {
             .into_iter()
             .filter(|c| c.revoked_at.is_none())
             .map(|c| crate::reports::gather::ConsumerInReport {
-                last_acknowledged: c
-                    .last_ack_at
-                    .map_or("never".to_owned(), |t| self.0.ctx.show_time(t)),
+                last_acknowledged: c.last_ack_at.map(|t| Stamp::new(t, cfg.display_timezone)),
                 unacknowledged: c.unacknowledged,
                 stale: c.stale,
                 name: c.name,
@@ -109,6 +107,7 @@ impl Reports<'_> {
             format,
             &self.0.ctx.config.policy_name,
             &self.0.ctx.templates,
+            self.0.ctx.config.report_language,
         )?)
     }
 
@@ -139,7 +138,11 @@ impl Reports<'_> {
     /// False when there is no officer to mail it to, or it went before.
     pub async fn mail(&self, month: Month, report: &Report) -> Result<bool, ServiceError> {
         let rendered = Rendered {
-            subject: format!("Privacy requests report, {month}"),
+            subject: super::texts::say(
+                self.0.ctx.config.report_language,
+                "report_subject",
+                &[("month", &month.name(self.0.ctx.config.report_language))],
+            ),
             text: self.render(report, Format::Md)?,
             html: self.render(report, Format::Html)?,
         };

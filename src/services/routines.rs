@@ -8,9 +8,10 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use super::{
     mail,
     shared::Shared,
+    texts,
     uow::{Call, Uow},
 };
-use crate::{config::Config, db, email::DigestContext, error::ServiceError};
+use crate::{config::Config, db, domain::numbers, email::DigestContext, error::ServiceError};
 
 /// Request numbers a digest lists of each group; the counts are always whole.
 const DIGEST_IDS: usize = 100;
@@ -69,15 +70,16 @@ pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
     let due = db::requests::unanswered_due_by(uow.db, now + Duration::days(7))?;
     let (overdue, soon): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, at)| *at <= now);
     let ids = |v: &[(i64, DateTime<Utc>)]| v.iter().take(DIGEST_IDS).map(|(id, _)| *id).collect();
+    let language = uow.config().report_language;
     Ok(DigestContext {
         organisation: uow.config().organisation_name.clone(),
         week: week.to_owned(),
-        as_of: uow.ctx.show_time(now),
+        as_of: numbers::moment(language, &now.with_timezone(&uow.config().display_timezone)),
         overdue_count: overdue.len(),
         overdue: ids(&overdue),
         due_soon_count: soon.len(),
         due_soon: ids(&soon),
-        stale_consumers: super::feed::stale(uow.db, uow.ctx)?,
+        stale_consumers: super::feed::stale(uow.db, uow.ctx, language)?,
     })
 }
 
@@ -89,7 +91,10 @@ pub fn mail_digest(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<bool> {
     {
         return Ok(false);
     }
-    let rendered = uow.ctx.templates.render("digest", &digest(uow, week)?)?;
+    let rendered =
+        uow.ctx
+            .templates
+            .render_in(uow.config().report_language, "digest", &digest(uow, week)?)?;
     for officer in &uow.config().privacy_officers {
         mail::queue_to_officer(uow, "digest", officer, &rendered, None)?;
     }
@@ -102,13 +107,16 @@ pub fn claim_digest_post(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<Option
         return Ok(None);
     }
     let d = digest(uow, week)?;
-    let group = |label: &str, count: usize, ids: &[i64]| {
-        let mut line = format!("{label}: {count}");
+    let language = uow.config().report_language;
+    let say = |key: &str, args: &[(&str, &str)]| texts::say(language, key, args);
+    let group = |key: &str, count: usize, ids: &[i64]| {
+        let mut line = say(key, &[("count", &count.to_string())]);
         if !ids.is_empty() {
             let shown: Vec<String> = ids.iter().take(40).map(|id| format!("#{id}")).collect();
             line.push_str(&format!(" ({}", shown.join(", ")));
             if count > shown.len() {
-                line.push_str(&format!(" and {} more", count - shown.len()));
+                let more = (count - shown.len()).to_string();
+                line.push_str(&say("digest_and_more", &[("count", &more)]));
             }
             line.push(')');
         }
@@ -117,17 +125,26 @@ pub fn claim_digest_post(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<Option
     let stale = if d.stale_consumers.is_empty() {
         String::new()
     } else {
-        format!(
-            "Behind for over a day with the choices they must honour: {}\n",
-            d.stale_consumers.join("; ")
-        )
+        say(
+            "digest_stale",
+            &[("consumers", &d.stale_consumers.join("; "))],
+        ) + "\n"
     };
-    Ok(Some(format!(
-        "**Privacy requests due, week {}** (as of {})\n{}\n{}\n{stale}`/requests` shows each one.",
-        d.week,
-        d.as_of,
-        group("Overdue", d.overdue_count, &d.overdue),
-        group("Due within 7 days", d.due_soon_count, &d.due_soon),
+    Ok(Some(say(
+        "digest_post",
+        &[
+            ("week", &d.week),
+            ("as_of", &d.as_of),
+            (
+                "overdue",
+                &group("digest_overdue", d.overdue_count, &d.overdue),
+            ),
+            (
+                "due_soon",
+                &group("digest_due_soon", d.due_soon_count, &d.due_soon),
+            ),
+            ("stale", &stale),
+        ],
     )))
 }
 

@@ -682,3 +682,41 @@ fn templates_check_passes_the_built_in_ones_and_names_the_file_and_line_of_each_
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// `REPORT_LANGUAGE` as an operator sets it: a language the bot does not write is refused at
+/// start, naming the setting and what it may be; a French report on the command line names
+/// the month in French, and its JSON is the English one's, for programs.
+#[test]
+fn the_report_is_printed_in_report_language_and_a_wrong_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
+    let wrong = dsr_bot_with(d, &["report"], "", &[("REPORT_LANGUAGE", "klingon")]);
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("REPORT_LANGUAGE") && err.contains("en, de, fr, es, pt-BR"),
+        "{err}"
+    );
+    let month = "2026-03";
+    let fr = stdout(&dsr_bot_with(
+        d,
+        &["report", "--month", month],
+        "",
+        &[("REPORT_LANGUAGE", "fr")],
+    ));
+    assert!(fr.contains("mars 2026"), "{fr}");
+    assert!(!fr.contains("Opt-outs confirmed"), "{fr}");
+    let json = |language: &str| {
+        let out = stdout(&dsr_bot_with(
+            d,
+            &["report", "--month", month, "--format", "json"],
+            "",
+            &[("REPORT_LANGUAGE", language)],
+        ));
+        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v.as_object_mut().unwrap().remove("generated");
+        v
+    };
+    assert_eq!(json("fr"), json("en"));
+}

@@ -509,3 +509,195 @@ async fn a_mail_answer_is_in_the_persons_language_and_a_reply_can_choose_another
     .unwrap();
     assert_eq!((chosen.as_deref(), request.as_str()), (Some("fr"), "fr"));
 }
+
+/// Words of the English report, digest and chart that a translated one must not hold (the
+/// commands it names, the organisation's and the policy's names are no language's).
+const REPORT_ENGLISH: &[&str] = &[
+    " the ",
+    " of ",
+    " and ",
+    "Opt-out",
+    "opt-out",
+    "Opt-in",
+    "month",
+    "Overdue",
+    "deadline",
+    "Deletions",
+    "never",
+    "Earlier",
+    "Due within",
+];
+
+/// The text a reader sees in an HTML page: without its style sheet (whose comments are for
+/// whoever edits it) and its tags, with the entities the escaping wrote turned back.
+fn visible(html: &str) -> String {
+    let without_style = match (html.find("<style>"), html.find("</style>")) {
+        (Some(a), Some(b)) => format!("{}{}", &html[..a], &html[b..]),
+        _ => html.to_owned(),
+    };
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in without_style.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    [
+        ("&#x2f;", "/"),
+        ("&#x27;", "'"),
+        ("&quot;", "\""),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(out, |text, (entity, c)| text.replace(entity, c))
+}
+
+fn no_english(what: &str, language: Language, text: &str) {
+    for word in REPORT_ENGLISH {
+        assert!(
+            !text.contains(word),
+            "{language} {what} has English {word:?}:\n{text}"
+        );
+    }
+}
+
+/// Officers read in `REPORT_LANGUAGE`, whatever the members speak: the monthly report (Markdown,
+/// HTML and its chart, and the mail's subject), the weekly digest mail and post, with numbers,
+/// shares, months and times as that language writes them; CSV and JSON stay the same for
+/// programs in every language.
+#[tokio::test]
+async fn reports_and_digests_are_in_the_report_language_with_its_numbers_and_dates() {
+    use dsr_bot::reports::render::Format;
+    // Members decide in October; the report of October and Monday's digest come on 3 November.
+    for (language, month_name, rate, made) in [
+        (
+            Language::De,
+            "Oktober 2025",
+            "66,7\u{a0}%",
+            "03.11.2025, 09:00 UTC",
+        ),
+        (
+            Language::Fr,
+            "octobre 2025",
+            "66,7\u{202f}%",
+            "03/11/2025 09:00 UTC",
+        ),
+        (
+            Language::Es,
+            "octubre de 2025",
+            "66,7\u{a0}%",
+            "03/11/2025, 09:00 UTC",
+        ),
+        (
+            Language::PtBr,
+            "outubro de 2025",
+            "66,7%",
+            "03/11/2025 09:00 UTC",
+        ),
+    ] {
+        let app = TestApp::spawn_with(crate::common::at("2025-10-15T12:00:00Z"), |c| {
+            c.report_language = language;
+            c.privacy_officers =
+                vec![dsr_bot::domain::EmailAddress::parse("dpo@example.org").unwrap()];
+        })
+        .await;
+        for (who, kind) in [
+            ("ana", RequestKind::OptOut),
+            ("bea", RequestKind::OptOut),
+            ("cem", RequestKind::OptIn),
+        ] {
+            app.file(&crate::common::console(who), kind).await;
+        }
+        // Still open at the digest: a deletion nobody has completed.
+        app.file(&crate::common::console("dan"), RequestKind::Deletion)
+            .await;
+        app.clock.set(crate::common::at("2025-11-03T09:00:00Z"));
+
+        let reports = app.services.reports();
+        let report = reports.month(None).await.unwrap();
+        let md = reports.render(&report, Format::Md).unwrap();
+        assert!(md.contains(month_name), "{language}: {md}");
+        assert!(md.contains(rate), "{language} rate {rate:?}: {md}");
+        assert!(md.contains(made), "{language} made {made:?}: {md}");
+        no_english("report (Markdown)", language, &md);
+        let html = reports.render(&report, Format::Html).unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{language}\">")),
+            "{language}"
+        );
+        let shown = visible(&html);
+        for part in [month_name, rate, made] {
+            assert!(
+                shown.contains(part),
+                "{language} HTML lacks {part:?}:\n{shown}"
+            );
+        }
+        // The chart's legend and axes are in the language too.
+        assert!(html.contains("<svg"), "{language}: the chart is drawn");
+        no_english("report (HTML)", language, &visible(&html));
+
+        // For programs: the same whatever the language.
+        let json = reports.render(&report, Format::Json).unwrap();
+        assert!(
+            json.contains("\"generated\": \"2025-11-03 09:00 UTC\""),
+            "{json}"
+        );
+        assert!(json.contains("\"month\": \"2025-10\""), "{json}");
+        let csv = reports.render(&report, Format::Csv).unwrap();
+        assert!(csv.starts_with("month,opt_outs,opt_ins"), "{csv}");
+        assert!(!csv.contains(rate), "{csv}");
+
+        assert!(
+            reports
+                .mail(report.figures.month.parse().unwrap(), &report)
+                .await
+                .unwrap()
+        );
+        let (subject, body): (String, String) = sqlx::query_as(
+            "SELECT subject, body_text FROM outbox WHERE template = 'monthly_report'",
+        )
+        .fetch_one(app.services.pool())
+        .await
+        .unwrap();
+        assert!(subject.contains(month_name), "{language}: {subject}");
+        no_english("report mail subject", language, &subject);
+        assert!(body.contains(rate), "{language}: {body}");
+
+        let week = app
+            .services
+            .routines()
+            .digest_week()
+            .expect("Monday's digest is due");
+        assert!(app.services.routines().mail_digest(&week).await.unwrap());
+        let (subject, digest): (String, String) =
+            sqlx::query_as("SELECT subject, body_text FROM outbox WHERE template = 'digest'")
+                .fetch_one(app.services.pool())
+                .await
+                .unwrap();
+        assert!(
+            subject.starts_with(&subject_start(language.code(), "digest")),
+            "{language}: {subject}"
+        );
+        // The text part is wrapped for mail readers: a date may break at its space.
+        let flowed = digest.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flowed.contains(made), "{language} as of {made:?}: {digest}");
+        no_english("digest mail", language, &format!("{subject}\n{digest}"));
+        let post = app
+            .services
+            .routines()
+            .claim_digest_post(&week)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(post.contains(made), "{language}: {post}");
+        no_english("digest post", language, &post);
+    }
+}

@@ -9,8 +9,15 @@ use crate::common;
 
 use std::{path::Path, process::Command};
 
+use chrono::{TimeZone, Utc};
 use common::TestApp;
-use dsr_bot::reports::{MonthFigures, Report, render::Format};
+use dsr_bot::domain::Language;
+use dsr_bot::reports::{MonthFigures, Report, gather::Stamp, render::Format};
+
+/// `2026-02-01 05:00 UTC` shown in `tz`.
+fn stamp(tz: chrono_tz::Tz) -> Stamp {
+    Stamp::new(Utc.with_ymd_and_hms(2026, 2, 1, 5, 0, 0).unwrap(), tz)
+}
 
 fn month(m: &str, scale: i64) -> MonthFigures {
     let (outs, ins) = (1_234 * scale, 987 * scale);
@@ -43,14 +50,14 @@ fn year() -> Report {
         figures: month("2026-01", 12),
         timezone: "Europe/Berlin".into(),
         organisation: "Example Community".into(),
-        generated: "2026-02-01 06:00 CET".into(),
+        generated: stamp(chrono_tz::Europe::Berlin),
         so_far: false,
         trend: months,
         notices: vec![dsr_bot::reports::gather::NoticeInForce {
             version: "9a8b7c6d5e4f".into(),
             channel: "discord".into(),
             language: "en".into(),
-            since: "2025-11-30 12:00 UTC".into(),
+            since: stamp(chrono_tz::UTC),
             decisions: 123_456,
             at_month_end: true,
         }],
@@ -74,7 +81,7 @@ fn nothing() -> Report {
         figures: empty,
         timezone: "UTC".into(),
         organisation: "Example Community".into(),
-        generated: "2026-02-01 06:00 UTC".into(),
+        generated: stamp(chrono_tz::UTC),
         so_far: false,
         trend: Vec::new(),
         notices: Vec::new(),
@@ -197,28 +204,40 @@ fn screenshot(dir: &Path, width: u32, name: &str) -> std::path::PathBuf {
     path
 }
 
+/// In every language the report is written in (German's long words included): laid out at
+/// both widths without a table wider than the page or a cell cut.
 #[tokio::test]
 async fn the_html_report_fits_a_phone_and_a_desktop_without_cutting_columns() {
-    let app = TestApp::spawn().await;
-    let html = app
-        .services
-        .reports()
-        .render(&year(), Format::Html)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("report.html"), &html).unwrap();
+    for language in Language::ALL {
+        let app = TestApp::spawn_with(Utc::now(), |c| c.report_language = language).await;
+        let html = app
+            .services
+            .reports()
+            .render(&year(), Format::Html)
+            .unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{language}\">")),
+            "{language}: {}",
+            &html[..200]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("report.html"), &html).unwrap();
+        lays_out_whole(dir.path(), &language.to_string());
+    }
+}
 
+fn lays_out_whole(dir: &Path, language: &str) {
     for width in [400, 1200] {
-        let m = measure(dir.path(), width);
+        let m = measure(dir, width);
         assert_eq!(m["page"], width, "the frame is {width} px wide: {m}");
         assert!(m["tables"].as_u64().unwrap() >= 1, "{m}");
         // Twelve months of eleven columns and a notice of six: every value is laid out,
         // none dropped.
-        assert_eq!(m["cells"], 12 * 11 + 6, "{m}");
+        assert_eq!(m["cells"], 12 * 11 + 6, "{language}: {m}");
         assert_eq!(
             m["problems"].as_array().unwrap().len(),
             0,
-            "at {width} px: {}",
+            "{language} at {width} px: {}",
             m["problems"]
         );
 
@@ -228,10 +247,10 @@ async fn the_html_report_fits_a_phone_and_a_desktop_without_cutting_columns() {
             .expect("the chart has text");
         assert!(
             smallest >= 10.0,
-            "at {width} px the chart's text is {smallest:.1} px"
+            "{language} at {width} px the chart's text is {smallest:.1} px"
         );
 
-        let shot = screenshot(dir.path(), width, "full");
+        let shot = screenshot(dir, width, &format!("full-{language}"));
         let png = std::fs::read(&shot).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", shot.display());
         // The width in the PNG header: the window, which holds the frame.

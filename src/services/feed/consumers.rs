@@ -8,8 +8,12 @@ use sha2::{Digest, Sha256};
 use super::{Feed, Refusal, STALE_AFTER, push::check_webhook};
 use crate::{
     db::{self, Conn, feed::Consumer},
+    domain::{Language, numbers},
     error::{ServiceError, UserError},
-    services::uow::{Call, Context},
+    services::{
+        texts,
+        uow::{Call, Context},
+    },
 };
 
 /// What `consumers add` hands out, once.
@@ -121,8 +125,10 @@ impl Feed<'_> {
     }
 
     /// What officers are told of consumers behind for over a day: a line each.
+    /// The consumers behind or with a broken webhook, in `REPORT_LANGUAGE`.
     pub async fn stale(&self) -> Result<Vec<String>, ServiceError> {
-        self.0.read(stale).await
+        let language = self.0.ctx.config.report_language;
+        self.0.read(move |db, ctx| stale(db, ctx, language)).await
     }
 
     pub async fn revoke(&self, name: &str) -> Result<(), ServiceError> {
@@ -194,30 +200,35 @@ impl Feed<'_> {
 
 /// The live consumers behind for over a day, or whose webhook stopped answering, as officers
 /// are told of them.
-pub(crate) fn stale(db: &Conn, ctx: &Context) -> anyhow::Result<Vec<String>> {
+pub(crate) fn stale(db: &Conn, ctx: &Context, language: Language) -> anyhow::Result<Vec<String>> {
     let now = ctx.now();
+    let at = |t: DateTime<Utc>| {
+        numbers::moment(language, &t.with_timezone(&ctx.config.display_timezone))
+    };
     let mut out = Vec::new();
     for c in db::feed::active_consumers(db)? {
-        match db::feed::webhook_trouble(db, c.id)? {
-            (Some(at), _) => out.push(format!(
-                "{}'s webhook answered 410 Gone on {} and is off (`dsr-bot consumers webhook NAME --url URL` turns it on again)",
-                c.name,
-                ctx.show_time(at)
-            )),
-            (None, Some(at)) => out.push(format!(
-                "{}'s webhook stopped answering (given up on {}); it learns of changes only when it pulls",
-                c.name,
-                ctx.show_time(at)
-            )),
-            (None, None) => {}
+        let trouble = match db::feed::webhook_trouble(db, c.id)? {
+            (Some(t), _) => Some(("consumer_webhook_gone", at(t))),
+            (None, Some(t)) => Some(("consumer_webhook_given_up", at(t))),
+            (None, None) => None,
+        };
+        if let Some((key, when)) = trouble {
+            out.push(texts::say(
+                language,
+                key,
+                &[("name", &c.name), ("at", &when)],
+            ));
         }
         let v = view(db, c, now)?;
         if let (true, Some(oldest)) = (v.stale, v.oldest_unacknowledged) {
-            out.push(format!(
-                "{}: {} change(s) not applied, the oldest since {}",
-                v.name,
-                v.unacknowledged,
-                ctx.show_time(oldest)
+            out.push(texts::say(
+                language,
+                "consumer_behind",
+                &[
+                    ("name", &v.name),
+                    ("count", &numbers::count(language, v.unacknowledged)),
+                    ("since", &at(oldest)),
+                ],
             ));
         }
     }
