@@ -69,7 +69,10 @@ pub enum Cmd {
     /// Create or upgrade the database, then exit.
     Migrate,
     /// The monthly summary for privacy officers (default: the last complete month).
+    #[command(args_conflicts_with_subcommands = true)]
     Report {
+        #[command(subcommand)]
+        command: Option<ReportCmd>,
         /// YYYY-MM, a month in REPORT_TIMEZONE.
         #[arg(long)]
         month: Option<String>,
@@ -322,6 +325,16 @@ pub enum RequestsCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Compare every month's kept counts with the same figures computed from the requests;
+    /// exits 1 when any differs.
+    Check,
+    /// Recompute the kept counts from the requests (after restoring a backup taken without
+    /// them, or when `report check` finds a difference).
+    Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum HeldCmd {
     /// Every held message: number, when, size, why.
     List,
@@ -552,17 +565,16 @@ async fn on_postgres(command: Cmd, config: &Config) -> Result<(), Failure> {
 fn only_reads(command: &Cmd) -> bool {
     matches!(
         command,
-        Cmd::Report { .. }
-            | Cmd::Requests {
-                command: RequestsCmd::List { .. } | RequestsCmd::Show { .. }
-            }
-            | Cmd::Held {
-                command: HeldCmd::List | HeldCmd::Show { .. }
-            }
-            | Cmd::Keys {
-                command: KeysCmd::Public
-            }
-            | Cmd::Receipt { .. }
+        Cmd::Report {
+            command: None | Some(ReportCmd::Check),
+            ..
+        } | Cmd::Requests {
+            command: RequestsCmd::List { .. } | RequestsCmd::Show { .. }
+        } | Cmd::Held {
+            command: HeldCmd::List | HeldCmd::Show { .. }
+        } | Cmd::Keys {
+            command: KeysCmd::Public
+        } | Cmd::Receipt { .. }
             | Cmd::Log {
                 command: LogCmd::Verify
             }
@@ -658,7 +670,23 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
             unreachable!("answered before the database is opened")
         }
         Cmd::IngestMail { maildir } => mail::ingest(&app, maildir).await?,
-        Cmd::Report { month, format, out } => {
+        Cmd::Report {
+            command: Some(ReportCmd::Rebuild),
+            ..
+        } => {
+            let n = app.services.reports().rebuild_counts().await?;
+            println!("the monthly report's counts were rebuilt from {n} requests");
+        }
+        Cmd::Report {
+            command: Some(ReportCmd::Check),
+            ..
+        } => report_check(&app).await?,
+        Cmd::Report {
+            command: None,
+            month,
+            format,
+            out,
+        } => {
             let month = month
                 .map(|m| app.services.reports().parse_month(&m))
                 .transpose()
@@ -694,4 +722,53 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `dsr-bot report check`: the kept counts against the requests, month by month.
+async fn report_check(app: &App) -> Result<(), Failure> {
+    let Some(months) = app.services.reports().check_counts().await? else {
+        println!(
+            "the monthly report's counts are not kept for REPORT_TIMEZONE yet, so reports read the requests; \
+             `dsr-bot report rebuild` builds them"
+        );
+        return Ok(());
+    };
+    let differing: Vec<String> = months
+        .iter()
+        .filter(|(kept, streamed)| kept != streamed)
+        .map(|(kept, streamed)| {
+            let (k, s) = (
+                serde_json::to_value(kept).unwrap_or_default(),
+                serde_json::to_value(streamed).unwrap_or_default(),
+            );
+            let figures: Vec<String> = s
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(name, value)| k.get(name.as_str()) != Some(value))
+                .map(|(name, value)| {
+                    format!(
+                        "{name} {} kept, {value} from the requests",
+                        k.get(name.as_str()).cloned().unwrap_or_default()
+                    )
+                })
+                .collect();
+            format!("{}: {}", streamed.month, figures.join("; "))
+        })
+        .collect();
+    if differing.is_empty() {
+        println!(
+            "the monthly report's counts agree with the requests in all {} months",
+            months.len()
+        );
+        Ok(())
+    } else {
+        Err(Failure::User(format!(
+            "the monthly report's counts differ from the requests in {} of {} months:\n{}\n\
+             `dsr-bot report rebuild` recomputes them from the requests",
+            differing.len(),
+            months.len(),
+            differing.join("\n")
+        )))
+    }
 }

@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod cipher;
 pub mod copies;
+pub mod counters;
 pub mod dms;
 pub mod erasure;
 pub mod events;
@@ -167,12 +168,33 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
         .await
         .with_context(|| format!("applying migrations to {}", path.display()))?;
     let writer = writer::Writer::open(&options).await?;
-    Ok(Database {
+    let db = Database {
         pool,
         writer: Some(writer),
         path: path.clone(),
         _key_lock: key_lock,
-    })
+    };
+    ensure_report_counts(&db, config.report_timezone).await?;
+    Ok(db)
+}
+
+/// The report's counts kept for `tz`: built from the requests the first time, and again when
+/// `REPORT_TIMEZONE` changed (every month's bounds move with it).
+async fn ensure_report_counts(db: &Database, tz: chrono_tz::Tz) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let rebuilt = db
+        .write(move |conn| {
+            counters::ensure(conn, tz).context("building the monthly report's counts")
+        })
+        .await?;
+    if rebuilt {
+        tracing::info!(
+            timezone = tz.name(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "the monthly report's counts were built from the requests"
+        );
+    }
+    Ok(())
 }
 
 /// A database still under the key once published with dsr-bot's source is readable by anyone

@@ -14,7 +14,7 @@
 //! choice rows of `dsr-bot bench report` through it took 1.0 s on its own, where reading them
 //! in place takes 0.6 s for the whole report.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -56,6 +56,30 @@ pub struct MonthFigures {
     /// nothing), and their share of the community; null when the size is unknown.
     pub no_decision: Option<i64>,
     pub no_decision_share: Option<f64>,
+}
+
+impl MonthFigures {
+    /// A month the counts do not have at all: every figure zero or unknown.
+    fn missing() -> MonthFigures {
+        MonthFigures {
+            month: String::new(),
+            opt_outs: 0,
+            opt_ins: 0,
+            deletions: 0,
+            opt_out_rate: None,
+            standing_opted_out: 0,
+            standing_opted_in: 0,
+            before_deadline: 0,
+            after_deadline: 0,
+            deletions_completed: 0,
+            median_days_to_complete: None,
+            overdue_at_month_end: 0,
+            extended: 0,
+            community_size: None,
+            no_decision: None,
+            no_decision_share: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,25 +156,99 @@ pub struct LogHead {
 }
 
 /// The report for `month`, with the trend since the first month that has requests, read on
-/// one snapshot of the database.
+/// one snapshot of the database: from the counts kept as requests change when they are kept
+/// for `tz` (`db::counters`), else from the requests themselves.
 pub async fn report(db: &Database, month: Month, tz: Tz) -> anyhow::Result<Report> {
-    db.read(move |conn| report_on(conn, month, tz)).await
+    db.read(move |conn| {
+        if db::counters::live_for(conn, tz)? {
+            report_on(conn, month, tz, Source::Counts)
+        } else {
+            report_on(conn, month, tz, Source::Requests)
+        }
+    })
+    .await
 }
 
-fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
+/// The same report computed from the requests, whatever the counts say: the reference the
+/// counts are checked against (`dsr-bot report check`, and the tests).
+pub async fn reference(db: &Database, month: Month, tz: Tz) -> anyhow::Result<Report> {
+    db.read(move |conn| report_on(conn, month, tz, Source::Requests))
+        .await
+}
+
+/// Every month up to `month` as the counts give it beside the same month streamed from the
+/// requests, on one snapshot; `None` when the counts are not kept for `tz` (nothing to check).
+pub async fn check(
+    db: &Database,
+    month: Month,
+    tz: Tz,
+) -> anyhow::Result<Option<Vec<(MonthFigures, MonthFigures)>>> {
+    db.read(move |conn| {
+        if !db::counters::live_for(conn, tz)? {
+            return Ok(None);
+        }
+        let months = |r: Report| {
+            let mut all = r.trend;
+            all.push(r.figures);
+            all
+        };
+        let counted = months(report_on(conn, month, tz, Source::Counts)?);
+        let streamed = months(report_on(conn, month, tz, Source::Requests)?);
+        // The same months: a counts table that lost its first month shows here too.
+        let by_month: HashMap<String, MonthFigures> =
+            counted.into_iter().map(|m| (m.month.clone(), m)).collect();
+        Ok(Some(
+            streamed
+                .into_iter()
+                .map(|s| {
+                    let c = by_month
+                        .get(&s.month)
+                        .cloned()
+                        .unwrap_or_else(|| MonthFigures {
+                            month: s.month.clone(),
+                            ..MonthFigures::missing()
+                        });
+                    (c, s)
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+/// Where the figures are read from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `report_counts` (`db::counters`).
+    Counts,
+    /// The requests, in two streaming passes.
+    Requests,
+}
+
+fn report_on(conn: &Conn, month: Month, tz: Tz, source: Source) -> anyhow::Result<Report> {
+    let first = if source == Source::Counts {
+        db::counters::first_month(conn)?
+            .map(|m| m.parse::<Month>().map_err(anyhow::Error::msg))
+            .transpose()?
+    } else {
+        db::reports::first_received(conn)?
+            .map(|first| anyhow::Ok(Month::containing(instant(&first)?, tz)))
+            .transpose()?
+    };
     let mut months = Vec::new();
-    if let Some(first) = db::reports::first_received(conn)? {
-        let mut m = Month::containing(instant(&first)?, tz);
+    if let Some(mut m) = first {
         while m < month {
             months.push(m);
             m = m.next();
         }
     }
     months.push(month);
-    let bounds = Bounds::new(&months, tz)?;
     let mut acc = Accumulator::new(months.len());
-    standing_pass(conn, &bounds, &mut acc)?;
-    requests_pass(conn, &bounds, &mut acc)?;
+    match source {
+        Source::Counts => from_counts(conn, &months, &mut acc)?,
+        Source::Requests => from_requests(conn, &months, tz, &mut acc)?,
+    }
+    let bounds = Bounds::new(&months, tz)?;
     for (i, end) in bounds.ends.iter().enumerate() {
         // The last day of the month, in the calendar the community size is kept in (UTC).
         let last_day = DateTime::from_timestamp_nanos(end - 1).format("%Y-%m-%d");
@@ -170,6 +268,53 @@ fn report_on(conn: &Conn, month: Month, tz: Tz) -> anyhow::Result<Report> {
         consumers: Vec::new(),
         trend: figures,
     })
+}
+
+/// Two streaming passes over the requests.
+fn from_requests(
+    conn: &Conn,
+    months: &[Month],
+    tz: Tz,
+    acc: &mut Accumulator,
+) -> anyhow::Result<()> {
+    let bounds = Bounds::new(months, tz)?;
+    standing_pass(conn, &bounds, acc)?;
+    requests_pass(conn, &bounds, acc)
+}
+
+/// The kept counts: a row per month and figure. A span's changes before the first month
+/// (none today: nothing stands before a request is received) count from the first.
+fn from_counts(conn: &Conn, months: &[Month], acc: &mut Accumulator) -> anyhow::Result<()> {
+    let last = months.last().expect("at least the asked month").to_string();
+    let index: HashMap<String, usize> = months
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.to_string(), i))
+        .collect();
+    let first = months[0].to_string();
+    for ((month, figure, bucket), n) in db::counters::up_to(conn, &last)? {
+        let i = match index.get(&month) {
+            Some(i) => *i,
+            None if month < first => 0,
+            None => continue,
+        };
+        let spans_only = month < first;
+        match figure.as_str() {
+            "standing_out" => acc.standing_out[i] += n,
+            "standing_in" => acc.standing_in[i] += n,
+            "overdue" => acc.overdue[i] += n,
+            _ if spans_only => {}
+            "opt_outs" => acc.opt_outs[i] += n,
+            "opt_ins" => acc.opt_ins[i] += n,
+            "deletions" => acc.deletions[i] += n,
+            "before_deadline" => acc.before[i] += n,
+            "after_deadline" => acc.after[i] += n,
+            "extended" => acc.extended[i] += n,
+            "completed" => *acc.completed[i].entry(bucket).or_default() += n,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The months as UTC nanosecond instants: where the first begins, and where each ends.
@@ -217,7 +362,8 @@ struct Accumulator {
     standing_out: Vec<i64>,
     standing_in: Vec<i64>,
     overdue: Vec<i64>,
-    completion_secs: Vec<Vec<i64>>,
+    /// Deletions completed in each month by hundredths of a day taken.
+    completed: Vec<BTreeMap<i64, i64>>,
     extended: Vec<i64>,
     community: Vec<Option<i64>>,
 }
@@ -234,7 +380,7 @@ impl Accumulator {
             standing_out: zeros(),
             standing_in: zeros(),
             overdue: zeros(),
-            completion_secs: vec![Vec::new(); n],
+            completed: vec![BTreeMap::new(); n],
             extended: zeros(),
             community: vec![None; n],
         }
@@ -258,10 +404,6 @@ impl Accumulator {
                 let standing = self.standing_out[i] + self.standing_in[i];
                 let size = self.community[i];
                 let no_decision = size.map(|s| (s - standing).max(0));
-                let mut days: Vec<f64> = self.completion_secs[i]
-                    .iter()
-                    .map(|s| *s as f64 / 86_400.0)
-                    .collect();
                 MonthFigures {
                     month: m.to_string(),
                     opt_outs: outs,
@@ -272,8 +414,8 @@ impl Accumulator {
                     standing_opted_in: self.standing_in[i],
                     before_deadline: self.before[i],
                     after_deadline: self.after[i],
-                    deletions_completed: days.len() as i64,
-                    median_days_to_complete: median(&mut days),
+                    deletions_completed: self.completed[i].values().sum(),
+                    median_days_to_complete: median_days(&self.completed[i]),
                     overdue_at_month_end: self.overdue[i],
                     extended: self.extended[i],
                     community_size: size,
@@ -383,8 +525,9 @@ fn requests_pass(conn: &Conn, bounds: &Bounds, acc: &mut Accumulator) -> anyhow:
             && let Some(closed) = closed
             && let Some(i) = bounds.month_of(closed)
         {
-            // Whole seconds, as chrono's `num_seconds` counts them.
-            acc.completion_secs[i].push((closed - received) / 1_000_000_000);
+            *acc.completed[i]
+                .entry(hundredths(received, closed))
+                .or_default() += 1;
         }
         Ok(())
     })
@@ -461,24 +604,44 @@ fn fast_nanos(b: &[u8]) -> Option<i64> {
     secs.checked_mul(1_000_000_000)?.checked_add(frac)
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
+/// The time a deletion took, in hundredths of a day (864 s), rounded to the nearest, from
+/// the whole seconds of its receipt and its completion (as `report_request_months` counts it).
+fn hundredths(received: i64, closed: i64) -> i64 {
+    let secs = closed.div_euclid(1_000_000_000) - received.div_euclid(1_000_000_000);
+    (secs + 432) / 864
+}
+
+/// The middle value of the completion times in `hist` (hundredths of a day -> how many), or
+/// the mean of the two middle ones, in days to two decimals.
+fn median_days(hist: &BTreeMap<i64, i64>) -> Option<f64> {
+    let n: i64 = hist.values().sum();
+    if n <= 0 {
         return None;
     }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    let m = if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    // The value at 0-based rank `k`.
+    let at = |k: i64| {
+        let mut seen = 0;
+        hist.iter()
+            .find(|(_, count)| {
+                seen += **count;
+                seen > k
+            })
+            .map(|(v, _)| *v)
+            .expect("k is below the total")
     };
-    Some((m * 100.0).round() / 100.0)
+    let sum = if n % 2 == 1 {
+        2 * at(n / 2)
+    } else {
+        at(n / 2 - 1) + at(n / 2)
+    };
+    Some((sum as f64 / 2.0).round() / 100.0)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{fast_nanos, median, nanos};
+    use super::{fast_nanos, hundredths, median_days, nanos};
     use chrono::DateTime;
+    use std::collections::BTreeMap;
 
     #[test]
     fn stored_timestamps_read_as_chrono_reads_them() {
@@ -502,8 +665,29 @@ mod tests {
 
     #[test]
     fn median_of_odd_even_and_none() {
-        assert_eq!(median(&mut []), None);
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        let hist = |values: &[i64]| {
+            let mut h = BTreeMap::new();
+            for v in values {
+                *h.entry(*v).or_insert(0) += 1;
+            }
+            h
+        };
+        assert_eq!(median_days(&hist(&[])), None);
+        assert_eq!(median_days(&hist(&[300, 100, 200])), Some(2.0));
+        assert_eq!(median_days(&hist(&[400, 100, 200, 300])), Some(2.5));
+        assert_eq!(median_days(&hist(&[100, 100, 101, 900])), Some(1.01));
+        assert_eq!(median_days(&hist(&[5, 5, 5, 5, 7])), Some(0.05));
+    }
+
+    #[test]
+    fn a_completion_time_is_rounded_to_a_hundredth_of_a_day_from_whole_seconds() {
+        let s = 1_000_000_000;
+        assert_eq!(hundredths(0, 431 * s), 0);
+        assert_eq!(hundredths(0, 432 * s), 1);
+        assert_eq!(hundredths(0, 86_400 * s), 100);
+        // Fractions of a second are cut off at both ends before subtracting.
+        assert_eq!(hundredths(s / 2, 432 * s + s / 3), 1);
+        assert_eq!(hundredths(s - 1, 432 * s), 1);
+        assert_eq!(hundredths(s, 432 * s + s - 1), 0);
     }
 }

@@ -11,7 +11,11 @@ use crate::{
     db,
     email::Rendered,
     error::{ServiceError, UserError},
-    reports::{Month, Report, gather::Stamp, render::Format},
+    reports::{
+        Month, Report,
+        gather::{MonthFigures, Stamp},
+        render::Format,
+    },
 };
 
 /// Claims `month` as mailed and queues its mail to every officer; false when there is no
@@ -99,6 +103,33 @@ impl Reports<'_> {
                 public_key,
             }),
         )
+    }
+
+    /// Recomputes the report's counts from the requests (`dsr-bot report rebuild`); returns
+    /// how many requests they were counted from.
+    pub async fn rebuild_counts(&self) -> Result<i64, ServiceError> {
+        let tz = self.0.ctx.config.report_timezone;
+        Ok(self
+            .0
+            .db
+            .write(move |conn| {
+                anyhow::Context::context(
+                    db::counters::rebuild(conn, tz),
+                    "rebuilding the monthly report's counts",
+                )
+            })
+            .await?)
+    }
+
+    /// Every month up to the one in progress as the kept counts give it, beside the same
+    /// month computed from the requests (`dsr-bot report check`); `None` when the counts are
+    /// not kept for `REPORT_TIMEZONE` yet (a report then reads the requests).
+    pub async fn check_counts(
+        &self,
+    ) -> Result<Option<Vec<(MonthFigures, MonthFigures)>>, ServiceError> {
+        let tz = self.0.ctx.config.report_timezone;
+        let current = Month::containing(self.0.now(), tz);
+        Ok(crate::reports::gather::check(&self.0.db, current, tz).await?)
     }
 
     pub fn render(&self, report: &Report, format: Format) -> Result<String, ServiceError> {
