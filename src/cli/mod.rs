@@ -675,7 +675,7 @@ async fn run(command: Cmd, config: Config) -> Result<(), Failure> {
             ..
         } => {
             let n = app.services.reports().rebuild_counts().await?;
-            println!("the monthly report's counts were rebuilt from {n} requests");
+            println!("the monthly report's counts were rebuilt from the requests ({n} in all)");
         }
         Cmd::Report {
             command: Some(ReportCmd::Check),

@@ -61,16 +61,27 @@ pub fn rebuild(db: &Connection, tz: Tz) -> rusqlite::Result<i64> {
         }
     }
     db.execute("DELETE FROM report_counts", [])?;
-    db.execute(
-        "INSERT INTO report_counts (month, figure, bucket, n)
-         SELECT month, figure, bucket, SUM(n) FROM (
-             SELECT month, figure, bucket, n FROM report_request_deltas
+    // Summed here as the rows stream by: a GROUP BY would sort every delta first, in memory
+    // (SQLCipher keeps temporary data in memory, so it is never written out unencrypted).
+    let mut sums: std::collections::HashMap<(String, String, i64), i64> = Default::default();
+    {
+        let mut stmt = db.prepare(
+            "SELECT month, figure, bucket, n FROM report_request_deltas WHERE month IS NOT NULL
              UNION ALL
-             SELECT month, figure, bucket, n FROM report_standing_deltas
-         ) WHERE month IS NOT NULL
-         GROUP BY month, figure, bucket HAVING SUM(n) != 0",
-        [],
+             SELECT month, figure, bucket, n FROM report_standing_deltas WHERE month IS NOT NULL",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let key = (row.get(0)?, row.get(1)?, row.get(2)?);
+            *sums.entry(key).or_default() += row.get::<_, i64>(3)?;
+        }
+    }
+    let mut insert = db.prepare_cached(
+        "INSERT INTO report_counts (month, figure, bucket, n) VALUES (?, ?, ?, ?)",
     )?;
+    for ((month, figure, bucket), n) in sums.into_iter().filter(|(_, n)| *n != 0) {
+        insert.execute(params![month, figure, bucket, n])?;
+    }
     db.execute(
         "INSERT INTO report_counter_state (one, timezone, live) VALUES (1, ?, 1)",
         [tz.name()],

@@ -720,3 +720,30 @@ fn the_report_is_printed_in_report_language_and_a_wrong_one_is_refused() {
     };
     assert_eq!(json("fr"), json("en"));
 }
+
+/// `dsr-bot report check` and `report rebuild` as an operator runs them: each says what it
+/// found in one line; a month cannot be given to them.
+#[test]
+fn report_check_and_rebuild_say_what_they_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&dsr_bot(
+        d,
+        &["console", "--user", "ann"],
+        "/optout\n/delete\n",
+    ));
+    let check = stdout(&dsr_bot(d, &["report", "check"], ""));
+    assert!(
+        check.contains("the monthly report's counts agree with the requests in all"),
+        "{check}"
+    );
+    let rebuilt = stdout(&dsr_bot(d, &["report", "rebuild"], ""));
+    assert!(
+        rebuilt.contains("rebuilt from the requests (2 in all)"),
+        "{rebuilt}"
+    );
+    let both = dsr_bot(d, &["report", "check", "--month", "2026-01"], "");
+    assert!(!both.status.success());
+    let json = stdout(&dsr_bot(d, &["report", "--format", "json"], ""));
+    assert!(json.contains("\"opt_outs\""), "{json}");
+}

@@ -741,3 +741,50 @@ async fn the_month_in_progress_is_so_far_a_future_one_is_refused_and_an_empty_on
     }
     assert!(dsr_bot::reports::render::thousands(1_000_000) == "1,000,000");
 }
+
+/// The kept counts follow `REPORT_TIMEZONE`: the same database opened in another zone is
+/// counted again for that zone's months when it starts; a count changed behind the service's
+/// back is found by the check and put right by a rebuild.
+#[tokio::test]
+async fn the_counts_follow_the_report_timezone_and_a_wrong_count_is_found_and_rebuilt() {
+    let now = "2026-01-15T12:00:00Z";
+    let app = berlin_app(now).await;
+    assert_eq!(import(&app, DATA).await.imported, 9);
+    let september = || Some("2025-09".parse().unwrap());
+    let berlin = app.services.reports().month(september()).await.unwrap();
+    // b, at 22:30 UTC on 30 September, is October's in Berlin.
+    assert_eq!((berlin.figures.opt_outs, berlin.figures.opt_ins), (1, 1));
+
+    let mut config = app.services.config().clone();
+    config.report_timezone = chrono_tz::UTC;
+    let utc = App::build_with_clock(config, Arc::new(ManualClock::new(at(now))))
+        .await
+        .unwrap()
+        .services;
+    let report = utc.reports().month(september()).await.unwrap();
+    assert_eq!(report.timezone, "UTC");
+    assert_eq!((report.figures.opt_outs, report.figures.opt_ins), (2, 1));
+    let differing = |months: Vec<(MonthFigures, MonthFigures)>| -> Vec<String> {
+        assert!(months.len() >= 5, "{months:?}");
+        months
+            .into_iter()
+            .filter(|(kept, streamed)| kept != streamed)
+            .map(|(_, streamed)| streamed.month)
+            .collect()
+    };
+    let check = || async { utc.reports().check_counts().await.unwrap().expect("kept") };
+    assert_eq!(differing(check().await), Vec::<String>::new());
+
+    sqlx::query(
+        "UPDATE report_counts SET n = n + 1 WHERE month = '2025-10' AND figure = 'opt_outs'",
+    )
+    .execute(utc.pool())
+    .await
+    .unwrap();
+    assert_eq!(differing(check().await), ["2025-10"]);
+    assert_eq!(
+        utc.reports().rebuild_counts().await.unwrap(),
+        app.count("requests").await
+    );
+    assert_eq!(differing(check().await), Vec::<String>::new());
+}
