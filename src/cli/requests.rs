@@ -3,6 +3,9 @@
 
 use std::io::Write;
 
+use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter};
+
 use crate::{
     domain::Channel,
     services::{Call, ListedRequest, Officer, RequestFilter},
@@ -36,6 +39,7 @@ pub async fn complete(app: &App, id: i64) -> Result<(), Failure> {
 struct Listing {
     format: Format,
     out: std::io::BufWriter<std::io::Stdout>,
+    json: JsonArray,
     rows: usize,
 }
 
@@ -44,17 +48,14 @@ impl Listing {
         Listing {
             format,
             out: std::io::BufWriter::new(std::io::stdout()),
+            json: JsonArray::default(),
             rows: 0,
         }
     }
 
     fn row(&mut self, r: &ListedRequest) -> anyhow::Result<()> {
         match self.format {
-            Format::Json => {
-                let item = serde_json::to_string_pretty(r)?;
-                let sep = if self.rows == 0 { "[" } else { "," };
-                write!(self.out, "{sep}\n  {}", item.replace('\n', "\n  "))?;
-            }
+            Format::Json => self.json.element(&mut self.out, self.rows == 0, r)?,
             Format::Table => {
                 if self.rows == 0 {
                     self.line(&[
@@ -103,7 +104,10 @@ impl Listing {
     fn end(&mut self) -> std::io::Result<()> {
         match (self.format, self.rows) {
             (Format::Json, 0) => writeln!(self.out, "[]")?,
-            (Format::Json, _) => writeln!(self.out, "\n]")?,
+            (Format::Json, _) => {
+                self.json.end(&mut self.out)?;
+                writeln!(self.out)?;
+            }
             (Format::Table, 0) => writeln!(self.out, "no requests")?,
             (Format::Table, _) => {}
         }
@@ -115,6 +119,64 @@ impl Drop for Listing {
     fn drop(&mut self) {
         // A closed pipe (`| head`) is not an error worth a message here.
         let _ = self.end();
+    }
+}
+
+/// A pretty-printed JSON array written one element at a time, byte for byte what
+/// `serde_json::to_string_pretty` makes of the whole array, without building it or each
+/// element as a string first: one formatter carries the indentation across the elements.
+#[derive(Default)]
+struct JsonArray {
+    pretty: PrettyFormatter<'static>,
+}
+
+impl JsonArray {
+    fn element<W: Write, T: Serialize>(&mut self, out: &mut W, first: bool, value: &T) -> anyhow::Result<()> {
+        if first {
+            self.pretty.begin_array(out)?;
+        }
+        self.pretty.begin_array_value(out, first)?;
+        value.serialize(&mut serde_json::Serializer::with_formatter(&mut *out, Nested(&mut self.pretty)))?;
+        self.pretty.end_array_value(out)?;
+        Ok(())
+    }
+
+    /// Closes an array that has at least one element.
+    fn end<W: Write>(&mut self, out: &mut W) -> std::io::Result<()> {
+        self.pretty.end_array(out)
+    }
+}
+
+/// The array's formatter, lent to the serializer of one element.
+struct Nested<'a>(&'a mut PrettyFormatter<'static>);
+
+impl Formatter for Nested<'_> {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
     }
 }
 
@@ -165,4 +227,40 @@ pub async fn note(app: &App, id: i64, text: &str) -> Result<(), Failure> {
         .await?;
     println!("{}", crate::services::note_added(n, id));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_array_written_element_by_element_is_what_serde_json_writes_of_it_whole() {
+        #[derive(Serialize)]
+        struct Row {
+            id: i64,
+            nested: Vec<Option<&'static str>>,
+            empty: Vec<i64>,
+            map: std::collections::BTreeMap<&'static str, (i64, bool)>,
+        }
+        let rows: Vec<Row> = (0..3)
+            .map(|id| Row {
+                id,
+                nested: vec![Some("a \"quoted\"\nline"), None],
+                empty: vec![],
+                map: [("k", (id, id % 2 == 0))].into(),
+            })
+            .collect();
+        for n in 1..=rows.len() {
+            let mut out = Vec::new();
+            let mut array = JsonArray::default();
+            for (i, row) in rows[..n].iter().enumerate() {
+                array.element(&mut out, i == 0, row).unwrap();
+            }
+            array.end(&mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string_pretty(&rows[..n]).unwrap()
+            );
+        }
+    }
 }

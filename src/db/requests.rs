@@ -348,10 +348,33 @@ impl Filter {
 }
 
 /// One row of an officer listing: no names or addresses, only whether an email is proven.
+/// Only what a listing shows is read, since a listing may be of every request.
 #[derive(Debug, Clone)]
 pub struct Listed {
-    pub request: Request,
+    pub id: i64,
+    pub kind: RequestKind,
+    pub state: RequestState,
+    pub channel: Channel,
+    pub received_at: DateTime<Utc>,
+    pub deadline_offset_us: i64,
+    pub due_at: DateTime<Utc>,
     pub email_verified: bool,
+}
+
+const LISTED: &str = "r.id, r.kind, r.state, r.channel, r.received_at, \
+                      COALESCE(r.deadline_offset_us, r.deadline_offset_secs * 1000000), r.due_at";
+
+fn listed_from_row(row: &Row<'_>) -> rusqlite::Result<Listed> {
+    Ok(Listed {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        state: row.get(2)?,
+        channel: row.get(3)?,
+        received_at: row.get::<_, At>(4)?.0,
+        deadline_offset_us: row.get(5)?,
+        due_at: row.get::<_, At>(6)?.0,
+        email_verified: row.get(7)?,
+    })
 }
 
 /// Streams the requests `filter` selects, oldest due first, to `each`; memory stays flat
@@ -363,7 +386,7 @@ pub fn list(
 ) -> anyhow::Result<()> {
     let limit = filter.limit.map_or(-1, i64::from);
     let mut stmt = db.prepare(&format!(
-        "SELECT {COLUMNS}, {VERIFIED_EMAIL}
+        "SELECT {LISTED}, {VERIFIED_EMAIL}
          FROM requests r
          WHERE {}
          ORDER BY r.due_at, r.id
@@ -372,10 +395,7 @@ pub fn list(
     ))?;
     let mut rows = stmt.query([limit])?;
     while let Some(row) = rows.next()? {
-        each(Listed {
-            request: from_row(row)?,
-            email_verified: row.get(15)?,
-        })?;
+        each(listed_from_row(row)?)?;
     }
     Ok(())
 }
@@ -386,14 +406,9 @@ const VERIFIED_EMAIL: &str = "EXISTS (SELECT 1 FROM identities i
 /// One request as the officer listing shows it.
 pub fn listed(db: &Connection, id: i64) -> rusqlite::Result<Option<Listed>> {
     db.prepare_cached(&format!(
-        "SELECT {COLUMNS}, {VERIFIED_EMAIL} FROM requests r WHERE r.id = ?"
+        "SELECT {LISTED}, {VERIFIED_EMAIL} FROM requests r WHERE r.id = ?"
     ))?
-    .query_row([id], |row| {
-        Ok(Listed {
-            request: from_row(row)?,
-            email_verified: row.get(15)?,
-        })
-    })
+    .query_row([id], listed_from_row)
     .optional()
 }
 

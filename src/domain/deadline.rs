@@ -1,8 +1,9 @@
 //! Deadline maths: the signed offset of a request to the policy deadline, its response due
 //! date, and how both are said to people ("3 days 4 hours before the deadline").
 
-use chrono::{DateTime, Duration, Months, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::fmt::Write as _;
 
 /// `received - deadline` in microseconds, the precision receive times are kept in; negative
 /// means before the deadline.
@@ -90,7 +91,13 @@ pub fn describe_offset_in(
     } else {
         (deadline, received, words.after)
     };
-    side.replace("{span}", &describe_span_in(from, to, tz, words))
+    // Written straight into one string: a listing says this of every request it shows.
+    let (head, tail) = side.split_once("{span}").unwrap_or((side, ""));
+    let mut out = String::with_capacity(side.len() + 24);
+    out.push_str(head);
+    write_span(&mut out, from, to, tz, words);
+    out.push_str(tail);
+    out
 }
 
 /// The two largest non-zero calendar units between `from` and `to` (from <= to).
@@ -104,13 +111,22 @@ pub fn describe_span_in(
     tz: Tz,
     words: &OffsetWords,
 ) -> String {
-    let local_from = from.with_timezone(&tz).naive_local();
+    let mut out = String::new();
+    write_span(&mut out, from, to, tz, words);
+    out
+}
+
+fn write_span(out: &mut String, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, words: &OffsetWords) {
     let months = whole_months_between(from, to, tz);
-    let anchor = local_from
-        .checked_add_months(Months::new(months))
-        .and_then(|n| tz.from_local_datetime(&n).earliest())
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or(from);
+    let anchor = match months {
+        0 => from,
+        _ => from
+            .with_timezone(&tz)
+            .naive_local()
+            .checked_add_months(Months::new(months))
+            .and_then(|n| tz.from_local_datetime(&n).earliest())
+            .map_or(from, |d| d.with_timezone(&Utc)),
+    };
     let rest = (to - anchor).num_seconds().max(0);
     let counts = [
         i64::from(months / 12),
@@ -120,31 +136,50 @@ pub fn describe_span_in(
         rest % 3_600 / 60,
         rest % 60,
     ];
-    let parts: Vec<String> = counts
+    let mut parts = counts
         .iter()
         .zip(words.units)
         .filter(|(n, _)| **n > 0)
         .take(2)
-        .map(|(n, (one, many))| format!("{n} {}", if *n == 1 { one } else { many }))
-        .collect();
-    if parts.is_empty() {
-        format!("0 {}", words.units[5].1)
-    } else {
-        parts.join(words.join)
+        .peekable();
+    if parts.peek().is_none() {
+        out.push_str("0 ");
+        out.push_str(words.units[5].1);
+    }
+    let mut first = true;
+    for (n, (one, many)) in parts {
+        if !first {
+            out.push_str(words.join);
+        }
+        first = false;
+        let _ = write!(out, "{n} {}", if *n == 1 { one } else { many });
     }
 }
 
+/// The most whole calendar months that fit from `from` to `to` (from <= to), in local time.
+///
+/// Adding `m` months lands in the month `m` after `from`'s (the day clamped to that month's
+/// length), so the answer is the months between the two calendar months, or one fewer when
+/// adding that many overshoots `to`: no counting month by month, which listings over every
+/// request would otherwise pay for on each row.
 fn whole_months_between(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> u32 {
     let local_from = from.with_timezone(&tz).naive_local();
     let local_to = to.with_timezone(&tz).naive_local();
-    let mut months = 0u32;
-    while let Some(next) = local_from.checked_add_months(Months::new(months + 1)) {
-        if next > local_to {
-            break;
-        }
-        months += 1;
+    let calendar = (local_to.year() - local_from.year()) * 12 + local_to.month() as i32
+        - local_from.month() as i32;
+    let Ok(months) = u32::try_from(calendar) else {
+        return 0;
+    };
+    let fits = |m: u32| {
+        local_from
+            .checked_add_months(Months::new(m))
+            .is_some_and(|t| t <= local_to)
+    };
+    if fits(months) {
+        months
+    } else {
+        months.saturating_sub(1)
     }
-    months
 }
 
 #[cfg(test)]
@@ -156,6 +191,68 @@ mod tests {
     }
 
     const DEADLINE: &str = "2025-09-28T23:59:59Z";
+
+    /// Counting month by month: what [`whole_months_between`] must agree with.
+    fn months_counted_one_by_one(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> u32 {
+        let local_from = from.with_timezone(&tz).naive_local();
+        let local_to = to.with_timezone(&tz).naive_local();
+        let mut months = 0u32;
+        while let Some(next) = local_from.checked_add_months(Months::new(months + 1)) {
+            if next > local_to {
+                break;
+            }
+            months += 1;
+        }
+        months
+    }
+
+    #[test]
+    fn whole_months_agree_with_counting_them_one_by_one() {
+        // Month ends (the 29th to 31st clamp), the seconds around midnight, and zones with
+        // and without summer time, over spans from nothing to four years.
+        let zones = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Australia__Lord_Howe];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let base = at("2024-01-01T00:00:00Z").timestamp();
+        for i in 0..20_000 {
+            let from = base + next(3 * 365 * 86_400) as i64;
+            let span = match i % 4 {
+                0 => next(120) as i64,
+                1 => next(62 * 86_400) as i64,
+                _ => next(4 * 365 * 86_400) as i64,
+            };
+            // Land on or next to a local midnight at the end of a month now and then.
+            let to = if i % 5 == 0 { (from + span) / 86_400 * 86_400 - 1 } else { from + span };
+            let (from, to) = (
+                DateTime::from_timestamp(from, 0).unwrap(),
+                DateTime::from_timestamp(to.max(from), 0).unwrap(),
+            );
+            let tz = zones[i % zones.len()];
+            assert_eq!(
+                whole_months_between(from, to, tz),
+                months_counted_one_by_one(from, to, tz),
+                "{from} to {to} in {tz}"
+            );
+        }
+        for (from, to) in [
+            ("2025-01-31T12:00:00Z", "2025-02-28T12:00:00Z"),
+            ("2025-01-31T12:00:00Z", "2025-03-30T12:00:00Z"),
+            ("2024-02-29T00:00:00Z", "2025-02-28T00:00:00Z"),
+            ("2025-03-31T00:00:00Z", "2025-04-30T23:59:59Z"),
+        ] {
+            let tz = Tz::Europe__Berlin;
+            assert_eq!(
+                whole_months_between(at(from), at(to), tz),
+                months_counted_one_by_one(at(from), at(to), tz),
+                "{from} to {to}"
+            );
+        }
+    }
 
     #[test]
     fn offset_is_negative_before_and_positive_after() {

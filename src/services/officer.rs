@@ -58,8 +58,8 @@ impl ListedRequest {
             .map_or_else(|| "answered".to_owned(), due_in_words)
     }
 
-    pub fn new(ctx: &Context, l: Listed, now: DateTime<Utc>) -> ListedRequest {
-        let r = l.request;
+    pub fn new(ctx: &Context, r: Listed, now: DateTime<Utc>) -> ListedRequest {
+        let open = awaits_answer(r.kind, r.state);
         ListedRequest {
             id: r.id,
             kind: r.kind,
@@ -68,9 +68,9 @@ impl ListedRequest {
             received_at: r.received_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             deadline_offset_seconds: r.deadline_offset_us / 1_000_000,
             deadline_offset: ctx.describe_offset(r.received_at),
-            due_at: unanswered(&r).then(|| r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            days_left: unanswered(&r).then(|| days_left(r.due_at, now)),
-            email_verified: l.email_verified,
+            due_at: open.then(|| r.due_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            days_left: open.then(|| days_left(r.due_at, now)),
+            email_verified: r.email_verified,
         }
     }
 }
@@ -111,8 +111,13 @@ pub fn note_added(n: usize, request_id: i64) -> String {
 /// A request is still to be answered while it waits for the person, or while a confirmed
 /// deletion waits to be carried out; a confirmed opt-out or opt-in is answered.
 pub fn unanswered(req: &Request) -> bool {
-    req.state == RequestState::AwaitingConfirmation
-        || (req.state == RequestState::Confirmed && req.kind == RequestKind::Deletion)
+    awaits_answer(req.kind, req.state)
+}
+
+/// [`unanswered`], from what a listing reads of a request: its kind and state.
+pub fn awaits_answer(kind: RequestKind, state: RequestState) -> bool {
+    state == RequestState::AwaitingConfirmation
+        || (state == RequestState::Confirmed && kind == RequestKind::Deletion)
 }
 
 fn request(uow: &Uow<'_>, request_id: i64) -> Result<Request, ServiceError> {
@@ -331,11 +336,13 @@ pub fn details(
     request_id: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<RequestDetails>> {
-    let Some(listed) = db::requests::listed(db, request_id)? else {
+    let (Some(listed), Some(request)) = (
+        db::requests::listed(db, request_id)?,
+        db::requests::get(db, request_id)?,
+    ) else {
         return Ok(None);
     };
-    let (extended_at, original_due_at) =
-        (listed.request.extended_at, listed.request.original_due_at);
+    let (extended_at, original_due_at) = (request.extended_at, request.original_due_at);
     let extension_reason = db::requests::extension_reason(db, request_id)?;
     let mut notices: Vec<ShownNotice> = Vec::new();
     let mut events = Vec::new();
