@@ -43,14 +43,14 @@ fn catalog(language: Language) -> &'static HashMap<String, String> {
                 parse(&format!("templates/{code}/texts.json"), json),
             );
         }
+        // A language answers in its own words only when it has them all: never a message
+        // half in one language and half in another. Decided once here, not on every text
+        // (the writer says several texts per request).
+        let english: Vec<String> = all[&Language::En].keys().cloned().collect();
+        all.retain(|_, own| english.iter().all(|k| own.contains_key(k)));
         all
     });
-    match all.get(&language) {
-        // A language answers in its own words only when it has them all: never a message
-        // half in one language and half in another.
-        Some(own) if all[&Language::En].keys().all(|k| own.contains_key(k)) => own,
-        _ => &all[&Language::En],
-    }
+    all.get(&language).unwrap_or(&all[&Language::En])
 }
 
 /// The answer text `key` in `language`, with each `{name}` filled in from `args` in one pass
