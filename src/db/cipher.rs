@@ -38,6 +38,16 @@ pub fn init_crypto() {
         if ok != 1 {
             tracing::warn!("libcrypto did not initialise with the requested options");
         }
+        // SQLite's memory statistics take a process-wide mutex on every allocation, and
+        // nothing here reads them (no soft heap limit, no `sqlite3_memory_used`). Off, before
+        // anything opens a database: once SQLite is initialised the option is refused, which
+        // costs only the statistics' mutex.
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int; sqlite3_config is called before any
+        // other SQLite call of this process (this is the first thing main does) or refused.
+        let memstatus = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
+        if memstatus != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(code = memstatus, "SQLite was initialised before its memory statistics could be turned off");
+        }
         // Pages are authenticated with HMAC-SHA256 rather than SQLCipher 4's default
         // HMAC-SHA512: as strong for this use, and on CPUs with SHA extensions half the cost per
         // page, which is most of what encryption costs the writer. Set as the process-wide
