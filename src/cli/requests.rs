@@ -131,12 +131,20 @@ struct JsonArray {
 }
 
 impl JsonArray {
-    fn element<W: Write, T: Serialize>(&mut self, out: &mut W, first: bool, value: &T) -> anyhow::Result<()> {
+    fn element<W: Write, T: Serialize>(
+        &mut self,
+        out: &mut W,
+        first: bool,
+        value: &T,
+    ) -> anyhow::Result<()> {
         if first {
             self.pretty.begin_array(out)?;
         }
         self.pretty.begin_array_value(out, first)?;
-        value.serialize(&mut serde_json::Serializer::with_formatter(&mut *out, Nested(&mut self.pretty)))?;
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut *out,
+            Nested(&mut self.pretty),
+        ))?;
         self.pretty.end_array_value(out)?;
         Ok(())
     }
@@ -157,7 +165,11 @@ impl Formatter for Nested<'_> {
     fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.0.end_array(w)
     }
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         self.0.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -169,7 +181,11 @@ impl Formatter for Nested<'_> {
     fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.0.end_object(w)
     }
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
         self.0.begin_object_key(w, first)
     }
     fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {

@@ -44,9 +44,13 @@ pub fn init_crypto() {
         // costs only the statistics' mutex.
         // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int; sqlite3_config is called before any
         // other SQLite call of this process (this is the first thing main does) or refused.
-        let memstatus = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
+        let memstatus =
+            unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
         if memstatus != rusqlite::ffi::SQLITE_OK {
-            tracing::debug!(code = memstatus, "SQLite was initialised before its memory statistics could be turned off");
+            tracing::debug!(
+                code = memstatus,
+                "SQLite was initialised before its memory statistics could be turned off"
+            );
         }
         // Pages are authenticated with HMAC-SHA256 rather than SQLCipher 4's default
         // HMAC-SHA512: as strong for this use, and on CPUs with SHA extensions half the cost per

@@ -116,7 +116,13 @@ pub fn describe_span_in(
     out
 }
 
-fn write_span(out: &mut String, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, words: &OffsetWords) {
+fn write_span(
+    out: &mut String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+    words: &OffsetWords,
+) {
     let months = whole_months_between(from, to, tz);
     let anchor = match months {
         0 => from,
@@ -210,7 +216,12 @@ mod tests {
     fn whole_months_agree_with_counting_them_one_by_one() {
         // Month ends (the 29th to 31st clamp), the seconds around midnight, and zones with
         // and without summer time, over spans from nothing to four years.
-        let zones = [Tz::UTC, Tz::Europe__Berlin, Tz::America__New_York, Tz::Australia__Lord_Howe];
+        let zones = [
+            Tz::UTC,
+            Tz::Europe__Berlin,
+            Tz::America__New_York,
+            Tz::Australia__Lord_Howe,
+        ];
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = |n: u64| {
             seed ^= seed << 13;
@@ -227,7 +238,11 @@ mod tests {
                 _ => next(4 * 365 * 86_400) as i64,
             };
             // Land on or next to a local midnight at the end of a month now and then.
-            let to = if i % 5 == 0 { (from + span) / 86_400 * 86_400 - 1 } else { from + span };
+            let to = if i % 5 == 0 {
+                (from + span) / 86_400 * 86_400 - 1
+            } else {
+                from + span
+            };
             let (from, to) = (
                 DateTime::from_timestamp(from, 0).unwrap(),
                 DateTime::from_timestamp(to.max(from), 0).unwrap(),

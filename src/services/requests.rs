@@ -68,7 +68,8 @@ impl Requests<'_> {
         authorize(officer, &self.0.ctx.config)?;
         let now = self.0.now();
         let ctx = self.0.ctx.clone();
-        let (batches, arriving) = std::sync::mpsc::sync_channel::<Vec<db::requests::Listed>>(WAITING);
+        let (batches, arriving) =
+            std::sync::mpsc::sync_channel::<Vec<db::requests::Listed>>(WAITING);
         let sayer = tokio::task::spawn_blocking(move || {
             for batch in arriving {
                 for l in batch {
