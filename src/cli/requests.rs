@@ -1,7 +1,13 @@
 //! `dsr-bot requests`: the officer listing (streamed: memory stays flat whatever its length),
 //! one request in full, carrying out a deletion, extending a due date, and notes.
 
-use std::io::Write;
+use std::{
+    io::Write,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
@@ -16,11 +22,35 @@ use super::{Failure, Format};
 
 pub async fn list(app: &App, filter: RequestFilter, format: Format) -> Result<(), Failure> {
     let mut out = Listing::new(format);
-    app.services
+    // A reader that stops reading (`| head`) ends the listing; it is not an error.
+    let closed = Arc::new(AtomicBool::new(false));
+    let seen = closed.clone();
+    let listed = app
+        .services
         .requests()
-        .list(&Officer::Operator, filter, move |row| out.row(&row))
-        .await?;
-    Ok(())
+        .list(&Officer::Operator, filter, move |row| {
+            out.row(&row).inspect_err(|e| {
+                if is_closed_pipe(e) {
+                    seen.store(true, Ordering::Relaxed);
+                }
+            })
+        })
+        .await;
+    match listed {
+        Err(_) if closed.load(Ordering::Relaxed) => Ok(()),
+        listed => Ok(listed?),
+    }
+}
+
+/// Whether `e` is the reader of standard output having gone away.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == broken
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == broken
+    })
 }
 
 pub async fn complete(app: &App, id: i64) -> Result<(), Failure> {

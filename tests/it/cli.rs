@@ -747,3 +747,40 @@ fn report_check_and_rebuild_say_what_they_found() {
     let json = stdout(&dsr_bot(d, &["report", "--format", "json"], ""));
     assert!(json.contains("\"opt_outs\""), "{json}");
 }
+
+#[test]
+fn a_listing_cut_short_by_its_reader_ends_quietly() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Enough requests that the listing is far longer than a pipe holds.
+    let db = d.join("dsr-bot.db");
+    stdout(&dsr_bot(
+        d,
+        &[
+            "bench",
+            "report",
+            "--requests",
+            "3000",
+            "--database",
+            db.to_str().unwrap(),
+        ],
+        "",
+    ));
+    for format in ["json", "table"] {
+        let mut child = crate::common::bin(d)
+            .args(["requests", "list", "--format", format])
+            .env("DATABASE_PATH", &db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `| head -c 100`: read a little, then close the pipe.
+        let mut first = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("error"), "{format}: {stderr}");
+    }
+}
