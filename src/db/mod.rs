@@ -42,6 +42,7 @@ use std::{str::FromStr, time::Duration};
 use anyhow::Context;
 use sqlx::{
     SqliteConnection, SqlitePool,
+    migrate::MigrateError,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -166,6 +167,7 @@ pub async fn connect(config: &Config, access: Access) -> anyhow::Result<Database
     };
     migrate(&pool)
         .await
+        .map_err(schema_error)
         .with_context(|| format!("applying migrations to {}", path.display()))?;
     let writer = writer::Writer::open(&options).await?;
     let db = Database {
@@ -241,8 +243,8 @@ async fn open_read_only(
             .max_connections(2)
             .connect_with(options)
             .await?;
-        let applied: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        let applied: (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&pool)
                 .await?;
         Ok::<_, sqlx::Error>((pool, applied))
@@ -254,6 +256,14 @@ async fn open_read_only(
             .with_context(|| format!("opening the database {} to read it", path.display()))
             .map_err(|e| wrong_key(e, config))?,
     };
+    let (applied, newest) = applied;
+    let known = MIGRATOR.iter().map(|m| m.version).max();
+    if let Some(newest) = newest
+        && Some(newest) > known
+    {
+        return Err(schema_error(MigrateError::VersionMissing(newest)))
+            .with_context(|| format!("opening the database {} to read it", path.display()));
+    }
     if applied < MIGRATOR.iter().count() as i64 {
         anyhow::bail!(
             "the database {} needs upgrading, which takes write access: run `dsr-bot migrate` as its owner",
@@ -289,10 +299,30 @@ fn wrong_key_error(config: &Config) -> anyhow::Error {
 /// Applies pending migrations. Two processes starting on a new database at once (shards split
 /// across processes) can both try the same migration; the one that loses rolls it back and
 /// finds it applied when it looks again.
-async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+/// A migration error in words the operator can act on: a database upgraded by a newer
+/// version (after a rollback, say), or one whose applied migration differs from this version's.
+pub fn schema_error(e: MigrateError) -> anyhow::Error {
+    match e {
+        MigrateError::VersionMissing(v) => anyhow::anyhow!(
+            "the database was upgraded by a newer dsr-bot: it holds migration {v}, which this version does not \
+             know. Run that newer version, or restore a backup taken before the upgrade"
+        ),
+        MigrateError::VersionMismatch(v) => anyhow::anyhow!(
+            "migration {v} in the database differs from this version's own: it was made by another build of \
+             dsr-bot. Run the build that made it, or restore a backup"
+        ),
+        e => e.into(),
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> Result<(), MigrateError> {
     let mut tries = 0;
     loop {
         match MIGRATOR.run(pool).await {
+            // Waiting will not change a schema from another version.
+            Err(e @ (MigrateError::VersionMissing(_) | MigrateError::VersionMismatch(_))) => {
+                return Err(e);
+            }
             Err(e) if tries < 20 => {
                 tries += 1;
                 tracing::debug!(error = %e, "a migration failed; looking again in case another process applied it");

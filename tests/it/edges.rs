@@ -333,3 +333,29 @@ fn templates_check_names_the_unknown_name_and_the_names_there_are() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_database_upgraded_by_a_newer_version_is_refused_at_once_saying_so() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (29991231000099, 'from a newer version', 1, x'00', 0)",
+    )
+    .execute(app.services.pool())
+    .await
+    .unwrap();
+    let config = app.services.config().clone();
+    drop(app.services);
+    for access in [
+        dsr_bot::db::Access::ReadWrite,
+        dsr_bot::db::Access::ReadOnly,
+    ] {
+        let refused = dsr_bot::db::connect(&config, access)
+            .await
+            .err()
+            .expect("an older version must not open a newer database");
+        let said = format!("{refused:#}");
+        assert!(said.contains("newer dsr-bot"), "{said}");
+        assert!(said.contains("29991231000099"), "{said}");
+    }
+}

@@ -64,6 +64,7 @@ pub async fn connect(url: &str, database_key: &[u8]) -> anyhow::Result<PgStore> 
     MIGRATOR
         .run(&pool)
         .await
+        .map_err(crate::db::schema_error)
         .context("applying the PostgreSQL migrations")?;
     let wrapping = Wrapping::new(database_key);
     check_key(&pool, &wrapping).await?;
