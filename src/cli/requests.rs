@@ -1,19 +1,14 @@
 //! `dsr-bot requests`: the officer listing (streamed: memory stays flat whatever its length),
 //! one request in full, carrying out a deletion, extending a due date, and notes.
 
-use std::{
-    io::Write,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::io::Write;
 
 use serde::Serialize;
 use serde_json::ser::{Formatter, PrettyFormatter};
 
 use crate::{
     domain::Channel,
+    error::ServiceError,
     services::{Call, ListedRequest, Officer, RequestFilter},
     startup::App,
 };
@@ -22,22 +17,14 @@ use super::{Failure, Format};
 
 pub async fn list(app: &App, filter: RequestFilter, format: Format) -> Result<(), Failure> {
     let mut out = Listing::new(format);
-    // A reader that stops reading (`| head`) ends the listing; it is not an error.
-    let closed = Arc::new(AtomicBool::new(false));
-    let seen = closed.clone();
     let listed = app
         .services
         .requests()
-        .list(&Officer::Operator, filter, move |row| {
-            out.row(&row).inspect_err(|e| {
-                if is_closed_pipe(e) {
-                    seen.store(true, Ordering::Relaxed);
-                }
-            })
-        })
+        .list(&Officer::Operator, filter, move |row| out.row(&row))
         .await;
     match listed {
-        Err(_) if closed.load(Ordering::Relaxed) => Ok(()),
+        // A reader that stops reading (`| head`) ends the listing; it is not an error.
+        Err(ServiceError::Internal(e)) if is_closed_pipe(&e) => Ok(()),
         listed => Ok(listed?),
     }
 }

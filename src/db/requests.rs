@@ -403,12 +403,25 @@ pub fn list(
 const VERIFIED_EMAIL: &str = "EXISTS (SELECT 1 FROM identities i
         WHERE i.person_id = r.person_id AND i.kind = 'email' AND i.verified_at IS NOT NULL)";
 
-/// One request as the officer listing shows it.
-pub fn listed(db: &Connection, id: i64) -> rusqlite::Result<Option<Listed>> {
+/// One request in full, as the officer listing shows it and with what only its details show.
+pub fn listed(db: &Connection, id: i64) -> rusqlite::Result<Option<(Listed, Request)>> {
     db.prepare_cached(&format!(
-        "SELECT {LISTED}, {VERIFIED_EMAIL} FROM requests r WHERE r.id = ?"
+        "SELECT {COLUMNS}, {VERIFIED_EMAIL} FROM requests r WHERE r.id = ?"
     ))?
-    .query_row([id], listed_from_row)
+    .query_row([id], |row| {
+        let r = from_row(row)?;
+        let listed = Listed {
+            id: r.id,
+            kind: r.kind,
+            state: r.state,
+            channel: r.channel,
+            received_at: r.received_at,
+            deadline_offset_us: r.deadline_offset_us,
+            due_at: r.due_at,
+            email_verified: row.get(15)?,
+        };
+        Ok((listed, r))
+    })
     .optional()
 }
 

@@ -336,10 +336,7 @@ pub fn details(
     request_id: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<RequestDetails>> {
-    let (Some(listed), Some(request)) = (
-        db::requests::listed(db, request_id)?,
-        db::requests::get(db, request_id)?,
-    ) else {
+    let Some((listed, request)) = db::requests::listed(db, request_id)? else {
         return Ok(None);
     };
     let (extended_at, original_due_at) = (request.extended_at, request.original_due_at);
