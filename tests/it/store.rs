@@ -683,6 +683,24 @@ async fn a_process_with_another_database_key_is_refused() {
         .expect("the same key again is welcome");
 }
 
+#[tokio::test]
+async fn a_postgres_database_upgraded_by_a_newer_version_is_refused_saying_so() {
+    let url = fresh_database().await;
+    let store = postgres::connect(&url, &KEY).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (29991231000099, 'from a newer version', true, '\\x00', 0)",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    store.pool.close().await;
+    let refused = postgres::connect(&url, &KEY).await.err().expect("refused");
+    let said = format!("{refused:#}");
+    assert!(said.contains("upgraded by a newer dsr-bot"), "{said}");
+    assert!(said.contains("29991231000099"), "{said}");
+}
+
 #[test]
 fn both_engines_hold_the_same_migrations() {
     let listed = |m: &sqlx::migrate::Migrator| -> Vec<(i64, String)> {
