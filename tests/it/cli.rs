@@ -483,12 +483,10 @@ fn as_nobody(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-#[test]
-fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_file() {
+/// Makes the folder `d` and the database in it readable, not writable, by `nobody`
+/// ([`as_nobody`]), with the key theirs alone.
+fn read_only_for_nobody(d: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
     for entry in std::fs::read_dir(d).unwrap() {
         let path = entry.unwrap().path();
         let mode = if path.is_dir() { 0o555 } else { 0o444 };
@@ -505,6 +503,15 @@ fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_f
         let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755));
         p = parent.to_path_buf();
     }
+}
+
+#[test]
+fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
+    read_only_for_nobody(d);
 
     let listed = as_nobody(d, &["requests", "list"]);
     assert!(
@@ -525,6 +532,30 @@ fn read_only_commands_work_on_a_read_only_database_and_storage_errors_name_the_f
     assert!(!write.status.success());
     assert!(
         err.contains("dsr-bot.db") && err.contains("read-only"),
+        "{err}"
+    );
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_read_only_database_upgraded_by_a_newer_version_is_refused_saying_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&dsr_bot(d, &["console", "--user", "ann"], "/optout\n"));
+    crate::common::open_with_key(&d.join("dsr-bot.db"))
+        .execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (29991231000099, 'from a newer version', 1, x'00', 0)",
+            [],
+        )
+        .unwrap();
+    read_only_for_nobody(d);
+    let listed = as_nobody(d, &["requests", "list"]);
+    let err = String::from_utf8_lossy(&listed.stderr);
+    assert!(!listed.status.success());
+    assert!(
+        err.contains("upgraded by a newer dsr-bot") && err.contains("29991231000099"),
         "{err}"
     );
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use crate::common::{self, TestApp, console, printed, run_bin};
+use crate::common::{self, TestApp, console, open_with_key, printed, run_bin};
 use dsr_bot::{
     config::{Secret, SigningKey},
-    db::cipher,
     domain::{Actor, Channel, DiscordId, EmailAddress, RequestKind},
     email::Mailer,
     proof::{
@@ -45,16 +44,6 @@ fn one_line_error(o: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr).trim().to_owned();
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     err
-}
-
-/// Opens the service's encrypted database as someone holding its key would.
-fn open_with_key(db: &Path) -> rusqlite::Connection {
-    cipher::init_crypto();
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let key = cipher::read_key_file(&cipher::key_file_beside(db), "key").unwrap();
-    conn.pragma_update(None, "key", format!("x'{}'", key.hex()))
-        .unwrap();
-    conn
 }
 
 #[tokio::test]

@@ -397,3 +397,15 @@ pub async fn deliver_dms(services: &Services) -> crate::fake_discord::FakeDiscor
     while worker.try_deliver_next().await.unwrap() != Step::Empty {}
     fake
 }
+
+/// Opens the service's encrypted database as someone holding its key would.
+#[allow(dead_code)]
+pub fn open_with_key(db: &Path) -> rusqlite::Connection {
+    use dsr_bot::db::cipher;
+    cipher::init_crypto();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let key = cipher::read_key_file(&cipher::key_file_beside(db), "key").unwrap();
+    conn.pragma_update(None, "key", format!("x'{}'", key.hex()))
+        .unwrap();
+    conn
+}
