@@ -15,6 +15,7 @@ use crate::{
     domain::ConsoleUser,
     email::Mailer,
     services::Services,
+    store::lease,
     workers::{
         outbox::OutboxWorker,
         schedule::{Channels, NoPoster, Scheduler},
@@ -23,6 +24,10 @@ use crate::{
 
 /// How long the tasks have to finish what they are doing once the process is asked to stop.
 const GRACE: Duration = Duration::from_secs(8);
+
+/// The least time between two starts of the Discord connection in one process, should it
+/// lose the leader lease and take it back: each start identifies anew.
+const IDENTIFY_GAP: Duration = Duration::from_secs(6);
 
 pub struct App {
     pub services: Services,
@@ -119,24 +124,36 @@ impl App {
         }
         let discord_cfg = cfg.discord.clone();
         let mut console_runs = false;
+        // One process among those sharing the database leads: it runs the schedule and, unless
+        // DISCORD_SHARDS splits the gateway between processes, the Discord connection. The
+        // others serve everything else (mail, DMs, IMAP, the feed) and wait to take over.
+        let leading = self.campaign(&cfg, &stop, &mut tasks);
         if let Some(token) = discord_cfg.token.clone() {
             if let Err(e) = discord::bot::check_token(&token.0, &discord_cfg).await {
                 stop_everything(&stop_tx, &mut tasks).await;
                 return Err(RunError::Discord(e));
             }
-            let poster = discord::outbound::ChannelPoster::new(
-                discord::bot::http(&token.0, &discord_cfg),
-                discord_cfg.guild_id,
-            );
             let channels = Channels {
                 staff: discord_cfg.report_channel_id,
                 announce: cfg.officers.announce_channel_id,
             };
-            let schedule = Scheduler::new(self.services.clone(), poster, channels);
-            let s = stop.clone();
+            let (services, settings) = (self.services.clone(), discord_cfg.clone());
+            let (key, s) = (token.clone(), stop.clone());
+            let holding = leading.clone();
             tasks.spawn(async move {
-                schedule.run(s).await;
-                ("the schedule", Ok(()))
+                let ran = while_leading(holding, s, "the schedule", Duration::ZERO, |term| {
+                    let poster = discord::outbound::ChannelPoster::new(
+                        discord::bot::http(&key.0, &settings),
+                        settings.guild_id,
+                    );
+                    let schedule = Scheduler::new(services.clone(), poster, channels);
+                    async move {
+                        schedule.run(term).await;
+                        Ok(())
+                    }
+                })
+                .await;
+                ("the schedule", ran)
             });
             let dms = discord::dms::DmWorker::new(
                 self.services.clone(),
@@ -145,17 +162,38 @@ impl App {
             let s = stop.clone();
             tasks.spawn(async move { ("the DM worker", dms.run(s).await.map_err(RunError::from)) });
             let adapter = Arc::new(Adapter::new(self.services.clone()));
-            let s = stop.clone();
+            let (s, split) = (stop.clone(), cfg.discord.shards.is_some());
+            let gateway = move |term| {
+                let (adapter, token, settings) =
+                    (adapter.clone(), token.clone(), discord_cfg.clone());
+                async move {
+                    discord::bot::run(adapter, &token.0, &settings, term)
+                        .await
+                        .map_err(RunError::Discord)
+                }
+            };
             tasks.spawn(async move {
-                let ran = discord::bot::run(adapter, &token.0, &discord_cfg, s).await;
-                ("the Discord connection", ran.map_err(RunError::Discord))
+                let ran = if split {
+                    // The operator split the gateway: this process runs its shards, leading or not.
+                    gateway(s).await
+                } else {
+                    while_leading(leading, s, "the Discord connection", IDENTIFY_GAP, gateway).await
+                };
+                ("the Discord connection", ran)
             });
         } else {
-            let schedule = Scheduler::new(self.services.clone(), NoPoster, Channels::default());
+            let services = self.services.clone();
             let s = stop.clone();
             tasks.spawn(async move {
-                schedule.run(s).await;
-                ("the schedule", Ok(()))
+                let ran = while_leading(leading, s, "the schedule", Duration::ZERO, |term| {
+                    let schedule = Scheduler::new(services.clone(), NoPoster, Channels::default());
+                    async move {
+                        schedule.run(term).await;
+                        Ok(())
+                    }
+                })
+                .await;
+                ("the schedule", ran)
             });
             let interactive = std::io::stdin().is_terminal();
             match cfg.smtp_url {
@@ -205,6 +243,82 @@ impl App {
             Ok(Ok(_)) => {}
         }
         outcome
+    }
+}
+
+impl App {
+    /// Campaigns for the leader lease until the process stops (giving it up then, so another
+    /// takes over at once); the receiver says whether this process holds it now.
+    fn campaign(
+        &self,
+        cfg: &Config,
+        stop: &watch::Receiver<bool>,
+        tasks: &mut JoinSet<Ended>,
+    ) -> watch::Receiver<Option<lease::Held>> {
+        let leases = lease::Leases::Sqlite {
+            database: self.services.database().clone(),
+            clock: self.services.clock(),
+        };
+        let ttl = Duration::from_secs(cfg.leader_lease_seconds);
+        let (holding, leading) = watch::channel(None);
+        let s = stop.clone();
+        tasks.spawn(async move {
+            lease::campaign(leases, lease::LEADER, &lease::new_holder(), ttl, holding, s).await;
+            ("the leader lease", Ok(()))
+        });
+        leading
+    }
+}
+
+/// Runs the leader's `work` while this process holds the leader lease: from the moment it
+/// takes it until it loses it (when `work` is told to stop and awaited) or the process stops.
+/// Should the lease come back, `work` starts anew, never sooner than `gap` after it last
+/// started (Discord limits how often a bot may identify). `work` ending by itself ends this.
+async fn while_leading<F, Fut>(
+    mut leading: watch::Receiver<Option<lease::Held>>,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+    gap: Duration,
+    mut work: F,
+) -> Result<(), RunError>
+where
+    F: FnMut(watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), RunError>>,
+{
+    let mut started: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            held = leading.wait_for(Option::is_some) => if held.is_err() { return Ok(()) },
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        if let Some(at) = started {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at + gap) => {}
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            }
+            if leading.borrow().is_none() {
+                continue;
+            }
+        }
+        started = Some(tokio::time::Instant::now());
+        tracing::info!(task = what, "this process leads: it runs {what}");
+        let (term_tx, term) = watch::channel(false);
+        let mut running = std::pin::pin!(work(term));
+        tokio::select! {
+            ended = &mut running => return ended,
+            _ = leading.wait_for(Option::is_none) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+        let _ = term_tx.send(true);
+        let ended = running.await;
+        if *stop.borrow() {
+            return ended;
+        }
+        ended?;
+        tracing::warn!(
+            task = what,
+            "the leader lease was lost: {what} stopped here, for the process that holds it now"
+        );
     }
 }
 
@@ -288,5 +402,94 @@ impl RunError {
 impl From<std::io::Error> for RunError {
     fn from(e: std::io::Error) -> Self {
         RunError::Other(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    fn held(generation: i64) -> Option<lease::Held> {
+        Some(lease::Held {
+            name: lease::LEADER.into(),
+            holder: "this process".into(),
+            generation,
+        })
+    }
+
+    /// `work` as the leader runs it: counts its starts and its ends, and ends when told to.
+    type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>;
+
+    fn counted(
+        starts: Arc<AtomicUsize>,
+        ends: Arc<AtomicUsize>,
+    ) -> impl FnMut(watch::Receiver<bool>) -> Work {
+        move |mut term| {
+            starts.fetch_add(1, Ordering::SeqCst);
+            let ends = ends.clone();
+            Box::pin(async move {
+                let _ = term.wait_for(|t| *t).await;
+                ends.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+        }
+    }
+
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{what} did not happen");
+    }
+
+    #[tokio::test]
+    async fn the_leaders_work_runs_only_while_the_lease_is_held_and_restarts_no_sooner_than_the_gap()
+     {
+        let (holding, leading) = watch::channel(None);
+        let (stop_tx, stop) = watch::channel(false);
+        let (starts, ends) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let gap = Duration::from_millis(400);
+        let task = tokio::spawn(while_leading(
+            leading,
+            stop,
+            "the test's work",
+            gap,
+            counted(starts.clone(), ends.clone()),
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(starts.load(Ordering::SeqCst), 0, "it ran without the lease");
+
+        holding.send_replace(held(1));
+        until("the first start", || starts.load(Ordering::SeqCst) == 1).await;
+        let first = tokio::time::Instant::now();
+        holding.send_replace(None);
+        until("the work to be told to stop", || {
+            ends.load(Ordering::SeqCst) == 1
+        })
+        .await;
+
+        holding.send_replace(held(2));
+        until("the second start", || starts.load(Ordering::SeqCst) == 2).await;
+        assert!(
+            first.elapsed() >= gap - Duration::from_millis(20),
+            "started again within the gap"
+        );
+
+        stop_tx.send_replace(true);
+        task.await.unwrap().unwrap();
+        assert_eq!(
+            ends.load(Ordering::SeqCst),
+            2,
+            "the process stopping stopped the work"
+        );
+        assert_eq!(starts.load(Ordering::SeqCst), 2);
     }
 }

@@ -99,6 +99,9 @@ pub struct Config {
     pub mail_lease_seconds: i64,
     /// How many mails are handed to the SMTP server at once.
     pub mail_concurrency: usize,
+    /// The life of the leader lease: the process holding it runs the Discord gateway and the
+    /// schedule, and another takes over within about this long after it dies.
+    pub leader_lease_seconds: u64,
     pub discord: DiscordConfig,
     pub inbound: InboundConfig,
     /// Months of the monthly report are taken in this zone.
@@ -583,6 +586,7 @@ impl Config {
             mail_poll_seconds: r.number("MAIL_POLL_SECONDS", 5, 1, 3_600)?,
             mail_lease_seconds: r.number("MAIL_LEASE_SECONDS", 300, 1, 86_400)?,
             mail_concurrency: r.number("MAIL_CONCURRENCY", 8, 1, 64)?,
+            leader_lease_seconds: r.number("LEADER_LEASE_SECONDS", 15, 2, 600)?,
             discord,
             inbound,
             report_timezone,

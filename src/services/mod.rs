@@ -157,6 +157,11 @@ impl Services {
         self.shared.now()
     }
 
+    /// The clock the services read (the leases on SQLite expire by it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.shared.ctx.clock.clone()
+    }
+
     /// Woken whenever a unit of work has put mail in the outbox.
     pub fn mail_ready(&self) -> Arc<Notify> {
         self.shared.ctx.mail_ready.clone()

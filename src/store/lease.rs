@@ -263,6 +263,8 @@ pub async fn campaign(
 ) {
     let margin = ttl / 10;
     let mut held: Option<(Held, Instant)> = None;
+    // Said once per wait, not at every look.
+    let mut said_waiting = false;
     loop {
         let asked = Instant::now();
         // No answer in time is no lease: a call stuck on a silent network must not keep this
@@ -281,9 +283,19 @@ pub async fn campaign(
                         "took the lease"
                     );
                     holding.send_replace(Some(lease.clone()));
+                    said_waiting = false;
                     Some((lease, own_deadline))
                 }
-                Ok(None) => None,
+                Ok(None) => {
+                    if !said_waiting {
+                        tracing::info!(
+                            lease = name,
+                            "another process holds the lease; this one takes it if that one stops"
+                        );
+                        said_waiting = true;
+                    }
+                    None
+                }
                 Err(e) => {
                     tracing::warn!(
                         lease = name,

@@ -60,6 +60,13 @@ impl Bot {
         self.logs()
     }
 
+    /// Kills the process at once (SIGKILL): nothing it holds is given up, nothing flushed.
+    pub(crate) fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.logs()
+    }
+
     pub(crate) async fn db(&self) -> sqlx::SqlitePool {
         open_db(&self.dir.join("dsr-bot.db")).await
     }
@@ -670,6 +677,68 @@ async fn two_processes_split_the_shards_and_share_one_database() {
     );
     a.stop();
     b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_processes_one_leads_and_the_other_takes_over_when_it_is_killed() {
+    const LEADS: &str = "this process leads";
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lease = [("LEADER_LEASE_SECONDS", "2")];
+    let a = Bot::start(&fake, dir.path(), &lease);
+    fake.wait_ready(0).await;
+    let b = Bot::start(&fake, dir.path(), &lease);
+    fake.wait("the second process to find the lease held", 30, |_| {
+        b.logs()
+            .contains("another process holds the lease")
+            .then_some(())
+    })
+    .await;
+    // Two lease lives and more: the follower looks several times and stays a follower.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        fake.identifies().len(),
+        1,
+        "only the leader connected to the gateway"
+    );
+    assert!(a.logs().contains("it runs the schedule"), "{}", a.logs());
+    assert!(!b.logs().contains(LEADS), "the follower led: {}", b.logs());
+    let i = fake.command(0, MEMBER, &[], "optout", json!([]));
+    assert!(fake.answer(&i).await.text.contains("is recorded"));
+
+    let killed = std::time::Instant::now();
+    a.kill();
+    fake.wait("the other process to take over the gateway", 30, |f| {
+        (f.identifies().len() == 2).then_some(())
+    })
+    .await;
+    eprintln!(
+        "the gateway was taken over {:?} after the leader was killed",
+        killed.elapsed()
+    );
+    let logs = b.logs();
+    assert!(logs.contains("it runs the Discord connection"), "{logs}");
+    assert!(logs.contains("it runs the schedule"), "{logs}");
+    let i = fake.command(0, OTHER, &[], "optout", json!([]));
+    assert!(fake.answer(&i).await.text.contains("is recorded"));
+    assert_eq!(
+        b.scalar("SELECT COUNT(*) FROM requests").await,
+        2,
+        "nothing lost"
+    );
+    assert_eq!(
+        b.scalar("SELECT generation FROM leases WHERE name = 'leader'")
+            .await,
+        2,
+        "the lease changed hands once"
+    );
+    assert_eq!(
+        fake.calls_to("PUT /applications/").len(),
+        1,
+        "the commands were registered once, by the first leader"
+    );
+    let logs = b.stop();
+    assert!(!logs.contains("the leader lease was lost"), "{logs}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
