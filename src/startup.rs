@@ -76,17 +76,35 @@ impl App {
         }
         let (stop_tx, stop) = watch::channel(false);
         let mut tasks: JoinSet<Ended> = JoinSet::new();
+        // One process among those sharing the database leads: it runs the schedule, the log's
+        // checkpoints and, unless DISCORD_SHARDS splits the gateway between processes, the
+        // Discord connection. The others serve everything else (mail, DMs, IMAP, the feed) and
+        // wait to take over. The first look is awaited, so a leader's first step runs even if
+        // the process is asked to stop at once (`dsr-bot run < /dev/null` runs the schedule once).
+        let (leading, campaign) = self.campaign(&cfg).await;
         let mail = self.outbox_worker()?;
         let s = stop.clone();
         tasks.spawn(async move {
             mail.run(s).await;
             ("the mail worker", Ok(()))
         });
-        let services = self.services.clone();
-        let s = stop.clone();
+        let (services, s, holding) = (self.services.clone(), stop.clone(), leading.clone());
         tasks.spawn(async move {
-            crate::services::log::checkpoint_loop(services, s).await;
-            ("the log's checkpoints", Ok(()))
+            let ran = while_leading(
+                holding,
+                s,
+                "the log's checkpoints",
+                Duration::ZERO,
+                |term| {
+                    let services = services.clone();
+                    async move {
+                        crate::services::log::checkpoint_loop(services, term).await;
+                        Ok(())
+                    }
+                },
+            )
+            .await;
+            ("the log's checkpoints", ran)
         });
         if let crate::config::HttpBind::WhenNeeded(addr) = cfg.http.bind
             && self
@@ -124,13 +142,10 @@ impl App {
         }
         let discord_cfg = cfg.discord.clone();
         let mut console_runs = false;
-        // One process among those sharing the database leads: it runs the schedule and, unless
-        // DISCORD_SHARDS splits the gateway between processes, the Discord connection. The
-        // others serve everything else (mail, DMs, IMAP, the feed) and wait to take over.
-        let leading = self.campaign(&cfg, &stop, &mut tasks);
         if let Some(token) = discord_cfg.token.clone() {
             if let Err(e) = discord::bot::check_token(&token.0, &discord_cfg).await {
                 stop_everything(&stop_tx, &mut tasks).await;
+                campaign.end().await;
                 return Err(RunError::Discord(e));
             }
             let channels = Channels {
@@ -233,6 +248,7 @@ impl App {
         }
         let outcome = supervise(&mut tasks, console_runs).await;
         stop_everything(&stop_tx, &mut tasks).await;
+        campaign.end().await;
         // What the other tasks queued while stopping (the schedule finishes its step) goes
         // too, rather than waiting for the next start.
         match tokio::time::timeout(GRACE, self.outbox_worker()?.flush()).await {
@@ -247,26 +263,46 @@ impl App {
 }
 
 impl App {
-    /// Campaigns for the leader lease until the process stops (giving it up then, so another
-    /// takes over at once); the receiver says whether this process holds it now.
-    fn campaign(
-        &self,
-        cfg: &Config,
-        stop: &watch::Receiver<bool>,
-        tasks: &mut JoinSet<Ended>,
-    ) -> watch::Receiver<Option<lease::Held>> {
+    /// Campaigns for the leader lease until [`Campaign::end`]; the receiver says whether this
+    /// process holds it now. Returns once the first look has answered.
+    async fn campaign(&self, cfg: &Config) -> (watch::Receiver<Option<lease::Held>>, Campaign) {
         let leases = lease::Leases::Sqlite {
             database: self.services.database().clone(),
             clock: self.services.clock(),
         };
         let ttl = Duration::from_secs(cfg.leader_lease_seconds);
-        let (holding, leading) = watch::channel(None);
-        let s = stop.clone();
-        tasks.spawn(async move {
+        let (holding, mut leading) = watch::channel(None);
+        let (stop, s) = watch::channel(false);
+        let task = tokio::spawn(async move {
             lease::campaign(leases, lease::LEADER, &lease::new_holder(), ttl, holding, s).await;
-            ("the leader lease", Ok(()))
         });
-        leading
+        // An Err is the campaign ended already (it panicked): the leader's work then ends.
+        let _ = leading.changed().await;
+        (leading, Campaign { stop, task })
+    }
+}
+
+/// The campaign for the leader lease, kept apart from the other tasks: the lease is given up
+/// only once the leader's work has stopped, so the next leader never overlaps it.
+struct Campaign {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Campaign {
+    /// Gives the lease up (another process takes it at its next look).
+    async fn end(mut self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(GRACE, &mut self.task).await.is_err() {
+            tracing::warn!("the leader lease could not be given up in time; it lapses by itself");
+        }
+    }
+}
+
+impl Drop for Campaign {
+    /// On an early return too, the lease is given up rather than left to lapse.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
     }
 }
 
@@ -288,6 +324,8 @@ where
     let mut started: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
+            // Held, it runs even when the process is already stopping: its first step is done.
+            biased;
             held = leading.wait_for(Option::is_some) => if held.is_err() { return Ok(()) },
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
@@ -425,18 +463,37 @@ mod tests {
     /// `work` as the leader runs it: counts its starts and its ends, and ends when told to.
     type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>;
 
-    fn counted(
-        starts: Arc<AtomicUsize>,
+    /// The instants `work` started at, and how many times it ended.
+    #[derive(Clone, Default)]
+    struct Runs {
+        starts: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>,
         ends: Arc<AtomicUsize>,
-    ) -> impl FnMut(watch::Receiver<bool>) -> Work {
-        move |mut term| {
-            starts.fetch_add(1, Ordering::SeqCst);
-            let ends = ends.clone();
-            Box::pin(async move {
-                let _ = term.wait_for(|t| *t).await;
-                ends.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
+    }
+
+    impl Runs {
+        fn started(&self) -> usize {
+            self.starts.lock().unwrap().len()
+        }
+
+        fn ended(&self) -> usize {
+            self.ends.load(Ordering::SeqCst)
+        }
+
+        /// `work` as the leader runs it: noted when it starts and ends, ending when told to.
+        fn work(&self) -> impl FnMut(watch::Receiver<bool>) -> Work + use<> {
+            let runs = self.clone();
+            move |mut term| {
+                runs.starts
+                    .lock()
+                    .unwrap()
+                    .push(tokio::time::Instant::now());
+                let ends = runs.ends.clone();
+                Box::pin(async move {
+                    let _ = term.wait_for(|t| *t).await;
+                    ends.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            }
         }
     }
 
@@ -455,41 +512,54 @@ mod tests {
      {
         let (holding, leading) = watch::channel(None);
         let (stop_tx, stop) = watch::channel(false);
-        let (starts, ends) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let gap = Duration::from_millis(400);
+        let runs = Runs::default();
+        let gap = Duration::from_secs(1);
         let task = tokio::spawn(while_leading(
             leading,
             stop,
             "the test's work",
             gap,
-            counted(starts.clone(), ends.clone()),
+            runs.work(),
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(starts.load(Ordering::SeqCst), 0, "it ran without the lease");
+        assert_eq!(runs.started(), 0, "it ran without the lease");
 
         holding.send_replace(held(1));
-        until("the first start", || starts.load(Ordering::SeqCst) == 1).await;
-        let first = tokio::time::Instant::now();
+        until("the first start", || runs.started() == 1).await;
         holding.send_replace(None);
-        until("the work to be told to stop", || {
-            ends.load(Ordering::SeqCst) == 1
-        })
-        .await;
-
+        until("the work to be told to stop", || runs.ended() == 1).await;
+        // Back and gone again within the gap: nothing starts.
         holding.send_replace(held(2));
-        until("the second start", || starts.load(Ordering::SeqCst) == 2).await;
-        assert!(
-            first.elapsed() >= gap - Duration::from_millis(20),
-            "started again within the gap"
-        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        holding.send_replace(None);
+        tokio::time::sleep(gap).await;
+        assert_eq!(runs.started(), 1, "started without the lease");
+
+        holding.send_replace(held(3));
+        until("the second start", || runs.started() == 2).await;
+        let starts = runs.starts.lock().unwrap().clone();
+        assert!(starts[1] - starts[0] >= gap, "started again within the gap");
 
         stop_tx.send_replace(true);
         task.await.unwrap().unwrap();
-        assert_eq!(
-            ends.load(Ordering::SeqCst),
-            2,
-            "the process stopping stopped the work"
-        );
-        assert_eq!(starts.load(Ordering::SeqCst), 2);
+        assert_eq!(runs.ended(), 2, "the process stopping stopped the work");
+        assert_eq!(runs.started(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_leader_asked_to_stop_before_its_work_began_still_runs_it_once() {
+        let (_holding, leading) = watch::channel(held(1));
+        let (_stop_tx, stop) = watch::channel(true);
+        let runs = Runs::default();
+        while_leading(
+            leading,
+            stop,
+            "the test's work",
+            Duration::ZERO,
+            runs.work(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((runs.started(), runs.ended()), (1, 1));
     }
 }

@@ -68,6 +68,9 @@ pub async fn check_token(token: &str, settings: &DiscordConfig) -> Result<(), St
 }
 
 /// Connects and serves until `stop` fires or Discord ends the session; [`check_token`] first.
+/// How long the gateway has to close once told to stop.
+const STOPPING: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub async fn run(
     adapter: Arc<Adapter>,
     token: &str,
@@ -103,15 +106,33 @@ pub async fn run(
         *client.ws_url.lock().await = url.clone();
     }
     let shards = client.shard_manager.clone();
-    tokio::spawn(async move {
-        let _ = stop.changed().await;
-        shards.shutdown_all().await;
-    });
-    let started = match settings.shards {
-        // serenity counts the range's end as included.
-        Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
-        None => client.start_autosharded().await,
+    let started = {
+        let start = async {
+            match settings.shards {
+                // serenity counts the range's end as included.
+                Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
+                None => client.start_autosharded().await,
+            }
+        };
+        tokio::pin!(start);
+        tokio::select! {
+            started = &mut start => started,
+            () = async { drop(stop.wait_for(|s| *s).await) } => {
+                shards.shutdown_all().await;
+                match tokio::time::timeout(STOPPING, &mut start).await {
+                    Ok(started) => started,
+                    // A shard still connecting is not one the manager can stop yet. Dropping
+                    // the client drops the manager, which tells the queue to stop every shard.
+                    Err(_) => {
+                        tracing::warn!("the gateway was still connecting when told to stop; it is dropped");
+                        Ok(())
+                    }
+                }
+            }
+        }
     };
+    drop(shards);
+    drop(client);
     started.map_err(|e| match e {
         serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication) => {
             StartError::RefusedToken

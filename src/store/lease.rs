@@ -248,7 +248,8 @@ fn next_look(ttl: Duration) -> Duration {
 }
 
 /// Keeps trying for the lease `name` as `holder` until `stop`, publishing on `holding`
-/// whether this process holds it now. A holder renews it every third of `ttl`; one that
+/// whether this process holds it now (the first look is published even when it changes
+/// nothing, so a caller may wait for it). A holder renews it every third of `ttl`; one that
 /// cannot renew before its own deadline (the moment it asked, plus `ttl`, less a margin),
 /// because the database refused or could not be reached, publishes `None` before the
 /// database would let another take it. On stop the lease is given up, so another takes over
@@ -265,6 +266,7 @@ pub async fn campaign(
     let mut held: Option<(Held, Instant)> = None;
     // Said once per wait, not at every look.
     let mut said_waiting = false;
+    let mut first_look = true;
     loop {
         let asked = Instant::now();
         // No answer in time is no lease: a call stuck on a silent network must not keep this
@@ -340,6 +342,11 @@ pub async fn campaign(
                 }
             }
         };
+        if first_look {
+            // Told even when nothing changed, so a caller can wait for the first answer.
+            first_look = false;
+            holding.send_modify(|_| {});
+        }
         let wait = match &held {
             // Never sleep past the deadline without looking again.
             Some((_, deadline)) => {
