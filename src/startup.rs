@@ -29,6 +29,10 @@ const GRACE: Duration = Duration::from_secs(8);
 /// lose the leader lease and take it back: each start identifies anew.
 const IDENTIFY_GAP: Duration = Duration::from_secs(6);
 
+/// A leader's term at least this long is steady: the next one waits [`IDENTIFY_GAP`] again
+/// rather than twice the last wait, which grows up to this.
+const STEADY: Duration = Duration::from_secs(600);
+
 pub struct App {
     pub services: Services,
 }
@@ -309,7 +313,9 @@ impl Drop for Campaign {
 /// Runs the leader's `work` while this process holds the leader lease: from the moment it
 /// takes it until it loses it (when `work` is told to stop and awaited) or the process stops.
 /// Should the lease come back, `work` starts anew, never sooner than `gap` after it last
-/// started (Discord limits how often a bot may identify). `work` ending by itself ends this.
+/// started, and twice as long after each further term shorter than [`STEADY`] (up to that):
+/// Discord limits how often a bot may identify, and a lease that flaps must not spend a day's
+/// identifies in hours. `work` ending by itself ends this.
 async fn while_leading<F, Fut>(
     mut leading: watch::Receiver<Option<lease::Held>>,
     mut stop: watch::Receiver<bool>,
@@ -322,6 +328,8 @@ where
     Fut: std::future::Future<Output = Result<(), RunError>>,
 {
     let mut started: Option<tokio::time::Instant> = None;
+    // The wait before the next start, and the one after it should this term be short too.
+    let (mut wait, mut backoff) = (gap, gap);
     loop {
         tokio::select! {
             // Held, it runs even when the process is already stopping: its first step is done.
@@ -331,14 +339,15 @@ where
         }
         if let Some(at) = started {
             tokio::select! {
-                _ = tokio::time::sleep_until(at + gap) => {}
+                _ = tokio::time::sleep_until(at + wait) => {}
                 _ = stop.wait_for(|s| *s) => return Ok(()),
             }
             if leading.borrow().is_none() {
                 continue;
             }
         }
-        started = Some(tokio::time::Instant::now());
+        let now = tokio::time::Instant::now();
+        started = Some(now);
         tracing::info!(task = what, "this process leads: it runs {what}");
         let (term_tx, term) = watch::channel(false);
         let mut running = std::pin::pin!(work(term));
@@ -353,6 +362,11 @@ where
             return ended;
         }
         ended?;
+        (wait, backoff) = if now.elapsed() < STEADY {
+            (backoff, (backoff * 2).min(STEADY))
+        } else {
+            (gap, gap * 2)
+        };
         tracing::warn!(
             task = what,
             "the leader lease was lost: {what} stopped here, for the process that holds it now"
@@ -537,13 +551,22 @@ mod tests {
 
         holding.send_replace(held(3));
         until("the second start", || runs.started() == 2).await;
+        // A second short term: the next start waits twice as long.
+        holding.send_replace(None);
+        until("the work to be told to stop", || runs.ended() == 2).await;
+        holding.send_replace(held(4));
+        until("the third start", || runs.started() == 3).await;
         let starts = runs.starts.lock().unwrap().clone();
         assert!(starts[1] - starts[0] >= gap, "started again within the gap");
+        assert!(
+            starts[2] - starts[1] >= 2 * gap,
+            "a flapping lease did not slow the starts"
+        );
 
         stop_tx.send_replace(true);
         task.await.unwrap().unwrap();
-        assert_eq!(runs.ended(), 2, "the process stopping stopped the work");
-        assert_eq!(runs.started(), 2);
+        assert_eq!(runs.ended(), 3, "the process stopping stopped the work");
+        assert_eq!(runs.started(), 3);
     }
 
     #[tokio::test]
