@@ -92,24 +92,23 @@ impl App {
             mail.run(s).await;
             ("the mail worker", Ok(()))
         });
-        let (services, s, holding) = (self.services.clone(), stop.clone(), leading.clone());
-        tasks.spawn(async move {
-            let ran = while_leading(
-                holding,
-                s,
-                "the log's checkpoints",
-                Duration::ZERO,
-                |term| {
-                    let services = services.clone();
-                    async move {
-                        crate::services::log::checkpoint_loop(services, term).await;
-                        Ok(())
-                    }
-                },
-            )
-            .await;
-            ("the log's checkpoints", ran)
-        });
+        let services = self.services.clone();
+        let lead = Lead {
+            leading,
+            stop: stop.clone(),
+        };
+        lead.spawn(
+            &mut tasks,
+            "the log's checkpoints",
+            Duration::ZERO,
+            move |term| {
+                let services = services.clone();
+                async move {
+                    crate::services::log::checkpoint_loop(services, term).await;
+                    Ok(())
+                }
+            },
+        );
         if let crate::config::HttpBind::WhenNeeded(addr) = cfg.http.bind
             && self
                 .services
@@ -156,23 +155,18 @@ impl App {
                 staff: discord_cfg.report_channel_id,
                 announce: cfg.officers.announce_channel_id,
             };
-            let (services, settings) = (self.services.clone(), discord_cfg.clone());
-            let (key, s) = (token.clone(), stop.clone());
-            let holding = leading.clone();
-            tasks.spawn(async move {
-                let ran = while_leading(holding, s, "the schedule", Duration::ZERO, |term| {
-                    let poster = discord::outbound::ChannelPoster::new(
-                        discord::bot::http(&key.0, &settings),
-                        settings.guild_id,
-                    );
-                    let schedule = Scheduler::new(services.clone(), poster, channels);
-                    async move {
-                        schedule.run(term).await;
-                        Ok(())
-                    }
-                })
-                .await;
-                ("the schedule", ran)
+            let (services, settings, key) =
+                (self.services.clone(), discord_cfg.clone(), token.clone());
+            lead.spawn(&mut tasks, "the schedule", Duration::ZERO, move |term| {
+                let poster = discord::outbound::ChannelPoster::new(
+                    discord::bot::http(&key.0, &settings),
+                    settings.guild_id,
+                );
+                let schedule = Scheduler::new(services.clone(), poster, channels);
+                async move {
+                    schedule.run(term).await;
+                    Ok(())
+                }
             });
             let dms = discord::dms::DmWorker::new(
                 self.services.clone(),
@@ -181,7 +175,6 @@ impl App {
             let s = stop.clone();
             tasks.spawn(async move { ("the DM worker", dms.run(s).await.map_err(RunError::from)) });
             let adapter = Arc::new(Adapter::new(self.services.clone()));
-            let (s, split) = (stop.clone(), cfg.discord.shards.is_some());
             let gateway = move |term| {
                 let (adapter, token, settings) =
                     (adapter.clone(), token.clone(), discord_cfg.clone());
@@ -191,28 +184,21 @@ impl App {
                         .map_err(RunError::Discord)
                 }
             };
-            tasks.spawn(async move {
-                let ran = if split {
-                    // The operator split the gateway: this process runs its shards, leading or not.
-                    gateway(s).await
-                } else {
-                    while_leading(leading, s, "the Discord connection", IDENTIFY_GAP, gateway).await
-                };
-                ("the Discord connection", ran)
-            });
+            if cfg.discord.shards.is_some() {
+                // The operator split the gateway: this process runs its shards, leading or not.
+                let s = stop.clone();
+                tasks.spawn(async move { ("the Discord connection", gateway(s).await) });
+            } else {
+                lead.spawn(&mut tasks, "the Discord connection", IDENTIFY_GAP, gateway);
+            }
         } else {
             let services = self.services.clone();
-            let s = stop.clone();
-            tasks.spawn(async move {
-                let ran = while_leading(leading, s, "the schedule", Duration::ZERO, |term| {
-                    let schedule = Scheduler::new(services.clone(), NoPoster, Channels::default());
-                    async move {
-                        schedule.run(term).await;
-                        Ok(())
-                    }
-                })
-                .await;
-                ("the schedule", ran)
+            lead.spawn(&mut tasks, "the schedule", Duration::ZERO, move |term| {
+                let schedule = Scheduler::new(services.clone(), NoPoster, Channels::default());
+                async move {
+                    schedule.run(term).await;
+                    Ok(())
+                }
             });
             let interactive = std::io::stdin().is_terminal();
             match cfg.smtp_url {
@@ -307,6 +293,24 @@ impl Drop for Campaign {
     /// On an early return too, the lease is given up rather than left to lapse.
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// What the leader's tasks watch: whether this process leads, and whether it is stopping.
+struct Lead {
+    leading: watch::Receiver<Option<lease::Held>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Lead {
+    /// Spawns `work`, named `what`, to run while this process leads ([`while_leading`]).
+    fn spawn<F, Fut>(&self, tasks: &mut JoinSet<Ended>, what: &'static str, gap: Duration, work: F)
+    where
+        F: FnMut(watch::Receiver<bool>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), RunError>> + Send,
+    {
+        let (leading, stop) = (self.leading.clone(), self.stop.clone());
+        tasks.spawn(async move { (what, while_leading(leading, stop, what, gap, work).await) });
     }
 }
 
@@ -474,7 +478,6 @@ mod tests {
         })
     }
 
-    /// `work` as the leader runs it: counts its starts and its ends, and ends when told to.
     type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>;
 
     /// The instants `work` started at, and how many times it ended.

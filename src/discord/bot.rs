@@ -67,10 +67,10 @@ pub async fn check_token(token: &str, settings: &DiscordConfig) -> Result<(), St
     Ok(())
 }
 
-/// Connects and serves until `stop` fires or Discord ends the session; [`check_token`] first.
 /// How long the gateway has to close once told to stop.
 const STOPPING: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// Connects and serves until `stop` fires or Discord ends the session; [`check_token`] first.
 pub async fn run(
     adapter: Arc<Adapter>,
     token: &str,
