@@ -1,8 +1,10 @@
-//! The monthly report's figures kept as the requests change (migration 22): triggers on
-//! `requests` and `people` take away what a row added to `report_counts` before it changes
+//! The monthly report's figures kept as the requests change (migrations 22 and 24): triggers
+//! on `requests` and `people` take away what a row added to `report_counts` before it changes
 //! and add back what it adds after, in the same transaction, through views that say once
 //! what each request and each person's choices count for. A report then reads one row per
-//! month and figure, however many requests there are.
+//! month and figure, however many requests there are. Each request's months are derived
+//! once per change and kept beside it (`report_request_kept_months`), so the figures that
+//! read them do not look them up again.
 //!
 //! The months are those of `REPORT_TIMEZONE`, looked up in `report_calendar`, which the
 //! service fills for its zone. When the zone changes, or before the counts were first built,
@@ -61,6 +63,15 @@ pub fn rebuild(db: &Connection, tz: Tz) -> rusqlite::Result<i64> {
         }
     }
     db.execute("DELETE FROM report_counts", [])?;
+    // Each request's months, derived once, which the figures below read (migration 24).
+    db.execute("DELETE FROM report_request_kept_months", [])?;
+    db.execute(
+        "INSERT INTO report_request_kept_months
+             (id, m_received, m_overdue, m_answered, m_extended, m_closed, m_confirmed, hundredths)
+         SELECT id, m_received, m_overdue, m_answered, m_extended, m_closed, m_confirmed, hundredths
+           FROM report_request_months",
+        [],
+    )?;
     // Summed here as the rows stream by: a GROUP BY would sort every delta first, in memory
     // (SQLCipher keeps temporary data in memory, so it is never written out unencrypted).
     let mut sums: std::collections::HashMap<(String, String, i64), i64> = Default::default();

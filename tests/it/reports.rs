@@ -534,6 +534,24 @@ async fn the_streaming_report_agrees_with_the_definitions_on_a_generated_history
             .await
             .unwrap();
     }
+    // A few rows deleted outside the service, as an operator's own tool might: what they
+    // counted for goes with them, and so do the months kept for them.
+    let deleted = sqlx::query("DELETE FROM requests WHERE id % 37 = 0")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(deleted.rows_affected() >= 5);
+    let unkept: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM requests WHERE id NOT IN (SELECT id FROM report_request_kept_months))
+              + (SELECT COUNT(*) FROM report_request_kept_months WHERE id NOT IN (SELECT id FROM requests))",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        unkept, 0,
+        "every request has its months kept, and no other row is"
+    );
     // The community's size, known on some days only.
     for (day, size) in [("2025-08-20", 300), ("2025-10-31", 310), ("2025-12-15", 25)] {
         sqlx::query("INSERT INTO community_sizes (day, size, source) VALUES (?, ?, 'setting')")
