@@ -4,6 +4,7 @@
 use chrono::Duration;
 
 use super::{erasure, mail, receipts, transitions, uow::Uow};
+use crate::store::requests::Requests as _;
 use crate::{
     db,
     domain::{RequestKind, RequestState},
@@ -38,7 +39,7 @@ pub fn complete_deletion(
     request_id: i64,
 ) -> Result<Completed, ServiceError> {
     let now = uow.now;
-    let mut req = db::requests::get(uow.db, request_id)?.ok_or_else(|| {
+    let mut req = uow.db.request(request_id)?.ok_or_else(|| {
         UserError::new(format!(
             "There is no request #{request_id}. `requests list` shows them."
         ))
@@ -73,7 +74,7 @@ pub fn complete_deletion(
     )?;
     let dms_queued = receipts::tell(uow, person, request_id, req.language, &dm, true)?;
     let erased = erasure::erase(uow, person, request_id, now)?;
-    for mut other in db::requests::open_for_person(uow.db, person)? {
+    for mut other in uow.db.open_for_person(person)? {
         let note = Some(format!("person erased by request #{request_id}"));
         transitions::transition(
             uow,

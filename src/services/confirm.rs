@@ -7,6 +7,7 @@ use super::{
     texts, transitions,
     uow::Uow,
 };
+use crate::store::requests::Requests as _;
 use crate::{
     db,
     domain::{Actor, EmailAddress, RequestKind, RequestState, command::parse_code},
@@ -63,7 +64,9 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
     }
     db::verifications::mark_verified(uow.db, v.id, now)?;
     people::link_address(uow, person, &v.email)?;
-    let mut req = db::requests::get(uow.db, v.request_id)?
+    let mut req = uow
+        .db
+        .request(v.request_id)?
         .ok_or_else(|| anyhow::anyhow!("verification {} has no request", v.id))?;
     let masked = EmailAddress::parse(&v.email)
         .map(|e| e.masked())
@@ -116,7 +119,7 @@ pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> 
     let now = uow.now;
     let language = texts::language(uow);
     let person = people::find(uow.db, actor)?.ok_or_else(texts::nothing_waiting)?;
-    let Some(mut req) = db::requests::find_open(uow.db, person, RequestKind::Deletion)? else {
+    let Some(mut req) = uow.db.open_of_kind(person, RequestKind::Deletion)? else {
         return Err(UserError::said("no_deletion_waiting", &[]).into());
     };
     let id = req.id.to_string();
@@ -161,7 +164,7 @@ pub fn cancel(uow: &mut Uow<'_>, actor: &Actor, only: Option<i64>) -> Result<Rep
     let person = people::find(uow.db, actor)?.ok_or_else(texts::nothing_waiting)?;
     let language = texts::language(uow);
     let mut cancelled = Vec::new();
-    for mut req in db::requests::open_for_person(uow.db, person)? {
+    for mut req in uow.db.open_for_person(person)? {
         let cancellable = (req.state == RequestState::AwaitingConfirmation
             || req.kind == RequestKind::Deletion)
             && only.is_none_or(|id| id == req.id);

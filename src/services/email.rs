@@ -10,6 +10,7 @@ use super::{
     limits, mail, status, texts, transitions,
     uow::Uow,
 };
+use crate::store::requests::{Filed, Requests as _};
 use crate::{
     db::{self, requests::NewRequest, requests::Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
@@ -149,7 +150,7 @@ fn reply_target(
     if tok.email != mail.from.as_str() {
         return Ok(Some(Err("sender does not match")));
     }
-    let Some(request) = db::requests::get(uow.db, tok.request_id)? else {
+    let Some(request) = uow.db.request(tok.request_id)? else {
         return Ok(Some(Err("unknown token")));
     };
     let ours = db::outbox::texts_about(uow.db, request.id, mail.from.as_str())?;
@@ -218,7 +219,9 @@ fn choose_language(
 fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
     let address = t.email.as_str();
     let holder = holder(uow, t)?;
-    let mut req = db::requests::get(uow.db, t.request.id)?
+    let mut req = uow
+        .db
+        .request(t.request.id)?
         .ok_or_else(|| anyhow::anyhow!("request #{} is gone", t.request.id))?;
     let own = holder == Some(req.person_id) || (holder.is_none() && req.channel == Channel::Email);
     let refused = db::verifications::refuse(uow.db, req.id, address, uow.now)?;
@@ -359,7 +362,9 @@ fn which_request(
         return Ok(t.clone());
     }
     let mine = |r: &Request| r.person_id == t.request.person_id;
-    let candidates: Vec<Request> = db::requests::open_for_person(uow.db, t.request.person_id)?
+    let candidates: Vec<Request> = uow
+        .db
+        .open_for_person(t.request.person_id)?
         .into_iter()
         .filter(|r| mine(r) && takes(r))
         .collect();
@@ -411,7 +416,9 @@ fn which_request(
 fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<(), ServiceError> {
     let now = uow.now;
     let person = super::people::find(uow.db, actor)?;
-    let mut req = db::requests::get(uow.db, request_id)?
+    let mut req = uow
+        .db
+        .request(request_id)?
         .filter(|r| Some(r.person_id) == person)
         .ok_or_else(|| UserError::said("mail_cannot_confirm", &[]))?;
     let kind = req.kind;
@@ -491,7 +498,9 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
         let again = uow.ctx.keys.identity_hash("waiting", sender.as_str());
         uow.answered = true;
         if db::inputs::may_answer(uow.db, &again, now, Duration::days(1))? {
-            let req = db::requests::get(uow.db, waiting)?
+            let req = uow
+                .db
+                .request(waiting)?
                 .ok_or_else(|| anyhow::anyhow!("request #{waiting} is gone"))?;
             mail::queue(uow, "confirm_by_reply", &req, sender.as_str(), None, false)?;
         }
@@ -504,7 +513,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
             None => db::people::insert(uow.db, now)?,
         },
     };
-    let req = match db::requests::find_open(uow.db, person, kind)? {
+    let req = match uow.db.open_of_kind(person, kind)? {
         Some(open) => open,
         None => {
             limits::take(
@@ -522,10 +531,14 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
                 due_at: deadline::due_at(now, uow.config().response_days),
                 language: uow.language(),
             };
-            let req = db::requests::insert(uow.db, &new)?;
-            transitions::record_new(uow, &req, "email")?;
-            db::senders::record_sender(uow.db, req.id, &sender_hash)?;
-            req
+            match uow.db.file(&new)? {
+                Filed::New(req) => {
+                    transitions::record_new(uow, &req, "email")?;
+                    db::senders::record_sender(uow.db, req.id, &sender_hash)?;
+                    req
+                }
+                Filed::Already(open) => open,
+            }
         }
     };
     if req.state == RequestState::AwaitingConfirmation {

@@ -3,6 +3,7 @@
 use chrono::Duration;
 
 use super::{limits, mail, people, reply::Reply, status, texts, transitions, uow::Uow};
+use crate::store::requests::{Filed, Requests as _};
 use crate::{
     crypto,
     db::{
@@ -39,39 +40,12 @@ pub fn file_request(
     let open = if fresh {
         None
     } else {
-        db::requests::find_open(uow.db, person, kind)?
+        uow.db.open_of_kind(person, kind)?
     };
     let language = texts::language(uow);
     let labels = Labels::of(language);
     if let Some(open) = open {
-        let mut text = texts::say(
-            language,
-            "already_recorded",
-            &[
-                ("kind", labels.kind(kind)),
-                ("id", &open.id.to_string()),
-                ("state", labels.state(open.state)),
-            ],
-        );
-        if let Some(e) = email.as_ref().filter(|_| proof_needed) {
-            if code_still_valid(uow, &open, e)? {
-                text.push(' ');
-                text.push_str(&texts::say(
-                    language,
-                    "code_still_works",
-                    &[("address", &e.masked())],
-                ));
-            } else {
-                // A repeat that mails someone counts like a new request.
-                limits::take(uow, limits::Kind::RequestsPerHour, &limits::subject(actor))?;
-                start_email_proof(uow, &open, e)?;
-                text.push_str(&format!(
-                    " {}",
-                    texts::proof_instructions(language, e, uow.config().code_ttl_minutes)
-                ));
-            }
-        }
-        return Ok(Reply::about(&open, text));
+        return already_recorded(uow, actor, &open, email.as_ref().filter(|_| proof_needed));
     }
 
     limits::take(uow, limits::Kind::RequestsPerHour, &limits::subject(actor))?;
@@ -92,7 +66,13 @@ pub fn file_request(
         due_at: deadline::due_at(now, uow.config().response_days),
         language: uow.language(),
     };
-    let mut req = db::requests::insert(uow.db, &new)?;
+    let mut req = match uow.db.file(&new)? {
+        Filed::New(req) => req,
+        // Another process filed the same between the look above and this insert.
+        Filed::Already(open) => {
+            return already_recorded(uow, actor, &open, email.as_ref().filter(|_| proof_needed));
+        }
+    };
     transitions::record_new(uow, &req, channel.as_str())?;
 
     let mut text = texts::say(
@@ -223,7 +203,7 @@ pub fn confirm_waiting(uow: &mut Uow<'_>, req: &mut Request, actor: &str) -> any
 /// gets a receipt at each proven address. Returns how many receipts were queued.
 pub fn on_confirmed(uow: &mut Uow<'_>, req: &mut Request, actor: &str) -> anyhow::Result<usize> {
     if let Some(opposite) = req.kind.opposite_choice()
-        && let Some(mut old) = db::requests::find_open(uow.db, req.person_id, opposite)?
+        && let Some(mut old) = uow.db.open_of_kind(req.person_id, opposite)?
     {
         let to = if old.state == RequestState::Confirmed {
             RequestState::Completed
@@ -239,6 +219,47 @@ pub fn on_confirmed(uow: &mut Uow<'_>, req: &mut Request, actor: &str) -> anyhow
 /// Codes are bound to their request and address, so a code for one cannot prove another.
 pub fn code_salt(request_id: i64, email: &str) -> String {
     format!("{request_id}:{email}")
+}
+
+/// The answer to a request of a kind the person has open already: that one's number and
+/// state, and a fresh proof of `email` when one is to be proven and its last code is spent.
+fn already_recorded(
+    uow: &mut Uow<'_>,
+    actor: &Actor,
+    open: &Request,
+    email: Option<&EmailAddress>,
+) -> Result<Reply, ServiceError> {
+    let language = texts::language(uow);
+    let labels = Labels::of(language);
+    let kind = open.kind;
+    let mut text = texts::say(
+        language,
+        "already_recorded",
+        &[
+            ("kind", labels.kind(kind)),
+            ("id", &open.id.to_string()),
+            ("state", labels.state(open.state)),
+        ],
+    );
+    if let Some(e) = email {
+        if code_still_valid(uow, open, e)? {
+            text.push(' ');
+            text.push_str(&texts::say(
+                language,
+                "code_still_works",
+                &[("address", &e.masked())],
+            ));
+        } else {
+            // A repeat that mails someone counts like a new request.
+            limits::take(uow, limits::Kind::RequestsPerHour, &limits::subject(actor))?;
+            start_email_proof(uow, open, e)?;
+            text.push_str(&format!(
+                " {}",
+                texts::proof_instructions(language, e, uow.config().code_ttl_minutes)
+            ));
+        }
+    }
+    Ok(Reply::about(open, text))
 }
 
 fn is_proven_for(db: &Conn, person: i64, email: &EmailAddress) -> anyhow::Result<bool> {

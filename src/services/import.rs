@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{erasure, mail, receipts, transitions, uow::Uow};
+use crate::store::requests::Requests as _;
 use crate::{
     db::{
         self,
@@ -303,7 +304,7 @@ fn import_row(
             None => &[row.kind],
         };
         for k in kinds {
-            let Some(mut open) = db::requests::find_open(db, owner, *k)? else {
+            let Some(mut open) = db.open_of_kind(owner, *k)? else {
                 continue;
             };
             if open.channel != Channel::Import {
@@ -371,7 +372,7 @@ fn import_row(
     if erases {
         if owner == person {
             // Nobody asked live since: the deletion this row reports is carried out here too.
-            for mut other in db::requests::open_for_person(db, person)? {
+            for mut other in db.open_for_person(person)? {
                 let why = Some(format!("person erased by imported request #{id}"));
                 transitions::transition(
                     uow,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{mail, receipts, uow::Context, uow::Uow};
+use crate::store::requests::Requests as _;
 use crate::{
     db::{self, events::Event, notes::Note, requests::Listed, requests::Request},
     domain::{Channel, RequestKind, RequestState},
@@ -121,7 +122,7 @@ pub fn awaits_answer(kind: RequestKind, state: RequestState) -> bool {
 }
 
 fn request(uow: &Uow<'_>, request_id: i64) -> Result<Request, ServiceError> {
-    db::requests::get(uow.db, request_id)?.ok_or_else(|| {
+    uow.db.request(request_id)?.ok_or_else(|| {
         UserError::new(format!(
             "There is no request #{request_id}. `requests list` (or /requests) shows them."
         ))
@@ -343,7 +344,7 @@ pub fn details(
     let extension_reason = db::requests::extension_reason(db, request_id)?;
     let mut notices: Vec<ShownNotice> = Vec::new();
     let mut events = Vec::new();
-    for (id, e) in db::events::for_request(db, request_id)? {
+    for (id, e) in db.events(request_id)? {
         if let Some(v) = &e.notice
             && !notices.iter().any(|n| &n.version == v)
             && let Some(n) = db::log::notice_version(db, v)?

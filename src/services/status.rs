@@ -2,6 +2,7 @@
 //! `/privacy`, what the policy is.
 
 use super::{people, reply::Reply, texts::say, uow::Context, uow::Uow};
+use crate::store::requests::Requests as _;
 use crate::{
     db::{self, requests::Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
@@ -30,7 +31,7 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
     let cfg = uow.config();
     let (open, emails) = match person {
         Some(p) => (
-            db::requests::open_for_person(uow.db, p)?,
+            uow.db.open_for_person(p)?,
             db::identities::verified_emails(uow.db, p)?,
         ),
         None => (Vec::new(), Vec::new()),

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{log, uow::Uow};
+use crate::store::requests::Requests as _;
 use crate::{
-    db::{self, events::Event, requests::Request},
+    db::{events::Event, requests::Request},
     domain::RequestState,
 };
 
@@ -35,7 +36,7 @@ pub fn transition(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     movable(req, to)?;
-    db::requests::set_state(uow.db, req.id, req.state, to, now)?;
+    uow.db.set_state(req.id, req.state, to, now)?;
     let from = req.state;
     // As set_state left the row.
     req.state = to;

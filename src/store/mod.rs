@@ -7,9 +7,13 @@
 //! - [`postgres`]: connecting, its own migrations (`migrations/postgres/`, the same versions
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
+//! - [`requests`]: the seam use-cases file and move requests through (a request's row and its
+//!   audit trail), provided by SQLite's writer connection and by a PostgreSQL unit of work
+//!   ([`postgres::unit`]), and run by one conformance suite on both;
 //! - [`lease`]: the leases several processes share, on both engines: one leader owns the
 //!   Discord gateway and the schedule, and another takes over when it dies.
 
 pub mod lease;
 pub mod postgres;
+pub mod requests;
 pub mod seal;

@@ -30,5 +30,6 @@ mod requests;
 mod settings;
 mod shutdown;
 mod store;
+mod store_requests;
 mod terminal;
 mod trust;

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::common::{self, postgres::fresh_database};
 
 #[derive(Debug, Clone, Copy)]
-enum Engine {
+pub(crate) enum Engine {
     Sqlite,
     Postgres,
 }
@@ -37,8 +37,9 @@ macro_rules! on_both_engines {
         }
     };
 }
+pub(crate) use on_both_engines;
 
-const KEY: [u8; 32] = [0x5a; 32];
+pub(crate) const KEY: [u8; 32] = [0x5a; 32];
 
 /// Two processes' views of one database: two SQLite connections, each with its own writer,
 /// on one file; or two PostgreSQL pools on one database.

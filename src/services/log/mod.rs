@@ -17,6 +17,7 @@ use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
+use crate::store::requests::Requests as _;
 use crate::{
     config::Config,
     crypto::Keys,
@@ -293,7 +294,7 @@ pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::
     if event.notice.is_none() {
         event.notice = proof.notice(req.channel, req.language).map(str::to_owned);
     }
-    let event_id = db::events::append(uow.db, &event)?;
+    let event_id = uow.db.append_event(&event)?;
     let facts = EventFacts {
         event_id,
         request_id: req.id,

@@ -2,6 +2,7 @@
 //! unit wrote (or, later, from the database), and signed where the text leaves the service.
 
 use super::*;
+use crate::store::requests::Requests as _;
 
 /// The marker of the receipt of request `id`'s newest event (the one this unit wrote, if it
 /// wrote one); `None` when the request has no logged event (or the log is off).
@@ -100,7 +101,7 @@ fn stored_receipt(db: &Conn, ctx: &Context, event: i64) -> anyhow::Result<Option
     ) else {
         return Ok(None);
     };
-    let Some(req) = db::requests::get(db, facts.request_id)? else {
+    let Some(req) = db.request(facts.request_id)? else {
         return Ok(None);
     };
     let policy = match &facts.notice {

@@ -2,6 +2,8 @@
 
 pub mod outbox;
 pub mod people;
+pub mod requests;
+pub mod unit;
 
 use std::{str::FromStr, time::Duration};
 

@@ -1,0 +1,131 @@
+//! One unit of work on PostgreSQL: one transaction, on a blocking thread, through which the
+//! synchronous use-cases reach the store's operations ([`crate::store::requests::Requests`]).
+//! SQLite's units run on its writer thread and commit in groups; here every unit commits on
+//! its own and PostgreSQL groups the WAL flushes.
+
+use std::{cell::RefCell, time::Duration};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use tokio::runtime::Handle;
+
+use super::{PgStore, requests};
+use crate::{
+    db::{
+        events::Event,
+        requests::{NewRequest, Request},
+    },
+    domain::{RequestKind, RequestState},
+    store::requests::{Filed, Requests},
+};
+
+/// How many times a unit that PostgreSQL aborted for a serialisation failure or a deadlock is
+/// run again before the failure is the caller's.
+const ATTEMPTS: u32 = 5;
+
+/// The transaction a unit of work runs in, with the runtime its statements wait on.
+pub struct PgUnit<'t> {
+    conn: RefCell<&'t mut PgConnection>,
+    runtime: Handle,
+}
+
+impl PgUnit<'_> {
+    /// Runs one statement's future to its end on this (blocking) thread.
+    fn wait<T>(
+        &self,
+        statement: impl AsyncFnOnce(&mut PgConnection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut conn = self.conn.borrow_mut();
+        self.runtime.block_on(statement(&mut conn))
+    }
+}
+
+impl PgStore {
+    /// Runs `work` as one transaction, committed when it returns `Ok` and rolled back
+    /// otherwise. A unit PostgreSQL aborts as a serialisation failure or a deadlock (SQLSTATE
+    /// 40001, 40P01) changed nothing and is run again, up to five times; `work` must therefore
+    /// have no effect outside the transaction.
+    pub async fn unit<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        F: Fn(&PgUnit<'_>) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let runtime = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut attempt = 1;
+            loop {
+                let mut tx = runtime
+                    .block_on(pool.begin())
+                    .context("starting a transaction on PostgreSQL")?;
+                let unit = PgUnit {
+                    conn: RefCell::new(&mut tx),
+                    runtime: runtime.clone(),
+                };
+                let worked = work(&unit);
+                drop(unit);
+                let done = worked.and_then(|value| {
+                    runtime
+                        .block_on(tx.commit())
+                        .context("committing on PostgreSQL")?;
+                    Ok(value)
+                });
+                // A transaction not committed is rolled back when it is dropped.
+                match done {
+                    Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(5 << attempt));
+                    }
+                    done => return done,
+                }
+            }
+        })
+        .await
+        .context("a unit of work on PostgreSQL stopped")?
+    }
+}
+
+/// A serialisation failure or a deadlock: PostgreSQL rolled the transaction back whole.
+fn is_retryable(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        .filter_map(|e| e.as_database_error())
+        .any(|db| matches!(db.code().as_deref(), Some("40001" | "40P01")))
+}
+
+impl Requests for PgUnit<'_> {
+    fn file(&self, new: &NewRequest) -> anyhow::Result<Filed> {
+        self.wait(async |c| requests::file(c, new).await)
+    }
+
+    fn request(&self, id: i64) -> anyhow::Result<Option<Request>> {
+        self.wait(async |c| requests::get(c, id).await)
+    }
+
+    fn open_of_kind(&self, person: i64, kind: RequestKind) -> anyhow::Result<Option<Request>> {
+        self.wait(async |c| requests::open_of_kind(c, person, kind).await)
+    }
+
+    fn open_for_person(&self, person: i64) -> anyhow::Result<Vec<Request>> {
+        self.wait(async |c| requests::open_for_person(c, person).await)
+    }
+
+    fn set_state(
+        &self,
+        id: i64,
+        from: RequestState,
+        to: RequestState,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| requests::set_state(c, id, from, to, now).await)
+    }
+
+    fn append_event(&self, event: &Event) -> anyhow::Result<i64> {
+        self.wait(async |c| requests::append_event(c, event).await)
+    }
+
+    fn events(&self, request: i64) -> anyhow::Result<Vec<(i64, Event)>> {
+        self.wait(async |c| requests::events(c, request).await)
+    }
+}

@@ -1,0 +1,469 @@
+//! The request seam (`store::requests::Requests`) on both engines: the same operations give the
+//! same answers on SQLCipher (the writer's unit of work) and on a real PostgreSQL (a unit of
+//! work there); and on PostgreSQL, where several processes write at once, a person's choice is
+//! recorded once and a request moved once however many units race for it.
+
+use std::sync::{
+    Arc, Barrier,
+    atomic::{AtomicU32, Ordering},
+};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dsr_bot::{
+    config::Config,
+    db::{
+        self,
+        events::Event,
+        requests::{NewRequest, StaleState},
+    },
+    domain::{Channel, Language, RequestKind, RequestState},
+    store::{
+        postgres::{self, PgStore, people},
+        requests::{Filed, Requests},
+    },
+};
+
+use super::store::{Engine, KEY, on_both_engines};
+use crate::common::postgres::fresh_database;
+
+/// One engine's database, as the conformance tests use it.
+enum Store {
+    /// The database and the folder it is in, removed when dropped.
+    Sqlite(db::Database, #[allow(dead_code)] tempfile::TempDir),
+    Postgres(PgStore, String),
+}
+
+impl Store {
+    async fn open(engine: Engine) -> Store {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let config = Config::for_folder(dir.path());
+                let database = db::connect(&config, db::Access::ReadWrite).await.unwrap();
+                Store::Sqlite(database, dir)
+            }
+            Engine::Postgres => {
+                let url = fresh_database().await;
+                Store::Postgres(postgres::connect(&url, &KEY).await.unwrap(), url)
+            }
+        }
+    }
+
+    /// A second process's view of the same PostgreSQL database.
+    async fn another_process(&self) -> PgStore {
+        let Store::Postgres(_, url) = self else {
+            panic!("only PostgreSQL is shared by processes on several machines");
+        };
+        postgres::connect(url, &KEY).await.unwrap()
+    }
+
+    async fn person(&self) -> i64 {
+        match self {
+            Store::Sqlite(database, _) => database
+                .write(|c| Ok::<_, anyhow::Error>(db::people::insert(c, at(0))?))
+                .await
+                .unwrap(),
+            Store::Postgres(store, _) => {
+                let mut conn = store.pool.acquire().await.unwrap();
+                people::create(&mut conn, &store.wrapping, at(0))
+                    .await
+                    .unwrap()
+                    .0
+            }
+        }
+    }
+
+    /// Runs `work` as one unit of work: committed when it returns `Ok`.
+    async fn unit<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        F: Fn(&dyn Requests) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self {
+            Store::Sqlite(database, _) => database.write(move |c| work(c)).await,
+            Store::Postgres(store, _) => store.unit(move |u| work(u)).await,
+        }
+    }
+}
+
+/// A time with microseconds in it, `minutes` after a fixed start.
+fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+        + Duration::minutes(minutes)
+        + Duration::microseconds(123_456)
+}
+
+fn new(person: i64, kind: RequestKind, state: RequestState, minutes: i64) -> NewRequest {
+    NewRequest {
+        person_id: person,
+        kind,
+        channel: Channel::Discord,
+        state,
+        received_at: at(minutes),
+        // Before the deadline, to the microsecond.
+        deadline_offset_us: -86_400_000_123 + minutes,
+        due_at: at(minutes) + Duration::days(30),
+        language: Language::PtBr,
+    }
+}
+
+fn filed_new(filed: Filed) -> db::requests::Request {
+    match filed {
+        Filed::New(request) => request,
+        Filed::Already(open) => panic!("request #{} was open already", open.id),
+    }
+}
+
+/// Filing, finding, moving and the audit trail answer alike on both engines.
+async fn a_requests_life_reads_the_same_on_both_engines(engine: Engine) {
+    let store = Store::open(engine).await;
+    let person = store.person().await;
+    let other = store.person().await;
+    let (opt_out, deletion) = store
+        .unit(move |s| {
+            let opt_out = filed_new(s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                0,
+            ))?);
+            let deletion = filed_new(s.file(&new(
+                person,
+                RequestKind::Deletion,
+                RequestState::AwaitingConfirmation,
+                1,
+            ))?);
+            // Another person's open opt-out is theirs.
+            filed_new(s.file(&new(other, RequestKind::OptOut, RequestState::Confirmed, 2))?);
+            Ok((opt_out, deletion))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        opt_out.confirmed_at,
+        Some(at(0)),
+        "confirmed at its receipt"
+    );
+    assert_eq!(opt_out.closed_at, None);
+    assert_eq!(deletion.confirmed_at, None);
+
+    // Read back as filed, to the microsecond, in another unit.
+    let read = store
+        .unit(move |s| {
+            Ok((
+                s.request(opt_out.id)?.unwrap(),
+                s.open_for_person(person)?,
+                s.request(i64::MAX)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (stored, open, missing) = read;
+    assert_eq!(stored.received_at, at(0));
+    assert_eq!(stored.due_at, at(0) + Duration::days(30));
+    assert_eq!(stored.deadline_offset_us, -86_400_000_123);
+    assert_eq!(stored.language, Language::PtBr);
+    assert_eq!(stored.channel, Channel::Discord);
+    assert_eq!(stored.state, RequestState::Confirmed);
+    assert_eq!(stored.confirmed_at, Some(at(0)));
+    assert_eq!(stored.updated_at, at(0));
+    assert_eq!(
+        open.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [opt_out.id, deletion.id],
+        "the person's open requests, oldest first, not the other person's"
+    );
+    assert!(missing.is_none());
+
+    // A second open opt-out is refused as the open one, even when the use-case did not look
+    // first (on SQLite the unique index is the backstop; on PostgreSQL, the conflict).
+    let again = store
+        .unit(move |s| {
+            s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                3,
+            ))
+        })
+        .await
+        .unwrap();
+    let Filed::Already(open) = again else {
+        panic!("a second open opt-out was recorded");
+    };
+    assert_eq!(open.id, opt_out.id);
+
+    // Moves: from the state it is in, once; then closed, it no longer blocks a new one.
+    store
+        .unit(move |s| {
+            s.set_state(
+                deletion.id,
+                RequestState::AwaitingConfirmation,
+                RequestState::Confirmed,
+                at(10),
+            )?;
+            s.set_state(
+                opt_out.id,
+                RequestState::Confirmed,
+                RequestState::Completed,
+                at(11),
+            )
+        })
+        .await
+        .unwrap();
+    let stale = store
+        .unit(move |s| {
+            s.set_state(
+                deletion.id,
+                RequestState::AwaitingConfirmation,
+                RequestState::Cancelled,
+                at(12),
+            )
+        })
+        .await
+        .unwrap_err();
+    let stale = stale
+        .downcast_ref::<StaleState>()
+        .expect("a stale move says so");
+    assert_eq!(
+        (stale.id, stale.expected),
+        (deletion.id, RequestState::AwaitingConfirmation)
+    );
+    let (confirmed, completed, open_opt_out, refiled) = store
+        .unit(move |s| {
+            let confirmed = s.request(deletion.id)?.unwrap();
+            let completed = s.request(opt_out.id)?.unwrap();
+            let open_opt_out = s.open_of_kind(person, RequestKind::OptOut)?;
+            let refiled = s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                13,
+            ))?;
+            Ok((confirmed, completed, open_opt_out, refiled))
+        })
+        .await
+        .unwrap();
+    assert_eq!(confirmed.state, RequestState::Confirmed);
+    assert_eq!(confirmed.confirmed_at, Some(at(10)));
+    assert_eq!(confirmed.updated_at, at(10));
+    assert_eq!(completed.state, RequestState::Completed);
+    assert_eq!(completed.closed_at, Some(at(11)));
+    assert_eq!(completed.confirmed_at, Some(at(0)), "kept from its receipt");
+    assert!(open_opt_out.is_none());
+    assert!(filed_new(refiled).id > deletion.id);
+
+    // A request filed closed (an opt-in that needs no work) is closed at its receipt.
+    let closed = store
+        .unit(move |s| {
+            s.file(&new(
+                person,
+                RequestKind::OptIn,
+                RequestState::Completed,
+                20,
+            ))
+        })
+        .await
+        .map(filed_new)
+        .unwrap();
+    assert_eq!(closed.closed_at, Some(at(20)));
+    assert_eq!(closed.updated_at, at(20));
+
+    // The audit trail keeps every field, in order.
+    let events = store
+        .unit(move |s| {
+            let first = Event {
+                request_id: deletion.id,
+                at: at(1),
+                from_state: None,
+                to_state: RequestState::AwaitingConfirmation,
+                actor: "discord".into(),
+                note: Some("received".into()),
+                notice: None,
+            };
+            let second = Event {
+                at: at(10),
+                from_state: Some(RequestState::AwaitingConfirmation),
+                to_state: RequestState::Confirmed,
+                actor: "email".into(),
+                note: None,
+                ..first.clone()
+            };
+            let a = s.append_event(&first)?;
+            let b = s.append_event(&second)?;
+            assert!(b > a);
+            Ok((vec![(a, first), (b, second)], s.events(deletion.id)?))
+        })
+        .await
+        .unwrap();
+    let (written, read) = events;
+    assert_eq!(
+        format!("{written:?}"),
+        format!("{read:?}"),
+        "the trail reads back as written"
+    );
+}
+on_both_engines!(a_requests_life_reads_the_same_on_both_engines);
+
+/// A unit of work that fails leaves nothing behind: not its request, not its event.
+async fn a_failed_unit_of_work_records_nothing(engine: Engine) {
+    let store = Store::open(engine).await;
+    let person = store.person().await;
+    let failed = store
+        .unit(move |s| -> anyhow::Result<()> {
+            let request = filed_new(s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                0,
+            ))?);
+            s.append_event(&Event {
+                request_id: request.id,
+                at: at(0),
+                from_state: None,
+                to_state: RequestState::Confirmed,
+                actor: "console".into(),
+                note: Some("received".into()),
+                notice: None,
+            })?;
+            anyhow::bail!("the use-case refused after writing")
+        })
+        .await;
+    assert!(failed.is_err());
+    let left = store
+        .unit(move |s| {
+            Ok((
+                s.open_for_person(person)?,
+                s.open_of_kind(person, RequestKind::OptOut)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert!(left.0.is_empty() && left.1.is_none(), "{left:?}");
+}
+on_both_engines!(a_failed_unit_of_work_records_nothing);
+
+const RACERS: usize = 12;
+
+/// PostgreSQL with two processes: a dozen units, half in each, look for the person's open
+/// opt-out together (none yet), then all file one. One is recorded; every other unit is
+/// answered with it. (SQLite's single writer runs units one at a time, so there the look
+/// alone decides.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_filing_one_choice_at_once_record_it_once() {
+    let store = Store::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Store::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let person = store.person().await;
+    let looked = Arc::new(Barrier::new(RACERS));
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        let looked = looked.clone();
+        let attempts = AtomicU32::new(0);
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let open = s.open_of_kind(person, RequestKind::OptOut)?;
+                    if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                        looked.wait();
+                    }
+                    match open {
+                        Some(open) => Ok(Filed::Already(open)),
+                        None => s.file(&new(
+                            person,
+                            RequestKind::OptOut,
+                            RequestState::Confirmed,
+                            i as i64,
+                        )),
+                    }
+                })
+                .await
+        });
+    }
+    let (mut recorded, mut answered) = (Vec::new(), Vec::new());
+    while let Some(done) = units.join_next().await {
+        match done.unwrap().unwrap() {
+            Filed::New(r) => recorded.push(r.id),
+            Filed::Already(r) => answered.push(r.id),
+        }
+    }
+    assert_eq!(recorded.len(), 1, "recorded {recorded:?}");
+    assert_eq!(answered.len(), RACERS - 1);
+    assert!(answered.iter().all(|id| *id == recorded[0]), "{answered:?}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM requests WHERE person_id = $1")
+        .bind(person)
+        .fetch_one(&first.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+/// PostgreSQL with two processes: a dozen units read the same confirmed request, then all
+/// complete it with its audit event. One moves it; the others are refused as stale and their
+/// events are not kept, so the trail holds one completion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_moving_one_request_at_once_move_it_once() {
+    let store = Store::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Store::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let person = store.person().await;
+    let request = store
+        .unit(move |s| {
+            s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                0,
+            ))
+        })
+        .await
+        .map(filed_new)
+        .unwrap();
+    let read = Arc::new(Barrier::new(RACERS));
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        let read = read.clone();
+        let attempts = AtomicU32::new(0);
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let seen = s.request(request.id)?.unwrap();
+                    if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                        read.wait();
+                    }
+                    s.append_event(&Event {
+                        request_id: seen.id,
+                        at: at(5),
+                        from_state: Some(seen.state),
+                        to_state: RequestState::Completed,
+                        actor: format!("worker {i}"),
+                        note: None,
+                        notice: None,
+                    })?;
+                    s.set_state(seen.id, seen.state, RequestState::Completed, at(5))?;
+                    Ok(i)
+                })
+                .await
+        });
+    }
+    let (mut moved, mut stale) = (Vec::new(), 0);
+    while let Some(done) = units.join_next().await {
+        match done.unwrap() {
+            Ok(i) => moved.push(i),
+            Err(e) => {
+                assert!(e.downcast_ref::<StaleState>().is_some(), "{e:#}");
+                stale += 1;
+            }
+        }
+    }
+    assert_eq!(moved.len(), 1, "moved by {moved:?}");
+    assert_eq!(stale, RACERS - 1);
+    let trail = store.unit(move |s| s.events(request.id)).await.unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0].1.actor, format!("worker {}", moved[0]));
+}
