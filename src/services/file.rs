@@ -3,7 +3,10 @@
 use chrono::Duration;
 
 use super::{limits, mail, people, reply::Reply, status, texts, transitions, uow::Uow};
-use crate::store::requests::{Filed, Requests as _};
+use crate::store::{
+    people::People as _,
+    requests::{Filed, Requests as _},
+};
 use crate::{
     crypto,
     db::{
@@ -126,7 +129,7 @@ pub fn file_request(
         let linked = if fresh {
             Vec::new()
         } else {
-            db::identities::verified_emails(uow.db, person)?
+            uow.db.verified_emails(person)?
         };
         if !proof_needed
             && !uow.by_mail()
@@ -263,6 +266,7 @@ fn already_recorded(
 }
 
 fn is_proven_for(db: &Conn, person: i64, email: &EmailAddress) -> anyhow::Result<bool> {
-    Ok(db::identities::find(db, "email", email.as_str())?
-        .is_some_and(|i| i.person_id == person && i.verified_at.is_some()))
+    Ok(db
+        .identity("email", email.as_str())?
+        .is_some_and(|k| k.person == person && k.verified_at.is_some()))
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::uow::Uow;
+use crate::store::{people::People, requests::Requests as _};
 use crate::{
     db::{self, Conn},
     domain::{Actor, EmailAddress, Language},
@@ -11,19 +12,13 @@ use crate::{
 /// The person an authenticated actor is, created on first contact, and whether they were
 /// created just now (so have no history to look up).
 pub fn resolve(db: &Conn, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)> {
-    if let Some(id) = find(db, actor)? {
-        return Ok((id, false));
-    }
-    let (kind, value) = actor.identity();
-    let person = db::people::insert(db, now)?;
-    db::identities::insert(db, person, kind, &value, Some(now), now)?;
-    Ok((person, true))
+    People::resolve(db, actor, now)
 }
 
 /// The person an actor is, if the bot has met them.
 pub fn find(db: &Conn, actor: &Actor) -> anyhow::Result<Option<i64>> {
     let (kind, value) = actor.identity();
-    Ok(db::identities::find(db, kind, &value)?.map(|i| i.person_id))
+    Ok(db.identity(kind, &value)?.map(|k| k.person))
 }
 
 /// Links a proven address to `person`. Whoever held it before learns, the next time they reach
@@ -75,7 +70,7 @@ pub fn tell_link_refused(
 /// chose one.
 pub fn chosen_language(db: &Conn, actor: &Actor) -> anyhow::Result<Option<Language>> {
     match find(db, actor)? {
-        Some(person) => Ok(db::people::language(db, person)?),
+        Some(person) => db.chosen_language(person),
         None => Ok(None),
     }
 }
@@ -83,10 +78,12 @@ pub fn chosen_language(db: &Conn, actor: &Actor) -> anyhow::Result<Option<Langua
 /// The language to tell `person` something in when they are not asking: the one they chose,
 /// else that of their newest request, else `DEFAULT_LANGUAGE`.
 pub fn language_of(uow: &Uow<'_>, person: i64) -> anyhow::Result<Language> {
-    if let Some(chosen) = db::people::language(uow.db, person)? {
+    if let Some(chosen) = uow.db.chosen_language(person)? {
         return Ok(chosen);
     }
-    Ok(db::requests::for_person(uow.db, person)?
+    Ok(uow
+        .db
+        .for_person(person)?
         .last()
         .map_or(uow.config().default_language, |r| r.language))
 }
@@ -95,8 +92,7 @@ pub fn language_of(uow: &Uow<'_>, person: i64) -> anyhow::Result<Language> {
 /// mail, about their open requests too.
 pub fn choose_language(uow: &Uow<'_>, actor: &Actor, language: Language) -> anyhow::Result<()> {
     let (person, _) = resolve(uow.db, actor, uow.now)?;
-    db::people::choose_language(uow.db, person, language)?;
-    Ok(())
+    uow.db.choose_language(person, language)
 }
 
 /// What the person is to be told before anything else, the next time they reach the bot.

@@ -43,6 +43,9 @@ pub trait Requests {
     /// The person's open requests, oldest first.
     fn open_for_person(&self, person: i64) -> anyhow::Result<Vec<Request>>;
 
+    /// Every request of the person, oldest first.
+    fn for_person(&self, person: i64) -> anyhow::Result<Vec<Request>>;
+
     /// Moves request `id` from `from` to `to`; fails with [`db::requests::StaleState`] when
     /// it is no longer in `from` (another unit of work moved it first), changing nothing.
     fn set_state(
@@ -86,6 +89,10 @@ impl Requests for Conn {
 
     fn open_for_person(&self, person: i64) -> anyhow::Result<Vec<Request>> {
         Ok(db::requests::open_for_person(self, person)?)
+    }
+
+    fn for_person(&self, person: i64) -> anyhow::Result<Vec<Request>> {
+        Ok(db::requests::for_person(self, person)?)
     }
 
     fn set_state(

@@ -30,6 +30,6 @@ mod requests;
 mod settings;
 mod shutdown;
 mod store;
-mod store_requests;
+mod store_seam;
 mod terminal;
 mod trust;

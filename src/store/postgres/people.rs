@@ -269,3 +269,103 @@ pub async fn rewrite_keys(
         .context("rewriting the data keys' tables after an erasure")?;
     Ok(true)
 }
+
+/// The person behind the identity `value` of `kind`, met now if need be (the identity counted
+/// as verified), and whether they were met just now. Of several transactions meeting one
+/// identity at once, the first to insert it wins: the others wait for it at the identity's
+/// unique index, remove the person they had just made (and their data key, which sealed
+/// nothing kept), and are given the first's.
+pub async fn resolve(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    kind: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(i64, bool)> {
+    if let Some(known) = find(tx, wrapping, kind, value).await? {
+        return Ok((known.person_id, false));
+    }
+    let (person, key) = create(tx, wrapping, now).await?;
+    let identity = NewIdentity {
+        kind,
+        value,
+        verified_at: Some(now),
+    };
+    if add_identity(tx, wrapping, person, &key, &identity, now)
+        .await?
+        .is_some()
+    {
+        return Ok((person, true));
+    }
+    for table in [
+        "DELETE FROM person_keys WHERE person_id = $1",
+        "DELETE FROM people WHERE id = $1",
+    ] {
+        sqlx::query(table)
+            .bind(person)
+            .execute(&mut *tx)
+            .await
+            .context("removing a person met twice at once")?;
+    }
+    let known = find(tx, wrapping, kind, value)
+        .await?
+        .context("an identity was in the way, then gone")?;
+    Ok((known.person_id, false))
+}
+
+/// The addresses `person` proved, oldest first.
+pub async fn verified_emails(
+    conn: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+) -> anyhow::Result<Vec<String>> {
+    Ok(of_person(conn, wrapping, person)
+        .await?
+        .into_iter()
+        .filter(|i| i.kind == "email" && i.verified_at.is_some())
+        .map(|i| i.value)
+        .collect())
+}
+
+/// The language the person chose to be answered in, if they chose one.
+pub async fn chosen_language(
+    conn: &mut PgConnection,
+    person: i64,
+) -> anyhow::Result<Option<crate::domain::Language>> {
+    let code: Option<Option<String>> =
+        sqlx::query_scalar("SELECT language FROM people WHERE id = $1")
+            .bind(person)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading the language a person chose")?;
+    code.flatten()
+        .map(|c| {
+            c.parse()
+                .map_err(|e: String| anyhow::anyhow!("people.language: {e}"))
+        })
+        .transpose()
+}
+
+/// Records the language the person chose, and answers their open requests in it.
+pub async fn choose_language(
+    tx: &mut PgConnection,
+    person: i64,
+    language: crate::domain::Language,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE people SET language = $1 WHERE id = $2")
+        .bind(language.as_str())
+        .bind(person)
+        .execute(&mut *tx)
+        .await
+        .context("recording the language a person chose")?;
+    sqlx::query(
+        "UPDATE requests SET language = $1
+         WHERE person_id = $2 AND state IN ('awaiting_confirmation', 'confirmed') AND language <> $1",
+    )
+    .bind(language.as_str())
+    .bind(person)
+    .execute(&mut *tx)
+    .await
+    .context("answering a person's open requests in the language they chose")?;
+    Ok(())
+}

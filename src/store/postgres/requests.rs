@@ -142,6 +142,19 @@ pub async fn open_for_person(conn: &mut PgConnection, person: i64) -> anyhow::Re
     .collect()
 }
 
+pub async fn for_person(conn: &mut PgConnection, person: i64) -> anyhow::Result<Vec<Request>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM requests WHERE person_id = $1 ORDER BY id"
+    ))
+    .bind(person)
+    .fetch_all(conn)
+    .await
+    .context("reading a person's requests")?
+    .iter()
+    .map(request)
+    .collect()
+}
+
 /// Moves a request from `from` to `to`. Under READ COMMITTED an UPDATE that finds the row
 /// locked waits, then checks its condition again on the committed row: of two units moving
 /// one request from the same state, one moves it and the other gets [`StaleState`].

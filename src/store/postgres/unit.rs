@@ -10,14 +10,18 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, requests};
+use super::{PgStore, people, requests};
 use crate::{
     db::{
         events::Event,
         requests::{NewRequest, Request},
     },
-    domain::{RequestKind, RequestState},
-    store::requests::{Filed, Requests},
+    domain::{Actor, Language, RequestKind, RequestState},
+    store::{
+        people::{Known, People},
+        requests::{Filed, Requests},
+        seal::Wrapping,
+    },
 };
 
 /// How many times a unit that PostgreSQL aborted for a serialisation failure or a deadlock is
@@ -27,6 +31,7 @@ const ATTEMPTS: u32 = 5;
 /// The transaction a unit of work runs in, with the runtime its statements wait on.
 pub struct PgUnit<'t> {
     conn: RefCell<&'t mut PgConnection>,
+    wrapping: Wrapping,
     runtime: Handle,
 }
 
@@ -52,6 +57,7 @@ impl PgStore {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let wrapping = self.wrapping.clone();
         let runtime = Handle::current();
         tokio::task::spawn_blocking(move || {
             let mut attempt = 1;
@@ -61,6 +67,7 @@ impl PgStore {
                     .context("starting a transaction on PostgreSQL")?;
                 let unit = PgUnit {
                     conn: RefCell::new(&mut tx),
+                    wrapping: wrapping.clone(),
                     runtime: runtime.clone(),
                 };
                 let worked = work(&unit);
@@ -111,6 +118,10 @@ impl Requests for PgUnit<'_> {
         self.wait(async |c| requests::open_for_person(c, person).await)
     }
 
+    fn for_person(&self, person: i64) -> anyhow::Result<Vec<Request>> {
+        self.wait(async |c| requests::for_person(c, person).await)
+    }
+
     fn set_state(
         &self,
         id: i64,
@@ -127,5 +138,32 @@ impl Requests for PgUnit<'_> {
 
     fn events(&self, request: i64) -> anyhow::Result<Vec<(i64, Event)>> {
         self.wait(async |c| requests::events(c, request).await)
+    }
+}
+
+impl People for PgUnit<'_> {
+    fn identity(&self, kind: &str, value: &str) -> anyhow::Result<Option<Known>> {
+        let found = self.wait(async |c| people::find(c, &self.wrapping, kind, value).await)?;
+        Ok(found.map(|i| Known {
+            person: i.person_id,
+            verified_at: i.verified_at,
+        }))
+    }
+
+    fn resolve(&self, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)> {
+        let (kind, value) = actor.identity();
+        self.wait(async |c| people::resolve(c, &self.wrapping, kind, &value, now).await)
+    }
+
+    fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>> {
+        self.wait(async |c| people::verified_emails(c, &self.wrapping, person).await)
+    }
+
+    fn chosen_language(&self, person: i64) -> anyhow::Result<Option<Language>> {
+        self.wait(async |c| people::chosen_language(c, person).await)
+    }
+
+    fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()> {
+        self.wait(async |c| people::choose_language(c, person, language).await)
     }
 }

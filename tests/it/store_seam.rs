@@ -1,7 +1,7 @@
-//! The request seam (`store::requests::Requests`) on both engines: the same operations give the
-//! same answers on SQLCipher (the writer's unit of work) and on a real PostgreSQL (a unit of
-//! work there); and on PostgreSQL, where several processes write at once, a person's choice is
-//! recorded once and a request moved once however many units race for it.
+//! The store seam (`store::Store`: requests, people) on both engines: the same operations give
+//! the same answers on SQLCipher (the writer's unit of work) and on a real PostgreSQL (a unit
+//! of work there); and on PostgreSQL, where several processes write at once, a person is met
+//! once, a choice recorded once and a request moved once however many units race for it.
 
 use std::sync::{
     Arc, Barrier,
@@ -16,10 +16,13 @@ use dsr_bot::{
         events::Event,
         requests::{NewRequest, StaleState},
     },
+    domain::{Actor, DiscordId, EmailAddress},
     domain::{Channel, Language, RequestKind, RequestState},
     store::{
+        Store,
+        people::{Known, People as _},
         postgres::{self, PgStore, people},
-        requests::{Filed, Requests},
+        requests::{Filed, Requests as _},
     },
 };
 
@@ -27,31 +30,31 @@ use super::store::{Engine, KEY, on_both_engines};
 use crate::common::postgres::fresh_database;
 
 /// One engine's database, as the conformance tests use it.
-enum Store {
+enum Db {
     /// The database and the folder it is in, removed when dropped.
     Sqlite(db::Database, #[allow(dead_code)] tempfile::TempDir),
     Postgres(PgStore, String),
 }
 
-impl Store {
-    async fn open(engine: Engine) -> Store {
+impl Db {
+    async fn open(engine: Engine) -> Db {
         match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let config = Config::for_folder(dir.path());
                 let database = db::connect(&config, db::Access::ReadWrite).await.unwrap();
-                Store::Sqlite(database, dir)
+                Db::Sqlite(database, dir)
             }
             Engine::Postgres => {
                 let url = fresh_database().await;
-                Store::Postgres(postgres::connect(&url, &KEY).await.unwrap(), url)
+                Db::Postgres(postgres::connect(&url, &KEY).await.unwrap(), url)
             }
         }
     }
 
     /// A second process's view of the same PostgreSQL database.
     async fn another_process(&self) -> PgStore {
-        let Store::Postgres(_, url) = self else {
+        let Db::Postgres(_, url) = self else {
             panic!("only PostgreSQL is shared by processes on several machines");
         };
         postgres::connect(url, &KEY).await.unwrap()
@@ -59,11 +62,11 @@ impl Store {
 
     async fn person(&self) -> i64 {
         match self {
-            Store::Sqlite(database, _) => database
+            Db::Sqlite(database, _) => database
                 .write(|c| Ok::<_, anyhow::Error>(db::people::insert(c, at(0))?))
                 .await
                 .unwrap(),
-            Store::Postgres(store, _) => {
+            Db::Postgres(store, _) => {
                 let mut conn = store.pool.acquire().await.unwrap();
                 people::create(&mut conn, &store.wrapping, at(0))
                     .await
@@ -76,12 +79,12 @@ impl Store {
     /// Runs `work` as one unit of work: committed when it returns `Ok`.
     async fn unit<T, F>(&self, work: F) -> anyhow::Result<T>
     where
-        F: Fn(&dyn Requests) -> anyhow::Result<T> + Send + 'static,
+        F: Fn(&dyn Store) -> anyhow::Result<T> + Send + 'static,
         T: Send + 'static,
     {
         match self {
-            Store::Sqlite(database, _) => database.write(move |c| work(c)).await,
-            Store::Postgres(store, _) => store.unit(move |u| work(u)).await,
+            Db::Sqlite(database, _) => database.write(move |c| work(c)).await,
+            Db::Postgres(store, _) => store.unit(move |u| work(u)).await,
         }
     }
 }
@@ -116,7 +119,7 @@ fn filed_new(filed: Filed) -> db::requests::Request {
 
 /// Filing, finding, moving and the audit trail answer alike on both engines.
 async fn a_requests_life_reads_the_same_on_both_engines(engine: Engine) {
-    let store = Store::open(engine).await;
+    let store = Db::open(engine).await;
     let person = store.person().await;
     let other = store.person().await;
     let (opt_out, deletion) = store
@@ -306,7 +309,7 @@ on_both_engines!(a_requests_life_reads_the_same_on_both_engines);
 
 /// A unit of work that fails leaves nothing behind: not its request, not its event.
 async fn a_failed_unit_of_work_records_nothing(engine: Engine) {
-    let store = Store::open(engine).await;
+    let store = Db::open(engine).await;
     let person = store.person().await;
     let failed = store
         .unit(move |s| -> anyhow::Result<()> {
@@ -350,9 +353,9 @@ const RACERS: usize = 12;
 /// alone decides.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn units_in_two_processes_filing_one_choice_at_once_record_it_once() {
-    let store = Store::open(Engine::Postgres).await;
+    let store = Db::open(Engine::Postgres).await;
     let second = store.another_process().await;
-    let Store::Postgres(first, _) = &store else {
+    let Db::Postgres(first, _) = &store else {
         unreachable!()
     };
     let person = store.person().await;
@@ -405,9 +408,9 @@ async fn units_in_two_processes_filing_one_choice_at_once_record_it_once() {
 /// events are not kept, so the trail holds one completion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn units_in_two_processes_moving_one_request_at_once_move_it_once() {
-    let store = Store::open(Engine::Postgres).await;
+    let store = Db::open(Engine::Postgres).await;
     let second = store.another_process().await;
-    let Store::Postgres(first, _) = &store else {
+    let Db::Postgres(first, _) = &store else {
         unreachable!()
     };
     let person = store.person().await;
@@ -466,4 +469,122 @@ async fn units_in_two_processes_moving_one_request_at_once_move_it_once() {
     let trail = store.unit(move |s| s.events(request.id)).await.unwrap();
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert_eq!(trail[0].1.actor, format!("worker {}", moved[0]));
+}
+
+/// Meeting people, the addresses they proved and the language they chose read alike on both
+/// engines.
+async fn people_are_met_once_and_answered_in_their_language(engine: Engine) {
+    let store = Db::open(engine).await;
+    let member = Actor::Discord(DiscordId(411_522_633_744_855_966));
+    let address = EmailAddress::parse("ada@example.org").unwrap();
+    let by_mail = Actor::Email(address.clone());
+    let (first, again, other, known, unknown, emails, none_proven) = store
+        .unit(move |s| {
+            let first = s.resolve(&member, at(0))?;
+            let again = s.resolve(&member, at(5))?;
+            let other = s.resolve(&by_mail, at(6))?;
+            let known = s.identity("discord", "411522633744855966")?;
+            let unknown = s.identity("discord", "1")?;
+            let emails = s.verified_emails(other.0)?;
+            let none_proven = s.verified_emails(first.0)?;
+            Ok((first, again, other, known, unknown, emails, none_proven))
+        })
+        .await
+        .unwrap();
+    assert!(first.1, "met for the first time");
+    assert_eq!(again, (first.0, false), "the same person, met before");
+    assert!(other.1 && other.0 != first.0);
+    assert_eq!(
+        known,
+        Some(Known {
+            person: first.0,
+            verified_at: Some(at(0)),
+        }),
+        "the channel authenticated them when they were met"
+    );
+    assert_eq!(unknown, None);
+    assert_eq!(emails, ["ada@example.org"]);
+    assert!(none_proven.is_empty());
+
+    // A chosen language is kept and answers the person's open requests, not their closed ones.
+    let person = first.0;
+    let (before, after, open, closed) = store
+        .unit(move |s| {
+            let open = filed_new(s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                1,
+            ))?);
+            let closed =
+                filed_new(s.file(&new(person, RequestKind::OptIn, RequestState::Completed, 2))?);
+            let before = s.chosen_language(person)?;
+            s.choose_language(person, Language::De)?;
+            let after = s.chosen_language(person)?;
+            Ok((
+                before,
+                after,
+                s.request(open.id)?.unwrap(),
+                s.request(closed.id)?.unwrap(),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((before, after), (None, Some(Language::De)));
+    assert_eq!(open.language, Language::De);
+    assert_eq!(
+        closed.language,
+        Language::PtBr,
+        "a closed request keeps its own"
+    );
+    let all = store.unit(move |s| s.for_person(person)).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [open.id, closed.id]
+    );
+}
+on_both_engines!(people_are_met_once_and_answered_in_their_language);
+
+/// PostgreSQL with two processes: a dozen units meet one new member at once (each looked and
+/// found no one). One person is made, with one data key; every unit acts for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_meeting_one_member_at_once_make_one_person() {
+    let store = Db::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let looked = Arc::new(Barrier::new(RACERS));
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        let looked = looked.clone();
+        let attempts = AtomicU32::new(0);
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let seen = s.identity("discord", "77")?;
+                    if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                        looked.wait();
+                    }
+                    assert!(seen.is_none() || attempts.load(Ordering::SeqCst) > 1);
+                    s.resolve(&Actor::Discord(DiscordId(77)), at(i as i64))
+                })
+                .await
+        });
+    }
+    let mut met = Vec::new();
+    while let Some(done) = units.join_next().await {
+        met.push(done.unwrap().unwrap());
+    }
+    let person = met[0].0;
+    assert!(met.iter().all(|(p, _)| *p == person), "{met:?}");
+    assert_eq!(met.iter().filter(|(_, fresh)| *fresh).count(), 1, "{met:?}");
+    for table in ["people", "person_keys", "identities"] {
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&first.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 1, "{table}");
+    }
 }

@@ -1,0 +1,71 @@
+//! The store seam for people: who an actor is (found by their Discord id, address or console
+//! name, or met for the first time), the addresses they proved, and the language they chose.
+//! SQLite keeps identities in its encrypted file; PostgreSQL seals each under its person's
+//! data key and finds it by a blind index ([`super::postgres::people`]).
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::{self, Conn},
+    domain::{Actor, Language},
+};
+
+/// An identity the bot has met, without its value (the caller has it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    pub person: i64,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// People in the store.
+pub trait People {
+    /// The identity `value` of `kind` (`discord`, `email`, `console`), if the bot met it.
+    fn identity(&self, kind: &str, value: &str) -> anyhow::Result<Option<Known>>;
+
+    /// The person `actor` is, met now for the first time if need be (their identity counted
+    /// as verified: the channel authenticated it), and whether they were met just now (so
+    /// have no history to look up). Of several units meeting one actor at once, one creates
+    /// the person and the others are given them.
+    fn resolve(&self, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)>;
+
+    /// The addresses `person` proved, oldest first.
+    fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>>;
+
+    /// The language the person chose to be answered in, if they chose one.
+    fn chosen_language(&self, person: i64) -> anyhow::Result<Option<Language>>;
+
+    /// Records the language the person chose; their open requests are answered in it too.
+    fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()>;
+}
+
+impl People for Conn {
+    fn identity(&self, kind: &str, value: &str) -> anyhow::Result<Option<Known>> {
+        Ok(db::identities::find(self, kind, value)?.map(|i| Known {
+            person: i.person_id,
+            verified_at: i.verified_at,
+        }))
+    }
+
+    /// SQLite's single writer runs one unit at a time, so the look decides.
+    fn resolve(&self, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)> {
+        let (kind, value) = actor.identity();
+        if let Some(known) = self.identity(kind, &value)? {
+            return Ok((known.person, false));
+        }
+        let person = db::people::insert(self, now)?;
+        db::identities::insert(self, person, kind, &value, Some(now), now)?;
+        Ok((person, true))
+    }
+
+    fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>> {
+        Ok(db::identities::verified_emails(self, person)?)
+    }
+
+    fn chosen_language(&self, person: i64) -> anyhow::Result<Option<Language>> {
+        Ok(db::people::language(self, person)?)
+    }
+
+    fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()> {
+        Ok(db::people::choose_language(self, person, language)?)
+    }
+}
