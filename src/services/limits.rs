@@ -14,7 +14,8 @@ use std::{
 use chrono::{DateTime, Duration, Utc};
 
 use super::uow::Uow;
-use crate::{db, domain::Channel, error::ServiceError, error::UserError};
+use crate::store::limits::Limits as _;
+use crate::{domain::Channel, error::ServiceError, error::UserError};
 
 /// A limit counted in the database.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +107,9 @@ pub fn check(uow: &Uow<'_>, kind: Kind, subject: &str) -> Result<(), ServiceErro
         return Ok(());
     }
     let since = uow.now - kind.window();
-    let n = db::limits::count_since(uow.db, kind.scope(), &key(uow, subject), since)?;
+    let n = uow
+        .db
+        .count_since(kind.scope(), &key(uow, subject), since)?;
     if n >= i64::from(max) {
         return Err(message.into());
     }
@@ -118,7 +121,7 @@ pub fn count(uow: &Uow<'_>, kind: Kind, subject: &str) -> Result<(), ServiceErro
     if kind.max_and_message(uow).0 == 0 {
         return Ok(());
     }
-    db::limits::record(uow.db, kind.scope(), &key(uow, subject), uow.now)?;
+    uow.db.record(kind.scope(), &key(uow, subject), uow.now)?;
     Ok(())
 }
 

@@ -20,6 +20,7 @@ use dsr_bot::{
     domain::{Channel, Language, RequestKind, RequestState},
     store::{
         Store,
+        limits::Limits as _,
         people::{Known, People as _},
         postgres::{self, PgStore, people},
         requests::{Filed, Requests as _},
@@ -587,4 +588,73 @@ async fn units_in_two_processes_meeting_one_member_at_once_make_one_person() {
             .unwrap();
         assert_eq!(rows, 1, "{table}");
     }
+}
+
+/// Limit events count alike on both engines: by scope and key, after the instant given, and
+/// those older than two days are let go as new ones are recorded.
+async fn limit_events_count_by_scope_key_and_time(engine: Engine) {
+    let store = Db::open(engine).await;
+    let counts = store
+        .unit(move |s| {
+            s.record("requests", "k1", at(0))?;
+            s.record("requests", "k1", at(10))?;
+            s.record("requests", "k2", at(10))?;
+            s.record("codes", "k1", at(10))?;
+            let early = (
+                s.count_since("requests", "k1", at(-1))?,
+                s.count_since("requests", "k1", at(0))?,
+                s.count_since("requests", "k2", at(-1))?,
+                s.count_since("codes", "k1", at(-1))?,
+            );
+            // Three days on: the old events of k1 go, the other keys' stay.
+            s.record("requests", "k1", at(3 * 24 * 60))?;
+            let late = (
+                s.count_since("requests", "k1", at(-1))?,
+                s.count_since("requests", "k2", at(-1))?,
+            );
+            Ok((early, late))
+        })
+        .await
+        .unwrap();
+    assert_eq!(counts, ((2, 1, 1, 1), (1, 1)));
+}
+on_both_engines!(limit_events_count_by_scope_key_and_time);
+
+/// PostgreSQL with two processes: a dozen units take one of five places under one key at
+/// once, each pausing between its count and its record as a slow use-case would. Five get
+/// one; the count and the record are one step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_taking_a_limit_at_once_let_through_only_its_number() {
+    let store = Db::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let n = s.count_since("requests", "one member", at(-60))?;
+                    std::thread::sleep(std::time::Duration::from_millis(40));
+                    if n >= 5 {
+                        return Ok(false);
+                    }
+                    s.record("requests", "one member", at(i as i64))?;
+                    Ok(true)
+                })
+                .await
+        });
+    }
+    let mut let_through = 0;
+    while let Some(done) = units.join_next().await {
+        let_through += usize::from(done.unwrap().unwrap());
+    }
+    assert_eq!(let_through, 5);
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM limit_events")
+        .fetch_one(&first.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 5);
 }

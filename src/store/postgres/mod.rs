@@ -1,5 +1,6 @@
 //! PostgreSQL: connecting, migrating, and the wrapping key every process must share.
 
+pub mod limits;
 pub mod outbox;
 pub mod people;
 pub mod requests;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, people, requests};
+use super::{PgStore, limits, people, requests};
 use crate::{
     db::{
         events::Event,
@@ -18,6 +18,7 @@ use crate::{
     },
     domain::{Actor, Language, RequestKind, RequestState},
     store::{
+        limits::Limits,
         people::{Known, People},
         requests::{Filed, Requests},
         seal::Wrapping,
@@ -165,5 +166,20 @@ impl People for PgUnit<'_> {
 
     fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()> {
         self.wait(async |c| people::choose_language(c, person, language).await)
+    }
+}
+
+impl Limits for PgUnit<'_> {
+    fn count_since(
+        &self,
+        scope: &str,
+        key_hash: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
+        self.wait(async |c| limits::count_since(c, scope, key_hash, since).await)
+    }
+
+    fn record(&self, scope: &str, key_hash: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| limits::record(c, scope, key_hash, at).await)
     }
 }
