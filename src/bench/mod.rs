@@ -5,12 +5,14 @@
 mod feed;
 mod report;
 mod rush;
+mod seam;
 
 use std::time::Duration;
 
 pub use feed::{FeedOptions, feed};
 pub use report::report;
 pub use rush::{RushOptions, rush};
+pub use seam::{SeamOptions, seam};
 
 use crate::config::{Config, Limits};
 

@@ -230,6 +230,9 @@ pub enum TemplatesCmd {
 pub enum BenchCmd {
     /// The last-day surge through the services, against the raw INSERT baseline.
     Rush(crate::bench::RushOptions),
+    /// What runs on both engines so far (meet, limit, file, event) through the store seam, on
+    /// SQLite and (with --database-url) PostgreSQL, each against its own INSERT baseline.
+    Seam(crate::bench::SeamOptions),
     /// A consumer pulling the feed's whole snapshot over HTTP, and the writer's rate with the
     /// feed being pulled beside a rush.
     Feed(crate::bench::FeedOptions),

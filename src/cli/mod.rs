@@ -147,6 +147,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         crate::telemetry::init("warn", log.as_deref());
         let out = match command {
             BenchCmd::Rush(opts) => crate::bench::rush(opts).await?,
+            BenchCmd::Seam(opts) => crate::bench::seam(opts).await?,
             BenchCmd::Feed(opts) => crate::bench::feed(opts).await?,
             BenchCmd::Report { requests, database } => {
                 crate::bench::report(requests, database).await?

@@ -658,3 +658,58 @@ async fn units_in_two_processes_taking_a_limit_at_once_let_through_only_its_numb
         .unwrap();
     assert_eq!(kept, 5);
 }
+
+/// `bench seam` runs the seam's units on both engines, the PostgreSQL ones in a database of
+/// its own that it drops afterwards, and prints each engine's figures beside its baseline.
+#[tokio::test]
+async fn bench_seam_measures_both_engines_and_leaves_no_database_behind() {
+    let server = crate::common::postgres::server_url();
+    let databases = || async {
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+            .await
+            .unwrap();
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'dsr_bench_%'")
+                .fetch_all(&mut admin)
+                .await
+                .unwrap();
+        names
+    };
+    let before = databases().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::common::run_bin(
+        dir.path(),
+        &[
+            "bench",
+            "seam",
+            "--units",
+            "60",
+            "--concurrency",
+            "6",
+            "--database-url",
+            &server,
+        ],
+        &[],
+    );
+    let text = crate::common::printed(&out);
+    assert!(out.status.success(), "{text}");
+    for engine in ["sqlite (SQLCipher, synchronous=full): ", "postgres: "] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(engine))
+            .unwrap_or_else(|| panic!("no {engine} line in {text}"));
+        let units: f64 = line[engine.len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(units > 0.0, "{line}");
+        assert!(line.contains("single-row INSERT baseline"), "{line}");
+    }
+    assert_eq!(
+        databases().await,
+        before,
+        "the bench's database was dropped"
+    );
+}
