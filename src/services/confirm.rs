@@ -7,7 +7,7 @@ use super::{
     texts, transitions,
     uow::Uow,
 };
-use crate::store::requests::Requests as _;
+use crate::store::{requests::Requests as _, verifications::Verifications as _};
 use crate::{
     db,
     domain::{Actor, EmailAddress, RequestKind, RequestState, command::parse_code},
@@ -36,7 +36,9 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
     let now = uow.now;
     let language = texts::language(uow);
     let person = people::find(uow.db, actor)?.ok_or_else(texts::nothing_waiting)?;
-    let v = db::verifications::latest_pending_for_person(uow.db, person)?
+    let v = uow
+        .db
+        .pending_code_of(person)?
         .ok_or_else(|| UserError::said("no_code_waiting", &[]))?;
     if v.expires_at <= now {
         return Err(UserError::said("code_expired", &[]).into());
@@ -53,7 +55,7 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
         .keys
         .code_matches(&code_salt(v.request_id, &v.email), &code, &v.code_hash)
     {
-        db::verifications::count_attempt(uow.db, v.id)?;
+        uow.db.count_attempt(v.id)?;
         limits::count(uow, limits::Kind::CodeTries, &address)?;
         let left = (MAX_CODE_ATTEMPTS - v.attempts - 1).to_string();
         return Ok(Verified::WrongCode(UserError::new(texts::say(
@@ -62,7 +64,7 @@ pub fn verify(uow: &mut Uow<'_>, actor: &Actor, code: &str) -> Result<Verified, 
             &[("left", &left)],
         ))));
     }
-    db::verifications::mark_verified(uow.db, v.id, now)?;
+    uow.db.mark_verified(v.id, now)?;
     people::link_address(uow, person, &v.email)?;
     let mut req = uow
         .db
@@ -133,7 +135,7 @@ pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> 
     }
     db::requests::set_person_confirmed(uow.db, req.id, now)?;
     req.person_confirmed_at = Some(now);
-    let reply = if let Some(v) = db::verifications::latest_for_request(uow.db, req.id)? {
+    let reply = if let Some(v) = uow.db.latest_code_for_request(req.id)? {
         let masked = EmailAddress::parse(&v.email)
             .map(|e| e.masked())
             .unwrap_or_default();

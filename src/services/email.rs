@@ -10,7 +10,10 @@ use super::{
     limits, mail, status, texts, transitions,
     uow::Uow,
 };
-use crate::store::requests::{Filed, Requests as _};
+use crate::store::{
+    requests::{Filed, Requests as _},
+    verifications::Verifications as _,
+};
 use crate::{
     db::{self, requests::NewRequest, requests::Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
@@ -172,7 +175,8 @@ fn reply_target(
 /// address and consents to linking it to the person whose request the mail was about.
 fn prove_email(uow: &Uow<'_>, t: &Target) -> anyhow::Result<()> {
     super::people::link_address(uow, t.request.person_id, t.email.as_str())?;
-    db::verifications::mark_verified_by_reply(uow.db, t.request.id, t.email.as_str(), uow.now)?;
+    uow.db
+        .mark_verified_by_reply(t.request.id, t.email.as_str(), uow.now)?;
     Ok(())
 }
 
@@ -224,7 +228,7 @@ fn said_no(uow: &mut Uow<'_>, t: &Target) -> Result<(), ServiceError> {
         .request(t.request.id)?
         .ok_or_else(|| anyhow::anyhow!("request #{} is gone", t.request.id))?;
     let own = holder == Some(req.person_id) || (holder.is_none() && req.channel == Channel::Email);
-    let refused = db::verifications::refuse(uow.db, req.id, address, uow.now)?;
+    let refused = uow.db.refuse(req.id, address, uow.now)?;
     let cancellable = if own {
         req.state == RequestState::AwaitingConfirmation || req.kind == RequestKind::Deletion
     } else {

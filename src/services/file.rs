@@ -6,11 +6,12 @@ use super::{limits, mail, people, reply::Reply, status, texts, transitions, uow:
 use crate::store::{
     people::People as _,
     requests::{Filed, Requests as _},
+    verifications::{NewCode, Verifications as _},
 };
 use crate::{
     crypto,
     db::{
-        self, Conn,
+        Conn,
         requests::{NewRequest, Request},
     },
     domain::{Actor, EmailAddress, RequestKind, RequestState, deadline},
@@ -167,15 +168,14 @@ pub fn start_email_proof(
         .keys
         .code_hash(&code_salt(req.id, email.as_str()), &code);
     let expires = now + Duration::minutes(i64::from(uow.config().code_ttl_minutes));
-    db::verifications::insert(
-        uow.db,
-        req.person_id,
-        req.id,
-        email.as_str(),
-        &hash,
+    uow.db.add_code(&NewCode {
+        person: req.person_id,
+        request: req.id,
+        email: email.as_str(),
+        code_hash: &hash,
         now,
-        expires,
-    )?;
+        expires_at: expires,
+    })?;
     mail::queue(
         uow,
         "confirmation_code",
@@ -188,11 +188,9 @@ pub fn start_email_proof(
 }
 
 fn code_still_valid(uow: &Uow<'_>, req: &Request, email: &EmailAddress) -> anyhow::Result<bool> {
-    Ok(
-        db::verifications::latest_for_request(uow.db, req.id)?.is_some_and(|v| {
-            v.email == email.as_str() && v.expires_at > uow.now && v.attempts < MAX_CODE_ATTEMPTS
-        }),
-    )
+    Ok(uow.db.latest_code_for_request(req.id)?.is_some_and(|v| {
+        v.email == email.as_str() && v.expires_at > uow.now && v.attempts < MAX_CODE_ATTEMPTS
+    }))
 }
 
 /// A waiting request is confirmed now: its history records the step, then [`on_confirmed`]

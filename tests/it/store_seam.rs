@@ -24,6 +24,7 @@ use dsr_bot::{
         people::{Known, People as _},
         postgres::{self, PgStore, people},
         requests::{Filed, Requests as _},
+        verifications::{NewCode, Verifications as _},
     },
 };
 
@@ -712,4 +713,161 @@ async fn bench_seam_measures_both_engines_and_leaves_no_database_behind() {
         before,
         "the bench's database was dropped"
     );
+}
+
+/// A request of `person` to prove an address for, and a code for it to `email`.
+fn code<'a>(person: i64, request: i64, email: &'a str, minutes: i64) -> NewCode<'a> {
+    NewCode {
+        person,
+        request,
+        email,
+        code_hash: "0badc0de",
+        now: at(minutes),
+        expires_at: at(minutes + 15),
+    }
+}
+
+/// Email proofs read alike on both engines: the newest code of a request and of a person,
+/// guesses counted, codes used by a reply or refused by the address's owner.
+async fn email_proofs_read_the_same_on_both_engines(engine: Engine) {
+    let store = Db::open(engine).await;
+    let seen = store
+        .unit(move |s| {
+            let (person, _) = s.resolve(&Actor::Discord(DiscordId(5)), at(0))?;
+            let filed = |kind| {
+                s.file(&new(person, kind, RequestState::Confirmed, 0))
+                    .map(filed_new)
+            };
+            let (first, second) = (filed(RequestKind::OptOut)?, filed(RequestKind::OptIn)?);
+            let one = s.add_code(&code(person, first.id, "ada@example.org", 1))?;
+            let read = s.latest_code_for_request(first.id)?.unwrap();
+            s.count_attempt(one)?;
+            let two = s.add_code(&code(person, first.id, "ada@example.org", 2))?;
+            let pending = s.pending_code_of(person)?.unwrap();
+            let newest = s.latest_code_for_request(first.id)?.unwrap();
+            let refused = s.refuse(first.id, "ada@example.org", at(3))?;
+            let again = s.refuse(first.id, "ada@example.org", at(3))?;
+            let none_pending = s.pending_code_of(person)?;
+            // A reply from the address uses the other request's code; mark_verified uses one.
+            s.add_code(&code(person, second.id, "bob@example.org", 4))?;
+            let pending_bob = s.pending_code_of(person)?.unwrap();
+            s.mark_verified_by_reply(second.id, "someone@example.org", at(5))?;
+            let still = s.latest_code_for_request(second.id)?;
+            s.mark_verified_by_reply(second.id, "bob@example.org", at(5))?;
+            let used = s.latest_code_for_request(second.id)?;
+            let three = s.add_code(&code(person, second.id, "bob@example.org", 6))?;
+            s.mark_verified(three, at(7))?;
+            let used_too = s.latest_code_for_request(second.id)?;
+            Ok((
+                (one, two, read, pending, newest),
+                (refused, again, none_pending),
+                (pending_bob, still, used, used_too),
+            ))
+        })
+        .await
+        .unwrap();
+    let ((one, two, read, pending, newest), (refused, again, none_pending), bob) = seen;
+    assert_eq!((read.id, read.email.as_str()), (one, "ada@example.org"));
+    assert_eq!((read.attempts, read.expires_at), (0, at(16)));
+    assert_eq!(read.code_hash, "0badc0de");
+    assert_eq!((pending.id, newest.id), (two, two), "the newest code");
+    assert_eq!(newest.verified_at, None);
+    assert!(refused && !again, "refused once");
+    assert!(none_pending.is_none(), "refused codes no longer wait");
+    let (pending_bob, still, used, used_too) = bob;
+    assert_eq!(pending_bob.email, "bob@example.org");
+    assert!(still.is_some(), "another address's reply uses nothing");
+    assert!(used.is_none(), "the address's reply used its code");
+    assert!(used_too.is_none());
+
+    // The first code's guess was counted, and it is no longer waiting once its request closed.
+    let (counted, closed) = store
+        .unit(move |s| {
+            let counted = s.latest_code_for_request(read.request_id)?;
+            s.set_state(
+                pending_bob.request_id,
+                RequestState::Confirmed,
+                RequestState::Completed,
+                at(8),
+            )?;
+            s.add_code(&code(
+                pending_bob.person_id,
+                pending_bob.request_id,
+                "c@example.org",
+                9,
+            ))?;
+            Ok((counted, s.pending_code_of(pending_bob.person_id)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(counted.map(|v| v.id), Some(two));
+    assert!(closed.is_none(), "{closed:?}");
+    if let Db::Postgres(pg, _) = &store {
+        let clear: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM email_verifications
+              WHERE position(convert_to('example.org', 'UTF8') IN email_sealed) > 0",
+        )
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+        assert_eq!(clear, 0, "addresses are sealed");
+    }
+}
+on_both_engines!(email_proofs_read_the_same_on_both_engines);
+
+/// PostgreSQL with two processes: a dozen wrong guesses at one code at once, each pausing
+/// between reading the code and counting its guess. Five are counted, as the code allows;
+/// the rest find it used up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guesses_in_two_processes_at_one_code_at_once_are_all_counted() {
+    let store = Db::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let (person, id) = store
+        .unit(|s| {
+            let (person, _) = s.resolve(&Actor::Discord(DiscordId(6)), at(0))?;
+            let request = filed_new(s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                0,
+            ))?);
+            Ok((
+                person,
+                s.add_code(&code(person, request.id, "ada@example.org", 1))?,
+            ))
+        })
+        .await
+        .unwrap();
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let v = s.pending_code_of(person)?.unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(40));
+                    if v.attempts >= 5 {
+                        return Ok(false);
+                    }
+                    s.count_attempt(v.id)?;
+                    Ok(true)
+                })
+                .await
+        });
+    }
+    let mut counted = 0;
+    while let Some(done) = units.join_next().await {
+        counted += usize::from(done.unwrap().unwrap());
+    }
+    assert_eq!(counted, 5);
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT attempts FROM email_verifications WHERE id = $1")
+            .bind(id)
+            .fetch_one(&first.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 5);
 }

@@ -5,6 +5,7 @@ pub mod outbox;
 pub mod people;
 pub mod requests;
 pub mod unit;
+pub mod verifications;
 
 use std::{str::FromStr, time::Duration};
 

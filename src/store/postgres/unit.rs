@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, limits, people, requests};
+use super::{PgStore, limits, people, requests, verifications};
 use crate::{
     db::{
         events::Event,
         requests::{NewRequest, Request},
+        verifications::Verification,
     },
     domain::{Actor, Language, RequestKind, RequestState},
     store::{
@@ -22,6 +23,7 @@ use crate::{
         people::{Known, People},
         requests::{Filed, Requests},
         seal::Wrapping,
+        verifications::{NewCode, Verifications},
     },
 };
 
@@ -181,5 +183,42 @@ impl Limits for PgUnit<'_> {
 
     fn record(&self, scope: &str, key_hash: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
         self.wait(async |c| limits::record(c, scope, key_hash, at).await)
+    }
+}
+
+impl Verifications for PgUnit<'_> {
+    fn add_code(&self, code: &NewCode<'_>) -> anyhow::Result<i64> {
+        self.wait(async |c| verifications::add_code(c, &self.wrapping, code).await)
+    }
+
+    fn latest_code_for_request(&self, request: i64) -> anyhow::Result<Option<Verification>> {
+        self.wait(async |c| verifications::latest_for_request(c, &self.wrapping, request).await)
+    }
+
+    fn pending_code_of(&self, person: i64) -> anyhow::Result<Option<Verification>> {
+        self.wait(async |c| verifications::pending_of(c, &self.wrapping, person).await)
+    }
+
+    fn count_attempt(&self, id: i64) -> anyhow::Result<()> {
+        self.wait(async |c| verifications::count_attempt(c, id).await)
+    }
+
+    fn mark_verified(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| verifications::mark_verified(c, id, now).await)
+    }
+
+    fn mark_verified_by_reply(
+        &self,
+        request: i64,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| {
+            verifications::mark_verified_by_reply(c, &self.wrapping, request, email, now).await
+        })
+    }
+
+    fn refuse(&self, request: i64, email: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        self.wait(async |c| verifications::refuse(c, &self.wrapping, request, email, now).await)
     }
 }
