@@ -37,7 +37,7 @@ pub fn link_address(uow: &Uow<'_>, person: i64, email: &str) -> anyhow::Result<(
             "address_moved",
             &[("address", &masked), ("at", &uow.ctx.show_time(uow.now))],
         );
-        db::notices::add(uow.db, before, &text, uow.now)?;
+        uow.db.add_notice(before, &text, uow.now)?;
     }
     Ok(())
 }
@@ -62,7 +62,7 @@ pub fn tell_link_refused(
             &[("id", &id.to_string())],
         ));
     }
-    db::notices::add(uow.db, requester, &text, uow.now)?;
+    uow.db.add_notice(requester, &text, uow.now)?;
     Ok(())
 }
 
@@ -98,7 +98,7 @@ pub fn choose_language(uow: &Uow<'_>, actor: &Actor, language: Language) -> anyh
 /// What the person is to be told before anything else, the next time they reach the bot.
 pub fn take_notices(uow: &Uow<'_>, actor: &Actor) -> anyhow::Result<Vec<String>> {
     match find(uow.db, actor)? {
-        Some(person) => Ok(db::notices::take(uow.db, person)?),
+        Some(person) => uow.db.take_notices(person),
         None => Ok(Vec::new()),
     }
 }

@@ -36,6 +36,13 @@ pub trait People {
 
     /// Records the language the person chose; their open requests are answered in it too.
     fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()>;
+
+    /// Keeps `text` to tell the person the next time they reach the bot.
+    fn add_notice(&self, person: i64, text: &str, now: DateTime<Utc>) -> anyhow::Result<()>;
+
+    /// The person's notices, oldest first, gone once taken: of units taking them at once, one
+    /// gets them.
+    fn take_notices(&self, person: i64) -> anyhow::Result<Vec<String>>;
 }
 
 impl People for Conn {
@@ -67,5 +74,13 @@ impl People for Conn {
 
     fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()> {
         Ok(db::people::choose_language(self, person, language)?)
+    }
+
+    fn add_notice(&self, person: i64, text: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(db::notices::add(self, person, text, now)?)
+    }
+
+    fn take_notices(&self, person: i64) -> anyhow::Result<Vec<String>> {
+        Ok(db::notices::take(self, person)?)
     }
 }

@@ -871,3 +871,70 @@ async fn guesses_in_two_processes_at_one_code_at_once_are_all_counted() {
             .unwrap();
     assert_eq!(attempts, 5);
 }
+
+/// Notices are told once, oldest first, and only to their person, on both engines.
+async fn notices_are_told_once_in_order(engine: Engine) {
+    let store = Db::open(engine).await;
+    let told = store
+        .unit(|s| {
+            let (ada, _) = s.resolve(&Actor::Discord(DiscordId(8)), at(0))?;
+            let (bob, _) = s.resolve(&Actor::Discord(DiscordId(9)), at(0))?;
+            s.add_notice(ada, "your address moved", at(1))?;
+            s.add_notice(bob, "a link was refused", at(1))?;
+            s.add_notice(ada, "à bientôt", at(2))?;
+            Ok((
+                s.take_notices(ada)?,
+                s.take_notices(ada)?,
+                s.take_notices(bob)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        told,
+        (
+            vec!["your address moved".to_owned(), "à bientôt".to_owned()],
+            vec![],
+            vec!["a link was refused".to_owned()]
+        )
+    );
+}
+on_both_engines!(notices_are_told_once_in_order);
+
+/// PostgreSQL with two processes: a dozen units take one person's notices at once (each
+/// pausing after taking, before committing). One tells them; the others find none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_taking_notices_at_once_tell_them_once() {
+    let store = Db::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let person = store
+        .unit(|s| {
+            let (person, _) = s.resolve(&Actor::Discord(DiscordId(10)), at(0))?;
+            s.add_notice(person, "one", at(1))?;
+            s.add_notice(person, "two", at(2))?;
+            Ok(person)
+        })
+        .await
+        .unwrap();
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let told = s.take_notices(person)?;
+                    std::thread::sleep(std::time::Duration::from_millis(40));
+                    Ok(told)
+                })
+                .await
+        });
+    }
+    let mut told = Vec::new();
+    while let Some(done) = units.join_next().await {
+        told.extend(done.unwrap().unwrap());
+    }
+    assert_eq!(told, ["one", "two"]);
+}

@@ -369,3 +369,61 @@ pub async fn choose_language(
     .context("answering a person's open requests in the language they chose")?;
     Ok(())
 }
+
+/// Where a notice's text is sealed.
+const NOTICE: &str = "person_notices.text";
+
+/// Keeps `text` for the person, sealed under their data key. An erased person has none, and
+/// is told nothing: the notice is not kept.
+pub async fn add_notice(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+    text: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(key) = key(tx, wrapping, person).await? else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO person_notices (person_id, text_sealed, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(person)
+    .bind(key.seal(NOTICE, text))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .context("keeping a notice for a person")?;
+    Ok(())
+}
+
+/// The person's notices, oldest first, deleted as they are read. The rows are locked as they
+/// are read, so a unit taking them at the same time waits, then finds them gone.
+pub async fn take_notices(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+) -> anyhow::Result<Vec<String>> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT id, text_sealed FROM person_notices WHERE person_id = $1 ORDER BY id FOR UPDATE",
+    )
+    .bind(person)
+    .fetch_all(&mut *tx)
+    .await
+    .context("reading a person's notices")?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = key(tx, wrapping, person)
+        .await?
+        .context("notices of a person without a data key")?;
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    sqlx::query("DELETE FROM person_notices WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .context("removing the notices told")?;
+    rows.iter()
+        .map(|(_, sealed)| key.open(NOTICE, sealed).context("opening a notice"))
+        .collect()
+}

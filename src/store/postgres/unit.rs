@@ -169,6 +169,14 @@ impl People for PgUnit<'_> {
     fn choose_language(&self, person: i64, language: Language) -> anyhow::Result<()> {
         self.wait(async |c| people::choose_language(c, person, language).await)
     }
+
+    fn add_notice(&self, person: i64, text: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| people::add_notice(c, &self.wrapping, person, text, now).await)
+    }
+
+    fn take_notices(&self, person: i64) -> anyhow::Result<Vec<String>> {
+        self.wait(async |c| people::take_notices(c, &self.wrapping, person).await)
+    }
 }
 
 impl Limits for PgUnit<'_> {
