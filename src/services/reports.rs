@@ -7,6 +7,7 @@ use super::{
     shared::Shared,
     uow::{Call, Uow},
 };
+use crate::store::{schedule::Mark, schedule::Schedule as _, settings::Settings as _};
 use crate::{
     db,
     email::Rendered,
@@ -27,7 +28,9 @@ pub fn claim_and_mail(
     csv: &str,
 ) -> anyhow::Result<bool> {
     if uow.config().privacy_officers.is_empty()
-        || !db::reports::claim_mailed(uow.db, &month.to_string(), uow.now)?
+        || !uow
+            .db
+            .claim(Mark::ReportMailed, &month.to_string(), uow.now)?
     {
         return Ok(false);
     }
@@ -149,14 +152,15 @@ impl Reports<'_> {
         let last = Month::last_complete(self.0.now(), tz);
         self.0
             .run(Call::system(), move |uow| {
-                let since =
-                    db::settings::get_or_insert(uow.db, "reports_since", &last.to_string())?;
+                let since = uow
+                    .db
+                    .setting_or_insert("reports_since", &last.to_string())?;
                 let mut month: Month = since
                     .parse()
                     .map_err(|e: String| anyhow::anyhow!("settings.reports_since: {e}"))?;
                 let mut months = Vec::new();
                 while month <= last {
-                    months.push((month, db::reports::month_state(uow.db, &month.to_string())?));
+                    months.push((month, uow.db.month_state(&month.to_string())?));
                     month = month.next();
                 }
                 Ok(months)
@@ -228,7 +232,8 @@ impl Reports<'_> {
     pub async fn written(&self, month: Month) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                db::reports::claim_written(uow.db, &month.to_string(), uow.now)?;
+                uow.db
+                    .claim(Mark::ReportWritten, &month.to_string(), uow.now)?;
                 Ok(())
             })
             .await
@@ -238,11 +243,9 @@ impl Reports<'_> {
     pub async fn claim_post(&self, month: Month) -> Result<bool, ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::reports::claim_posted(
-                    uow.db,
-                    &month.to_string(),
-                    uow.now,
-                )?)
+                Ok(uow
+                    .db
+                    .claim(Mark::ReportPosted, &month.to_string(), uow.now)?)
             })
             .await
     }

@@ -11,6 +11,7 @@ use super::{
     texts,
     uow::{Call, Uow},
 };
+use crate::store::schedule::{Mark, Schedule as _};
 use crate::{config::Config, db, domain::numbers, email::DigestContext, error::ServiceError};
 
 /// Request numbers a digest lists of each group; the counts are always whole.
@@ -87,7 +88,7 @@ pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
 /// false when there is no officer or it went before.
 pub fn mail_digest(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<bool> {
     if uow.config().privacy_officers.is_empty()
-        || !db::routines::claim_digest_mailed(uow.db, week, uow.now)?
+        || !uow.db.claim(Mark::DigestMailed, week, uow.now)?
     {
         return Ok(false);
     }
@@ -103,7 +104,7 @@ pub fn mail_digest(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<bool> {
 
 /// Claims `week`'s digest post; the Markdown to post, or `None` when it was posted before.
 pub fn claim_digest_post(uow: &mut Uow<'_>, week: &str) -> anyhow::Result<Option<String>> {
-    if !db::routines::claim_digest_posted(uow.db, week, uow.now)? {
+    if !uow.db.claim(Mark::DigestPosted, week, uow.now)? {
         return Ok(None);
     }
     let d = digest(uow, week)?;
@@ -169,9 +170,9 @@ pub fn claim_announcement(uow: &mut Uow<'_>) -> anyhow::Result<Option<String>> {
     let Some(latest) = reached.iter().copied().min() else {
         return Ok(None);
     };
-    let fresh = db::routines::claim_announcement(uow.db, latest, uow.now)?;
+    let fresh = uow.db.claim_announcement(latest, uow.now)?;
     for d in reached {
-        db::routines::claim_announcement(uow.db, d, uow.now)?;
+        uow.db.claim_announcement(d, uow.now)?;
     }
     if !fresh {
         return Ok(None);
@@ -252,12 +253,7 @@ impl Routines<'_> {
     ) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::routines::record_size(
-                    uow.db,
-                    &today(uow.now),
-                    size,
-                    source,
-                )?)
+                Ok(uow.db.record_size(uow.now.date_naive(), size, source)?)
             })
             .await
     }

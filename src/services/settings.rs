@@ -2,6 +2,7 @@
 //! processes claim once (the registered Discord command set).
 
 use super::{shared::Shared, uow::Call};
+use crate::store::settings::Settings as _;
 use crate::{
     crypto::Keys,
     db::{self, Database},
@@ -52,11 +53,11 @@ impl Settings<'_> {
         let (name, value) = (name.to_owned(), value.to_owned());
         self.0
             .run(Call::system(), move |uow| {
-                let before = db::settings::get(uow.db, &name)?;
+                let before = uow.db.setting(&name)?;
                 if before.as_deref() == Some(value.as_str()) {
                     return Ok(None);
                 }
-                db::settings::set(uow.db, &name, &value)?;
+                uow.db.set_setting(&name, &value)?;
                 Ok(Some(before))
             })
             .await
@@ -68,8 +69,8 @@ impl Settings<'_> {
         self.0
             .run(Call::system(), move |uow| {
                 match before {
-                    Some(v) => db::settings::set(uow.db, &name, &v)?,
-                    None => db::settings::delete(uow.db, &name)?,
+                    Some(v) => uow.db.set_setting(&name, &v)?,
+                    None => uow.db.delete_setting(&name)?,
                 }
                 Ok(())
             })

@@ -7,10 +7,11 @@
 //! - [`postgres`]: connecting, its own migrations (`migrations/postgres/`, the same versions
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
-//! - [`requests`], [`people`], [`limits`] and [`verifications`]: the seam use-cases file and
-//!   move requests through (a request's row and its audit trail), find who is asking, count
-//!   what limits count and keep email proofs, provided by SQLite's writer connection and by a PostgreSQL unit of work
-//!   ([`postgres::unit`]), and run by one conformance suite on both;
+//! - [`requests`], [`people`], [`limits`], [`verifications`], [`schedule`] and [`settings`]:
+//!   the seam use-cases file and move requests through (a request's row and its audit trail),
+//!   find who is asking, count what limits count, keep email proofs, claim what the schedule
+//!   does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL
+//!   unit of work ([`postgres::unit`]), and run by one conformance suite on both;
 //! - [`lease`]: the leases several processes share, on both engines: one leader owns the
 //!   Discord gateway and the schedule, and another takes over when it dies.
 
@@ -19,17 +20,30 @@ pub mod limits;
 pub mod people;
 pub mod postgres;
 pub mod requests;
+pub mod schedule;
 pub mod seal;
+pub mod settings;
 pub mod verifications;
 
 /// What a unit of work reaches the store through, on either engine: SQLite's writer
 /// connection, or a PostgreSQL unit of work ([`postgres::unit::PgUnit`]).
 pub trait Store:
-    requests::Requests + people::People + limits::Limits + verifications::Verifications
+    requests::Requests
+    + people::People
+    + limits::Limits
+    + verifications::Verifications
+    + schedule::Schedule
+    + settings::Settings
 {
 }
 
 impl<T> Store for T where
-    T: requests::Requests + people::People + limits::Limits + verifications::Verifications + ?Sized
+    T: requests::Requests
+        + people::People
+        + limits::Limits
+        + verifications::Verifications
+        + schedule::Schedule
+        + settings::Settings
+        + ?Sized
 {
 }

@@ -24,6 +24,8 @@ use dsr_bot::{
         people::{Known, People as _},
         postgres::{self, PgStore, people},
         requests::{Filed, Requests as _},
+        schedule::{Mark, Schedule as _},
+        settings::Settings as _,
         verifications::{NewCode, Verifications as _},
     },
 };
@@ -75,6 +77,27 @@ impl Db {
                     .unwrap()
                     .0
             }
+        }
+    }
+
+    /// The first column of every row `sql` returns, as text, read outside any unit of work.
+    async fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(database, _) => {
+                let sql = sql.to_owned();
+                database
+                    .write(move |c| {
+                        let mut stmt = c.prepare(&sql)?;
+                        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                        Ok::<_, anyhow::Error>(rows.collect::<Result<Vec<_>, _>>()?)
+                    })
+                    .await
+                    .unwrap()
+            }
+            Db::Postgres(store, _) => sqlx::query_scalar(sql)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap(),
         }
     }
 
@@ -937,4 +960,104 @@ async fn units_in_two_processes_taking_notices_at_once_tell_them_once() {
         told.extend(done.unwrap().unwrap());
     }
     assert_eq!(told, ["one", "two"]);
+}
+
+/// What the schedule does once is claimed once on both engines: each mark of a month or week
+/// by the first unit, the others told it went; each announcement once; a day's size replaced.
+/// Settings keep the first value inserted unless set outright.
+async fn the_schedule_claims_each_mark_once_and_settings_keep_the_first_value(engine: Engine) {
+    let store = Db::open(engine).await;
+    let claims = store
+        .unit(|s| {
+            let before = s.month_state("2026-02")?;
+            let first = [
+                s.claim(Mark::ReportMailed, "2026-02", at(0))?,
+                s.claim(Mark::ReportMailed, "2026-02", at(1))?,
+                s.claim(Mark::ReportPosted, "2026-02", at(1))?,
+                s.claim(Mark::ReportMailed, "2026-03", at(1))?,
+                s.claim(Mark::DigestMailed, "2026-W09", at(1))?,
+                s.claim(Mark::DigestMailed, "2026-W09", at(2))?,
+                s.claim(Mark::DigestPosted, "2026-W09", at(2))?,
+                s.claim_announcement(7, at(2))?,
+                s.claim_announcement(7, at(3))?,
+                s.claim_announcement(1, at(3))?,
+            ];
+            let after = s.month_state("2026-02")?;
+            s.record_size(at(0).date_naive(), 120, "setting")?;
+            s.record_size(at(0).date_naive(), 140, "discord")?;
+            let settings = [
+                s.setting("reports_since")?,
+                Some(s.setting_or_insert("reports_since", "2026-01")?),
+                Some(s.setting_or_insert("reports_since", "2026-02")?),
+                {
+                    s.set_setting("reports_since", "2025-12")?;
+                    s.setting("reports_since")?
+                },
+                {
+                    s.delete_setting("reports_since")?;
+                    s.setting("reports_since")?
+                },
+            ];
+            Ok((before, first, after, settings))
+        })
+        .await
+        .unwrap();
+    let (before, first, after, settings) = claims;
+    assert!(!before.written && !before.mailed && !before.posted);
+    assert_eq!(
+        first,
+        [
+            true, false, true, true, true, false, true, true, false, true
+        ]
+    );
+    assert!(!after.written && after.mailed && after.posted, "{after:?}");
+    assert_eq!(
+        settings,
+        [
+            None,
+            Some("2026-01".into()),
+            Some("2026-01".into()),
+            Some("2025-12".into()),
+            None
+        ]
+    );
+    let sizes = store
+        .texts("SELECT day || ' ' || size || ' ' || source FROM community_sizes")
+        .await;
+    assert_eq!(sizes, ["2026-03-01 140 discord"]);
+}
+on_both_engines!(the_schedule_claims_each_mark_once_and_settings_keep_the_first_value);
+
+/// PostgreSQL with two processes: a dozen units claim one month's report mail and insert a
+/// setting of their own at once (each pausing before it commits). One claims the mail; all
+/// read back one and the same setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_claiming_one_report_at_once_claim_it_once() {
+    let store = Db::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let claimed = s.claim(Mark::ReportMailed, "2026-02", at(i as i64))?;
+                    let since = s.setting_or_insert("reports_since", &format!("unit {i}"))?;
+                    std::thread::sleep(std::time::Duration::from_millis(40));
+                    Ok((claimed, since))
+                })
+                .await
+        });
+    }
+    let (mut claimed, mut seen) = (0, std::collections::BTreeSet::new());
+    while let Some(done) = units.join_next().await {
+        let (c, since) = done.unwrap().unwrap();
+        claimed += usize::from(c);
+        seen.insert(since);
+    }
+    assert_eq!(claimed, 1);
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }

@@ -4,6 +4,7 @@ pub mod limits;
 pub mod outbox;
 pub mod people;
 pub mod requests;
+pub mod schedule;
 pub mod unit;
 pub mod verifications;
 

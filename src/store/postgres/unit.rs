@@ -6,14 +6,15 @@
 use std::{cell::RefCell, time::Duration};
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, limits, people, requests, verifications};
+use super::{PgStore, limits, people, requests, schedule, verifications};
 use crate::{
     db::{
         events::Event,
+        reports::MonthState,
         requests::{NewRequest, Request},
         verifications::Verification,
     },
@@ -22,7 +23,9 @@ use crate::{
         limits::Limits,
         people::{Known, People},
         requests::{Filed, Requests},
+        schedule::{Mark, Schedule},
         seal::Wrapping,
+        settings::Settings,
         verifications::{NewCode, Verifications},
     },
 };
@@ -228,5 +231,41 @@ impl Verifications for PgUnit<'_> {
 
     fn refuse(&self, request: i64, email: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
         self.wait(async |c| verifications::refuse(c, &self.wrapping, request, email, now).await)
+    }
+}
+
+impl Schedule for PgUnit<'_> {
+    fn claim(&self, mark: Mark, key: &str, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        self.wait(async |c| schedule::claim(c, mark, key, now).await)
+    }
+
+    fn month_state(&self, month: &str) -> anyhow::Result<MonthState> {
+        self.wait(async |c| schedule::month_state(c, month).await)
+    }
+
+    fn claim_announcement(&self, days_before: i64, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        self.wait(async |c| schedule::claim_announcement(c, days_before, now).await)
+    }
+
+    fn record_size(&self, day: NaiveDate, size: u64, source: &str) -> anyhow::Result<()> {
+        self.wait(async |c| schedule::record_size(c, day, size, source).await)
+    }
+}
+
+impl Settings for PgUnit<'_> {
+    fn setting(&self, name: &str) -> anyhow::Result<Option<String>> {
+        self.wait(async |c| schedule::setting(c, name).await)
+    }
+
+    fn setting_or_insert(&self, name: &str, value: &str) -> anyhow::Result<String> {
+        self.wait(async |c| schedule::setting_or_insert(c, name, value).await)
+    }
+
+    fn set_setting(&self, name: &str, value: &str) -> anyhow::Result<()> {
+        self.wait(async |c| schedule::set_setting(c, name, value).await)
+    }
+
+    fn delete_setting(&self, name: &str) -> anyhow::Result<()> {
+        self.wait(async |c| schedule::delete_setting(c, name).await)
     }
 }
