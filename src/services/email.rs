@@ -11,6 +11,7 @@ use super::{
     uow::Uow,
 };
 use crate::store::{
+    reply_tokens::ReplyTokens as _,
     requests::{Filed, Requests as _},
     verifications::Verifications as _,
 };
@@ -131,14 +132,14 @@ fn reply_target(
 ) -> anyhow::Result<Option<Result<Target, &'static str>>> {
     let mut found = None;
     for t in &mail.tokens {
-        if let Some(tok) = db::reply_tokens::find(uow.db, t)? {
+        if let Some(tok) = uow.db.reply_token(t)? {
             found = Some(tok);
             break;
         }
     }
     if found.is_none() {
         for r in &mail.references {
-            if let Some(tok) = db::reply_tokens::find_by_message_id(uow.db, r)? {
+            if let Some(tok) = uow.db.reply_token_of_mail(r)? {
                 found = Some(tok);
                 break;
             }

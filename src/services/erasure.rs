@@ -9,6 +9,7 @@
 //! or Maildir run (`inbound_copies.purge`).
 
 use super::uow::Uow;
+use crate::store::reply_tokens::ReplyTokens as _;
 use crate::{
     db::{self, identities::Identity},
     domain::Channel,
@@ -48,7 +49,7 @@ pub fn erase(
 
     db::identities::delete_for_person(db, person)?;
     db::verifications::delete_for(db, person, &emails)?;
-    db::reply_tokens::delete_for(db, person, &emails)?;
+    db.forget_reply_tokens(person, &emails)?;
     db::outbox::scrub_for(db, person, &emails)?;
     let discord_ids: Vec<String> = identities
         .iter()

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 
 use super::uow::{AnswerTo, Uow};
+use crate::store::reply_tokens::{NewToken, ReplyTokens as _};
 use crate::{
     crypto,
     db::{self, outbox::NewMail, requests::Request},
@@ -177,7 +178,14 @@ fn insert(
         Some(r) => {
             let token = crypto::new_reply_token();
             let expires = now + chrono::Duration::days(i64::from(uow.config().response_days));
-            db::reply_tokens::insert(uow.db, &token, r.id, lists, recipient, now, expires)?;
+            uow.db.add_reply_token(&NewToken {
+                token: &token,
+                request: r.id,
+                lists,
+                email: recipient,
+                now,
+                expires_at: expires,
+            })?;
             Some(token)
         }
         None => None,

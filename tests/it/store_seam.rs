@@ -23,6 +23,7 @@ use dsr_bot::{
         limits::Limits as _,
         people::{Known, People as _},
         postgres::{self, PgStore, people},
+        reply_tokens::NewToken,
         requests::{Filed, Requests as _},
         schedule::{Mark, Schedule as _},
         settings::Settings as _,
@@ -98,6 +99,59 @@ impl Db {
                 .fetch_all(&store.pool)
                 .await
                 .unwrap(),
+        }
+    }
+
+    /// Queues a mail (about no one) that carries `token`, outside any unit of work.
+    async fn mail_with_token(&self, message_id: &str, token: &str) {
+        let (message_id, token) = (message_id.to_owned(), token.to_owned());
+        match self {
+            Db::Sqlite(database, _) => {
+                database
+                    .write(move |c| {
+                        let mail = db::outbox::NewMail {
+                            message_id: &message_id,
+                            person_id: None,
+                            request_id: None,
+                            template: "status",
+                            recipient: "ada@example.org",
+                            subject: "s",
+                            body_text: "t",
+                            body_html: "h",
+                            scrub_after_send: false,
+                            reply_token: Some(&token),
+                            in_reply_to: None,
+                            thread_root: None,
+                            attachment: None,
+                        };
+                        Ok::<_, anyhow::Error>(db::outbox::insert(c, &mail, at(0))?)
+                    })
+                    .await
+                    .unwrap();
+            }
+            Db::Postgres(store, _) => {
+                let mut tx = store.pool.begin().await.unwrap();
+                let mail = postgres::outbox::NewMail {
+                    message_id: &message_id,
+                    person_id: None,
+                    request_id: None,
+                    template: "status",
+                    recipient: "ada@example.org",
+                    subject: "s",
+                    body_text: "t",
+                    body_html: "h",
+                };
+                postgres::outbox::insert(&mut tx, &store.wrapping, &mail, None, at(0))
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE outbox SET reply_token = $1 WHERE message_id = $2")
+                    .bind(&token)
+                    .bind(&message_id)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
         }
     }
 
@@ -1061,3 +1115,101 @@ async fn units_in_two_processes_claiming_one_report_at_once_claim_it_once() {
     assert_eq!(claimed, 1);
     assert_eq!(seen.len(), 1, "{seen:?}");
 }
+
+fn token<'a>(token: &'a str, request: i64, email: &'a str) -> NewToken<'a> {
+    NewToken {
+        token,
+        request,
+        lists: request % 2 == 0,
+        email,
+        now: at(0),
+        expires_at: at(60),
+    }
+}
+
+/// Reply tokens read the same on both engines: found by the token or by the Message-ID of
+/// the mail that carried it, and forgotten on erasure both by the person's requests and by the
+/// addresses erased, whichever request the token's mail was about.
+async fn reply_tokens_point_at_their_request_until_erased(engine: Engine) {
+    let store = Db::open(engine).await;
+    let (ada, bob) = (store.person().await, store.person().await);
+    let requests = store
+        .unit(move |s| {
+            let a =
+                filed_new(s.file(&new(ada, RequestKind::OptOut, RequestState::Confirmed, 0))?);
+            let b =
+                filed_new(s.file(&new(bob, RequestKind::OptOut, RequestState::Confirmed, 0))?);
+            s.add_reply_token(&token("tok-ada", a.id, "ada@example.org"))?;
+            // A mail about Bob's request went to an address Ada has since proven.
+            s.add_reply_token(&token("tok-bob-to-ada", b.id, "ada.work@example.org"))?;
+            s.add_reply_token(&token("tok-bob", b.id, "bob@example.org"))?;
+            Ok((a.id, b.id))
+        })
+        .await
+        .unwrap();
+    store.mail_with_token("<m1@dsr-bot>", "tok-bob").await;
+    let found = store
+        .unit(|s| {
+            Ok((
+                s.reply_token("tok-ada")?,
+                s.reply_token("no such token")?,
+                s.reply_token_of_mail("<m1@dsr-bot>")?,
+                s.reply_token_of_mail("<elsewhere@example.org>")?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (mine, unknown, by_mail, not_ours) = found;
+    let mine = mine.expect("a kept token is found");
+    assert_eq!(
+        (
+            mine.request_id,
+            mine.email.as_str(),
+            mine.lists,
+            mine.expires_at
+        ),
+        (requests.0, "ada@example.org", requests.0 % 2 == 0, at(60))
+    );
+    assert!(unknown.is_none() && not_ours.is_none());
+    let by_mail = by_mail.expect("the cited mail's token");
+    assert_eq!(
+        (by_mail.request_id, by_mail.email.as_str()),
+        (requests.1, "bob@example.org")
+    );
+    assert!(!format!("{mine:?}").contains("ada@"), "{mine:?}");
+
+    // Ada is erased, with both her addresses.
+    let left = store
+        .unit(move |s| {
+            let emails = [
+                "ada@example.org".to_owned(),
+                "ada.work@example.org".to_owned(),
+            ];
+            s.forget_reply_tokens(ada, &emails)?;
+            Ok([
+                s.reply_token("tok-ada")?.is_some(),
+                s.reply_token("tok-bob-to-ada")?.is_some(),
+                s.reply_token("tok-bob")?.is_some(),
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, [false, false, true]);
+    if let Db::Postgres(pg, _) = &store {
+        let keys: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM row_keys WHERE owner LIKE 'reply_tokens:%'")
+                .fetch_one(&pg.pool)
+                .await
+                .unwrap();
+        assert_eq!(keys, 1, "the forgotten tokens' keys go with them");
+        let clear: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reply_tokens
+              WHERE position(convert_to('bob@', 'UTF8') in email_sealed) > 0",
+        )
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+        assert_eq!(clear, 0, "addresses are sealed");
+    }
+}
+on_both_engines!(reply_tokens_point_at_their_request_until_erased);

@@ -3,6 +3,7 @@
 pub mod limits;
 pub mod outbox;
 pub mod people;
+pub mod reply_tokens;
 pub mod requests;
 pub mod schedule;
 pub mod unit;

@@ -10,10 +10,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, limits, people, requests, schedule, verifications};
+use super::{PgStore, limits, people, reply_tokens, requests, schedule, verifications};
 use crate::{
     db::{
         events::Event,
+        reply_tokens::ReplyToken,
         reports::MonthState,
         requests::{NewRequest, Request},
         verifications::Verification,
@@ -22,6 +23,7 @@ use crate::{
     store::{
         limits::Limits,
         people::{Known, People},
+        reply_tokens::{NewToken, ReplyTokens},
         requests::{Filed, Requests},
         schedule::{Mark, Schedule},
         seal::Wrapping,
@@ -267,5 +269,23 @@ impl Settings for PgUnit<'_> {
 
     fn delete_setting(&self, name: &str) -> anyhow::Result<()> {
         self.wait(async |c| schedule::delete_setting(c, name).await)
+    }
+}
+
+impl ReplyTokens for PgUnit<'_> {
+    fn add_reply_token(&self, token: &NewToken<'_>) -> anyhow::Result<()> {
+        self.wait(async |c| reply_tokens::add(c, &self.wrapping, token).await)
+    }
+
+    fn reply_token(&self, token: &str) -> anyhow::Result<Option<ReplyToken>> {
+        self.wait(async |c| reply_tokens::find(c, &self.wrapping, token).await)
+    }
+
+    fn reply_token_of_mail(&self, message_id: &str) -> anyhow::Result<Option<ReplyToken>> {
+        self.wait(async |c| reply_tokens::find_by_message_id(c, &self.wrapping, message_id).await)
+    }
+
+    fn forget_reply_tokens(&self, person: i64, emails: &[String]) -> anyhow::Result<()> {
+        self.wait(async |c| reply_tokens::forget(c, &self.wrapping, person, emails).await)
     }
 }
