@@ -11,6 +11,7 @@ use super::{
     uow::Uow,
 };
 use crate::store::{
+    outbox::MailQueue as _,
     reply_tokens::ReplyTokens as _,
     requests::{Filed, Requests as _},
     verifications::Verifications as _,
@@ -157,7 +158,7 @@ fn reply_target(
     let Some(request) = uow.db.request(tok.request_id)? else {
         return Ok(Some(Err("unknown token")));
     };
-    let ours = db::outbox::texts_about(uow.db, request.id, mail.from.as_str())?;
+    let ours = uow.db.texts_about(request.id, mail.from.as_str())?;
     let subjects = ours.iter().map(|(subject, _, _)| subject.clone()).collect();
     let originals = ours
         .into_iter()

@@ -4,10 +4,13 @@
 use anyhow::Context as _;
 
 use super::uow::{AnswerTo, Uow};
-use crate::store::reply_tokens::{NewToken, ReplyTokens as _};
+use crate::store::{
+    outbox::{MailQueue as _, NewMail},
+    reply_tokens::{NewToken, ReplyTokens as _},
+};
 use crate::{
     crypto,
-    db::{self, outbox::NewMail, requests::Request},
+    db::{self, requests::Request},
     domain::{EmailAddress, Language},
     email::{MailContext, Rendered, ReplyContext, labels::Labels, message::new_message_id},
 };
@@ -195,7 +198,7 @@ fn insert(
         _ => None,
     };
     let thread_root = match req {
-        Some(r) => db::outbox::thread_root(uow.db, r.id, recipient)?,
+        Some(r) => uow.db.thread_root(r.id, recipient)?,
         None => None,
     };
     let message_id = new_message_id(&uow.config().mail_from);
@@ -214,7 +217,7 @@ fn insert(
         in_reply_to,
         attachment: None,
     };
-    db::outbox::insert(uow.db, &mail, now).context("queueing mail")?;
+    uow.db.queue_mail(&mail, now).context("queueing mail")?;
     uow.mailed = true;
     Ok(())
 }
@@ -244,7 +247,8 @@ pub fn queue_to_officer(
         thread_root: None,
         attachment,
     };
-    db::outbox::insert(uow.db, &mail, uow.now)
+    uow.db
+        .queue_mail(&mail, uow.now)
         .with_context(|| format!("queueing the {template} mail"))?;
     uow.mailed = true;
     Ok(())

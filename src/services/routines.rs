@@ -11,7 +11,10 @@ use super::{
     texts,
     uow::{Call, Uow},
 };
-use crate::store::schedule::{Mark, Schedule as _};
+use crate::store::{
+    outbox::MailQueue as _,
+    schedule::{Mark, Schedule as _},
+};
 use crate::{config::Config, db, domain::numbers, email::DigestContext, error::ServiceError};
 
 /// Request numbers a digest lists of each group; the counts are always whole.
@@ -37,7 +40,7 @@ pub fn remind(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
         if expires <= now {
             continue;
         }
-        for address in db::outbox::waiting_addresses(uow.db, req.id, req.person_id)? {
+        for address in uow.db.waiting_addresses(req.id, req.person_id)? {
             let mut ctx = mail::context(uow, &req, None);
             ctx.expires = Some(uow.ctx.show_time(expires));
             mail::queue_with(uow, "reminder", &req, &address, &ctx)?;

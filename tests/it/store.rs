@@ -280,6 +280,11 @@ async fn an_erased_address_is_in_no_file_of_the_postgres_cluster() {
         subject: "Your opt-out",
         body_text: &format!("We recorded the opt-out of {canary}."),
         body_html: &format!("<p>We recorded the opt-out of {canary}.</p>"),
+        scrub_after_send: false,
+        reply_token: None,
+        in_reply_to: None,
+        thread_root: None,
+        attachment: None,
     };
     outbox::insert(&mut tx, &store.wrapping, &mail, Some(&key), now)
         .await
@@ -426,6 +431,11 @@ fn mail<'a>(message_id: &'a str, person: Option<i64>, to: &'a str) -> outbox::Ne
         subject: "Your request",
         body_text: "text",
         body_html: "<p>html</p>",
+        scrub_after_send: false,
+        reply_token: None,
+        in_reply_to: None,
+        thread_root: None,
+        attachment: None,
     }
 }
 

@@ -1,7 +1,8 @@
-//! The store seam (`store::Store`: requests, people) on both engines: the same operations give
-//! the same answers on SQLCipher (the writer's unit of work) and on a real PostgreSQL (a unit
-//! of work there); and on PostgreSQL, where several processes write at once, a person is met
-//! once, a choice recorded once and a request moved once however many units race for it.
+//! The store seam (`store::Store`: requests, people, limits, proofs, reply tokens, queued mail,
+//! the schedule, settings) on both engines: the same operations give the same answers on
+//! SQLCipher (the writer's unit of work) and on a real PostgreSQL (a unit of work there); and
+//! on PostgreSQL, where several processes write at once, a person is met once, a choice
+//! recorded once and a request moved once however many units race for it.
 
 use std::sync::{
     Arc, Barrier,
@@ -21,6 +22,7 @@ use dsr_bot::{
     store::{
         Store,
         limits::Limits as _,
+        outbox::NewMail,
         people::{Known, People as _},
         postgres::{self, PgStore, people},
         reply_tokens::NewToken,
@@ -33,6 +35,17 @@ use dsr_bot::{
 
 use super::store::{Engine, KEY, on_both_engines};
 use crate::common::postgres::fresh_database;
+
+/// A claimed mail as the tests compare it: Message-ID, recipient, reply token, In-Reply-To,
+/// thread root, attachment.
+type ClaimedMail = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<(String, String)>,
+);
 
 /// One engine's database, as the conformance tests use it.
 enum Db {
@@ -102,55 +115,50 @@ impl Db {
         }
     }
 
-    /// Queues a mail (about no one) that carries `token`, outside any unit of work.
-    async fn mail_with_token(&self, message_id: &str, token: &str) {
-        let (message_id, token) = (message_id.to_owned(), token.to_owned());
+    /// Every queued mail, claimed as the mail worker claims it (due now, oldest first):
+    /// Message-ID, recipient, reply token, In-Reply-To, thread root, attachment.
+    async fn claim_all(&self) -> Vec<ClaimedMail> {
         match self {
-            Db::Sqlite(database, _) => {
-                database
-                    .write(move |c| {
-                        let mail = db::outbox::NewMail {
-                            message_id: &message_id,
-                            person_id: None,
-                            request_id: None,
-                            template: "status",
-                            recipient: "ada@example.org",
-                            subject: "s",
-                            body_text: "t",
-                            body_html: "h",
-                            scrub_after_send: false,
-                            reply_token: Some(&token),
-                            in_reply_to: None,
-                            thread_root: None,
-                            attachment: None,
-                        };
-                        Ok::<_, anyhow::Error>(db::outbox::insert(c, &mail, at(0))?)
-                    })
-                    .await
-                    .unwrap();
-            }
+            Db::Sqlite(database, _) => database
+                .write(|c| {
+                    // Due by then; each claimed until after it, so it is claimed once.
+                    let now = at(0) + Duration::days(3650);
+                    let lease_until = now + Duration::days(1);
+                    let mut all = Vec::new();
+                    while let Some(m) = db::outbox::claim_next_due(c, now, lease_until)? {
+                        let attachment = m.attachment_name.zip(m.attachment_body);
+                        all.push((
+                            m.message_id,
+                            m.recipient,
+                            m.reply_token,
+                            m.in_reply_to,
+                            m.thread_root,
+                            attachment,
+                        ));
+                    }
+                    Ok::<_, anyhow::Error>(all)
+                })
+                .await
+                .unwrap(),
             Db::Postgres(store, _) => {
-                let mut tx = store.pool.begin().await.unwrap();
-                let mail = postgres::outbox::NewMail {
-                    message_id: &message_id,
-                    person_id: None,
-                    request_id: None,
-                    template: "status",
-                    recipient: "ada@example.org",
-                    subject: "s",
-                    body_text: "t",
-                    body_html: "h",
-                };
-                postgres::outbox::insert(&mut tx, &store.wrapping, &mail, None, at(0))
-                    .await
-                    .unwrap();
-                sqlx::query("UPDATE outbox SET reply_token = $1 WHERE message_id = $2")
-                    .bind(&token)
-                    .bind(&message_id)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
+                let lease = std::time::Duration::from_secs(60);
+                let claimed =
+                    postgres::outbox::claim(&store.pool, &store.wrapping, "t", lease, 100)
+                        .await
+                        .unwrap();
+                claimed
+                    .into_iter()
+                    .map(|m| {
+                        (
+                            m.message_id,
+                            m.recipient,
+                            m.reply_token,
+                            m.in_reply_to,
+                            m.thread_root,
+                            m.attachment,
+                        )
+                    })
+                    .collect()
             }
         }
     }
@@ -1147,7 +1155,14 @@ async fn reply_tokens_point_at_their_request_until_erased(engine: Engine) {
         })
         .await
         .unwrap();
-    store.mail_with_token("<m1@dsr-bot>", "tok-bob").await;
+    store
+        .unit(|s| {
+            let mut m = mail("<m1@dsr-bot>", None, "status", "ada@example.org");
+            m.reply_token = Some("tok-bob");
+            s.queue_mail(&m, at(0))
+        })
+        .await
+        .unwrap();
     let found = store
         .unit(|s| {
             Ok((
@@ -1213,3 +1228,266 @@ async fn reply_tokens_point_at_their_request_until_erased(engine: Engine) {
     }
 }
 on_both_engines!(reply_tokens_point_at_their_request_until_erased);
+
+/// A mail about no request, with texts of its own (`<id>` in each).
+fn mail<'a>(
+    message_id: &'a str,
+    request: Option<(i64, i64)>,
+    template: &'a str,
+    to: &'a str,
+) -> NewMail<'a> {
+    let texts: &'static (String, String, String) = Box::leak(Box::new((
+        format!("subject of {message_id}"),
+        format!("text of {message_id} to {to}"),
+        format!("<p>html of {message_id}</p>"),
+    )));
+    NewMail {
+        message_id,
+        person_id: request.map(|r| r.0),
+        request_id: request.map(|r| r.1),
+        template,
+        recipient: to,
+        subject: &texts.0,
+        body_text: &texts.1,
+        body_html: &texts.2,
+        scrub_after_send: false,
+        reply_token: None,
+        in_reply_to: None,
+        thread_root: None,
+        attachment: None,
+    }
+}
+
+/// Mail queued in units reads back alike on both engines: the thread a later mail about the
+/// same request to the same address joins, the texts a reply from that address may quote, the
+/// addresses a request waits on (a code counts only at an address its person proved), and
+/// what the mail worker claims, reply token, In-Reply-To and attachment included.
+async fn queued_mail_threads_quotes_and_waits_alike(engine: Engine) {
+    let store = Db::open(engine).await;
+    let ada = Actor::Email(EmailAddress::parse("ada@example.org").unwrap());
+    let (person, request, other) = store
+        .unit(move |s| {
+            let (person, _) = s.resolve(&ada, at(0))?;
+            let r = filed_new(s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::AwaitingConfirmation,
+                0,
+            ))?);
+            let o = filed_new(s.file(&new(
+                person,
+                RequestKind::Deletion,
+                RequestState::AwaitingConfirmation,
+                1,
+            ))?);
+            let about = Some((person, r.id));
+            s.queue_mail(
+                &mail(
+                    "<m1@dsr-bot>",
+                    about,
+                    "confirmation_code",
+                    "ada@example.org",
+                ),
+                at(1),
+            )?;
+            // A code sent to an address no one proved: the request does not wait on it.
+            s.queue_mail(
+                &mail(
+                    "<m2@dsr-bot>",
+                    about,
+                    "confirmation_code",
+                    "eve@example.org",
+                ),
+                at(2),
+            )?;
+            s.queue_mail(
+                &mail(
+                    "<m3@dsr-bot>",
+                    about,
+                    "confirm_by_reply",
+                    "sender@example.org",
+                ),
+                at(3),
+            )?;
+            let mut answer = mail("<m4@dsr-bot>", about, "reply", "ada@example.org");
+            answer.reply_token = Some("tok-4");
+            answer.in_reply_to = Some("<theirs@example.org>");
+            answer.thread_root = Some("<m1@dsr-bot>");
+            s.queue_mail(&answer, at(4))?;
+            let mut report = mail(
+                "<m5@dsr-bot>",
+                None,
+                "monthly_report",
+                "officer@example.org",
+            );
+            report.attachment = Some(("report-2026-02.csv", "month,opt_outs\n2026-02,3\n"));
+            s.queue_mail(&report, at(5))?;
+            Ok((person, r.id, o.id))
+        })
+        .await
+        .unwrap();
+    let read = store
+        .unit(move |s| {
+            Ok((
+                s.thread_root(request, "ada@example.org")?,
+                s.thread_root(request, "nobody@example.org")?,
+                s.thread_root(other, "ada@example.org")?,
+                s.texts_about(request, "ada@example.org")?,
+                s.texts_about(request, "eve@example.org")?,
+                s.waiting_addresses(request, person)?,
+                s.waiting_addresses(other, person)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (root, no_root, other_root, ada_texts, eve_texts, waiting, none_waiting) = read;
+    assert_eq!(root.as_deref(), Some("<m1@dsr-bot>"));
+    assert_eq!((no_root, other_root), (None, None));
+    let texts = |id: &str, to: &str| {
+        (
+            format!("subject of {id}"),
+            format!("text of {id} to {to}"),
+            format!("<p>html of {id}</p>"),
+        )
+    };
+    assert_eq!(
+        ada_texts,
+        [
+            texts("<m1@dsr-bot>", "ada@example.org"),
+            texts("<m4@dsr-bot>", "ada@example.org")
+        ]
+    );
+    assert_eq!(eve_texts, [texts("<m2@dsr-bot>", "eve@example.org")]);
+    assert_eq!(waiting, ["ada@example.org", "sender@example.org"]);
+    assert!(none_waiting.is_empty());
+
+    let claimed = store.claim_all().await;
+    let own = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        claimed,
+        [
+            (
+                "<m1@dsr-bot>".into(),
+                "ada@example.org".into(),
+                None,
+                None,
+                None,
+                None
+            ),
+            (
+                "<m2@dsr-bot>".into(),
+                "eve@example.org".into(),
+                None,
+                None,
+                None,
+                None
+            ),
+            (
+                "<m3@dsr-bot>".into(),
+                "sender@example.org".into(),
+                None,
+                None,
+                None,
+                None
+            ),
+            (
+                "<m4@dsr-bot>".into(),
+                "ada@example.org".into(),
+                own("tok-4"),
+                own("<theirs@example.org>"),
+                own("<m1@dsr-bot>"),
+                None
+            ),
+            (
+                "<m5@dsr-bot>".into(),
+                "officer@example.org".into(),
+                None,
+                None,
+                None,
+                Some((
+                    "report-2026-02.csv".into(),
+                    "month,opt_outs\n2026-02,3\n".into()
+                ))
+            ),
+        ]
+    );
+    if let Db::Postgres(pg, _) = &store {
+        // Addresses, texts, the cited Message-ID and the attachment are sealed.
+        let clear: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox
+              WHERE position(convert_to('example.org', 'UTF8') in
+                        recipient_sealed || subject_sealed || body_text_sealed || body_html_sealed
+                        || coalesce(in_reply_to_sealed, ''::bytea)
+                        || coalesce(attachment_body_sealed, ''::bytea)) > 0
+                 OR position(convert_to('opt_outs', 'UTF8') in coalesce(attachment_body_sealed, ''::bytea)) > 0",
+        )
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+        assert_eq!(clear, 0, "nothing that names anyone is in clear");
+        let own_keys: Vec<String> =
+            sqlx::query_scalar("SELECT owner FROM row_keys WHERE owner LIKE 'outbox:%'")
+                .fetch_all(&pg.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            own_keys,
+            ["outbox:<m5@dsr-bot>"],
+            "only mail about no one has a key of its own"
+        );
+    }
+}
+on_both_engines!(queued_mail_threads_quotes_and_waits_alike);
+
+/// On PostgreSQL, a mail about a person already erased (the confirmation of the erasure) has
+/// no person's key to go under: it goes under a key of its own and loses its text once sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_about_a_person_already_erased_goes_under_its_own_key_and_is_scrubbed_once_sent() {
+    let store = Db::open(Engine::Postgres).await;
+    let person = store.person().await;
+    let Db::Postgres(pg, _) = &store else {
+        unreachable!()
+    };
+    sqlx::query("DELETE FROM person_keys WHERE person_id = $1")
+        .bind(person)
+        .execute(&pg.pool)
+        .await
+        .unwrap();
+    store
+        .unit(move |s| {
+            let m = mail("<gone@dsr-bot>", None, "erasure_done", "ada@example.org");
+            let m = NewMail {
+                person_id: Some(person),
+                ..m
+            };
+            s.queue_mail(&m, at(0))
+        })
+        .await
+        .unwrap();
+    let claimed = postgres::outbox::claim(
+        &pg.pool,
+        &pg.wrapping,
+        "t",
+        std::time::Duration::from_secs(60),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1, "the mail still goes");
+    assert_eq!(claimed[0].recipient, "ada@example.org");
+    assert!(
+        postgres::outbox::mark_sent(&pg.pool, claimed[0].id, &claimed[0].claim)
+            .await
+            .unwrap()
+    );
+    let (scrubbed, keys): (bool, i64) = sqlx::query_as(
+        "SELECT o.recipient_sealed = ''::bytea AND o.body_text_sealed = ''::bytea AND o.scrub_after_send,
+                (SELECT count(*) FROM row_keys WHERE owner = 'outbox:' || o.message_id)
+           FROM outbox o",
+    )
+    .fetch_one(&pg.pool)
+    .await
+    .unwrap();
+    assert!(scrubbed, "its address and text are gone once sent");
+    assert_eq!(keys, 0, "and its own key with them");
+}

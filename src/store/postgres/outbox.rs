@@ -17,19 +17,12 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::store::seal::{PersonKey, Wrapping};
+use crate::store::{
+    outbox::Texts,
+    seal::{PersonKey, Unsealable, Wrapping},
+};
 
-/// A mail to queue.
-pub struct NewMail<'a> {
-    pub message_id: &'a str,
-    pub person_id: Option<i64>,
-    pub request_id: Option<i64>,
-    pub template: &'a str,
-    pub recipient: &'a str,
-    pub subject: &'a str,
-    pub body_text: &'a str,
-    pub body_html: &'a str,
-}
+pub use crate::db::outbox::NewMail;
 
 /// A mail a worker holds the claim on, opened.
 #[derive(Clone, PartialEq, Eq)]
@@ -40,6 +33,14 @@ pub struct Claimed {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// The token its Reply-To carries, when it is about a request.
+    pub reply_token: Option<String>,
+    /// The Message-ID of the mail it answers.
+    pub in_reply_to: Option<String>,
+    /// The Message-ID of the first mail of its thread.
+    pub thread_root: Option<String>,
+    /// A file attached: its name and its text.
+    pub attachment: Option<(String, String)>,
     /// Attempts made before this one.
     pub attempts: i64,
     /// This claim's token, which marking it sent or failed must show.
@@ -61,6 +62,8 @@ const RECIPIENT: &str = "outbox.recipient";
 const SUBJECT: &str = "outbox.subject";
 const BODY_TEXT: &str = "outbox.body_text";
 const BODY_HTML: &str = "outbox.body_html";
+const IN_REPLY_TO: &str = "outbox.in_reply_to";
+const ATTACHMENT: &str = "outbox.attachment_body";
 
 /// What the own key of a mail with no person is bound to: its row, by its Message-ID.
 fn row_owner(message_id: &str) -> String {
@@ -99,6 +102,35 @@ pub async fn insert(
         person_key.is_some() == mail.person_id.is_some(),
         "a mail about a person is sealed under their key, and only such a mail"
     );
+    write(tx, wrapping, mail, person_key, mail.scrub_after_send, now).await
+}
+
+/// Queues `mail` in a unit of work: under the key of the person it is about, read here. A
+/// mail about a person already erased (the confirmation of their erasure) has no such key: it
+/// goes under a key of its own and loses its address, text and key once sent.
+pub async fn queue(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    mail: &NewMail<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    let key = match mail.person_id {
+        Some(person) => super::people::key(tx, wrapping, person).await?,
+        None => None,
+    };
+    let erased = mail.person_id.is_some() && key.is_none();
+    let scrub = mail.scrub_after_send || erased;
+    write(tx, wrapping, mail, key.as_ref(), scrub, now).await
+}
+
+async fn write(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    mail: &NewMail<'_>,
+    person_key: Option<&PersonKey>,
+    scrub_after_send: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
     let own = match person_key {
         Some(_) => None,
         None => Some(own_key(tx, wrapping, mail.message_id, now).await?),
@@ -109,8 +141,9 @@ pub async fn insert(
     sqlx::query_scalar(
         "INSERT INTO outbox (message_id, person_id, request_id, template, recipient_sealed, recipient_hash,
                              subject_sealed, body_text_sealed, body_html_sealed,
-                             created_at, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                             created_at, next_attempt_at, scrub_after_send, reply_token,
+                             in_reply_to_sealed, thread_root, attachment_name, attachment_body_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11, $12, $13, $14, $15, $16)
          RETURNING id",
     )
     .bind(mail.message_id)
@@ -123,25 +156,205 @@ pub async fn insert(
     .bind(key.seal(BODY_TEXT, mail.body_text))
     .bind(key.seal(BODY_HTML, mail.body_html))
     .bind(now)
+    .bind(scrub_after_send)
+    .bind(mail.reply_token)
+    .bind(mail.in_reply_to.map(|m| key.seal(IN_REPLY_TO, m)))
+    .bind(mail.thread_root)
+    .bind(mail.attachment.map(|a| a.0))
+    .bind(mail.attachment.map(|a| key.seal(ATTACHMENT, a.1)))
     .fetch_one(&mut *tx)
     .await
     .context("queueing a mail")
 }
 
-/// id, Message-ID, person, attempts, the four sealed values, the row's own wrapped key, the
-/// person's wrapped key.
-type ClaimedRow = (
-    i64,
+/// The key a mail is sealed under: its own when it has one (in `row_keys`), else its person's.
+fn key_of(
+    wrapping: &Wrapping,
+    message_id: &str,
+    person: Option<i64>,
+    own: Option<&[u8]>,
+    persons: Option<&[u8]>,
+) -> Result<PersonKey, Unsealable> {
+    match (person, own, persons) {
+        (_, Some(own), _) => wrapping.unwrap_key(&row_owner(message_id), own),
+        (Some(person), None, Some(wrapped)) => wrapping.unwrap(person, wrapped),
+        _ => Err(Unsealable),
+    }
+}
+
+/// The Message-ID of the first mail about `request` to `recipient` (see
+/// [`crate::store::outbox::MailQueue::thread_root`]); a scrubbed mail has no address left to
+/// match.
+pub async fn thread_root(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    request: i64,
+    recipient: &str,
+) -> anyhow::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT message_id FROM outbox WHERE request_id = $1 AND recipient_hash = $2
+          ORDER BY id LIMIT 1",
+    )
+    .bind(request)
+    .bind(wrapping.blind("email", recipient))
+    .fetch_optional(&mut *tx)
+    .await
+    .context("finding the thread a mail joins")
+}
+
+/// The sealed columns a read opens, with what opens them: Message-ID, person, the sealed
+/// values, the row's own wrapped key, the person's wrapped key.
+type SealedRow = (
     String,
     Option<i64>,
-    i64,
-    Vec<u8>,
     Vec<u8>,
     Vec<u8>,
     Vec<u8>,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
 );
+
+/// The keys a read of `outbox o` needs beside its sealed columns.
+const KEYS: &str = "(SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id),
+                    (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)";
+
+/// The texts of the mails about `request` to `recipient` not yet scrubbed, oldest first.
+pub async fn texts_about(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    request: i64,
+    recipient: &str,
+) -> anyhow::Result<Vec<Texts>> {
+    let rows: Vec<SealedRow> = sqlx::query_as(&format!(
+        "SELECT o.message_id, o.person_id, o.subject_sealed, o.body_text_sealed, o.body_html_sealed,
+                {KEYS}
+           FROM outbox o
+          WHERE o.request_id = $1 AND o.recipient_hash = $2 AND o.body_text_sealed != ''::bytea
+          ORDER BY o.id"
+    ))
+    .bind(request)
+    .bind(wrapping.blind("email", recipient))
+    .fetch_all(&mut *tx)
+    .await
+    .context("reading the mails a reply may quote")?;
+    rows.into_iter()
+        .map(|(message_id, person, subject, text, html, own, persons)| {
+            let key = key_of(
+                wrapping,
+                &message_id,
+                person,
+                own.as_deref(),
+                persons.as_deref(),
+            )?;
+            Ok((
+                key.open(SUBJECT, &subject)?,
+                key.open(BODY_TEXT, &text)?,
+                key.open(BODY_HTML, &html)?,
+            ))
+        })
+        .collect::<Result<_, Unsealable>>()
+        .context("opening a queued mail's texts")
+}
+
+/// The addresses `request` waits on (see
+/// [`crate::store::outbox::MailQueue::waiting_addresses`]), in order, each once.
+pub async fn waiting_addresses(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    request: i64,
+    person: i64,
+) -> anyhow::Result<Vec<String>> {
+    type Row = (
+        String,
+        Option<i64>,
+        Vec<u8>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT o.message_id, o.person_id, o.recipient_sealed, {KEYS}
+           FROM outbox o
+          WHERE o.request_id = $1 AND o.recipient_hash IS NOT NULL
+            AND (o.template = 'confirm_by_reply'
+                 OR (o.template = 'confirmation_code' AND EXISTS (
+                     SELECT 1 FROM identities i
+                      WHERE i.kind = 'email' AND i.value_hash = o.recipient_hash
+                        AND i.person_id = $2 AND i.verified_at IS NOT NULL)))"
+    ))
+    .bind(request)
+    .bind(person)
+    .fetch_all(&mut *tx)
+    .await
+    .context("finding the addresses a request waits on")?;
+    let addresses = rows
+        .into_iter()
+        .map(|(message_id, person, recipient, own, persons)| {
+            key_of(
+                wrapping,
+                &message_id,
+                person,
+                own.as_deref(),
+                persons.as_deref(),
+            )?
+            .open(RECIPIENT, &recipient)
+        })
+        .collect::<Result<std::collections::BTreeSet<_>, Unsealable>>()
+        .context("opening the address a request waits on")?;
+    Ok(addresses.into_iter().collect())
+}
+
+/// A claimed row as read, sealed, with the keys that open it.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    message_id: String,
+    person_id: Option<i64>,
+    attempts: i64,
+    recipient_sealed: Vec<u8>,
+    subject_sealed: Vec<u8>,
+    body_text_sealed: Vec<u8>,
+    body_html_sealed: Vec<u8>,
+    reply_token: Option<String>,
+    in_reply_to_sealed: Option<Vec<u8>>,
+    thread_root: Option<String>,
+    attachment_name: Option<String>,
+    attachment_body_sealed: Option<Vec<u8>>,
+    own_key: Option<Vec<u8>>,
+    person_key: Option<Vec<u8>>,
+}
+
+impl ClaimedRow {
+    fn open(self, wrapping: &Wrapping, claim: &str) -> Result<Claimed, Unsealable> {
+        let key = key_of(
+            wrapping,
+            &self.message_id,
+            self.person_id,
+            self.own_key.as_deref(),
+            self.person_key.as_deref(),
+        )?;
+        let attachment = match (self.attachment_name, self.attachment_body_sealed) {
+            (Some(name), Some(body)) => Some((name, key.open(ATTACHMENT, &body)?)),
+            _ => None,
+        };
+        Ok(Claimed {
+            id: self.id,
+            recipient: key.open(RECIPIENT, &self.recipient_sealed)?,
+            subject: key.open(SUBJECT, &self.subject_sealed)?,
+            body_text: key.open(BODY_TEXT, &self.body_text_sealed)?,
+            body_html: key.open(BODY_HTML, &self.body_html_sealed)?,
+            in_reply_to: self
+                .in_reply_to_sealed
+                .map(|m| key.open(IN_REPLY_TO, &m))
+                .transpose()?,
+            reply_token: self.reply_token,
+            thread_root: self.thread_root,
+            attachment,
+            message_id: self.message_id,
+            attempts: self.attempts,
+            claim: claim.to_owned(),
+        })
+    }
+}
 
 /// Claims up to `max` due mails for `worker` until `lease` from now (by the database's clock).
 pub async fn claim(
@@ -164,9 +377,12 @@ pub async fn claim(
            FROM due
           WHERE o.id = due.id
          RETURNING o.id, o.message_id, o.person_id, o.attempts, o.recipient_sealed, o.subject_sealed,
-                   o.body_text_sealed, o.body_html_sealed,
-                   (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id),
-                   (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)",
+                   o.body_text_sealed, o.body_html_sealed, o.reply_token, o.in_reply_to_sealed,
+                   o.thread_root, o.attachment_name, o.attachment_body_sealed,
+                   (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id)
+                       AS own_key,
+                   (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)
+                       AS person_key",
     )
     .bind(&claim)
     .bind(lease.as_secs_f64())
@@ -175,31 +391,10 @@ pub async fn claim(
     .await
     .context("claiming due mail")?;
     let mut claimed = Vec::with_capacity(rows.len());
-    for (id, message_id, person, attempts, recipient, subject, text, html, own, persons) in rows {
-        let key = match (person, own, persons) {
-            (_, Some(own), _) => wrapping.unwrap_key(&row_owner(&message_id), &own),
-            (Some(person), None, Some(wrapped)) => wrapping.unwrap(person, &wrapped),
-            _ => Err(crate::store::seal::Unsealable),
-        };
-        let opened = key.and_then(|key| {
-            Ok((
-                key.open(RECIPIENT, &recipient)?,
-                key.open(SUBJECT, &subject)?,
-                key.open(BODY_TEXT, &text)?,
-                key.open(BODY_HTML, &html)?,
-            ))
-        });
-        match opened {
-            Ok((recipient, subject, body_text, body_html)) => claimed.push(Claimed {
-                id,
-                recipient,
-                subject,
-                body_text,
-                body_html,
-                message_id,
-                attempts,
-                claim: claim.clone(),
-            }),
+    for row in rows {
+        let id = row.id;
+        match row.open(wrapping, &claim) {
+            Ok(mail) => claimed.push(mail),
             // One mail that cannot be opened is set aside, for good: it never holds up the
             // others, and trying again cannot open it.
             Err(_) => {
@@ -233,9 +428,20 @@ pub async fn reseal_unsent(
     key: &PersonKey,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    type Unsent = (i64, String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+    /// id, Message-ID, and the values sealed under the person's key.
+    type Unsent = (
+        i64,
+        String,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
     let rows: Vec<Unsent> = sqlx::query_as(
-        "SELECT id, message_id, recipient_sealed, subject_sealed, body_text_sealed, body_html_sealed
+        "SELECT id, message_id, recipient_sealed, subject_sealed, body_text_sealed, body_html_sealed,
+                in_reply_to_sealed, attachment_body_sealed
            FROM outbox o
           WHERE person_id = $1 AND sent_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM row_keys WHERE owner = 'outbox:' || o.message_id)
@@ -245,7 +451,7 @@ pub async fn reseal_unsent(
     .fetch_all(&mut *tx)
     .await
     .context("finding an erased person's unsent mail")?;
-    for (id, message_id, recipient, subject, text, html) in rows {
+    for (id, message_id, recipient, subject, text, html, in_reply_to, attachment) in rows {
         let own = own_key(tx, wrapping, &message_id, now).await?;
         let reseal = |context, sealed: &[u8]| -> anyhow::Result<Vec<u8>> {
             let plain = key
@@ -255,7 +461,8 @@ pub async fn reseal_unsent(
         };
         sqlx::query(
             "UPDATE outbox SET recipient_sealed = $2, subject_sealed = $3, body_text_sealed = $4,
-                    body_html_sealed = $5, scrub_after_send = TRUE
+                    body_html_sealed = $5, in_reply_to_sealed = $6, attachment_body_sealed = $7,
+                    scrub_after_send = TRUE
               WHERE id = $1",
         )
         .bind(id)
@@ -263,6 +470,8 @@ pub async fn reseal_unsent(
         .bind(reseal(SUBJECT, &subject)?)
         .bind(reseal(BODY_TEXT, &text)?)
         .bind(reseal(BODY_HTML, &html)?)
+        .bind(in_reply_to.map(|m| reseal(IN_REPLY_TO, &m)).transpose()?)
+        .bind(attachment.map(|a| reseal(ATTACHMENT, &a)).transpose()?)
         .execute(&mut *tx)
         .await
         .context("sealing an erased person's mail again")?;
@@ -282,7 +491,11 @@ pub async fn mark_sent(pool: &PgPool, id: i64, claim: &str) -> anyhow::Result<bo
                 recipient_hash = CASE WHEN scrub_after_send THEN NULL ELSE recipient_hash END,
                 subject_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE subject_sealed END,
                 body_text_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_text_sealed END,
-                body_html_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_html_sealed END
+                body_html_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_html_sealed END,
+                reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END,
+                in_reply_to_sealed = CASE WHEN scrub_after_send THEN NULL ELSE in_reply_to_sealed END,
+                attachment_body_sealed =
+                    CASE WHEN scrub_after_send THEN NULL ELSE attachment_body_sealed END
           WHERE id = $1 AND claimed_by = $2 AND sent_at IS NULL
          RETURNING message_id, scrub_after_send",
     )

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, limits, people, reply_tokens, requests, schedule, verifications};
+use super::{PgStore, limits, outbox, people, reply_tokens, requests, schedule, verifications};
 use crate::{
     db::{
         events::Event,
@@ -22,6 +22,7 @@ use crate::{
     domain::{Actor, Language, RequestKind, RequestState},
     store::{
         limits::Limits,
+        outbox::{MailQueue, NewMail, Texts},
         people::{Known, People},
         reply_tokens::{NewToken, ReplyTokens},
         requests::{Filed, Requests},
@@ -287,5 +288,23 @@ impl ReplyTokens for PgUnit<'_> {
 
     fn forget_reply_tokens(&self, person: i64, emails: &[String]) -> anyhow::Result<()> {
         self.wait(async |c| reply_tokens::forget(c, &self.wrapping, person, emails).await)
+    }
+}
+
+impl MailQueue for PgUnit<'_> {
+    fn queue_mail(&self, mail: &NewMail<'_>, now: DateTime<Utc>) -> anyhow::Result<i64> {
+        self.wait(async |c| outbox::queue(c, &self.wrapping, mail, now).await)
+    }
+
+    fn thread_root(&self, request: i64, recipient: &str) -> anyhow::Result<Option<String>> {
+        self.wait(async |c| outbox::thread_root(c, &self.wrapping, request, recipient).await)
+    }
+
+    fn texts_about(&self, request: i64, recipient: &str) -> anyhow::Result<Vec<Texts>> {
+        self.wait(async |c| outbox::texts_about(c, &self.wrapping, request, recipient).await)
+    }
+
+    fn waiting_addresses(&self, request: i64, person: i64) -> anyhow::Result<Vec<String>> {
+        self.wait(async |c| outbox::waiting_addresses(c, &self.wrapping, request, person).await)
     }
 }
