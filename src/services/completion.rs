@@ -4,9 +4,8 @@
 use chrono::Duration;
 
 use super::{erasure, mail, receipts, transitions, uow::Uow};
-use crate::store::requests::Requests as _;
+use crate::store::{people::People as _, requests::Requests as _};
 use crate::{
-    db,
     domain::{RequestKind, RequestState},
     error::{ServiceError, UserError},
 };
@@ -61,7 +60,7 @@ pub fn complete_deletion(
     let person = req.person_id;
     // Recorded first: the mails and the DM carry its receipt.
     transitions::transition(uow, &mut req, RequestState::Completed, actor, None, now)?;
-    let emails = db::identities::verified_emails(uow.db, person)?;
+    let emails = uow.db.verified_emails(person)?;
     for email in &emails {
         mail::queue(uow, "deletion_completed", &req, email, None, true)?;
     }
@@ -97,7 +96,7 @@ pub fn complete_deletion(
 pub fn expire_unconfirmed(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
     let now = uow.now;
     let cutoff = now - Duration::hours(i64::from(uow.config().confirm_within_hours));
-    let stale = db::requests::awaiting_since_before(uow.db, cutoff)?;
+    let stale = uow.db.awaiting_since_before(cutoff)?;
     let n = stale.len();
     for mut req in stale {
         let note = Some("not confirmed in time".to_owned());

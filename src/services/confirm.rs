@@ -9,7 +9,6 @@ use super::{
 };
 use crate::store::{requests::Requests as _, verifications::Verifications as _};
 use crate::{
-    db,
     domain::{Actor, EmailAddress, RequestKind, RequestState, command::parse_code},
     error::{ServiceError, UserError},
 };
@@ -133,7 +132,7 @@ pub fn confirm(uow: &mut Uow<'_>, actor: &Actor) -> Result<Reply, ServiceError> 
         );
         return Ok(Reply::about(&req, text));
     }
-    db::requests::set_person_confirmed(uow.db, req.id, now)?;
+    uow.db.set_person_confirmed(req.id, now)?;
     req.person_confirmed_at = Some(now);
     let reply = if let Some(v) = uow.db.latest_code_for_request(req.id)? {
         let masked = EmailAddress::parse(&v.email)

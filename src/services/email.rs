@@ -12,6 +12,7 @@ use super::{
 };
 use crate::store::{
     outbox::MailQueue as _,
+    people::People as _,
     reply_tokens::ReplyTokens as _,
     requests::{Filed, Requests as _},
     verifications::Verifications as _,
@@ -68,8 +69,8 @@ pub fn handle(uow: &mut Uow<'_>, mail: &InboundMail) -> Result<Disposition, Serv
     let target = reply_target(uow, mail)?;
     // Whoever holds the address is answered in the language they chose, if they chose one.
     if let Some(to) = uow.answer_address() {
-        uow.chosen_language = match db::identities::find(uow.db, "email", to.as_str())? {
-            Some(i) if i.verified_at.is_some() => db::people::language(uow.db, i.person_id)?,
+        uow.chosen_language = match uow.db.identity("email", to.as_str())? {
+            Some(i) if i.verified_at.is_some() => uow.db.chosen_language(i.person)?,
             _ => None,
         };
     }
@@ -184,9 +185,11 @@ fn prove_email(uow: &Uow<'_>, t: &Target) -> anyhow::Result<()> {
 
 /// Who holds the address the reply came from, if anyone proved it.
 fn holder(uow: &Uow<'_>, t: &Target) -> anyhow::Result<Option<i64>> {
-    Ok(db::identities::find(uow.db, "email", t.email.as_str())?
+    Ok(uow
+        .db
+        .identity("email", t.email.as_str())?
         .filter(|i| i.verified_at.is_some())
-        .map(|i| i.person_id))
+        .map(|i| i.person))
 }
 
 /// "language: Deutsch" in a reply: the address's holder is answered in that language from
@@ -206,7 +209,7 @@ fn choose_language(
         }
         None => return Err(UserError::said("mail_language_not_yours", &[]).into()),
     };
-    db::people::choose_language(uow.db, person, language)?;
+    uow.db.choose_language(person, language)?;
     uow.chosen_language = Some(language);
     if reading.decision != Decision::Nothing {
         let mut t = t.clone();
@@ -438,7 +441,7 @@ fn confirm_request(uow: &mut Uow<'_>, actor: &Actor, request_id: i64) -> Result<
         texts::say(language, "mail_needs_chat_too", &[("id", &id)])
     } else if req.state == RequestState::AwaitingConfirmation {
         if kind == RequestKind::Deletion {
-            db::requests::set_person_confirmed(uow.db, req.id, now)?;
+            uow.db.set_person_confirmed(req.id, now)?;
         }
         confirm_waiting(uow, &mut req, "email")?;
         let consequence = texts::confirmed_consequence(uow, language, &req);
@@ -512,11 +515,11 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
         }
         return Ok(());
     }
-    let person = match db::identities::find(uow.db, "email", sender.as_str())? {
-        Some(i) => i.person_id,
+    let person = match uow.db.identity("email", sender.as_str())? {
+        Some(i) => i.person,
         None => match db::senders::sender_person(uow.db, &sender_hash)? {
             Some(p) => p,
-            None => db::people::insert(uow.db, now)?,
+            None => uow.db.new_person(now)?,
         },
     };
     let req = match uow.db.open_of_kind(person, kind)? {
@@ -581,9 +584,9 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
 /// files nothing). The answer lists the person's requests, so replying to it reaches them.
 fn status_for_address(uow: &mut Uow<'_>) -> Result<(), ServiceError> {
     let sender = sender(uow)?;
-    match db::identities::find(uow.db, "email", sender.as_str())? {
+    match uow.db.identity("email", sender.as_str())? {
         Some(i) if i.verified_at.is_some() => {
-            let (text, first) = status::answer(uow, Some(i.person_id))?;
+            let (text, first) = status::answer(uow, Some(i.person))?;
             mail::answer_as(uow, &text, first.as_ref(), true)?;
         }
         _ => {

@@ -6,11 +6,12 @@ use anyhow::Context as _;
 use super::uow::{AnswerTo, Uow};
 use crate::store::{
     outbox::{MailQueue as _, NewMail},
+    people::People as _,
     reply_tokens::{NewToken, ReplyTokens as _},
 };
 use crate::{
     crypto,
-    db::{self, requests::Request},
+    db::requests::Request,
     domain::{EmailAddress, Language},
     email::{MailContext, Rendered, ReplyContext, labels::Labels, message::new_message_id},
 };
@@ -155,7 +156,7 @@ pub fn answer_as(
 /// Sends the receipt for a confirmed request to each of the person's proven addresses but
 /// the one being answered (which gets the answer, with the same facts). Returns how many.
 pub fn receipts(uow: &mut Uow<'_>, req: &Request, template: &str) -> anyhow::Result<usize> {
-    let mut emails = db::identities::verified_emails(uow.db, req.person_id)?;
+    let mut emails = uow.db.verified_emails(req.person_id)?;
     if let Some(answer) = uow.answer_address() {
         emails.retain(|e| e != answer.as_str());
     }

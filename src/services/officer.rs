@@ -5,7 +5,9 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{mail, receipts, uow::Context, uow::Uow};
-use crate::store::requests::Requests as _;
+use crate::store::{
+    notes::Notes as _, outbox::MailQueue as _, people::People as _, requests::Requests as _,
+};
 use crate::{
     db::{self, events::Event, notes::Note, requests::Listed, requests::Request},
     domain::{Channel, RequestKind, RequestState},
@@ -195,7 +197,7 @@ pub fn extend(
     }
     let original = req.due_at;
     let due_at = original + Duration::days(days);
-    db::requests::extend(uow.db, req.id, due_at, now, &reason)?;
+    uow.db.extend(req.id, due_at, now, &reason)?;
     req.original_due_at = Some(original);
     req.due_at = due_at;
     req.extended_at = Some(now);
@@ -216,12 +218,8 @@ pub fn extend(
         },
     )?;
 
-    let mut to = db::identities::verified_emails(uow.db, req.person_id)?;
-    to.extend(db::outbox::waiting_addresses(
-        uow.db,
-        req.id,
-        req.person_id,
-    )?);
+    let mut to = uow.db.verified_emails(req.person_id)?;
+    to.extend(uow.db.waiting_addresses(req.id, req.person_id)?);
     to.sort();
     to.dedup();
     for address in &to {
@@ -256,15 +254,15 @@ pub fn note(
 ) -> Result<usize, ServiceError> {
     let text = officer_text(text, "note", MAX_NOTE)?;
     let req = request(uow, request_id)?;
-    if db::people::is_erased(uow.db, req.person_id)? {
+    if uow.db.is_erased(req.person_id)? {
         return Err(UserError::new(format!(
             "Request #{request_id} belongs to a person who was erased, so nothing more is kept about them: the note \
              was not added."
         ))
         .into());
     }
-    db::notes::add(uow.db, req.id, actor, &text, uow.now)?;
-    let n = db::notes::count(uow.db, req.id)?;
+    uow.db.add_note(req.id, actor, &text, uow.now)?;
+    let n = uow.db.note_count(req.id)?;
     super::log::append(
         uow,
         &req,

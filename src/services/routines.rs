@@ -13,6 +13,7 @@ use super::{
 };
 use crate::store::{
     outbox::MailQueue as _,
+    requests::Requests as _,
     schedule::{Mark, Schedule as _},
 };
 use crate::{config::Config, db, domain::numbers, email::DigestContext, error::ServiceError};
@@ -33,9 +34,9 @@ pub fn remind(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
     };
     let within = Duration::hours(i64::from(uow.config().confirm_within_hours));
     let mut mails = 0;
-    for req in db::requests::awaiting_unreminded(uow.db, since)? {
+    for req in uow.db.awaiting_unreminded(since)? {
         let expires = req.received_at + within;
-        db::requests::mark_reminded(uow.db, req.id, now)?;
+        uow.db.mark_reminded(req.id, now)?;
         // Lapsed already: it expires on the next sweep, and a reminder would say otherwise.
         if expires <= now {
             continue;
@@ -71,7 +72,7 @@ pub fn digest_week(cfg: &Config, now: DateTime<Utc>) -> Option<String> {
 /// What is due within 7 days and what is overdue, as of now.
 pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
     let now = uow.now;
-    let due = db::requests::unanswered_due_by(uow.db, now + Duration::days(7))?;
+    let due = uow.db.unanswered_due_by(now + Duration::days(7))?;
     let (overdue, soon): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, at)| *at <= now);
     let ids = |v: &[(i64, DateTime<Utc>)]| v.iter().take(DIGEST_IDS).map(|(id, _)| *id).collect();
     let language = uow.config().report_language;

@@ -2,7 +2,7 @@
 //! `/privacy`, what the policy is.
 
 use super::{people, reply::Reply, texts::say, uow::Context, uow::Uow};
-use crate::store::requests::Requests as _;
+use crate::store::{people::People as _, requests::Requests as _};
 use crate::{
     db::{self, requests::Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
@@ -30,10 +30,7 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
     let now = uow.now;
     let cfg = uow.config();
     let (open, emails) = match person {
-        Some(p) => (
-            uow.db.open_for_person(p)?,
-            db::identities::verified_emails(uow.db, p)?,
-        ),
+        Some(p) => (uow.db.open_for_person(p)?, uow.db.verified_emails(p)?),
         None => (Vec::new(), Vec::new()),
     };
 

@@ -7,17 +7,18 @@
 //! - [`postgres`]: connecting, its own migrations (`migrations/postgres/`, the same versions
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
-//! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`],
+//! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`], [`notes`],
 //!   [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
 //!   request's row and its audit trail), find who is asking, count what limits count, keep
-//!   email proofs and reply tokens, queue mail, claim what the schedule does once and keep
-//!   settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
+//!   email proofs and reply tokens, queue mail, keep officers' notes, claim what the
+//!   schedule does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
 //!   ([`postgres::unit`]), and run by one conformance suite on both;
 //! - [`lease`]: the leases several processes share, on both engines: one leader owns the
 //!   Discord gateway and the schedule, and another takes over when it dies.
 
 pub mod lease;
 pub mod limits;
+pub mod notes;
 pub mod outbox;
 pub mod people;
 pub mod postgres;
@@ -39,6 +40,7 @@ pub trait Store:
     + settings::Settings
     + reply_tokens::ReplyTokens
     + outbox::MailQueue
+    + notes::Notes
 {
 }
 
@@ -51,6 +53,7 @@ impl<T> Store for T where
         + settings::Settings
         + reply_tokens::ReplyTokens
         + outbox::MailQueue
+        + notes::Notes
         + ?Sized
 {
 }

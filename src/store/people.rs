@@ -28,6 +28,13 @@ pub trait People {
     /// the person and the others are given them.
     fn resolve(&self, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)>;
 
+    /// A person with no identity yet (one who wrote by mail from an address not proven); on
+    /// PostgreSQL with a data key of their own.
+    fn new_person(&self, now: DateTime<Utc>) -> anyhow::Result<i64>;
+
+    /// Whether `person` was erased (an unknown person was not).
+    fn is_erased(&self, person: i64) -> anyhow::Result<bool>;
+
     /// The addresses `person` proved, oldest first.
     fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>>;
 
@@ -62,6 +69,14 @@ impl People for Conn {
         let person = db::people::insert(self, now)?;
         db::identities::insert(self, person, kind, &value, Some(now), now)?;
         Ok((person, true))
+    }
+
+    fn new_person(&self, now: DateTime<Utc>) -> anyhow::Result<i64> {
+        Ok(db::people::insert(self, now)?)
+    }
+
+    fn is_erased(&self, person: i64) -> anyhow::Result<bool> {
+        Ok(db::people::is_erased(self, person)?)
     }
 
     fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>> {

@@ -56,6 +56,33 @@ pub trait Requests {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()>;
 
+    /// Records when the person said yes to request `id` (by a code or a reply).
+    fn set_person_confirmed(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()>;
+
+    /// Moves the due date of request `id` to `due_at`, once, keeping the officer's `reason`
+    /// with the request (erased with the person, unlike the audit trail); fails when it was
+    /// extended before, changing nothing.
+    fn extend(
+        &self,
+        id: i64,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> anyhow::Result<()>;
+
+    /// Requests waiting for the person, received by `since` and not reminded yet, oldest
+    /// first.
+    fn awaiting_unreminded(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<Request>>;
+
+    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()>;
+
+    /// Requests still to be answered (waiting for the person, or a confirmed deletion not yet
+    /// carried out) due by `until`, soonest due first: their ids and due dates.
+    fn unanswered_due_by(&self, until: DateTime<Utc>) -> anyhow::Result<Vec<(i64, DateTime<Utc>)>>;
+
+    /// Requests waiting for the person received before `cutoff`, oldest first.
+    fn awaiting_since_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<Request>>;
+
     /// Appends `event` to the audit trail; its id.
     fn append_event(&self, event: &Event) -> anyhow::Result<i64>;
 
@@ -103,6 +130,36 @@ impl Requests for Conn {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         db::requests::set_state(self, id, from, to, now)
+    }
+
+    fn set_person_confirmed(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(db::requests::set_person_confirmed(self, id, now)?)
+    }
+
+    fn extend(
+        &self,
+        id: i64,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        db::requests::extend(self, id, due_at, now, reason)
+    }
+
+    fn awaiting_unreminded(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<Request>> {
+        Ok(db::requests::awaiting_unreminded(self, since)?)
+    }
+
+    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(db::requests::mark_reminded(self, id, now)?)
+    }
+
+    fn unanswered_due_by(&self, until: DateTime<Utc>) -> anyhow::Result<Vec<(i64, DateTime<Utc>)>> {
+        Ok(db::requests::unanswered_due_by(self, until)?)
+    }
+
+    fn awaiting_since_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<Request>> {
+        Ok(db::requests::awaiting_since_before(self, cutoff)?)
     }
 
     fn append_event(&self, event: &Event) -> anyhow::Result<i64> {

@@ -163,6 +163,22 @@ impl Db {
         }
     }
 
+    /// Runs `sql` outside any unit of work (a change the seam does not make itself).
+    async fn exec(&self, sql: &str) {
+        match self {
+            Db::Sqlite(database, _) => {
+                let sql = sql.to_owned();
+                database
+                    .write(move |c| Ok::<_, anyhow::Error>(c.execute_batch(&sql)?))
+                    .await
+                    .unwrap();
+            }
+            Db::Postgres(store, _) => {
+                sqlx::query(sql).execute(&store.pool).await.unwrap();
+            }
+        }
+    }
+
     /// Runs `work` as one unit of work: committed when it returns `Ok`.
     async fn unit<T, F>(&self, work: F) -> anyhow::Result<T>
     where
@@ -1490,4 +1506,197 @@ async fn a_mail_about_a_person_already_erased_goes_under_its_own_key_and_is_scru
     .unwrap();
     assert!(scrubbed, "its address and text are gone once sent");
     assert_eq!(keys, 0, "and its own key with them");
+}
+
+/// The rest of a request's life reads alike on both engines: the person's yes, one extension
+/// with its reason, reminders, what is due soon, what has waited too long, officers' notes,
+/// and whether a person was erased.
+async fn a_requests_later_life_reads_the_same_on_both_engines(engine: Engine) {
+    let store = Db::open(engine).await;
+    let person = store.person().await;
+    let (waiting, deletion, chosen, late) = store
+        .unit(move |s| {
+            let file =
+                |kind, state, minutes| s.file(&new(person, kind, state, minutes)).map(filed_new);
+            let waiting = file(RequestKind::OptOut, RequestState::AwaitingConfirmation, 0)?;
+            let deletion = file(RequestKind::Deletion, RequestState::Confirmed, 1)?;
+            let chosen = file(RequestKind::OptIn, RequestState::Confirmed, 2)?;
+            // Another person's request, waiting since later.
+            let other = s.new_person(at(3))?;
+            let late = filed_new(s.file(&new(
+                other,
+                RequestKind::OptOut,
+                RequestState::AwaitingConfirmation,
+                90,
+            ))?);
+            Ok((waiting.id, deletion.id, chosen.id, late.id))
+        })
+        .await
+        .unwrap();
+    let first = store
+        .unit(move |s| {
+            s.set_person_confirmed(chosen, at(4))?;
+            s.extend(
+                deletion,
+                at(60 * 24 * 45),
+                at(5),
+                "waiting on the backup team, call +44 20 7946 0000",
+            )?;
+            let again = s.extend(deletion, at(60 * 24 * 60), at(6), "again");
+            s.add_note(
+                deletion,
+                "officer on discord",
+                "spoke to them at eve@example.org",
+                at(7),
+            )?;
+            s.add_note(deletion, "operator", "second note", at(8))?;
+            Ok((
+                s.request(chosen)?.unwrap().person_confirmed_at,
+                s.request(deletion)?.unwrap(),
+                again.map_err(|e| e.to_string()),
+                s.note_count(deletion)?,
+                s.note_count(chosen)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (confirmed_at, extended, again, notes, no_notes) = first;
+    assert_eq!(confirmed_at, Some(at(4)));
+    assert_eq!(
+        (
+            extended.due_at,
+            extended.original_due_at,
+            extended.extended_at
+        ),
+        (
+            at(60 * 24 * 45),
+            Some(at(1) + Duration::days(30)),
+            Some(at(5))
+        )
+    );
+    assert_eq!(
+        again,
+        Err(format!("request #{deletion} was extended before"))
+    );
+    assert_eq!((notes, no_notes), (2, 0));
+
+    let reminders = store
+        .unit(move |s| {
+            let before = s.awaiting_unreminded(at(60))?;
+            s.mark_reminded(waiting, at(61))?;
+            let after = s.awaiting_unreminded(at(120))?;
+            let due = s.unanswered_due_by(at(60 * 24 * 31))?;
+            let stale = s.awaiting_since_before(at(90))?;
+            let erased = s.is_erased(person)?;
+            Ok((before, after, due, stale, erased, s.is_erased(999_999)?))
+        })
+        .await
+        .unwrap();
+    let ids = |rs: &[db::requests::Request]| rs.iter().map(|r| r.id).collect::<Vec<_>>();
+    let (before, after, due, stale, erased, unknown) = reminders;
+    assert_eq!(ids(&before), [waiting], "only what waits, received by then");
+    assert_eq!(
+        ids(&after),
+        [late],
+        "a reminded request is not reminded again"
+    );
+    assert_eq!(
+        due,
+        [
+            (waiting, at(30 * 24 * 60)),
+            (late, at(90) + Duration::days(30))
+        ],
+        "what waits for the person, soonest first; the extended deletion is due later and a \
+         confirmed opt-in is answered"
+    );
+    assert_eq!(ids(&stale), [waiting], "received before the cutoff");
+    assert_eq!((erased, unknown), (false, false));
+    store
+        .exec(&format!(
+            "UPDATE people SET erased_at = created_at WHERE id = {person}"
+        ))
+        .await;
+    assert!(store.unit(move |s| s.is_erased(person)).await.unwrap());
+    if let Db::Postgres(pg, _) = &store {
+        let clear: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM requests
+                      WHERE position(convert_to('7946', 'UTF8') in extension_reason_sealed) > 0)
+                  + (SELECT count(*) FROM request_notes
+                      WHERE position(convert_to('eve@', 'UTF8') in text_sealed) > 0)",
+        )
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+        assert_eq!(clear, 0, "a reason and a note may name someone: sealed");
+    }
+}
+on_both_engines!(a_requests_later_life_reads_the_same_on_both_engines);
+
+/// PostgreSQL with two processes: a dozen units extend one request at once, each having read
+/// it unextended. One extends it; the others fail and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_extending_one_request_at_once_extend_it_once() {
+    let store = Db::open(Engine::Postgres).await;
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = &store else {
+        unreachable!()
+    };
+    let person = store.person().await;
+    let request = store
+        .unit(move |s| {
+            s.file(&new(
+                person,
+                RequestKind::Deletion,
+                RequestState::Confirmed,
+                0,
+            ))
+        })
+        .await
+        .map(filed_new)
+        .unwrap();
+    let read = Arc::new(Barrier::new(RACERS));
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        let read = read.clone();
+        let attempts = AtomicU32::new(0);
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    let seen = s.request(request.id)?.unwrap();
+                    assert_eq!(seen.extended_at, None);
+                    if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                        read.wait();
+                    }
+                    let by = i64::try_from(i).unwrap() + 1;
+                    s.extend(
+                        seen.id,
+                        seen.due_at + Duration::days(by),
+                        at(5),
+                        &format!("by {i}"),
+                    )?;
+                    Ok(by)
+                })
+                .await
+        });
+    }
+    let (mut extended, mut refused) = (Vec::new(), 0);
+    while let Some(done) = units.join_next().await {
+        match done.unwrap() {
+            Ok(by) => extended.push(by),
+            Err(e) => {
+                assert!(e.to_string().contains("was extended before"), "{e:#}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(extended.len(), 1, "extended by {extended:?}");
+    assert_eq!(refused, RACERS - 1);
+    let now = store
+        .unit(move |s| s.request(request.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.due_at, request.due_at + Duration::days(extended[0]));
+    assert_eq!(now.original_due_at, Some(request.due_at));
 }

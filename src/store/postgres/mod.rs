@@ -1,6 +1,7 @@
 //! PostgreSQL: connecting, migrating, and the wrapping key every process must share.
 
 pub mod limits;
+pub mod notes;
 pub mod outbox;
 pub mod people;
 pub mod reply_tokens;

@@ -327,6 +327,17 @@ pub async fn verified_emails(
         .collect())
 }
 
+/// Whether `person` was erased (an unknown person was not).
+pub async fn is_erased(conn: &mut PgConnection, person: i64) -> anyhow::Result<bool> {
+    let erased: Option<bool> =
+        sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM people WHERE id = $1")
+            .bind(person)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading whether a person was erased")?;
+    Ok(erased.unwrap_or(false))
+}
+
 /// The language the person chose to be answered in, if they chose one.
 pub async fn chosen_language(
     conn: &mut PgConnection,

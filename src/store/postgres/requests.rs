@@ -1,5 +1,6 @@
-//! Requests and their audit trail on PostgreSQL. Nothing here names a person (the extension
-//! reason, which may, is sealed and not read here), so the columns are in clear.
+//! Requests and their audit trail on PostgreSQL. Nothing here names a person but the
+//! extension reason, which may and is sealed under the person's key; the other columns are in
+//! clear.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -11,7 +12,7 @@ use crate::{
         requests::{NewRequest, Request, StaleState},
     },
     domain::{RequestKind, RequestState},
-    store::requests::Filed,
+    store::{requests::Filed, seal::Wrapping},
 };
 
 const COLUMNS: &str = "id, person_id, kind, channel, state, received_at, \
@@ -183,6 +184,123 @@ pub async fn set_state(
         return Err(StaleState { id, expected: from }.into());
     }
     Ok(())
+}
+
+pub async fn set_person_confirmed(
+    conn: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE requests SET person_confirmed_at = $1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("recording that the person confirmed a request")?;
+    Ok(())
+}
+
+/// Where an extension's reason is sealed (the context a sealed value is bound to).
+const REASON: &str = "requests.extension_reason";
+
+/// Extends request `id` once: the reason is sealed under the key of the request's person (an
+/// erased person's request keeps none). Of two units extending one request at once, the
+/// second finds it extended when the first commits, and fails.
+pub async fn extend(
+    conn: &mut PgConnection,
+    wrapping: &Wrapping,
+    id: i64,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let person: Option<i64> = sqlx::query_scalar("SELECT person_id FROM requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("reading the request to extend")?;
+    let person = person.with_context(|| format!("there is no request #{id}"))?;
+    let key = super::people::key(conn, wrapping, person).await?;
+    let changed = sqlx::query(
+        "UPDATE requests SET original_due_at = due_at, due_at = $1, extended_at = $2, updated_at = $2,
+                             extension_reason_sealed = $4
+          WHERE id = $3 AND extended_at IS NULL",
+    )
+    .bind(due_at)
+    .bind(now)
+    .bind(id)
+    .bind(key.map(|k| k.seal(REASON, reason)))
+    .execute(&mut *conn)
+    .await
+    .context("extending a request")?
+    .rows_affected();
+    anyhow::ensure!(changed == 1, "request #{id} was extended before");
+    Ok(())
+}
+
+pub async fn awaiting_unreminded(
+    conn: &mut PgConnection,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<Request>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM requests
+          WHERE state = 'awaiting_confirmation' AND reminded_at IS NULL AND received_at <= $1
+          ORDER BY id"
+    ))
+    .bind(since)
+    .fetch_all(conn)
+    .await
+    .context("reading the requests to remind")?
+    .iter()
+    .map(request)
+    .collect()
+}
+
+pub async fn mark_reminded(
+    conn: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE requests SET reminded_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("recording a reminder")?;
+    Ok(())
+}
+
+pub async fn unanswered_due_by(
+    conn: &mut PgConnection,
+    until: DateTime<Utc>,
+) -> anyhow::Result<Vec<(i64, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "SELECT id, due_at FROM requests
+          WHERE (state = 'awaiting_confirmation' OR (state = 'confirmed' AND kind = 'deletion'))
+            AND due_at <= $1
+          ORDER BY due_at, id",
+    )
+    .bind(until)
+    .fetch_all(conn)
+    .await
+    .context("reading the requests due soon")
+}
+
+pub async fn awaiting_since_before(
+    conn: &mut PgConnection,
+    cutoff: DateTime<Utc>,
+) -> anyhow::Result<Vec<Request>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM requests
+          WHERE state = 'awaiting_confirmation' AND received_at < $1 ORDER BY id"
+    ))
+    .bind(cutoff)
+    .fetch_all(conn)
+    .await
+    .context("reading the requests waiting too long")?
+    .iter()
+    .map(request)
+    .collect()
 }
 
 pub async fn append_event(conn: &mut PgConnection, event: &Event) -> anyhow::Result<i64> {

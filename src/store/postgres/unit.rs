@@ -10,7 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
-use super::{PgStore, limits, outbox, people, reply_tokens, requests, schedule, verifications};
+use super::{
+    PgStore, limits, notes, outbox, people, reply_tokens, requests, schedule, verifications,
+};
 use crate::{
     db::{
         events::Event,
@@ -22,6 +24,7 @@ use crate::{
     domain::{Actor, Language, RequestKind, RequestState},
     store::{
         limits::Limits,
+        notes::Notes,
         outbox::{MailQueue, NewMail, Texts},
         people::{Known, People},
         reply_tokens::{NewToken, ReplyTokens},
@@ -141,6 +144,36 @@ impl Requests for PgUnit<'_> {
         self.wait(async |c| requests::set_state(c, id, from, to, now).await)
     }
 
+    fn set_person_confirmed(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| requests::set_person_confirmed(c, id, now).await)
+    }
+
+    fn extend(
+        &self,
+        id: i64,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| requests::extend(c, &self.wrapping, id, due_at, now, reason).await)
+    }
+
+    fn awaiting_unreminded(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<Request>> {
+        self.wait(async |c| requests::awaiting_unreminded(c, since).await)
+    }
+
+    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| requests::mark_reminded(c, id, now).await)
+    }
+
+    fn unanswered_due_by(&self, until: DateTime<Utc>) -> anyhow::Result<Vec<(i64, DateTime<Utc>)>> {
+        self.wait(async |c| requests::unanswered_due_by(c, until).await)
+    }
+
+    fn awaiting_since_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<Vec<Request>> {
+        self.wait(async |c| requests::awaiting_since_before(c, cutoff).await)
+    }
+
     fn append_event(&self, event: &Event) -> anyhow::Result<i64> {
         self.wait(async |c| requests::append_event(c, event).await)
     }
@@ -162,6 +195,14 @@ impl People for PgUnit<'_> {
     fn resolve(&self, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)> {
         let (kind, value) = actor.identity();
         self.wait(async |c| people::resolve(c, &self.wrapping, kind, &value, now).await)
+    }
+
+    fn new_person(&self, now: DateTime<Utc>) -> anyhow::Result<i64> {
+        self.wait(async |c| Ok(people::create(c, &self.wrapping, now).await?.0))
+    }
+
+    fn is_erased(&self, person: i64) -> anyhow::Result<bool> {
+        self.wait(async |c| people::is_erased(c, person).await)
     }
 
     fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>> {
@@ -306,5 +347,21 @@ impl MailQueue for PgUnit<'_> {
 
     fn waiting_addresses(&self, request: i64, person: i64) -> anyhow::Result<Vec<String>> {
         self.wait(async |c| outbox::waiting_addresses(c, &self.wrapping, request, person).await)
+    }
+}
+
+impl Notes for PgUnit<'_> {
+    fn add_note(
+        &self,
+        request: i64,
+        author: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
+        self.wait(async |c| notes::add(c, &self.wrapping, request, author, text, now).await)
+    }
+
+    fn note_count(&self, request: i64) -> anyhow::Result<usize> {
+        self.wait(async |c| notes::count(c, request).await)
     }
 }
