@@ -11,6 +11,7 @@ use super::{
     uow::Uow,
 };
 use crate::store::{
+    inputs::Inputs as _,
     outbox::MailQueue as _,
     people::People as _,
     reply_tokens::ReplyTokens as _,
@@ -18,7 +19,7 @@ use crate::store::{
     verifications::Verifications as _,
 };
 use crate::{
-    db::{self, requests::NewRequest, requests::Request},
+    db::requests::{NewRequest, Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
     email::inbound::{
         self, InboundMail, anchor, intent,
@@ -503,10 +504,10 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
     // One sender, one person and one waiting request of a kind, however often they write: a
     // repeat files nothing, and is answered at most once a day.
     let sender_hash = super::erasure::sender_hash(uow, sender.as_str());
-    if let Some(waiting) = db::senders::sender_waiting(uow.db, &sender_hash, kind)? {
+    if let Some(waiting) = uow.db.sender_waiting(&sender_hash, kind)? {
         let again = uow.ctx.keys.identity_hash("waiting", sender.as_str());
         uow.answered = true;
-        if db::inputs::may_answer(uow.db, &again, now, Duration::days(1))? {
+        if uow.db.may_answer(&again, now, Duration::days(1))? {
             let req = uow
                 .db
                 .request(waiting)?
@@ -517,7 +518,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
     }
     let person = match uow.db.identity("email", sender.as_str())? {
         Some(i) => i.person,
-        None => match db::senders::sender_person(uow.db, &sender_hash)? {
+        None => match uow.db.sender_person(&sender_hash)? {
             Some(p) => p,
             None => uow.db.new_person(now)?,
         },
@@ -543,7 +544,7 @@ fn act_on_new_mail(uow: &mut Uow<'_>, reading: Reading) -> Result<(), ServiceErr
             match uow.db.file(&new)? {
                 Filed::New(req) => {
                     transitions::record_new(uow, &req, "email")?;
-                    db::senders::record_sender(uow.db, req.id, &sender_hash)?;
+                    uow.db.record_sender(req.id, &sender_hash)?;
                     req
                 }
                 Filed::Already(open) => open,
@@ -617,7 +618,7 @@ fn answer_refusal(uow: &mut Uow<'_>, text: &str, about: Option<&Request>) -> any
     uow.dispose("refused")?;
     let to = sender(uow)?;
     let hash = uow.ctx.keys.identity_hash("answered", to.as_str());
-    if db::inputs::may_answer(uow.db, &hash, uow.now, Duration::days(1))? {
+    if uow.db.may_answer(&hash, uow.now, Duration::days(1))? {
         mail::reply(uow, to, text, about)?;
         uow.answered = true;
     } else {

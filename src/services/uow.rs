@@ -15,6 +15,7 @@ use std::sync::{
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::store::inputs::Inputs as _;
 use crate::{
     clock::Clock,
     config::Config,
@@ -276,21 +277,15 @@ impl<'a> Uow<'a> {
         let keyed = self.ctx.keys.input_hash(source, key);
         let legacy =
             matches!(source, "email" | "import").then(|| db::inputs::legacy_hash(source, key));
-        Ok(db::inputs::claim(
-            self.db,
-            &keyed,
-            legacy.as_deref(),
-            source,
-            disposition,
-            self.now,
-        )?)
+        self.db
+            .claim_input(&keyed, legacy.as_deref(), source, disposition, self.now)
     }
 
     /// Changes what this unit's own input ends as.
     pub fn dispose(&self, disposition: &str) -> anyhow::Result<()> {
         if let Some(input) = &self.call.input {
             let keyed = self.ctx.keys.input_hash(input.source, &input.key);
-            db::inputs::set_disposition(self.db, &keyed, disposition)?;
+            self.db.set_disposition(&keyed, disposition)?;
         }
         Ok(())
     }

@@ -7,15 +7,17 @@
 //! - [`postgres`]: connecting, its own migrations (`migrations/postgres/`, the same versions
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
-//! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`], [`notes`],
-//!   [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
+//! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`],
+//!   [`notes`], [`inputs`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
 //!   request's row and its audit trail), find who is asking, count what limits count, keep
-//!   email proofs and reply tokens, queue mail, keep officers' notes, claim what the
+//!   email proofs and reply tokens, queue mail, keep officers' notes, take each input once,
+//!   claim what the
 //!   schedule does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
 //!   ([`postgres::unit`]), and run by one conformance suite on both;
 //! - [`lease`]: the leases several processes share, on both engines: one leader owns the
 //!   Discord gateway and the schedule, and another takes over when it dies.
 
+pub mod inputs;
 pub mod lease;
 pub mod limits;
 pub mod notes;
@@ -41,6 +43,7 @@ pub trait Store:
     + reply_tokens::ReplyTokens
     + outbox::MailQueue
     + notes::Notes
+    + inputs::Inputs
 {
 }
 
@@ -54,6 +57,7 @@ impl<T> Store for T where
         + reply_tokens::ReplyTokens
         + outbox::MailQueue
         + notes::Notes
+        + inputs::Inputs
         + ?Sized
 {
 }

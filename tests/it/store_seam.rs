@@ -1700,3 +1700,182 @@ async fn units_in_two_processes_extending_one_request_at_once_extend_it_once() {
     assert_eq!(now.due_at, request.due_at + Duration::days(extended[0]));
     assert_eq!(now.original_due_at, Some(request.due_at));
 }
+
+/// What came in reads alike on both engines: an input is taken once (also under the unkeyed
+/// hash kept from before), what it came to can change in its unit, an address is answered
+/// unprompted at most once a day, and an unproven sender's requests lead back to them.
+async fn inputs_are_taken_once_and_a_sender_is_one_person(engine: Engine) {
+    let store = Db::open(engine).await;
+    let taken = store
+        .unit(|s| {
+            Ok([
+                s.claim_input("k1", None, "email", "acted", at(0))?,
+                s.claim_input("k1", None, "email", "acted", at(1))?,
+                // Handled before its hash was keyed: found under the old one.
+                s.claim_input("k2", Some("k1"), "email", "acted", at(2))?,
+                s.claim_input("k3", Some("never seen"), "import", "acted", at(3))?,
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(taken, [true, false, false, true]);
+    store
+        .unit(|s| s.set_disposition("k3", "held"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .texts("SELECT disposition FROM processed_inputs WHERE key_hash = 'k3'")
+            .await,
+        ["held"]
+    );
+    let day = Duration::days(1);
+    let answers = store
+        .unit(move |s| {
+            Ok([
+                s.may_answer("a1", at(0), day)?,
+                s.may_answer("a1", at(60), day)?,
+                s.may_answer("a2", at(60), day)?,
+                s.may_answer("a1", at(60 * 24), day)?,
+                s.may_answer("a1", at(60 * 24 + 1), day)?,
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        answers,
+        [true, false, true, true, false],
+        "once a day, per address"
+    );
+
+    let (person, request, found, waiting, other_kind, unknown) = store
+        .unit(|s| {
+            let person = s.new_person(at(0))?;
+            let r = filed_new(s.file(&new(
+                person,
+                RequestKind::Deletion,
+                RequestState::AwaitingConfirmation,
+                0,
+            ))?);
+            s.record_sender(r.id, "sender-1")?;
+            Ok((
+                person,
+                r.id,
+                s.sender_person("sender-1")?,
+                s.sender_waiting("sender-1", RequestKind::Deletion)?,
+                s.sender_waiting("sender-1", RequestKind::OptOut)?,
+                s.sender_person("sender-2")?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((found, waiting), (Some(person), Some(request)));
+    assert_eq!((other_kind, unknown), (None, None));
+    let after = store
+        .unit(move |s| {
+            s.set_state(
+                request,
+                RequestState::AwaitingConfirmation,
+                RequestState::Confirmed,
+                at(5),
+            )?;
+            Ok((
+                s.sender_waiting("sender-1", RequestKind::Deletion)?,
+                s.sender_person("sender-1")?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        (None, Some(person)),
+        "confirmed: no longer waiting, still theirs"
+    );
+}
+on_both_engines!(inputs_are_taken_once_and_a_sender_is_one_person);
+
+/// Runs `RACERS` units at once on two processes of one PostgreSQL, all started together (the
+/// first attempt of each waits for the others before its first statement); what each gave.
+async fn race<T, F>(store: &Db, work: F) -> Vec<anyhow::Result<T>>
+where
+    F: Fn(&dyn Store, usize) -> anyhow::Result<T> + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let second = store.another_process().await;
+    let Db::Postgres(first, _) = store else {
+        unreachable!()
+    };
+    let work = Arc::new(work);
+    let start = Arc::new(Barrier::new(RACERS));
+    let mut units = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let process = if i % 2 == 0 { first } else { &second }.clone();
+        let (start, work) = (start.clone(), work.clone());
+        let attempts = AtomicU32::new(0);
+        units.spawn(async move {
+            process
+                .unit(move |s| {
+                    if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                        start.wait();
+                    }
+                    work(s, i)
+                })
+                .await
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(one) = units.join_next().await {
+        done.push(one.unwrap());
+    }
+    done
+}
+
+/// PostgreSQL with two processes: a dozen units at once take one input (one takes it), ask
+/// to answer one address (one may), and act for one unproven sender who wrote a dozen times
+/// (one person, one waiting request; the others find it waiting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_taking_one_input_or_sender_at_once_take_it_once() {
+    let store = Db::open(Engine::Postgres).await;
+    let taken = race(&store, |s, _| {
+        s.claim_input("one mail", None, "email", "acted", at(0))
+    })
+    .await;
+    let taken: Vec<bool> = taken.into_iter().map(Result::unwrap).collect();
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
+
+    let answered = race(&store, |s, _| {
+        s.may_answer("one address", at(0), Duration::days(1))
+    })
+    .await;
+    let answered: Vec<bool> = answered.into_iter().map(Result::unwrap).collect();
+    assert_eq!(answered.iter().filter(|a| **a).count(), 1, "{answered:?}");
+
+    let filed = race(&store, |s, _| {
+        if let Some(waiting) = s.sender_waiting("one sender", RequestKind::OptOut)? {
+            return Ok(Err(waiting));
+        }
+        let person = match s.sender_person("one sender")? {
+            Some(p) => p,
+            None => s.new_person(at(0))?,
+        };
+        let new = new(
+            person,
+            RequestKind::OptOut,
+            RequestState::AwaitingConfirmation,
+            0,
+        );
+        let request = filed_new(s.file(&new)?);
+        s.record_sender(request.id, "one sender")?;
+        Ok(Ok(request.id))
+    })
+    .await;
+    let filed: Vec<Result<i64, i64>> = filed.into_iter().map(Result::unwrap).collect();
+    let made: Vec<i64> = filed.iter().filter_map(|f| f.ok()).collect();
+    assert_eq!(made.len(), 1, "{filed:?}");
+    assert!(
+        filed.iter().all(|f| f.unwrap_or_else(|w| w) == made[0]),
+        "{filed:?}"
+    );
+    let people = store.texts("SELECT count(*)::text FROM people").await;
+    assert_eq!(people, ["1"], "one sender, one person");
+}

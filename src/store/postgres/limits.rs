@@ -50,8 +50,8 @@ pub async fn record(
 }
 
 /// The key's transaction-level advisory lock (taken again in the same transaction, it is
-/// already held). Two keys may share a lock's 64 bits: they then take turns, nothing worse.
-async fn lock(tx: &mut PgConnection, scope: &str, key_hash: &str) -> anyhow::Result<()> {
+/// already held); an unproven mail sender's too (scope `sender`). Two keys may share a lock's 64 bits: they then take turns, nothing worse.
+pub(super) async fn lock(tx: &mut PgConnection, scope: &str, key_hash: &str) -> anyhow::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))")
         .bind(scope)
         .bind(key_hash)

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
 use super::{
-    PgStore, limits, notes, outbox, people, reply_tokens, requests, schedule, verifications,
+    PgStore, inputs, limits, notes, outbox, people, reply_tokens, requests, schedule, verifications,
 };
 use crate::{
     db::{
@@ -23,6 +23,7 @@ use crate::{
     },
     domain::{Actor, Language, RequestKind, RequestState},
     store::{
+        inputs::Inputs,
         limits::Limits,
         notes::Notes,
         outbox::{MailQueue, NewMail, Texts},
@@ -363,5 +364,43 @@ impl Notes for PgUnit<'_> {
 
     fn note_count(&self, request: i64) -> anyhow::Result<usize> {
         self.wait(async |c| notes::count(c, request).await)
+    }
+}
+
+impl Inputs for PgUnit<'_> {
+    fn claim_input(
+        &self,
+        key_hash: &str,
+        legacy: Option<&str>,
+        source: &str,
+        disposition: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        self.wait(async |c| inputs::claim(c, key_hash, legacy, source, disposition, now).await)
+    }
+
+    fn set_disposition(&self, key_hash: &str, disposition: &str) -> anyhow::Result<()> {
+        self.wait(async |c| inputs::set_disposition(c, key_hash, disposition).await)
+    }
+
+    fn may_answer(
+        &self,
+        address_hash: &str,
+        now: DateTime<Utc>,
+        within: chrono::Duration,
+    ) -> anyhow::Result<bool> {
+        self.wait(async |c| inputs::may_answer(c, address_hash, now, within).await)
+    }
+
+    fn record_sender(&self, request: i64, sender_hash: &str) -> anyhow::Result<()> {
+        self.wait(async |c| inputs::record_sender(c, request, sender_hash).await)
+    }
+
+    fn sender_person(&self, sender_hash: &str) -> anyhow::Result<Option<i64>> {
+        self.wait(async |c| inputs::sender_person(c, sender_hash).await)
+    }
+
+    fn sender_waiting(&self, sender_hash: &str, kind: RequestKind) -> anyhow::Result<Option<i64>> {
+        self.wait(async |c| inputs::sender_waiting(c, sender_hash, kind).await)
     }
 }
