@@ -5,13 +5,24 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::At;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Dm {
     pub id: i64,
     pub recipient: String,
     pub text: String,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Dm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The member's id and the text name them: never in a log or a panic message.
+        f.debug_struct("Dm")
+            .field("id", &self.id)
+            .field("attempts", &self.attempts)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn queue(

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::{At, at};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Identity {
     pub id: i64,
     pub person_id: i64,
@@ -14,6 +14,19 @@ pub struct Identity {
     pub value: String,
     pub verified_at: Option<DateTime<Utc>>,
     pub dm_closed: bool,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The value (an address, a Discord id) names the person: never in a log or a panic.
+        f.debug_struct("Identity")
+            .field("id", &self.id)
+            .field("person_id", &self.person_id)
+            .field("kind", &self.kind)
+            .field("verified_at", &self.verified_at)
+            .field("dm_closed", &self.dm_closed)
+            .finish_non_exhaustive()
+    }
 }
 
 const COLUMNS: &str = "id, person_id, kind, value, verified_at, dm_closed_at IS NOT NULL";

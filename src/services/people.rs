@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::uow::Uow;
 use crate::store::{people::People, requests::Requests as _};
 use crate::{
-    db::{self, Conn},
+    db::Conn,
     domain::{Actor, EmailAddress, Language},
 };
 
@@ -24,7 +24,7 @@ pub fn find(db: &Conn, actor: &Actor) -> anyhow::Result<Option<i64>> {
 /// Links a proven address to `person`. Whoever held it before learns, the next time they reach
 /// the bot, that it moved: its owner confirmed it for someone else.
 pub fn link_address(uow: &Uow<'_>, person: i64, email: &str) -> anyhow::Result<()> {
-    let before = db::identities::assign_verified(uow.db, person, "email", email, uow.now)?;
+    let before = uow.db.assign_verified(person, "email", email, uow.now)?;
     super::feed::on_identities(uow, person)?;
     if let Some(before) = before {
         super::feed::on_identities(uow, before)?;

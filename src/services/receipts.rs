@@ -6,8 +6,12 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{reply::Reply, shared::Shared, uow::Uow};
+use crate::store::{
+    dms::{Dm, Dms as _, NewDm},
+    people::People as _,
+};
 use crate::{
-    db::{self, dms::Dm},
+    db,
     domain::{Actor, DiscordId, Language},
     error::ServiceError,
     proof::receipt::Style,
@@ -26,21 +30,20 @@ pub(super) fn queue(uow: &mut Uow<'_>, actor: &Actor, reply: &mut Reply) -> anyh
     if !reply.receipt {
         return Ok(());
     }
-    let identity = db::identities::find(uow.db, "discord", &id.to_string())?;
-    if identity.as_ref().is_some_and(|i| i.dm_closed) {
+    let identity = uow.db.identity("discord", &id.to_string())?;
+    if identity.is_some_and(|i| i.dm_closed) {
         let closed = super::texts::say(super::texts::language(uow), "dm_closed", &[]);
         reply.text = format!("{}\n\n{closed}", reply.text);
         return Ok(());
     }
-    db::dms::queue(
-        uow.db,
-        identity.map(|i| i.person_id),
-        reply.request_id,
-        &id.to_string(),
-        &reply.text,
-        false,
-        uow.now,
-    )?;
+    let dm = NewDm {
+        person: identity.map(|i| i.person),
+        request: reply.request_id,
+        recipient: &id.to_string(),
+        text: &reply.text,
+        scrub_after_send: false,
+    };
+    uow.db.queue_dm(&dm, uow.now)?;
     uow.dmed = true;
     Ok(())
 }
@@ -62,17 +65,16 @@ pub(super) fn tell(
         None => text.to_owned(),
     };
     let mut queued = 0;
-    for i in db::identities::for_person(uow.db, person)? {
+    for i in uow.db.identities_of(person)? {
         if i.kind == "discord" && !i.dm_closed {
-            db::dms::queue(
-                uow.db,
-                Some(person),
-                Some(request_id),
-                &i.value,
+            let dm = NewDm {
+                person: Some(person),
+                request: Some(request_id),
+                recipient: &i.value,
                 text,
-                last,
-                uow.now,
-            )?;
+                scrub_after_send: last,
+            };
+            uow.db.queue_dm(&dm, uow.now)?;
             queued += 1;
         }
     }
@@ -93,7 +95,7 @@ impl Receipts<'_> {
             .0
             .run(super::uow::Call::system(), |uow| {
                 let lease = Duration::seconds(uow.config().mail_lease_seconds);
-                Ok(db::dms::claim_next_due(uow.db, uow.now, uow.now + lease)?)
+                Ok(uow.db.claim_dm(uow.now, uow.now + lease)?)
             })
             .await?;
         let Some(mut dm) = dm else {
@@ -107,7 +109,7 @@ impl Receipts<'_> {
     pub async fn sent(&self, id: i64) -> Result<(), ServiceError> {
         self.0
             .run(super::uow::Call::system(), move |uow| {
-                Ok(db::dms::mark_sent(uow.db, id, uow.now)?)
+                Ok(uow.db.dm_sent(id, uow.now)?)
             })
             .await
     }
@@ -128,9 +130,9 @@ impl Receipts<'_> {
                         dm_id = id,
                         "a DM receipt was given up after three days of failures"
                     );
-                    Ok(db::dms::give_up(uow.db, id, &error, uow.now)?)
+                    Ok(uow.db.dm_given_up(id, &error, uow.now)?)
                 } else {
-                    Ok(db::dms::mark_failed(uow.db, id, &error, retry_at)?)
+                    Ok(uow.db.dm_failed(id, &error, retry_at)?)
                 }
             })
             .await
@@ -142,8 +144,8 @@ impl Receipts<'_> {
         let (id, to) = (dm.id, dm.recipient.clone());
         self.0
             .run(super::uow::Call::system(), move |uow| {
-                db::identities::mark_dm_closed(uow.db, &to, uow.now)?;
-                db::dms::give_up(uow.db, id, "DMs closed (50007)", uow.now)?;
+                uow.db.mark_dm_closed(&to, uow.now)?;
+                uow.db.dm_given_up(id, "DMs closed (50007)", uow.now)?;
                 Ok(())
             })
             .await

@@ -8,15 +8,16 @@
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
 //! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`],
-//!   [`notes`], [`inputs`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
+//!   [`notes`], [`inputs`], [`dms`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
 //!   request's row and its audit trail), find who is asking, count what limits count, keep
-//!   email proofs and reply tokens, queue mail, keep officers' notes, take each input once,
+//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once,
 //!   claim what the
 //!   schedule does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
 //!   ([`postgres::unit`]), and run by one conformance suite on both;
 //! - [`lease`]: the leases several processes share, on both engines: one leader owns the
 //!   Discord gateway and the schedule, and another takes over when it dies.
 
+pub mod dms;
 pub mod inputs;
 pub mod lease;
 pub mod limits;
@@ -44,6 +45,7 @@ pub trait Store:
     + outbox::MailQueue
     + notes::Notes
     + inputs::Inputs
+    + dms::Dms
 {
 }
 
@@ -58,6 +60,7 @@ impl<T> Store for T where
         + outbox::MailQueue
         + notes::Notes
         + inputs::Inputs
+        + dms::Dms
         + ?Sized
 {
 }

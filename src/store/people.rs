@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    db::{self, Conn},
+    db::{self, Conn, identities::Identity},
     domain::{Actor, Language},
 };
 
@@ -15,6 +15,8 @@ use crate::{
 pub struct Known {
     pub person: i64,
     pub verified_at: Option<DateTime<Utc>>,
+    /// Discord refused a DM to it (error 50007): none is sent again.
+    pub dm_closed: bool,
 }
 
 /// People in the store.
@@ -34,6 +36,23 @@ pub trait People {
 
     /// Whether `person` was erased (an unknown person was not).
     fn is_erased(&self, person: i64) -> anyhow::Result<bool>;
+
+    /// Every identity of `person`, oldest first.
+    fn identities_of(&self, person: i64) -> anyhow::Result<Vec<Identity>>;
+
+    /// Gives the identity to `person` as verified, whoever held it before: proof of control
+    /// of the address is what ownership means here. The person who held it before, if it was
+    /// someone else.
+    fn assign_verified(
+        &self,
+        person: i64,
+        kind: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>>;
+
+    /// Discord refused a DM to `discord_id` (error 50007): none is sent to it again.
+    fn mark_dm_closed(&self, discord_id: &str, now: DateTime<Utc>) -> anyhow::Result<()>;
 
     /// The addresses `person` proved, oldest first.
     fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>>;
@@ -57,6 +76,7 @@ impl People for Conn {
         Ok(db::identities::find(self, kind, value)?.map(|i| Known {
             person: i.person_id,
             verified_at: i.verified_at,
+            dm_closed: i.dm_closed,
         }))
     }
 
@@ -77,6 +97,26 @@ impl People for Conn {
 
     fn is_erased(&self, person: i64) -> anyhow::Result<bool> {
         Ok(db::people::is_erased(self, person)?)
+    }
+
+    fn identities_of(&self, person: i64) -> anyhow::Result<Vec<Identity>> {
+        Ok(db::identities::for_person(self, person)?)
+    }
+
+    fn assign_verified(
+        &self,
+        person: i64,
+        kind: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>> {
+        Ok(db::identities::assign_verified(
+            self, person, kind, value, now,
+        )?)
+    }
+
+    fn mark_dm_closed(&self, discord_id: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(db::identities::mark_dm_closed(self, discord_id, now)?)
     }
 
     fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>> {

@@ -21,6 +21,7 @@ use dsr_bot::{
     domain::{Channel, Language, RequestKind, RequestState},
     store::{
         Store,
+        dms::{Dm, NewDm},
         limits::Limits as _,
         outbox::NewMail,
         people::{Known, People as _},
@@ -602,6 +603,7 @@ async fn people_are_met_once_and_answered_in_their_language(engine: Engine) {
         Some(Known {
             person: first.0,
             verified_at: Some(at(0)),
+            dm_closed: false,
         }),
         "the channel authenticated them when they were met"
     );
@@ -1878,4 +1880,247 @@ async fn units_in_two_processes_taking_one_input_or_sender_at_once_take_it_once(
     );
     let people = store.texts("SELECT count(*)::text FROM people").await;
     assert_eq!(people, ["1"], "one sender, one person");
+}
+
+/// A DM to queue in the tests: about `person`, to the member `to`.
+fn dm<'a>(person: Option<i64>, to: &'a str, text: &'a str, last: bool) -> NewDm<'a> {
+    NewDm {
+        person,
+        request: None,
+        recipient: to,
+        text,
+        scrub_after_send: last,
+    }
+}
+
+const ADA: &str = "411522633744855966";
+const STRANGER: &str = "522633744855966077";
+
+/// DMs read alike on both engines: claimed oldest first, each once while its lease runs,
+/// again after a failure or a lease that ran out, never once sent or given up; the last word
+/// to someone being erased loses its id and text once given up. A member whose DMs are closed
+/// is known as such, and a proven address moves to whoever proved it.
+async fn dms_are_claimed_once_and_identities_follow_their_proof(engine: Engine) {
+    let store = Db::open(engine).await;
+    let member = Actor::Discord(DiscordId(ADA.parse().unwrap()));
+    let bob = Actor::Email(EmailAddress::parse("bob@example.org").unwrap());
+    let (ada, bob, ids) = store
+        .unit(move |s| {
+            let (ada, _) = s.resolve(&member, at(0))?;
+            let (bob, _) = s.resolve(&bob, at(0))?;
+            let ids = [
+                s.queue_dm(
+                    &dm(Some(ada), ADA, "your opt-out is recorded", false),
+                    at(0),
+                )?,
+                s.queue_dm(&dm(None, STRANGER, "a receipt", false), at(1))?,
+                s.queue_dm(&dm(Some(ada), ADA, "your data is deleted", true), at(2))?,
+            ];
+            Ok((ada, bob, ids))
+        })
+        .await
+        .unwrap();
+    let claim = |now: i64, until: i64| store.unit(move |s| s.claim_dm(at(now), at(until)));
+    let brief = |d: Option<Dm>| d.map(|d| (d.id, d.recipient, d.text, d.attempts, d.created_at));
+    assert_eq!(
+        brief(claim(10, 20).await.unwrap()),
+        Some((
+            ids[0],
+            ADA.into(),
+            "your opt-out is recorded".into(),
+            0,
+            at(0)
+        ))
+    );
+    assert_eq!(
+        brief(claim(10, 20).await.unwrap()),
+        Some((ids[1], STRANGER.into(), "a receipt".into(), 0, at(1)))
+    );
+    assert_eq!(claim(10, 20).await.unwrap().map(|d| d.id), Some(ids[2]));
+    assert_eq!(claim(10, 20).await.unwrap(), None, "all three are leased");
+    store
+        .unit(move |s| {
+            s.dm_failed(ids[1], "HTTP 500", at(15))?;
+            s.dm_sent(ids[0], at(16))?;
+            s.dm_given_up(ids[2], "waited three days", at(16))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(16, 30).await.unwrap().map(|d| (d.id, d.attempts)),
+        Some((ids[1], 1)),
+        "a failed DM is tried again when it is due"
+    );
+    assert_eq!(claim(25, 40).await.unwrap(), None, "still leased");
+    // A worker whose lease ran out reports a failure for a DM another sent: nothing changes.
+    store
+        .unit(move |s| s.dm_failed(ids[0], "timeout", at(41)))
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(45, 60).await.unwrap().map(|d| d.id),
+        Some(ids[1]),
+        "its lease ran out"
+    );
+    store
+        .unit(move |s| s.dm_sent(ids[1], at(46)))
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(90, 99).await.unwrap(),
+        None,
+        "sent and given up stay done"
+    );
+
+    let who = store
+        .unit(move |s| {
+            let before = s.identity("discord", ADA)?;
+            s.mark_dm_closed(ADA, at(50))?;
+            let after = s.identity("discord", ADA)?;
+            let taken = s.assign_verified(ada, "email", "bob@example.org", at(51))?;
+            let again = s.assign_verified(ada, "email", "bob@example.org", at(52))?;
+            let fresh = s.assign_verified(ada, "email", "ada@example.org", at(53))?;
+            let held: Vec<(String, bool)> = s
+                .identities_of(ada)?
+                .into_iter()
+                .map(|i| (i.kind, i.dm_closed))
+                .collect();
+            Ok((
+                before.map(|k| k.dm_closed),
+                after.map(|k| k.dm_closed),
+                (taken, again, fresh),
+                held,
+                s.verified_emails(ada)?,
+                s.verified_emails(bob)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (before, after, assigned, held, ada_emails, bob_emails) = who;
+    assert_eq!((before, after), (Some(false), Some(true)));
+    assert_eq!(
+        assigned,
+        (Some(bob), None, None),
+        "taken from Bob once, then Ada's"
+    );
+    assert_eq!(
+        held,
+        [
+            ("discord".into(), true),
+            ("email".into(), false),
+            ("email".into(), false)
+        ]
+    );
+    assert_eq!(ada_emails.len(), 2);
+    assert!(ada_emails.contains(&"bob@example.org".to_owned()));
+    assert!(bob_emails.is_empty());
+    assert!(
+        !format!(
+            "{:?}",
+            store.unit(move |s| s.identities_of(ada)).await.unwrap()
+        )
+        .contains("bob@")
+    );
+
+    let given_up = ids[2];
+    match &store {
+        Db::Sqlite(..) => assert_eq!(
+            store
+                .texts(&format!(
+                    "SELECT recipient || text FROM dm_outbox WHERE id = {given_up}"
+                ))
+                .await,
+            [""]
+        ),
+        Db::Postgres(pg, _) => {
+            let (empty, clear): (bool, i64) = sqlx::query_as(&format!(
+                "SELECT (SELECT recipient_sealed = ''::bytea AND text_sealed = ''::bytea
+                           AND recipient_hash IS NULL FROM dm_outbox WHERE id = {given_up}),
+                        (SELECT count(*) FROM dm_outbox
+                          WHERE position(convert_to('{ADA}', 'UTF8') in recipient_sealed) > 0
+                             OR position(convert_to('deleted', 'UTF8') in text_sealed) > 0)"
+            ))
+            .fetch_one(&pg.pool)
+            .await
+            .unwrap();
+            assert!(
+                empty,
+                "the last word to someone erased keeps no id or text once done"
+            );
+            assert_eq!(clear, 0, "ids and texts are sealed");
+        }
+    }
+}
+on_both_engines!(dms_are_claimed_once_and_identities_follow_their_proof);
+
+/// PostgreSQL: a DM still waiting when its person is erased is sealed again under a key of
+/// its own, so it still goes, and loses its id, its text and that key once sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_waiting_when_its_person_is_erased_still_goes_then_is_gone() {
+    let store = Db::open(Engine::Postgres).await;
+    let member = Actor::Discord(DiscordId(ADA.parse().unwrap()));
+    let (person, id) = store
+        .unit(move |s| {
+            let (person, _) = s.resolve(&member, at(0))?;
+            Ok((
+                person,
+                s.queue_dm(&dm(Some(person), ADA, "your data is deleted", false), at(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    let Db::Postgres(pg, _) = &store else {
+        unreachable!()
+    };
+    let mut tx = pg.pool.begin().await.unwrap();
+    people::erase(&mut tx, &pg.wrapping, person, at(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let claimed = store
+        .unit(|s| s.claim_dm(at(2), at(3)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (claimed.id, claimed.recipient.as_str()),
+        (id, ADA),
+        "it still goes"
+    );
+    assert_eq!(claimed.text, "your data is deleted");
+    store.unit(move |s| s.dm_sent(id, at(2))).await.unwrap();
+    let (empty, keys): (bool, i64) = sqlx::query_as(
+        "SELECT d.recipient_sealed = ''::bytea AND d.text_sealed = ''::bytea,
+                (SELECT count(*) FROM row_keys WHERE owner = 'dm_outbox:' || d.id)
+           FROM dm_outbox d",
+    )
+    .fetch_one(&pg.pool)
+    .await
+    .unwrap();
+    assert!(empty, "its id and text are gone once sent");
+    assert_eq!(keys, 0, "and its own key with them");
+}
+
+/// PostgreSQL with two processes: a dozen DM workers claim at once from a dozen due DMs; each
+/// DM is claimed by one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dm_workers_in_two_processes_claim_each_dm_once() {
+    let store = Db::open(Engine::Postgres).await;
+    store
+        .unit(|s| {
+            for i in 0..RACERS {
+                s.queue_dm(&dm(None, STRANGER, &format!("receipt {i}"), false), at(0))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let claimed = race(&store, |s, _| s.claim_dm(at(1), at(10))).await;
+    let mut texts: Vec<String> = claimed
+        .into_iter()
+        .map(|c| c.unwrap().expect("a DM for every worker").text)
+        .collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), RACERS, "each DM claimed once");
 }

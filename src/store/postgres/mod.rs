@@ -1,5 +1,6 @@
 //! PostgreSQL: connecting, migrating, and the wrapping key every process must share.
 
+pub mod dms;
 pub mod inputs;
 pub mod limits;
 pub mod notes;

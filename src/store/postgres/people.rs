@@ -17,6 +17,8 @@ pub struct Identity {
     pub kind: String,
     pub value: String,
     pub verified_at: Option<DateTime<Utc>>,
+    /// Discord refused a DM to it (error 50007): none is sent again.
+    pub dm_closed: bool,
 }
 
 impl std::fmt::Debug for Identity {
@@ -117,15 +119,17 @@ type IdentityRow = (
     String,
     Vec<u8>,
     Option<DateTime<Utc>>,
+    bool,
     Option<Vec<u8>>,
 );
 
 const SELECT: &str =
-    "SELECT i.id, i.person_id, i.kind, i.value_sealed, i.verified_at, k.wrapped_key
+    "SELECT i.id, i.person_id, i.kind, i.value_sealed, i.verified_at, i.dm_closed_at IS NOT NULL,
+            k.wrapped_key
                         FROM identities i LEFT JOIN person_keys k ON k.person_id = i.person_id";
 
 fn opened(wrapping: &Wrapping, row: IdentityRow) -> anyhow::Result<Identity> {
-    let (id, person_id, kind, sealed, verified_at, wrapped) = row;
+    let (id, person_id, kind, sealed, verified_at, dm_closed, wrapped) = row;
     let wrapped = wrapped.context("an identity whose person has no data key")?;
     let value = wrapping
         .unwrap(person_id, &wrapped)
@@ -137,6 +141,7 @@ fn opened(wrapping: &Wrapping, row: IdentityRow) -> anyhow::Result<Identity> {
         kind,
         value,
         verified_at,
+        dm_closed,
     })
 }
 
@@ -196,6 +201,7 @@ pub async fn erase(
             .unwrap(person, &wrapped)
             .context("opening a person's data key")?;
         super::outbox::reseal_unsent(&mut *tx, wrapping, person, &key, now).await?;
+        super::dms::reseal_waiting(&mut *tx, wrapping, person, &key, now).await?;
     }
     sqlx::query("DELETE FROM identities WHERE person_id = $1")
         .bind(person)
@@ -311,6 +317,79 @@ pub async fn resolve(
         .await?
         .context("an identity was in the way, then gone")?;
     Ok((known.person_id, false))
+}
+
+/// Gives the identity to `person` as verified, whoever held it before (proof of control is
+/// what ownership means here), sealed again under `person`'s key; the person who held it
+/// before, if someone else. The identity's row is locked as it is read, so of units assigning
+/// one identity at once each sees the holder the one before it left.
+pub async fn assign_verified(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    person: i64,
+    kind: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
+    let key = key(tx, wrapping, person)
+        .await?
+        .context("an identity cannot be given to an erased person")?;
+    let hash = wrapping.blind(kind, value);
+    loop {
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT person_id FROM identities WHERE kind = $1 AND value_hash = $2 FOR UPDATE",
+        )
+        .bind(kind)
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("looking up an identity to assign")?;
+        if let Some(before) = held {
+            sqlx::query(
+                "UPDATE identities SET person_id = $3, value_sealed = $4, verified_at = $5
+                  WHERE kind = $1 AND value_hash = $2",
+            )
+            .bind(kind)
+            .bind(&hash)
+            .bind(person)
+            .bind(key.seal(VALUE, value))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .context("assigning an identity")?;
+            return Ok(Some(before).filter(|b| *b != person));
+        }
+        let identity = NewIdentity {
+            kind,
+            value,
+            verified_at: Some(now),
+        };
+        if add_identity(tx, wrapping, person, &key, &identity, now)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        // Another unit added it since the look: look again, and take it from them.
+    }
+}
+
+/// Discord refused a DM to `discord_id`: none is sent to it again.
+pub async fn mark_dm_closed(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    discord_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE identities SET dm_closed_at = $1 WHERE kind = 'discord' AND value_hash = $2",
+    )
+    .bind(now)
+    .bind(wrapping.blind("discord", discord_id))
+    .execute(&mut *tx)
+    .await
+    .context("recording that a member's DMs are closed")?;
+    Ok(())
 }
 
 /// The addresses `person` proved, oldest first.

@@ -11,11 +11,13 @@ use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
 use super::{
-    PgStore, inputs, limits, notes, outbox, people, reply_tokens, requests, schedule, verifications,
+    PgStore, dms, inputs, limits, notes, outbox, people, reply_tokens, requests, schedule,
+    verifications,
 };
 use crate::{
     db::{
         events::Event,
+        identities::Identity,
         reply_tokens::ReplyToken,
         reports::MonthState,
         requests::{NewRequest, Request},
@@ -23,6 +25,7 @@ use crate::{
     },
     domain::{Actor, Language, RequestKind, RequestState},
     store::{
+        dms::{Dm, Dms, NewDm},
         inputs::Inputs,
         limits::Limits,
         notes::Notes,
@@ -190,6 +193,7 @@ impl People for PgUnit<'_> {
         Ok(found.map(|i| Known {
             person: i.person_id,
             verified_at: i.verified_at,
+            dm_closed: i.dm_closed,
         }))
     }
 
@@ -204,6 +208,37 @@ impl People for PgUnit<'_> {
 
     fn is_erased(&self, person: i64) -> anyhow::Result<bool> {
         self.wait(async |c| people::is_erased(c, person).await)
+    }
+
+    fn identities_of(&self, person: i64) -> anyhow::Result<Vec<Identity>> {
+        let found = self.wait(async |c| people::of_person(c, &self.wrapping, person).await)?;
+        Ok(found
+            .into_iter()
+            .map(|i| Identity {
+                id: i.id,
+                person_id: i.person_id,
+                kind: i.kind,
+                value: i.value,
+                verified_at: i.verified_at,
+                dm_closed: i.dm_closed,
+            })
+            .collect())
+    }
+
+    fn assign_verified(
+        &self,
+        person: i64,
+        kind: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>> {
+        self.wait(async |c| {
+            people::assign_verified(c, &self.wrapping, person, kind, value, now).await
+        })
+    }
+
+    fn mark_dm_closed(&self, discord_id: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| people::mark_dm_closed(c, &self.wrapping, discord_id, now).await)
     }
 
     fn verified_emails(&self, person: i64) -> anyhow::Result<Vec<String>> {
@@ -402,5 +437,31 @@ impl Inputs for PgUnit<'_> {
 
     fn sender_waiting(&self, sender_hash: &str, kind: RequestKind) -> anyhow::Result<Option<i64>> {
         self.wait(async |c| inputs::sender_waiting(c, sender_hash, kind).await)
+    }
+}
+
+impl Dms for PgUnit<'_> {
+    fn queue_dm(&self, dm: &NewDm<'_>, now: DateTime<Utc>) -> anyhow::Result<i64> {
+        self.wait(async |c| dms::queue(c, &self.wrapping, dm, now).await)
+    }
+
+    fn claim_dm(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Dm>> {
+        self.wait(async |c| dms::claim(c, &self.wrapping, now, lease_until).await)
+    }
+
+    fn dm_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| dms::mark_sent(c, id, now).await)
+    }
+
+    fn dm_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| dms::mark_failed(c, id, error, retry_at).await)
+    }
+
+    fn dm_given_up(&self, id: i64, why: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| dms::give_up(c, id, why, now).await)
     }
 }
