@@ -8,9 +8,9 @@
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
 //! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`],
-//!   [`notes`], [`inputs`], [`dms`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
+//!   [`notes`], [`inputs`], [`dms`], [`log`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
 //!   request's row and its audit trail), find who is asking, count what limits count, keep
-//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once,
+//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once, log what they did,
 //!   claim what the
 //!   schedule does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
 //!   ([`postgres::unit`]), and run by one conformance suite on both;
@@ -21,6 +21,7 @@ pub mod dms;
 pub mod inputs;
 pub mod lease;
 pub mod limits;
+pub mod log;
 pub mod notes;
 pub mod outbox;
 pub mod people;
@@ -46,6 +47,7 @@ pub trait Store:
     + notes::Notes
     + inputs::Inputs
     + dms::Dms
+    + log::AuditLog
 {
 }
 
@@ -61,6 +63,7 @@ impl<T> Store for T where
         + notes::Notes
         + inputs::Inputs
         + dms::Dms
+        + log::AuditLog
         + ?Sized
 {
 }

@@ -15,14 +15,17 @@ use dsr_bot::{
     db::{
         self,
         events::Event,
+        log::{Item, Leaf},
         requests::{NewRequest, StaleState},
     },
     domain::{Actor, DiscordId, EmailAddress},
     domain::{Channel, Language, RequestKind, RequestState},
+    proof::merkle::{Frontier, Hash, leaf_hash},
     store::{
         Store,
         dms::{Dm, NewDm},
         limits::Limits as _,
+        log::NewCheckpoint,
         outbox::NewMail,
         people::{Known, People as _},
         postgres::{self, PgStore, people},
@@ -2123,4 +2126,192 @@ async fn dm_workers_in_two_processes_claim_each_dm_once() {
     texts.sort();
     texts.dedup();
     assert_eq!(texts.len(), RACERS, "each DM claimed once");
+}
+
+/// An audit event of `request` by `actor`, to log.
+fn event(request: i64, actor: &str, minutes: i64) -> Event {
+    Event {
+        request_id: request,
+        at: at(minutes),
+        from_state: None,
+        to_state: RequestState::Confirmed,
+        actor: actor.to_owned(),
+        note: None,
+        notice: None,
+    }
+}
+
+/// The roots a log of these records has after each append, computed here.
+fn roots_of(records: &[Vec<u8>]) -> Vec<Hash> {
+    let mut head = Frontier::default();
+    records
+        .iter()
+        .map(|r| {
+            head.append(leaf_hash(r));
+            head.root()
+        })
+        .collect()
+}
+
+/// The log reads alike on both engines: leaves in order with the roots the tree has, the head
+/// a checkpoint signs, and what a receipt is made of (an event's facts and leaf, the newest
+/// logged event of a request, the policy a notice is about).
+async fn the_log_appends_in_order_and_reads_back_what_receipts_need(engine: Engine) {
+    let store = Db::open(engine).await;
+    let person = store.person().await;
+    store
+        .exec(
+            "INSERT INTO notice_versions (version, channel, language, policy, policy_version, text, first_seen)
+             VALUES ('n1', 'discord', 'en', 'Training policy', 'p-1', 'We use chats to train.',
+                     '2026-03-01T12:00:00Z')",
+        )
+        .await;
+    let records: Vec<Vec<u8>> = (0..3).map(|i| format!("record {i}").into_bytes()).collect();
+    let written = records.clone();
+    let (request, events, leaves, head) = store
+        .unit(move |s| {
+            let r = filed_new(s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                0,
+            ))?);
+            let mut first = event(r.id, "member", 1);
+            first.notice = Some("n1".to_owned());
+            let e1 = s.append_event(&first)?;
+            let e2 = s.append_event(&event(r.id, "officer", 2))?;
+            let unlogged = s.append_event(&event(r.id, "import", 3))?;
+            let leaves = vec![
+                s.log_append(Item::Event(e1), &written[0])?,
+                s.log_append(Item::Ack(7), &written[1])?,
+                s.log_append(Item::Event(e2), &written[2])?,
+            ];
+            let head = s.log_frontier()?;
+            s.add_checkpoint(&NewCheckpoint {
+                size: head.size(),
+                root: &head.root(),
+                key: "test+key",
+                note: "signed note",
+                now: at(4),
+                why: "timer",
+            })?;
+            Ok((r.id, [e1, e2, unlogged], leaves, head))
+        })
+        .await
+        .unwrap();
+    let roots = roots_of(&records);
+    assert_eq!(
+        leaves
+            .iter()
+            .map(|l| (l.index, l.item, l.root))
+            .collect::<Vec<_>>(),
+        [
+            (0, Item::Event(events[0]), roots[0]),
+            (1, Item::Ack(7), roots[1]),
+            (2, Item::Event(events[1]), roots[2]),
+        ]
+    );
+    assert_eq!((head.size(), head.root()), (3, roots[2]));
+    assert_eq!(
+        store
+            .texts("SELECT note || ' ' || why FROM checkpoints")
+            .await,
+        ["signed note timer"]
+    );
+    let read = store
+        .unit(move |s| {
+            Ok((
+                s.latest_logged_event(request)?,
+                s.latest_logged_event(request + 1)?,
+                s.event_facts(events[0])?.unwrap(),
+                s.leaf_for_event(events[1])?,
+                s.leaf_for_event(events[2])?,
+                s.notice_policy("n1")?,
+                s.notice_policy("n2")?,
+                s.log_frontier()?.root(),
+            ))
+        })
+        .await
+        .unwrap();
+    let (latest, none, facts, leaf, unlogged, policy, no_policy, root) = read;
+    assert_eq!(latest, Some(events[1]), "the newest event with a leaf");
+    assert_eq!(none, None);
+    assert_eq!(
+        (
+            facts.request_id,
+            facts.kind.as_str(),
+            facts.person_id,
+            facts.to.as_str(),
+            facts.at,
+            facts.by.as_str(),
+            facts.notice.as_deref(),
+            facts.offset_us
+        ),
+        (
+            request,
+            "opt_out",
+            person,
+            "confirmed",
+            at(1),
+            "member",
+            Some("n1"),
+            -86_400_000_123
+        )
+    );
+    assert_eq!(
+        leaf.map(|l| (l.index, l.hash)),
+        Some((2, leaf_hash(&records[2])))
+    );
+    assert_eq!(unlogged, None);
+    assert_eq!(
+        (policy, no_policy),
+        (Some(("Training policy".to_owned(), "p-1".to_owned())), None)
+    );
+    assert_eq!(root, roots[2], "the head as kept");
+}
+on_both_engines!(the_log_appends_in_order_and_reads_back_what_receipts_need);
+
+/// PostgreSQL with two processes: a dozen units log an event each at once. Their leaves take
+/// the indexes 0 to 11, each once, and every root is the tree's after its leaf: the units
+/// appended one after another on the head each left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_logging_at_once_leave_one_tree_without_gaps() {
+    let store = Db::open(Engine::Postgres).await;
+    let person = store.person().await;
+    let request = store
+        .unit(move |s| {
+            s.file(&new(
+                person,
+                RequestKind::OptOut,
+                RequestState::Confirmed,
+                0,
+            ))
+        })
+        .await
+        .map(filed_new)
+        .unwrap();
+    let logged = race(&store, move |s, i| {
+        let e = s.append_event(&event(request.id, &format!("worker {i}"), 1))?;
+        let record = format!("record of worker {i}").into_bytes();
+        let leaf = s.log_append(Item::Event(e), &record)?;
+        Ok((leaf, record))
+    })
+    .await;
+    let mut logged: Vec<(Leaf, Vec<u8>)> = logged.into_iter().map(Result::unwrap).collect();
+    logged.sort_by_key(|(leaf, _)| leaf.index);
+    assert_eq!(
+        logged.iter().map(|(l, _)| l.index).collect::<Vec<_>>(),
+        (0..RACERS as u64).collect::<Vec<_>>()
+    );
+    let records: Vec<Vec<u8>> = logged.iter().map(|(_, r)| r.clone()).collect();
+    let roots = roots_of(&records);
+    assert_eq!(
+        logged.iter().map(|(l, _)| l.root).collect::<Vec<_>>(),
+        roots
+    );
+    let head = store.unit(|s| s.log_frontier()).await.unwrap();
+    assert_eq!(
+        (head.size(), head.root()),
+        (RACERS as u64, roots[RACERS - 1])
+    );
 }

@@ -17,7 +17,11 @@ use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
-use crate::store::requests::Requests as _;
+use crate::store::{
+    Store,
+    log::{AuditLog as _, NewCheckpoint},
+    requests::Requests as _,
+};
 use crate::{
     config::Config,
     crypto::Keys,
@@ -312,11 +316,7 @@ pub(super) fn append(uow: &Uow<'_>, req: &Request, mut event: Event) -> anyhow::
     let person = uow.ctx.keys.person_hash(req.person_id);
     let leaf = if proof.enabled {
         let record = record_with(&facts, person.clone());
-        Some(db::log::append(
-            uow.db,
-            Item::Event(event_id),
-            &record.bytes(),
-        )?)
+        Some(uow.db.log_append(Item::Event(event_id), &record.bytes())?)
     } else {
         None
     };
@@ -440,22 +440,21 @@ impl Log<'_> {
         self.0
             .run(Call::system(), move |uow| {
                 // Read again inside the unit: the head it signs is the head it keeps.
-                let head = db::log::frontier(uow.db)?;
+                let head = uow.db.log_frontier()?;
                 let checkpoint = Checkpoint {
                     origin: signer.name().to_owned(),
                     size: head.size(),
                     root: head.root(),
                 };
                 let note = signer.sign(&checkpoint.text());
-                db::log::add_checkpoint(
-                    uow.db,
-                    checkpoint.size,
-                    &checkpoint.root,
-                    &signer.verifier().vkey(),
-                    &note,
-                    uow.now,
+                uow.db.add_checkpoint(&NewCheckpoint {
+                    size: checkpoint.size,
+                    root: &checkpoint.root,
+                    key: &signer.verifier().vkey(),
+                    note: &note,
+                    now: uow.now,
                     why,
-                )?;
+                })?;
                 Ok(Some(SignedCheckpoint {
                     size: checkpoint.size,
                     note,
@@ -529,8 +528,10 @@ pub fn ack_record(a: &Ack) -> AckRecord {
 }
 
 /// Logs acknowledgement `ack`, in the unit that records it; its leaf's index.
-pub(super) fn append_ack(db: &Conn, ack: &Ack) -> anyhow::Result<u64> {
-    Ok(db::log::append(db, Item::Ack(ack.id), &ack_record(ack).bytes())?.index)
+pub(super) fn append_ack(db: &dyn Store, ack: &Ack) -> anyhow::Result<u64> {
+    Ok(db
+        .log_append(Item::Ack(ack.id), &ack_record(ack).bytes())?
+        .index)
 }
 
 /// When the log is checkpointed on its own: a short timer, so a head is handed out soon

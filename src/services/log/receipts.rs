@@ -2,7 +2,7 @@
 //! unit wrote (or, later, from the database), and signed where the text leaves the service.
 
 use super::*;
-use crate::store::requests::Requests as _;
+use crate::store::log::AuditLog as _;
 
 /// The marker of the receipt of request `id`'s newest event (the one this unit wrote, if it
 /// wrote one); `None` when the request has no logged event (or the log is off).
@@ -23,7 +23,7 @@ pub(in crate::services) fn draft(
         .map(|l| l.facts.event_id);
     let event = match written {
         Some(e) => Some(e),
-        None => db::log::latest_logged_event(uow.db, id)?,
+        None => uow.db.latest_logged_event(id)?,
     };
     Ok(event.map(|e| receipt::marker(e, language)))
 }
@@ -94,18 +94,15 @@ pub(in crate::services) fn receipts_for(uow: &Uow<'_>, text: &str) -> anyhow::Re
 
 /// The receipt of event `event`, made from what is stored: the same receipt the unit that
 /// wrote the event would have made.
-fn stored_receipt(db: &Conn, ctx: &Context, event: i64) -> anyhow::Result<Option<Receipt>> {
-    let (Some(facts), Some(leaf)) = (
-        db::log::event_facts(db, event)?,
-        db::log::leaf_for_event(db, event)?,
-    ) else {
+fn stored_receipt(db: &dyn Store, ctx: &Context, event: i64) -> anyhow::Result<Option<Receipt>> {
+    let (Some(facts), Some(leaf)) = (db.event_facts(event)?, db.leaf_for_event(event)?) else {
         return Ok(None);
     };
     let Some(req) = db.request(facts.request_id)? else {
         return Ok(None);
     };
     let policy = match &facts.notice {
-        Some(v) => db::log::notice_policy(db, v)?,
+        Some(v) => db.notice_policy(v)?,
         None => None,
     }
     .unwrap_or_else(|| {

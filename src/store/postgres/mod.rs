@@ -3,6 +3,7 @@
 pub mod dms;
 pub mod inputs;
 pub mod limits;
+pub mod log;
 pub mod notes;
 pub mod outbox;
 pub mod people;

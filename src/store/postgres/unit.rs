@@ -11,23 +11,26 @@ use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
 use super::{
-    PgStore, dms, inputs, limits, notes, outbox, people, reply_tokens, requests, schedule,
+    PgStore, dms, inputs, limits, log, notes, outbox, people, reply_tokens, requests, schedule,
     verifications,
 };
 use crate::{
     db::{
         events::Event,
         identities::Identity,
+        log::{EventFacts, Item, Leaf},
         reply_tokens::ReplyToken,
         reports::MonthState,
         requests::{NewRequest, Request},
         verifications::Verification,
     },
     domain::{Actor, Language, RequestKind, RequestState},
+    proof::merkle::Frontier,
     store::{
         dms::{Dm, Dms, NewDm},
         inputs::Inputs,
         limits::Limits,
+        log::{AuditLog, NewCheckpoint},
         notes::Notes,
         outbox::{MailQueue, NewMail, Texts},
         people::{Known, People},
@@ -463,5 +466,35 @@ impl Dms for PgUnit<'_> {
 
     fn dm_given_up(&self, id: i64, why: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.wait(async |c| dms::give_up(c, id, why, now).await)
+    }
+}
+
+impl AuditLog for PgUnit<'_> {
+    fn log_append(&self, item: Item, record: &[u8]) -> anyhow::Result<Leaf> {
+        self.wait(async |c| log::append(c, item, record).await)
+    }
+
+    fn log_frontier(&self) -> anyhow::Result<Frontier> {
+        self.wait(async |c| log::frontier(c).await)
+    }
+
+    fn add_checkpoint(&self, checkpoint: &NewCheckpoint<'_>) -> anyhow::Result<()> {
+        self.wait(async |c| log::add_checkpoint(c, checkpoint).await)
+    }
+
+    fn latest_logged_event(&self, request: i64) -> anyhow::Result<Option<i64>> {
+        self.wait(async |c| log::latest_logged_event(c, request).await)
+    }
+
+    fn event_facts(&self, event: i64) -> anyhow::Result<Option<EventFacts>> {
+        self.wait(async |c| log::event_facts(c, event).await)
+    }
+
+    fn leaf_for_event(&self, event: i64) -> anyhow::Result<Option<Leaf>> {
+        self.wait(async |c| log::leaf_for_event(c, event).await)
+    }
+
+    fn notice_policy(&self, version: &str) -> anyhow::Result<Option<(String, String)>> {
+        self.wait(async |c| log::notice_policy(c, version).await)
     }
 }
