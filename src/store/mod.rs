@@ -8,9 +8,9 @@
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
 //! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`],
-//!   [`notes`], [`inputs`], [`dms`], [`log`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
+//!   [`notes`], [`inputs`], [`dms`], [`log`], [`standings`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
 //!   request's row and its audit trail), find who is asking, count what limits count, keep
-//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once, log what they did,
+//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once, log what they did, move the feed,
 //!   claim what the
 //!   schedule does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
 //!   ([`postgres::unit`]), and run by one conformance suite on both;
@@ -31,6 +31,7 @@ pub mod requests;
 pub mod schedule;
 pub mod seal;
 pub mod settings;
+pub mod standings;
 pub mod verifications;
 
 /// What a unit of work reaches the store through, on either engine: SQLite's writer
@@ -48,6 +49,7 @@ pub trait Store:
     + inputs::Inputs
     + dms::Dms
     + log::AuditLog
+    + standings::Standings
 {
 }
 
@@ -64,6 +66,7 @@ impl<T> Store for T where
         + inputs::Inputs
         + dms::Dms
         + log::AuditLog
+        + standings::Standings
         + ?Sized
 {
 }

@@ -33,6 +33,7 @@ use dsr_bot::{
         requests::{Filed, Requests as _},
         schedule::{Mark, Schedule as _},
         settings::Settings as _,
+        standings::NewStanding,
         verifications::{NewCode, Verifications as _},
     },
 };
@@ -2313,5 +2314,157 @@ async fn units_in_two_processes_logging_at_once_leave_one_tree_without_gaps() {
     assert_eq!(
         (head.size(), head.root()),
         (RACERS as u64, roots[RACERS - 1])
+    );
+}
+
+/// Three consumers: `live` with a webhook, `revoked` (with one) and `pulls` (none).
+async fn consumers(store: &Db) {
+    let key = match store {
+        Db::Sqlite(..) => "X'00'",
+        Db::Postgres(..) => "'\\x00'::bytea",
+    };
+    store
+        .exec(&format!(
+            "INSERT INTO consumers (name, token_hash, hash_key, webhook_url, created_at, revoked_at) VALUES
+                 ('live', 't1', {key}, 'https://crm.example.org/hook', '2026-03-01T12:00:00Z', NULL),
+                 ('revoked', 't2', {key}, 'https://old.example.org/hook', '2026-03-01T12:00:00Z',
+                  '2026-03-01T12:30:00Z'),
+                 ('pulls', 't3', {key}, NULL, '2026-03-01T12:00:00Z', NULL)"
+        ))
+        .await;
+}
+
+fn standing<'a>(person: i64, state: &'a str, request: i64, minutes: i64) -> NewStanding<'a> {
+    NewStanding {
+        person,
+        state,
+        effective_from: at(minutes),
+        policy_version: "p-1",
+        request,
+        now: at(minutes),
+    }
+}
+
+/// The feed reads alike on both engines: a person's latest confirmed choice, each change
+/// moving its person to the end of the feed, identities changing moving them too (not the
+/// erased, not the unlisted), and one waiting webhook message per live consumer with a
+/// webhook, carrying the newest position.
+async fn the_feed_moves_each_change_to_its_end_and_tells_each_webhook_once(engine: Engine) {
+    let store = Db::open(engine).await;
+    consumers(&store).await;
+    let (ada, bob, eve) = (
+        store.person().await,
+        store.person().await,
+        store.person().await,
+    );
+    let read = store
+        .unit(move |s| {
+            let before = s.latest_choice(ada)?;
+            let out =
+                filed_new(s.file(&new(ada, RequestKind::OptOut, RequestState::Confirmed, 1))?);
+            let back =
+                filed_new(s.file(&new(bob, RequestKind::OptIn, RequestState::Confirmed, 2))?);
+            let choice = (s.latest_choice(ada)?, s.latest_choice(bob)?);
+            let seqs = [
+                s.set_standing(&standing(ada, "opted_out", out.id, 1))?,
+                s.set_standing(&standing(bob, "opted_in", back.id, 2))?,
+                s.set_standing(&standing(ada, "opted_out", out.id, 3))?,
+            ];
+            let touched = (s.touch_standing(bob, at(4))?, s.touch_standing(eve, at(4))?);
+            s.set_standing(&standing(eve, "erased", out.id, 5))?;
+            let erased = s.touch_standing(eve, at(6))?;
+            let hooks = s.webhook_consumers()?;
+            for (seq, id) in [(3, "msg_a"), (5, "msg_b")] {
+                for c in &hooks {
+                    s.queue_webhook(*c, seq, id, at(7))?;
+                }
+            }
+            Ok((
+                before,
+                choice,
+                (out.id, back.id),
+                seqs,
+                touched,
+                erased,
+                s.standing(ada)?,
+                s.feed_head()?,
+                hooks.len(),
+            ))
+        })
+        .await
+        .unwrap();
+    let (
+        before,
+        (ada_choice, bob_choice),
+        (out, back),
+        seqs,
+        touched,
+        erased,
+        ada_now,
+        head,
+        hooks,
+    ) = read;
+    assert_eq!(before, None);
+    assert_eq!(ada_choice, Some((out, true, at(1))));
+    assert_eq!(bob_choice, Some((back, false, at(2))));
+    assert_eq!(seqs, [1, 2, 3], "each change at the end of the feed");
+    assert_eq!(touched, (Some(4), None), "the unlisted are not moved");
+    assert_eq!(erased, None, "the erased are not moved");
+    assert_eq!(
+        ada_now.map(|s| (s.seq, s.state, s.effective_from, s.request_id)),
+        Some((3, "opted_out".to_owned(), at(3), out))
+    );
+    assert_eq!(head, 5);
+    assert_eq!(hooks, 1, "the live consumer with a webhook");
+    assert_eq!(
+        store
+            .texts(
+                "SELECT c.name || ' ' || w.seq || ' ' || w.message_id
+                   FROM webhook_deliveries w JOIN consumers c ON c.id = w.consumer_id"
+            )
+            .await,
+        ["live 5 msg_b"],
+        "one waiting message, with the newest position"
+    );
+}
+on_both_engines!(the_feed_moves_each_change_to_its_end_and_tells_each_webhook_once);
+
+/// PostgreSQL with two processes: a dozen units change a dozen people's standings at once,
+/// each pushing to the one webhook. The positions are 1 to 12, each once, and one message
+/// waits, carrying 12.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_in_two_processes_moving_the_feed_at_once_take_each_position_once() {
+    let store = Db::open(Engine::Postgres).await;
+    consumers(&store).await;
+    let mut people = Vec::new();
+    for _ in 0..RACERS {
+        people.push(store.person().await);
+    }
+    let people = Arc::new(people);
+    let moved = race(&store, move |s, i| {
+        let person = people[i];
+        let r = filed_new(s.file(&new(
+            person,
+            RequestKind::OptOut,
+            RequestState::Confirmed,
+            0,
+        ))?);
+        let seq = s.set_standing(&standing(person, "opted_out", r.id, 1))?;
+        for c in s.webhook_consumers()? {
+            s.queue_webhook(c, seq, &format!("msg_{i}"), at(1))?;
+        }
+        Ok(seq)
+    })
+    .await;
+    let mut seqs: Vec<i64> = moved.into_iter().map(Result::unwrap).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=RACERS as i64).collect::<Vec<_>>());
+    let waiting = store
+        .texts("SELECT seq::text FROM webhook_deliveries WHERE delivered_at IS NULL")
+        .await;
+    assert_eq!(
+        waiting,
+        [RACERS.to_string()],
+        "one message waits, with the newest position"
     );
 }

@@ -23,6 +23,7 @@ pub use push::WebhookOutcome;
 use push::push;
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
+use crate::store::standings::{NewStanding, Standings as _};
 use crate::{
     db::{
         self, Conn,
@@ -48,25 +49,24 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
     }
     let db = uow.db;
     let person = req.person_id;
-    let Some((request, out, since)) = db::feed::latest_choice(db, person)? else {
+    let Some((request, out, since)) = db.latest_choice(person)? else {
         return Ok(());
     };
-    let now = db::feed::standing(db, person)?;
+    let now = db.standing(person)?;
     let state = match (out, now.as_ref().map(|s| s.state.as_str())) {
         (_, Some("erased")) => return Ok(()),
         (true, Some("opted_out")) | (false, None | Some("opted_in")) => return Ok(()),
         (true, _) => "opted_out",
         (false, Some(_)) => "opted_in",
     };
-    let seq = db::feed::set_standing(
-        db,
+    let seq = db.set_standing(&NewStanding {
         person,
         state,
-        since,
-        &uow.ctx.proof.policy_version,
+        effective_from: since,
+        policy_version: &uow.ctx.proof.policy_version,
         request,
-        uow.now,
-    )?;
+        now: uow.now,
+    })?;
     push(uow, seq)
 }
 
@@ -75,7 +75,7 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
 /// moved away stays excluded by consumers that had it until its new owner's standing says
 /// otherwise: the feed never lets a use through by omission.
 pub(super) fn on_identities(uow: &Uow<'_>, person: i64) -> anyhow::Result<()> {
-    match db::feed::touch(uow.db, person, uow.now)? {
+    match uow.db.touch_standing(person, uow.now)? {
         Some(seq) => push(uow, seq),
         None => Ok(()),
     }
@@ -100,15 +100,14 @@ pub(super) fn on_erasure(
             db::feed::add_erased_hash(db, person, consumer.id, &i.kind, &hash)?;
         }
     }
-    let seq = db::feed::set_standing(
-        db,
+    let seq = db.set_standing(&NewStanding {
         person,
-        "erased",
-        at,
-        &uow.ctx.proof.policy_version,
-        request_id,
-        uow.now,
-    )?;
+        state: "erased",
+        effective_from: at,
+        policy_version: &uow.ctx.proof.policy_version,
+        request: request_id,
+        now: uow.now,
+    })?;
     push(uow, seq)
 }
 
@@ -358,7 +357,7 @@ impl Feed<'_> {
         let out = self
             .0
             .run(Call::system(), move |uow| {
-                let head = db::feed::head(uow.db)?;
+                let head = uow.db.feed_head()?;
                 let acked = db::feed::consumer_named(uow.db, &consumer.name)?
                     .map_or(0, |c| c.last_ack_seq);
                 if seq <= acked {

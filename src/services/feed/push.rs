@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Feed, cursor_of};
+use crate::store::standings::Standings as _;
 use crate::{
     db::{self, feed::Delivery},
     error::{ServiceError, UserError},
@@ -25,9 +26,9 @@ pub enum WebhookOutcome {
 /// Every consumer with a webhook is told, through the durable queue, that the feed moved to
 /// `seq`.
 pub(super) fn push(uow: &Uow<'_>, seq: i64) -> anyhow::Result<()> {
-    for consumer in db::feed::webhook_consumers(uow.db)? {
+    for consumer in uow.db.webhook_consumers()? {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-        db::feed::queue_webhook(uow.db, consumer, seq, &id, uow.now)?;
+        uow.db.queue_webhook(consumer, seq, &id, uow.now)?;
     }
     Ok(())
 }

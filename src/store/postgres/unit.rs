@@ -12,7 +12,7 @@ use tokio::runtime::Handle;
 
 use super::{
     PgStore, dms, inputs, limits, log, notes, outbox, people, reply_tokens, requests, schedule,
-    verifications,
+    standings, verifications,
 };
 use crate::{
     db::{
@@ -39,6 +39,7 @@ use crate::{
         schedule::{Mark, Schedule},
         seal::Wrapping,
         settings::Settings,
+        standings::{NewStanding, Standing, Standings},
         verifications::{NewCode, Verifications},
     },
 };
@@ -496,5 +497,41 @@ impl AuditLog for PgUnit<'_> {
 
     fn notice_policy(&self, version: &str) -> anyhow::Result<Option<(String, String)>> {
         self.wait(async |c| log::notice_policy(c, version).await)
+    }
+}
+
+impl Standings for PgUnit<'_> {
+    fn latest_choice(&self, person: i64) -> anyhow::Result<Option<(i64, bool, DateTime<Utc>)>> {
+        self.wait(async |c| standings::latest_choice(c, person).await)
+    }
+
+    fn standing(&self, person: i64) -> anyhow::Result<Option<Standing>> {
+        self.wait(async |c| standings::standing(c, person).await)
+    }
+
+    fn set_standing(&self, standing: &NewStanding<'_>) -> anyhow::Result<i64> {
+        self.wait(async |c| standings::set_standing(c, standing).await)
+    }
+
+    fn touch_standing(&self, person: i64, now: DateTime<Utc>) -> anyhow::Result<Option<i64>> {
+        self.wait(async |c| standings::touch(c, person, now).await)
+    }
+
+    fn feed_head(&self) -> anyhow::Result<i64> {
+        self.wait(async |c| standings::head(c).await)
+    }
+
+    fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>> {
+        self.wait(async |c| standings::webhook_consumers(c).await)
+    }
+
+    fn queue_webhook(
+        &self,
+        consumer: i64,
+        seq: i64,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| standings::queue_webhook(c, consumer, seq, message_id, now).await)
     }
 }
