@@ -9,7 +9,11 @@
 //! or Maildir run (`inbound_copies.purge`).
 
 use super::uow::Uow;
-use crate::store::reply_tokens::ReplyTokens as _;
+use crate::store::{
+    erasure::{Erasing, Erasure as _},
+    people::People as _,
+    requests::Requests as _,
+};
 use crate::{
     db::{self, identities::Identity},
     domain::Channel,
@@ -29,41 +33,31 @@ pub fn erase(
 ) -> anyhow::Result<Erased> {
     // The feed lists them as erased, under each consumer's hashes, before they are gone.
     super::feed::on_erasure(uow, person, request_id, at)?;
-    let db = uow.db;
     let keys = &uow.ctx.keys;
-    let identities = db::identities::for_person(db, person)?;
-    let emails: Vec<String> = identities
+    let identities = uow.db.identities_of(person)?;
+    let of_kind = |kind: &str| -> Vec<String> {
+        identities
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.value.clone())
+            .collect()
+    };
+    let (emails, discord_ids) = (of_kind("email"), of_kind("discord"));
+    let hashes: Vec<(String, String)> = identities
         .iter()
-        .filter(|i| i.kind == "email")
-        .map(|i| i.value.clone())
+        .map(|i| (i.kind.clone(), keys.identity_hash(&i.kind, &i.value)))
         .collect();
-    let hashes: Vec<String> = identities
-        .iter()
-        .map(|i| keys.identity_hash(&i.kind, &i.value))
-        .collect();
-    for (i, hash) in identities.iter().zip(&hashes) {
-        db::erasure::insert(db, person, request_id, &i.kind, hash, uow.now)?;
-    }
-    rekey_legacy_imports(uow, person, &identities)?;
     let sender_hashes: Vec<String> = emails.iter().map(|e| sender_hash(uow, e)).collect();
-
-    db::identities::delete_for_person(db, person)?;
-    db::verifications::delete_for(db, person, &emails)?;
-    db.forget_reply_tokens(person, &emails)?;
-    db::outbox::scrub_for(db, person, &emails)?;
-    let discord_ids: Vec<String> = identities
-        .iter()
-        .filter(|i| i.kind == "discord")
-        .map(|i| i.value.clone())
-        .collect();
-    db::dms::scrub_for(db, person, &discord_ids)?;
-    db::held::delete_from(db, &sender_hashes, &emails)?;
-    db::copies::mark_for_purge(db, &sender_hashes)?;
-    db::notices::delete_for_person(db, person)?;
-    db::notes::delete_for_person(db, person)?;
-    db::requests::forget_reasons_of(db, person)?;
-    db::senders::forget_senders_of(db, person)?;
-    db::people::mark_erased(db, person, at)?;
+    uow.db.erase_person(&Erasing {
+        person,
+        request: request_id,
+        at,
+        hashes: &hashes,
+        emails: &emails,
+        discord_ids: &discord_ids,
+        sender_hashes: &sender_hashes,
+        rekeys: &legacy_imports(uow, person, &identities)?,
+    })?;
     Ok(Erased { identities })
 }
 
@@ -73,20 +67,24 @@ pub fn sender_hash(uow: &Uow<'_>, address: &str) -> String {
 }
 
 /// Import claims written before they were keyed name the person in an unkeyed hash of their
-/// identity; those of the person's imported requests are keyed now.
-fn rekey_legacy_imports(uow: &Uow<'_>, person: i64, identities: &[Identity]) -> anyhow::Result<()> {
-    for req in db::requests::for_person(uow.db, person)? {
+/// identity; those of the person's imported requests are to be keyed now: (unkeyed, keyed).
+fn legacy_imports(
+    uow: &Uow<'_>,
+    person: i64,
+    identities: &[Identity],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut rekeys = Vec::new();
+    for req in uow.db.for_person(person)? {
         if req.channel != Channel::Import {
             continue;
         }
         for i in identities {
             let key = crate::domain::import_key(req.received_at, req.kind, &i.kind, &i.value);
-            db::inputs::rekey(
-                uow.db,
-                &db::inputs::legacy_hash("import", &key),
-                &uow.ctx.keys.input_hash("import", &key),
-            )?;
+            rekeys.push((
+                db::inputs::legacy_hash("import", &key),
+                uow.ctx.keys.input_hash("import", &key),
+            ));
         }
     }
-    Ok(())
+    Ok(rekeys)
 }

@@ -8,9 +8,10 @@
 //!   as SQLite's), and the tables that name people, sealed ([`seal`]) so that erasure holds on
 //!   an engine that keeps old row versions in its heap, indexes and WAL;
 //! - [`requests`], [`people`], [`limits`], [`verifications`], [`reply_tokens`], [`outbox`],
-//!   [`notes`], [`inputs`], [`dms`], [`log`], [`standings`], [`schedule`] and [`settings`]: the seam use-cases file and move requests through (a
+//!   [`notes`], [`inputs`], [`dms`], [`log`], [`standings`], [`erasure`], [`schedule`] and
+//!   [`settings`]: the seam use-cases file and move requests through (a
 //!   request's row and its audit trail), find who is asking, count what limits count, keep
-//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once, log what they did, move the feed,
+//!   email proofs and reply tokens, queue mail and DMs, keep officers' notes, take each input once, log what they did, move the feed, erase a person,
 //!   claim what the
 //!   schedule does once and keep settings, provided by SQLite's writer connection and by a PostgreSQL unit of work
 //!   ([`postgres::unit`]), and run by one conformance suite on both;
@@ -18,6 +19,7 @@
 //!   Discord gateway and the schedule, and another takes over when it dies.
 
 pub mod dms;
+pub mod erasure;
 pub mod inputs;
 pub mod lease;
 pub mod limits;
@@ -50,6 +52,7 @@ pub trait Store:
     + dms::Dms
     + log::AuditLog
     + standings::Standings
+    + erasure::Erasure
 {
 }
 
@@ -67,6 +70,7 @@ impl<T> Store for T where
         + dms::Dms
         + log::AuditLog
         + standings::Standings
+        + erasure::Erasure
         + ?Sized
 {
 }

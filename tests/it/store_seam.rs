@@ -24,6 +24,7 @@ use dsr_bot::{
     store::{
         Store,
         dms::{Dm, NewDm},
+        erasure::Erasing,
         limits::Limits as _,
         log::NewCheckpoint,
         outbox::NewMail,
@@ -2468,3 +2469,171 @@ async fn units_in_two_processes_moving_the_feed_at_once_take_each_position_once(
         "one message waits, with the newest position"
     );
 }
+
+/// An erasure leaves nothing that names the person on either engine, whoever asked for it to
+/// be written: identities, proof codes and reply tokens (also another's, to their address),
+/// notices, notes, the extension's reason, sender records, unkeyed input hashes. What waits
+/// to reach them still goes, marked to be wiped once sent; keyed hashes of their identities
+/// remain. On PostgreSQL their data key and the rows' own keys are gone too.
+async fn an_erasure_leaves_nothing_that_names_the_person(engine: Engine) {
+    let store = Db::open(engine).await;
+    let member = Actor::Discord(DiscordId(ADA.parse().unwrap()));
+    let bob = Actor::Email(EmailAddress::parse("bob@example.org").unwrap());
+    let (ada, deletion) = store
+        .unit(move |s| {
+            let (ada, _) = s.resolve(&member, at(0))?;
+            let (bob, _) = s.resolve(&bob, at(0))?;
+            s.assign_verified(ada, "email", "ada@example.org", at(0))?;
+            let deletion =
+                filed_new(s.file(&new(ada, RequestKind::Deletion, RequestState::Confirmed, 0))?);
+            let bobs =
+                filed_new(s.file(&new(bob, RequestKind::OptOut, RequestState::Confirmed, 1))?);
+            s.extend(
+                deletion.id,
+                at(60 * 24 * 40),
+                at(2),
+                "call ada on +44 20 7946 0000",
+            )?;
+            s.add_note(deletion.id, "operator", "ada said so on the phone", at(2))?;
+            s.add_notice(ada, "someone else proved your old address", at(2))?;
+            s.add_reply_token(&token("tok-ada", deletion.id, "ada@example.org"))?;
+            // Bob's request, mailed to Ada's address (Bob named it): it goes with Ada.
+            s.add_reply_token(&token("tok-bob-to-ada", bobs.id, "ada@example.org"))?;
+            s.add_code(&code(bob, bobs.id, "ada@example.org", 3))?;
+            s.record_sender(deletion.id, "sender-of-ada")?;
+            s.claim_input("legacy-import-of-ada", None, "import", "acted", at(3))?;
+            let last = mail(
+                "<last@dsr-bot>",
+                Some((ada, deletion.id)),
+                "deleted",
+                "ada@example.org",
+            );
+            s.queue_mail(&last, at(4))?;
+            s.queue_dm(&dm(Some(ada), ADA, "your data is deleted", false), at(4))?;
+            Ok((ada, deletion.id))
+        })
+        .await
+        .unwrap();
+    store
+        .unit(move |s| {
+            s.erase_person(&Erasing {
+                person: ada,
+                request: deletion,
+                at: at(5),
+                hashes: &[
+                    ("discord".to_owned(), "hash-of-discord".to_owned()),
+                    ("email".to_owned(), "hash-of-email".to_owned()),
+                ],
+                emails: &["ada@example.org".to_owned()],
+                discord_ids: &[ADA.to_owned()],
+                sender_hashes: &["sender-of-ada".to_owned()],
+                rekeys: &[(
+                    "legacy-import-of-ada".to_owned(),
+                    "keyed-import-of-ada".to_owned(),
+                )],
+            })
+        })
+        .await
+        .unwrap();
+    let left = store
+        .unit(move |s| {
+            Ok((
+                s.identities_of(ada)?.len(),
+                s.identity("email", "ada@example.org")?,
+                [
+                    s.reply_token("tok-ada")?.is_some(),
+                    s.reply_token("tok-bob-to-ada")?.is_some(),
+                ],
+                s.take_notices(ada)?,
+                s.note_count(deletion)?,
+                s.sender_person("sender-of-ada")?,
+                [
+                    s.claim_input("legacy-import-of-ada", None, "import", "acted", at(6))?,
+                    s.claim_input("keyed-import-of-ada", None, "import", "acted", at(6))?,
+                ],
+                s.is_erased(ada)?,
+                s.chosen_language(ada)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let (identities, email, tokens, notices, notes, sender, inputs, erased, language) = left;
+    assert_eq!((identities, email), (0, None), "no identity left");
+    assert_eq!(
+        tokens,
+        [false, false],
+        "no reply token to their address, whoever asked"
+    );
+    assert!(notices.is_empty() && notes == 0 && sender.is_none());
+    assert_eq!(
+        inputs,
+        [true, false],
+        "the unkeyed hash is gone, its keyed form kept (the import is still handled)"
+    );
+    assert!(erased && language.is_none());
+    assert_eq!(
+        store
+            .texts("SELECT kind || ' ' || value_hash FROM erasure_receipts ORDER BY kind")
+            .await,
+        ["discord hash-of-discord", "email hash-of-email"],
+        "keyed hashes remain"
+    );
+    assert_eq!(
+        store
+            .texts("SELECT CAST(count(*) AS TEXT) FROM email_verifications")
+            .await,
+        ["0"],
+        "the code Bob asked for Ada's address is gone"
+    );
+    // The last word still reaches them, and is to be wiped once sent.
+    let claimed = store.claim_all().await;
+    assert_eq!(
+        claimed.iter().map(|c| c.1.as_str()).collect::<Vec<_>>(),
+        ["ada@example.org"]
+    );
+    let dm = store
+        .unit(|s| s.claim_dm(at(6), at(7)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (dm.recipient.as_str(), dm.text.as_str()),
+        (ADA, "your data is deleted")
+    );
+    assert_eq!(
+        store
+            .texts(
+                "SELECT (SELECT count(*) FROM outbox WHERE scrub_after_send)
+                        || ' ' || (SELECT count(*) FROM dm_outbox WHERE scrub_after_send)"
+            )
+            .await,
+        ["1 1"]
+    );
+    match &store {
+        Db::Sqlite(..) => assert_eq!(
+            store
+                .texts(&format!(
+                    "SELECT CAST(count(*) AS TEXT) FROM requests
+                      WHERE id = {deletion} AND extension_reason IS NULL"
+                ))
+                .await,
+            ["1"],
+            "the extension's reason is gone"
+        ),
+        Db::Postgres(pg, _) => {
+            let (keys, reason, own): (i64, bool, i64) = sqlx::query_as(&format!(
+                "SELECT (SELECT count(*) FROM person_keys WHERE person_id = {ada}),
+                        (SELECT extension_reason_sealed IS NULL FROM requests WHERE id = {deletion}),
+                        (SELECT count(*) FROM row_keys
+                          WHERE owner LIKE 'reply_tokens:%' OR owner LIKE 'email_verifications:%')"
+            ))
+            .fetch_one(&pg.pool)
+            .await
+            .unwrap();
+            assert_eq!(keys, 0, "their data key is gone");
+            assert!(reason, "the extension's reason is gone");
+            assert_eq!(own, 0, "the keys of their codes and tokens are gone");
+        }
+    }
+}
+on_both_engines!(an_erasure_leaves_nothing_that_names_the_person);

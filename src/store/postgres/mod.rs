@@ -1,6 +1,7 @@
 //! PostgreSQL: connecting, migrating, and the wrapping key every process must share.
 
 pub mod dms;
+pub mod erasure;
 pub mod inputs;
 pub mod limits;
 pub mod log;

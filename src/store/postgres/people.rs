@@ -213,12 +213,14 @@ pub async fn erase(
         .execute(&mut *tx)
         .await
         .context("erasing a person's data key")?;
-    sqlx::query("UPDATE people SET erased_at = $2 WHERE id = $1 AND erased_at IS NULL")
-        .bind(person)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("marking a person erased")?;
+    sqlx::query(
+        "UPDATE people SET erased_at = $2, language = NULL WHERE id = $1 AND erased_at IS NULL",
+    )
+    .bind(person)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .context("marking a person erased")?;
     let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
         .fetch_one(&mut *tx)
         .await

@@ -11,8 +11,8 @@ use sqlx::PgConnection;
 use tokio::runtime::Handle;
 
 use super::{
-    PgStore, dms, inputs, limits, log, notes, outbox, people, reply_tokens, requests, schedule,
-    standings, verifications,
+    PgStore, dms, erasure, inputs, limits, log, notes, outbox, people, reply_tokens, requests,
+    schedule, standings, verifications,
 };
 use crate::{
     db::{
@@ -28,6 +28,7 @@ use crate::{
     proof::merkle::Frontier,
     store::{
         dms::{Dm, Dms, NewDm},
+        erasure::{Erasing, Erasure},
         inputs::Inputs,
         limits::Limits,
         log::{AuditLog, NewCheckpoint},
@@ -533,5 +534,11 @@ impl Standings for PgUnit<'_> {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         self.wait(async |c| standings::queue_webhook(c, consumer, seq, message_id, now).await)
+    }
+}
+
+impl Erasure for PgUnit<'_> {
+    fn erase_person(&self, erasing: &Erasing<'_>) -> anyhow::Result<()> {
+        self.wait(async |c| erasure::erase(c, &self.wrapping, erasing).await)
     }
 }
