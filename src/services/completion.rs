@@ -4,7 +4,6 @@
 use chrono::Duration;
 
 use super::{erasure, mail, receipts, transitions, uow::Uow};
-use crate::store::{people::People as _, requests::Requests as _};
 use crate::{
     domain::{RequestKind, RequestState},
     error::{ServiceError, UserError},

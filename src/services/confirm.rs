@@ -7,7 +7,6 @@ use super::{
     texts, transitions,
     uow::Uow,
 };
-use crate::store::{requests::Requests as _, verifications::Verifications as _};
 use crate::{
     domain::{Actor, EmailAddress, RequestKind, RequestState, command::parse_code},
     error::{ServiceError, UserError},

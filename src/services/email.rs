@@ -10,14 +10,7 @@ use super::{
     limits, mail, status, texts, transitions,
     uow::Uow,
 };
-use crate::store::{
-    inputs::Inputs as _,
-    outbox::MailQueue as _,
-    people::People as _,
-    reply_tokens::ReplyTokens as _,
-    requests::{Filed, Requests as _},
-    verifications::Verifications as _,
-};
+use crate::store::requests::Filed;
 use crate::{
     db::requests::{NewRequest, Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},

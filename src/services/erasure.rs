@@ -9,11 +9,7 @@
 //! or Maildir run (`inbound_copies.purge`).
 
 use super::uow::Uow;
-use crate::store::{
-    erasure::{Erasing, Erasure as _},
-    people::People as _,
-    requests::Requests as _,
-};
+use crate::store::erasure::Erasing;
 use crate::{
     db::{self, identities::Identity},
     domain::Channel,

@@ -3,20 +3,14 @@
 use chrono::Duration;
 
 use super::{limits, mail, people, reply::Reply, status, texts, transitions, uow::Uow};
-use crate::store::{
-    people::People as _,
-    requests::{Filed, Requests as _},
-    verifications::{NewCode, Verifications as _},
-};
+use crate::store::{requests::Filed, verifications::NewCode};
 use crate::{
     crypto,
-    db::{
-        Conn,
-        requests::{NewRequest, Request},
-    },
+    db::requests::{NewRequest, Request},
     domain::{Actor, EmailAddress, RequestKind, RequestState, deadline},
     email::labels::Labels,
     error::ServiceError,
+    store::Store,
 };
 
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
@@ -263,7 +257,7 @@ fn already_recorded(
     Ok(Reply::about(open, text))
 }
 
-fn is_proven_for(db: &Conn, person: i64, email: &EmailAddress) -> anyhow::Result<bool> {
+fn is_proven_for(db: &dyn Store, person: i64, email: &EmailAddress) -> anyhow::Result<bool> {
     Ok(db
         .identity("email", email.as_str())?
         .is_some_and(|k| k.person == person && k.verified_at.is_some()))

@@ -241,7 +241,7 @@ pub fn import_rows(
     // (inputs, identities): with SQLite's default 2 MB page cache, each row then rereads (and,
     // encrypted, decrypts) pages it dropped, and the time per row grows with the file. A
     // large cache for this unit alone keeps the import linear.
-    let _cache = CacheFor::import(uow.db)?;
+    let _cache = CacheFor::import(uow.db.sqlite()?)?;
     let mut summary = ImportSummary::default();
     for (done, row) in ordered.into_iter().enumerate() {
         progress(done);
@@ -263,7 +263,7 @@ fn import_row(
     id_kind: &str,
     id_value: &str,
 ) -> anyhow::Result<()> {
-    let db = uow.db;
+    let db = uow.db.sqlite()?;
     let cfg = uow.config();
     let (person, live) = match db::identities::find(db, id_kind, id_value)? {
         Some(i) => (i.person_id, has_live_requests(uow, i.person_id)?),
@@ -410,7 +410,7 @@ fn tell(uow: &mut Uow<'_>, req: &Request, id_kind: &str, id_value: &str) -> anyh
 
 /// Whether the person made any request other than by import.
 fn has_live_requests(uow: &Uow<'_>, person: i64) -> anyhow::Result<bool> {
-    Ok(db::requests::for_person(uow.db, person)?
+    Ok(db::requests::for_person(uow.db.sqlite()?, person)?
         .iter()
         .any(|r| r.channel != Channel::Import))
 }

@@ -71,7 +71,7 @@ impl Inbound<'_> {
                 let d = email::handle(uow, &mail)?;
                 if let Some(c) = copy {
                     let sender = erasure::sender_hash(uow, mail.from.as_str());
-                    db::copies::record(uow.db, &sender, c.source, &c.locator, uow.now)?;
+                    db::copies::record(uow.db.sqlite()?, &sender, c.source, &c.locator, uow.now)?;
                 }
                 Ok(d)
             })
@@ -99,7 +99,7 @@ impl Inbound<'_> {
                 uow.dispose("held")?;
                 let sender = sender.map(|s| erasure::sender_hash(uow, s.as_str()));
                 db::held::insert(
-                    uow.db,
+                    uow.db.sqlite()?,
                     &db::held::NewHeld {
                         reason: &held.reason,
                         size: held.size,
@@ -110,7 +110,7 @@ impl Inbound<'_> {
                     uow.now,
                 )?;
                 if let (Some(c), Some(sender)) = (copy, &sender) {
-                    db::copies::record(uow.db, sender, c.source, &c.locator, uow.now)?;
+                    db::copies::record(uow.db.sqlite()?, sender, c.source, &c.locator, uow.now)?;
                 }
                 Ok(Disposition::Held)
             })
@@ -137,7 +137,7 @@ impl Inbound<'_> {
     pub async fn drop_held(&self, id: i64) -> Result<bool, ServiceError> {
         self.0
             .run(Call::on(Channel::Console), move |uow| {
-                Ok(db::held::delete(uow.db, id)?)
+                Ok(db::held::delete(uow.db.sqlite()?, id)?)
             })
             .await
     }
@@ -155,7 +155,7 @@ impl Inbound<'_> {
     pub async fn copy_purged(&self, id: i64) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::copies::purged(uow.db, id)?)
+                Ok(db::copies::purged(uow.db.sqlite()?, id)?)
             })
             .await
     }

@@ -14,7 +14,6 @@ use std::{
 use chrono::{DateTime, Duration, Utc};
 
 use super::uow::Uow;
-use crate::store::limits::Limits as _;
 use crate::{domain::Channel, error::ServiceError, error::UserError};
 
 /// A limit counted in the database.

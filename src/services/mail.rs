@@ -4,11 +4,7 @@
 use anyhow::Context as _;
 
 use super::uow::{AnswerTo, Uow};
-use crate::store::{
-    outbox::{MailQueue as _, NewMail},
-    people::People as _,
-    reply_tokens::{NewToken, ReplyTokens as _},
-};
+use crate::store::{outbox::NewMail, reply_tokens::NewToken};
 use crate::{
     crypto,
     db::requests::Request,

@@ -5,9 +5,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{mail, receipts, uow::Context, uow::Uow};
-use crate::store::{
-    notes::Notes as _, outbox::MailQueue as _, people::People as _, requests::Requests as _,
-};
+use crate::store::requests::Requests as _;
 use crate::{
     db::{self, events::Event, notes::Note, requests::Listed, requests::Request},
     domain::{Channel, RequestKind, RequestState},

@@ -18,7 +18,7 @@ impl Outbox<'_> {
             .run(Call::system(), |uow| {
                 let lease = chrono::Duration::seconds(uow.config().mail_lease_seconds);
                 Ok(db::outbox::claim_next_due(
-                    uow.db,
+                    uow.db.sqlite()?,
                     uow.now,
                     uow.now + lease,
                 )?)
@@ -39,7 +39,7 @@ impl Outbox<'_> {
     pub async fn sent(&self, outbox_id: i64) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::outbox::mark_sent(uow.db, outbox_id, uow.now)?)
+                Ok(db::outbox::mark_sent(uow.db.sqlite()?, outbox_id, uow.now)?)
             })
             .await
     }
@@ -54,7 +54,10 @@ impl Outbox<'_> {
         self.0
             .run(Call::system(), move |uow| {
                 Ok(db::outbox::mark_failed(
-                    uow.db, outbox_id, &error, retry_at,
+                    uow.db.sqlite()?,
+                    outbox_id,
+                    &error,
+                    retry_at,
                 )?)
             })
             .await
@@ -70,7 +73,7 @@ impl Outbox<'_> {
     pub async fn copy_forgotten(&self, outbox_id: i64) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::outbox::copy_forgotten(uow.db, outbox_id)?)
+                Ok(db::outbox::copy_forgotten(uow.db.sqlite()?, outbox_id)?)
             })
             .await
     }

@@ -3,20 +3,17 @@
 use chrono::{DateTime, Utc};
 
 use super::uow::Uow;
-use crate::store::{people::People, requests::Requests as _};
-use crate::{
-    db::Conn,
-    domain::{Actor, EmailAddress, Language},
-};
+use crate::domain::{Actor, EmailAddress, Language};
+use crate::store::Store;
 
 /// The person an authenticated actor is, created on first contact, and whether they were
 /// created just now (so have no history to look up).
-pub fn resolve(db: &Conn, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)> {
-    People::resolve(db, actor, now)
+pub fn resolve(db: &dyn Store, actor: &Actor, now: DateTime<Utc>) -> anyhow::Result<(i64, bool)> {
+    db.resolve(actor, now)
 }
 
 /// The person an actor is, if the bot has met them.
-pub fn find(db: &Conn, actor: &Actor) -> anyhow::Result<Option<i64>> {
+pub fn find(db: &dyn Store, actor: &Actor) -> anyhow::Result<Option<i64>> {
     let (kind, value) = actor.identity();
     Ok(db.identity(kind, &value)?.map(|k| k.person))
 }
@@ -68,7 +65,7 @@ pub fn tell_link_refused(
 
 /// The language the person behind `actor` chose to be answered in, if they are known and
 /// chose one.
-pub fn chosen_language(db: &Conn, actor: &Actor) -> anyhow::Result<Option<Language>> {
+pub fn chosen_language(db: &dyn Store, actor: &Actor) -> anyhow::Result<Option<Language>> {
     match find(db, actor)? {
         Some(person) => db.chosen_language(person),
         None => Ok(None),

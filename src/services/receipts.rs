@@ -6,10 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{reply::Reply, shared::Shared, uow::Uow};
-use crate::store::{
-    dms::{Dm, Dms as _, NewDm},
-    people::People as _,
-};
+use crate::store::dms::{Dm, NewDm};
 use crate::{
     db,
     domain::{Actor, DiscordId, Language},

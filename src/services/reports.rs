@@ -7,7 +7,7 @@ use super::{
     shared::Shared,
     uow::{Call, Uow},
 };
-use crate::store::{schedule::Mark, schedule::Schedule as _, settings::Settings as _};
+use crate::store::schedule::Mark;
 use crate::{
     db,
     email::Rendered,

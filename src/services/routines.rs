@@ -11,11 +11,7 @@ use super::{
     texts,
     uow::{Call, Uow},
 };
-use crate::store::{
-    outbox::MailQueue as _,
-    requests::Requests as _,
-    schedule::{Mark, Schedule as _},
-};
+use crate::store::schedule::Mark;
 use crate::{config::Config, db, domain::numbers, email::DigestContext, error::ServiceError};
 
 /// Request numbers a digest lists of each group; the counts are always whole.
@@ -84,7 +80,7 @@ pub fn digest(uow: &Uow<'_>, week: &str) -> anyhow::Result<DigestContext> {
         overdue: ids(&overdue),
         due_soon_count: soon.len(),
         due_soon: ids(&soon),
-        stale_consumers: super::feed::stale(uow.db, uow.ctx, language)?,
+        stale_consumers: super::feed::stale(uow.db.sqlite()?, uow.ctx, language)?,
     })
 }
 

@@ -2,7 +2,6 @@
 //! processes claim once (the registered Discord command set).
 
 use super::{shared::Shared, uow::Call};
-use crate::store::settings::Settings as _;
 use crate::{
     crypto::Keys,
     db::{self, Database},

@@ -2,7 +2,6 @@
 //! `/privacy`, what the policy is.
 
 use super::{people, reply::Reply, texts::say, uow::Context, uow::Uow};
-use crate::store::{people::People as _, requests::Requests as _};
 use crate::{
     db::{self, requests::Request},
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
@@ -71,7 +70,7 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
         ),
     });
     if let Some(p) = person {
-        let applied = super::feed::applied(uow.db, uow.ctx, language, p)?;
+        let applied = super::feed::applied(uow.db.sqlite()?, uow.ctx, language, p)?;
         if !applied.is_empty() {
             lines.push(say("status_applied", &[("list", &applied.join("; "))]));
         }
@@ -110,7 +109,9 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
     });
     let first = match (open.into_iter().next(), person) {
         (Some(r), _) => Some(r),
-        (None, Some(p)) => db::requests::for_person(uow.db, p)?.into_iter().next_back(),
+        (None, Some(p)) => db::requests::for_person(uow.db.sqlite()?, p)?
+            .into_iter()
+            .next_back(),
         (None, None) => None,
     };
     Ok((lines.join("\n"), first))

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use super::{log, uow::Uow};
-use crate::store::requests::Requests as _;
 use crate::{
     db::{events::Event, requests::Request},
     domain::RequestState,

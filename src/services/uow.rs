@@ -4,8 +4,9 @@
 //!
 //! A [`Uow`] is what a use-case function receives: the connection, the instant the use-case
 //! runs at, the shared context (settings, templates, keys), and the answer address when the
-//! person wrote by mail. Nothing above it knows of savepoints or group commit; use-cases do
-//! run their statements on SQLite's connection (`uow.db`) through the functions in `db/`.
+//! person wrote by mail. Nothing above it knows of savepoints or group commit; use-cases reach
+//! the store through its seam (`uow.db`, a [`Store`]), and what is not on the seam yet through
+//! `uow.db.sqlite()?`, which only SQLite's connection answers.
 
 use std::sync::{
     Arc,
@@ -15,12 +16,12 @@ use std::sync::{
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::store::inputs::Inputs as _;
+use crate::store::Store;
 use crate::{
     clock::Clock,
     config::Config,
     crypto::Keys,
-    db::{self, Conn},
+    db::{self},
     domain::{Actor, Channel, ConsoleUser, DiscordId, EmailAddress, Language, deadline},
     email::Templates,
     error::ServiceError,
@@ -223,7 +224,8 @@ impl Context {
 
 /// A use-case's view of its unit of work.
 pub struct Uow<'a> {
-    pub db: &'a Conn,
+    /// The store, on either engine.
+    pub db: &'a dyn Store,
     pub ctx: &'a Context,
     pub call: &'a Call,
     /// The instant the use-case runs at: one clock reading for all it writes.
@@ -298,20 +300,14 @@ impl<'a> Uow<'a> {
     ) -> Result<T, ServiceError> {
         let (mailed, answered, dmed) = (self.mailed, self.answered, self.dmed);
         let logged = self.logged.borrow().len();
-        self.db
-            .execute_batch("SAVEPOINT attempt")
-            .map_err(anyhow::Error::from)?;
+        self.db.savepoint()?;
         let result = f(self);
         if result.is_err() {
-            self.db
-                .execute_batch("ROLLBACK TO attempt")
-                .map_err(anyhow::Error::from)?;
+            self.db.rollback_to_savepoint()?;
             (self.mailed, self.answered, self.dmed) = (mailed, answered, dmed);
             self.logged.borrow_mut().truncate(logged);
         }
-        self.db
-            .execute_batch("RELEASE attempt")
-            .map_err(anyhow::Error::from)?;
+        self.db.release_savepoint()?;
         result
     }
 }

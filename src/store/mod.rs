@@ -53,6 +53,7 @@ pub trait Store:
     + log::AuditLog
     + standings::Standings
     + erasure::Erasure
+    + Engine
 {
 }
 
@@ -71,6 +72,43 @@ impl<T> Store for T where
         + log::AuditLog
         + standings::Standings
         + erasure::Erasure
+        + Engine
         + ?Sized
 {
+}
+
+/// What a unit of work does with its own transaction, and the way to SQLite's connection for
+/// what is not on the seam yet.
+pub trait Engine {
+    /// SQLite's connection, for the operations not yet on the seam (the feed's consumers,
+    /// pulls, acknowledgements and webhook deliveries, imports, inbound copies and held mail,
+    /// the mail worker's marks, reports' figures); on PostgreSQL an error saying so.
+    fn sqlite(&self) -> anyhow::Result<&crate::db::Conn>;
+
+    /// Starts a savepoint inside the unit: what follows can be undone alone.
+    fn savepoint(&self) -> anyhow::Result<()>;
+
+    /// Undoes what was written since the savepoint.
+    fn rollback_to_savepoint(&self) -> anyhow::Result<()>;
+
+    /// Ends the savepoint, keeping what was written since.
+    fn release_savepoint(&self) -> anyhow::Result<()>;
+}
+
+impl Engine for crate::db::Conn {
+    fn sqlite(&self) -> anyhow::Result<&crate::db::Conn> {
+        Ok(self)
+    }
+
+    fn savepoint(&self) -> anyhow::Result<()> {
+        Ok(self.execute_batch("SAVEPOINT attempt")?)
+    }
+
+    fn rollback_to_savepoint(&self) -> anyhow::Result<()> {
+        Ok(self.execute_batch("ROLLBACK TO attempt")?)
+    }
+
+    fn release_savepoint(&self) -> anyhow::Result<()> {
+        Ok(self.execute_batch("RELEASE attempt")?)
+    }
 }

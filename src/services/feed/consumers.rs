@@ -87,7 +87,7 @@ impl Feed<'_> {
         let stored = (name.clone(), token_hash(&token), key.to_vec());
         self.0
             .run(Call::system(), move |uow| {
-                if db::feed::consumer_named(uow.db, &stored.0)?.is_some() {
+                if db::feed::consumer_named(uow.db.sqlite()?, &stored.0)?.is_some() {
                     return Err(UserError::new(format!(
                         "There is a consumer named {} already: `consumers list` shows them.",
                         stored.0
@@ -95,7 +95,7 @@ impl Feed<'_> {
                     .into());
                 }
                 db::feed::add_consumer(
-                    uow.db,
+                    uow.db.sqlite()?,
                     &stored.0,
                     &stored.1,
                     &stored.2,
@@ -135,12 +135,12 @@ impl Feed<'_> {
         let name = name.to_owned();
         self.0
             .run(Call::system(), move |uow| {
-                let c = db::feed::consumer_named(uow.db, &name)?.ok_or_else(|| {
+                let c = db::feed::consumer_named(uow.db.sqlite()?, &name)?.ok_or_else(|| {
                     UserError::new(format!(
                         "There is no consumer named {name}: `consumers list` shows them."
                     ))
                 })?;
-                if !db::feed::revoke(uow.db, c.id, uow.now)? {
+                if !db::feed::revoke(uow.db.sqlite()?, c.id, uow.now)? {
                     return Err(
                         UserError::new(format!("The consumer {name} is revoked already.")).into(),
                     );

@@ -47,7 +47,7 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
     if !matches!(req.kind, RequestKind::OptOut | RequestKind::OptIn) || req.confirmed_at.is_none() {
         return Ok(());
     }
-    let db = uow.db;
+    let db = uow.db.sqlite()?;
     let person = req.person_id;
     let Some((request, out, since)) = db.latest_choice(person)? else {
         return Ok(());
@@ -89,7 +89,7 @@ pub(super) fn on_erasure(
     request_id: i64,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let db = uow.db;
+    let db = uow.db.sqlite()?;
     let identities = db::identities::for_person(db, person)?;
     for consumer in db::feed::active_consumers(db)? {
         for i in identities
@@ -320,7 +320,12 @@ impl Feed<'_> {
             .await?;
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::feed::record_pull(uow.db, last.0, last.1, uow.now)?)
+                Ok(db::feed::record_pull(
+                    uow.db.sqlite()?,
+                    last.0,
+                    last.1,
+                    uow.now,
+                )?)
             })
             .await?;
         Ok(page)
@@ -358,11 +363,11 @@ impl Feed<'_> {
             .0
             .run(Call::system(), move |uow| {
                 let head = uow.db.feed_head()?;
-                let acked = db::feed::consumer_named(uow.db, &consumer.name)?
+                let acked = db::feed::consumer_named(uow.db.sqlite()?, &consumer.name)?
                     .map_or(0, |c| c.last_ack_seq);
                 if seq <= acked {
                     // Nothing new was applied: said again, it changes nothing and logs nothing.
-                    let (behind, _) = db::feed::unacknowledged(uow.db, acked)?;
+                    let (behind, _) = db::feed::unacknowledged(uow.db.sqlite()?, acked)?;
                     return Ok(AckOut {
                         acknowledged: cursor_of(uow.ctx, consumer.id, acked),
                         behind,
@@ -376,7 +381,7 @@ impl Feed<'_> {
                     .into());
                 }
                 let id = db::feed::add_ack(
-                    uow.db,
+                    uow.db.sqlite()?,
                     consumer.id,
                     &NewAck {
                         run: &run,
@@ -386,10 +391,10 @@ impl Feed<'_> {
                         received_at: uow.now,
                     },
                 )?;
-                let stored = db::feed::ack(uow.db, id)?
+                let stored = db::feed::ack(uow.db.sqlite()?, id)?
                     .ok_or_else(|| anyhow::anyhow!("acknowledgement #{id} vanished"))?;
                 let leaf = super::log::append_ack(uow.db, &stored)?;
-                let (behind, _) = db::feed::unacknowledged(uow.db, seq)?;
+                let (behind, _) = db::feed::unacknowledged(uow.db.sqlite()?, seq)?;
                 Ok(AckOut {
                     acknowledged: cursor_of(uow.ctx, consumer.id, seq),
                     behind,

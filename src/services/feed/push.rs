@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use super::{Feed, cursor_of};
-use crate::store::standings::Standings as _;
 use crate::{
     db::{self, feed::Delivery},
     error::{ServiceError, UserError},
@@ -60,7 +59,8 @@ impl Feed<'_> {
     ) -> Result<Vec<(Delivery, String)>, ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                let claimed = db::feed::claim_webhooks(uow.db, uow.now, uow.now + lease, n)?;
+                let claimed =
+                    db::feed::claim_webhooks(uow.db.sqlite()?, uow.now, uow.now + lease, n)?;
                 Ok(claimed
                     .into_iter()
                     .map(|d| {
@@ -93,7 +93,12 @@ impl Feed<'_> {
                         status: why,
                     },
                 };
-                Ok(db::feed::webhook_attempted(uow.db, &d, attempted, uow.now)?)
+                Ok(db::feed::webhook_attempted(
+                    uow.db.sqlite()?,
+                    &d,
+                    attempted,
+                    uow.now,
+                )?)
             })
             .await
     }
@@ -106,7 +111,11 @@ impl Feed<'_> {
         let consumer = self.consumer(name).await?;
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::feed::set_webhook(uow.db, consumer.id, url.as_deref())?)
+                Ok(db::feed::set_webhook(
+                    uow.db.sqlite()?,
+                    consumer.id,
+                    url.as_deref(),
+                )?)
             })
             .await
     }

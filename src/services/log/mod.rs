@@ -17,11 +17,7 @@ use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
-use crate::store::{
-    Store,
-    log::{AuditLog as _, NewCheckpoint},
-    requests::Requests as _,
-};
+use crate::store::{Store, log::NewCheckpoint};
 use crate::{
     config::Config,
     crypto::Keys,

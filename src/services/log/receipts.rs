@@ -2,7 +2,6 @@
 //! unit wrote (or, later, from the database), and signed where the text leaves the service.
 
 use super::*;
-use crate::store::log::AuditLog as _;
 
 /// The marker of the receipt of request `id`'s newest event (the one this unit wrote, if it
 /// wrote one); `None` when the request has no logged event (or the log is off).

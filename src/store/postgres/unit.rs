@@ -27,6 +27,7 @@ use crate::{
     domain::{Actor, Language, RequestKind, RequestState},
     proof::merkle::Frontier,
     store::{
+        Engine,
         dms::{Dm, Dms, NewDm},
         erasure::{Erasing, Erasure},
         inputs::Inputs,
@@ -540,5 +541,41 @@ impl Standings for PgUnit<'_> {
 impl Erasure for PgUnit<'_> {
     fn erase_person(&self, erasing: &Erasing<'_>) -> anyhow::Result<()> {
         self.wait(async |c| erasure::erase(c, &self.wrapping, erasing).await)
+    }
+}
+
+impl Engine for PgUnit<'_> {
+    fn sqlite(&self) -> anyhow::Result<&crate::db::Conn> {
+        anyhow::bail!(
+            "this operation is not on the store seam yet, so it runs on SQLite only \
+             (DATABASE_URL=sqlite: or unset)"
+        )
+    }
+
+    fn savepoint(&self) -> anyhow::Result<()> {
+        self.wait(async |c| {
+            Ok(sqlx::query("SAVEPOINT attempt")
+                .execute(c)
+                .await
+                .map(drop)?)
+        })
+    }
+
+    fn rollback_to_savepoint(&self) -> anyhow::Result<()> {
+        self.wait(async |c| {
+            Ok(sqlx::query("ROLLBACK TO SAVEPOINT attempt")
+                .execute(c)
+                .await
+                .map(drop)?)
+        })
+    }
+
+    fn release_savepoint(&self) -> anyhow::Result<()> {
+        self.wait(async |c| {
+            Ok(sqlx::query("RELEASE SAVEPOINT attempt")
+                .execute(c)
+                .await
+                .map(drop)?)
+        })
     }
 }
