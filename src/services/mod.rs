@@ -134,10 +134,27 @@ impl Services {
             db: database,
             ctx: Arc::new(ctx),
             limiter: limits::ChannelLimiter::default(),
+            units_on: None,
         };
         log::start(&shared).await?;
         feed::start(&shared).await?;
         Ok(Self { shared })
+    }
+
+    /// These services with their units of work on PostgreSQL, through the store seam: a
+    /// use-case's every write, and the reads it makes inside its unit, go to `store`. Reads
+    /// outside units (listings, reports, `/status`'s consumers) and what is not on the seam
+    /// yet stay on SQLite, so `dsr-bot run` does not use this: it is how the tests run the
+    /// same use-cases on both engines while the rest moves over.
+    /// The notice versions this process shows are kept there first.
+    pub async fn with_units_on_postgres(
+        &self,
+        store: crate::store::postgres::PgStore,
+    ) -> anyhow::Result<Services> {
+        let mut shared = self.shared.clone();
+        shared.units_on = Some(store);
+        log::record_notices(&shared).await?;
+        Ok(Services { shared })
     }
 
     pub fn database(&self) -> &Database {

@@ -24,6 +24,9 @@ pub struct Shared {
     pub(super) db: Database,
     pub(super) ctx: Arc<Context>,
     pub(super) limiter: limits::ChannelLimiter,
+    /// Where units of work run when not on SQLite's writer (see
+    /// [`super::Services::with_units_on_postgres`]).
+    pub(super) units_on: Option<crate::store::postgres::PgStore>,
 }
 
 impl Shared {
@@ -37,7 +40,10 @@ impl Shared {
         F: FnOnce(&mut Uow<'_>) -> Result<T, ServiceError> + Send + 'static,
         T: Send + 'static,
     {
-        uow::run(&self.db, &self.ctx, call, f).await
+        match &self.units_on {
+            Some(store) => uow::run_on_postgres(store, &self.ctx, call, f).await,
+            None => uow::run(&self.db, &self.ctx, call, f).await,
+        }
     }
 
     /// Runs `f` on one snapshot of the database (a reader, never the writer).

@@ -326,35 +326,76 @@ where
     T: Send + 'static,
 {
     let shared = ctx.clone();
-    let (value, mailed) = database
-        .write(move |db| {
-            let mut uow = Uow {
-                db,
-                ctx: &shared,
-                call: &call,
-                now: shared.now(),
-                mailed: false,
-                answered: false,
-                dmed: false,
-                logged: Default::default(),
-                thread_language: None,
-                chosen_language: None,
-            };
-            if let Some(input) = &call.input
-                && !uow.claim_input(input.source, &input.key, "acted")?
-            {
-                return Err(ServiceError::Duplicate);
-            }
-            let value = f(&mut uow)?;
-            Ok((value, (uow.mailed, uow.dmed)))
-        })
+    let done = database
+        .write(move |db| unit(db, &shared, &call, f))
         .await?;
-    let (mailed, dmed) = mailed;
-    if mailed {
+    Ok(kept(ctx, done))
+}
+
+/// As [`run`], on PostgreSQL: the unit is one transaction of its own there (run once: a
+/// deadlock PostgreSQL breaks is the caller's error, and changed nothing).
+pub(super) async fn run_on_postgres<T, F>(
+    store: &crate::store::postgres::PgStore,
+    ctx: &Arc<Context>,
+    call: Call,
+    f: F,
+) -> Result<T, ServiceError>
+where
+    F: FnOnce(&mut Uow<'_>) -> Result<T, ServiceError> + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = ctx.clone();
+    let done = store
+        .unit_once(move |db| unit(db, &shared, &call, f))
+        .await?;
+    Ok(kept(ctx, done))
+}
+
+/// What a unit did besides its value: it queued mail, it queued a DM.
+struct Queued {
+    mailed: bool,
+    dmed: bool,
+}
+
+/// The body of every unit, on either engine: the input claimed first, then `f`.
+fn unit<T>(
+    db: &dyn Store,
+    ctx: &Context,
+    call: &Call,
+    f: impl FnOnce(&mut Uow<'_>) -> Result<T, ServiceError>,
+) -> Result<(T, Queued), ServiceError> {
+    let mut uow = Uow {
+        db,
+        ctx,
+        call,
+        now: ctx.now(),
+        mailed: false,
+        answered: false,
+        dmed: false,
+        logged: Default::default(),
+        thread_language: None,
+        chosen_language: None,
+    };
+    if let Some(input) = &call.input
+        && !uow.claim_input(input.source, &input.key, "acted")?
+    {
+        return Err(ServiceError::Duplicate);
+    }
+    let value = f(&mut uow)?;
+    let queued = Queued {
+        mailed: uow.mailed,
+        dmed: uow.dmed,
+    };
+    Ok((value, queued))
+}
+
+/// Once a unit was kept: the mail worker and the bot are woken if it queued for them.
+fn kept<T>(ctx: &Context, (value, queued): (T, Queued)) -> T {
+    if queued.mailed {
         ctx.mail_ready.notify_one();
     }
-    if dmed {
+    if queued.dmed {
         ctx.dm_ready.notify_one();
     }
-    Ok(value)
+    value
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     db::{
         self, Conn,
-        log::{EventFacts, Item, Leaf},
+        log::{EventFacts, Item, Leaf, NewNotice},
     },
     proof::merkle::{Frontier, Hash},
 };
@@ -43,6 +43,9 @@ pub trait AuditLog {
 
     fn leaf_for_event(&self, event: i64) -> anyhow::Result<Option<Leaf>>;
 
+    /// Keeps a notice version people are shown, unless it is kept already.
+    fn add_notice_version(&self, notice: &NewNotice<'_>, now: DateTime<Utc>) -> anyhow::Result<()>;
+
     /// The policy (name, version) notice `version` is about.
     fn notice_policy(&self, version: &str) -> anyhow::Result<Option<(String, String)>>;
 }
@@ -72,6 +75,10 @@ impl AuditLog for Conn {
 
     fn leaf_for_event(&self, event: i64) -> anyhow::Result<Option<Leaf>> {
         Ok(db::log::leaf_for_event(self, event)?)
+    }
+
+    fn add_notice_version(&self, notice: &NewNotice<'_>, now: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(db::log::add_notice_version(self, notice, now)?)
     }
 
     fn notice_policy(&self, version: &str) -> anyhow::Result<Option<(String, String)>> {

@@ -39,6 +39,19 @@ pub trait Standings {
     /// The feed's newest position (0 when empty).
     fn feed_head(&self) -> anyhow::Result<i64>;
 
+    /// Every live consumer, with the key it hashes identities under: (id, key).
+    fn consumer_keys(&self) -> anyhow::Result<Vec<(i64, Vec<u8>)>>;
+
+    /// Keeps an erased person's identity as `consumer` hashes it, so the feed can list them
+    /// as erased in terms the consumer can match.
+    fn add_erased_hash(
+        &self,
+        person: i64,
+        consumer: i64,
+        kind: &str,
+        hash: &str,
+    ) -> anyhow::Result<()>;
+
     /// The consumers a change is pushed to: live, with a webhook that was not disabled.
     fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>>;
 
@@ -80,6 +93,25 @@ impl Standings for Conn {
 
     fn feed_head(&self) -> anyhow::Result<i64> {
         Ok(db::feed::head(self)?)
+    }
+
+    fn consumer_keys(&self) -> anyhow::Result<Vec<(i64, Vec<u8>)>> {
+        Ok(db::feed::active_consumers(self)?
+            .into_iter()
+            .map(|c| (c.id, c.hash_key))
+            .collect())
+    }
+
+    fn add_erased_hash(
+        &self,
+        person: i64,
+        consumer: i64,
+        kind: &str,
+        hash: &str,
+    ) -> anyhow::Result<()> {
+        Ok(db::feed::add_erased_hash(
+            self, person, consumer, kind, hash,
+        )?)
     }
 
     fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>> {

@@ -2637,3 +2637,127 @@ async fn an_erasure_leaves_nothing_that_names_the_person(engine: Engine) {
     }
 }
 on_both_engines!(an_erasure_leaves_nothing_that_names_the_person);
+
+/// The use-cases themselves, their units on PostgreSQL: a member opts out, asks for deletion
+/// naming an address, proves it with the code mailed to it, an officer extends the deletion and
+/// notes it, then carries it out. Everything lands in PostgreSQL (none of it in SQLite): the
+/// requests, an audit event with a leaf each, the feed's standing, the mail, and the erasure,
+/// which leaves the last mail still to go and the person's data key gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
+    use dsr_bot::services::{Call, Officer, Origin};
+
+    let app = crate::common::TestApp::spawn().await;
+    let url = fresh_database().await;
+    let pg = postgres::connect(&url, &KEY).await.unwrap();
+    let services = app
+        .services
+        .with_units_on_postgres(pg.clone())
+        .await
+        .unwrap();
+    let ada = Origin::new(&crate::common::console("ada"), Channel::Console);
+    let address = EmailAddress::parse("ada@example.org").unwrap();
+
+    let out = services
+        .file_request(&ada, RequestKind::OptOut, None)
+        .await
+        .unwrap();
+    assert!(out.request_id.is_some(), "{}", out.text);
+    let deletion = services
+        .file_request(&ada, RequestKind::Deletion, Some(address))
+        .await
+        .unwrap()
+        .request_id
+        .unwrap();
+    let lease = std::time::Duration::from_secs(60);
+    let mail = postgres::outbox::claim(&pg.pool, &pg.wrapping, "test", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(mail.len(), 1, "the code, mailed to the address");
+    assert_eq!(mail[0].recipient, "ada@example.org");
+    let code = crate::common::code_in(&mail[0].body_text);
+    assert!(
+        postgres::outbox::mark_sent(&pg.pool, mail[0].id, &mail[0].claim)
+            .await
+            .unwrap()
+    );
+    services.verify(&ada, &code).await.unwrap();
+    services.confirm(&ada).await.unwrap();
+
+    let officer = Officer::Operator;
+    let console = || Call::on(Channel::Console);
+    let requests = services.requests();
+    requests
+        .extend(
+            console(),
+            &officer,
+            deletion,
+            10,
+            "the archive team needs a week",
+        )
+        .await
+        .unwrap();
+    requests
+        .note(
+            console(),
+            &officer,
+            deletion,
+            "checked the forum backups too",
+        )
+        .await
+        .unwrap();
+    requests
+        .complete(console(), &officer, deletion)
+        .await
+        .unwrap();
+
+    let on_pg = |sql: &'static str| {
+        let pool = pg.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        on_pg("SELECT kind || ' ' || state FROM requests ORDER BY id").await,
+        ["opt_out cancelled", "deletion completed"],
+        "the deletion carried out closes what else was open"
+    );
+    let logged = on_pg(
+        "SELECT (SELECT count(*) FROM request_events) || ' ' ||
+                (SELECT count(*) FROM log_leaves WHERE event_id IS NOT NULL)",
+    )
+    .await;
+    let [events, leaves]: [&str; 2] = logged[0].split(' ').collect::<Vec<_>>().try_into().unwrap();
+    assert!(
+        events == leaves && events.parse::<i64>().unwrap() >= 5,
+        "{logged:?}"
+    );
+    assert!(
+        on_pg("SELECT to_state FROM request_events ORDER BY id")
+            .await
+            .contains(&"completed".to_owned()),
+        "the deletion's completion is in the trail"
+    );
+    assert_eq!(on_pg("SELECT state FROM feed").await, ["erased"]);
+    assert_eq!(
+        on_pg(
+            "SELECT (SELECT count(*) FROM identities) || ' ' || (SELECT count(*) FROM person_keys)
+                    || ' ' || (SELECT count(*) FROM people WHERE erased_at IS NOT NULL)"
+        )
+        .await,
+        ["0 0 1"],
+        "no identity and no data key left; the person erased"
+    );
+    let last = postgres::outbox::claim(&pg.pool, &pg.wrapping, "test", lease, 10)
+        .await
+        .unwrap();
+    let to: Vec<&str> = last.iter().map(|m| m.recipient.as_str()).collect();
+    assert!(
+        !to.is_empty() && to.iter().all(|t| *t == "ada@example.org"),
+        "{to:?}"
+    );
+    assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
+}

@@ -23,7 +23,7 @@ pub use push::WebhookOutcome;
 use push::push;
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
-use crate::store::standings::{NewStanding, Standings as _};
+use crate::store::standings::NewStanding;
 use crate::{
     db::{
         self, Conn,
@@ -47,7 +47,7 @@ pub(super) fn on_choice(uow: &Uow<'_>, req: &Request) -> anyhow::Result<()> {
     if !matches!(req.kind, RequestKind::OptOut | RequestKind::OptIn) || req.confirmed_at.is_none() {
         return Ok(());
     }
-    let db = uow.db.sqlite()?;
+    let db = uow.db;
     let person = req.person_id;
     let Some((request, out, since)) = db.latest_choice(person)? else {
         return Ok(());
@@ -89,15 +89,15 @@ pub(super) fn on_erasure(
     request_id: i64,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let db = uow.db.sqlite()?;
-    let identities = db::identities::for_person(db, person)?;
-    for consumer in db::feed::active_consumers(db)? {
+    let db = uow.db;
+    let identities = db.identities_of(person)?;
+    for (consumer, hash_key) in db.consumer_keys()? {
         for i in identities
             .iter()
             .filter(|i| shared_kind(&i.kind, i.verified_at))
         {
-            let hash = identity_hash(&consumer.hash_key, &i.kind, &i.value);
-            db::feed::add_erased_hash(db, person, consumer.id, &i.kind, &hash)?;
+            let hash = identity_hash(&hash_key, &i.kind, &i.value);
+            db.add_erased_hash(person, consumer, &i.kind, &hash)?;
         }
     }
     let seq = db.set_standing(&NewStanding {

@@ -190,6 +190,33 @@ fn notice_texts(ctx: &Context, templates: &Templates) -> Vec<(Channel, Language,
 
 /// At start: the notice versions of this configuration recorded, and a leaf for every event
 /// written before the log existed (or by a process with the log off), in their order.
+/// Keeps the notice versions this process shows (each once, whoever keeps it first), in a
+/// unit of work of its own: an audit event names the one its person was shown.
+pub(super) async fn record_notices(shared: &Shared) -> anyhow::Result<()> {
+    let ctx = shared.ctx.clone();
+    let texts = notice_texts(&ctx, &ctx.templates);
+    shared
+        .run(Call::system(), move |uow| {
+            let proof = &uow.ctx.proof;
+            let (policy, policy_version) = (&uow.ctx.config.policy_name, &proof.policy_version);
+            let versions = proof.notices.get().into_iter().flatten();
+            for ((channel, language, text), (.., version)) in texts.iter().zip(versions) {
+                let notice = db::log::NewNotice {
+                    version,
+                    channel: channel.as_str(),
+                    language: language.as_str(),
+                    policy,
+                    policy_version,
+                    text,
+                };
+                uow.db.add_notice_version(&notice, uow.now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
     let ctx = shared.ctx.clone();
     let texts = notice_texts(&ctx, &ctx.templates);
@@ -201,28 +228,7 @@ pub(super) async fn start(shared: &Shared) -> anyhow::Result<()> {
     if !shared.db.writable() {
         return Ok(());
     }
-    let (policy, policy_version) = (
-        ctx.config.policy_name.clone(),
-        ctx.proof.policy_version.clone(),
-    );
-    let now = ctx.now();
-    shared
-        .db
-        .write(move |db| {
-            for ((channel, language, text), (.., version)) in texts.iter().zip(&versions) {
-                let notice = db::log::NewNotice {
-                    version,
-                    channel: channel.as_str(),
-                    language: language.as_str(),
-                    policy: &policy,
-                    policy_version: &policy_version,
-                    text,
-                };
-                db::log::add_notice_version(db, &notice, now)?;
-            }
-            Ok::<_, anyhow::Error>(())
-        })
-        .await?;
+    record_notices(shared).await?;
     if !ctx.proof.enabled {
         return Ok(());
     }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use sqlx::{PgConnection, Row as _, postgres::PgRow};
 
 use crate::{
-    db::log::{EventFacts, Item, Leaf},
+    db::log::{EventFacts, Item, Leaf, NewNotice},
     proof::merkle::{Frontier, Hash, leaf_hash},
     store::log::NewCheckpoint,
 };
@@ -179,4 +179,26 @@ pub async fn notice_policy(
         .fetch_optional(conn)
         .await
         .context("reading the policy a notice is about")
+}
+
+pub async fn add_notice_version(
+    conn: &mut PgConnection,
+    n: &NewNotice<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO notice_versions (version, channel, language, policy, policy_version, text, first_seen)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(n.version)
+    .bind(n.channel)
+    .bind(n.language)
+    .bind(n.policy)
+    .bind(n.policy_version)
+    .bind(n.text)
+    .bind(now)
+    .execute(conn)
+    .await
+    .context("keeping a notice version")?;
+    Ok(())
 }

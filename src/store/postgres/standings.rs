@@ -103,6 +103,34 @@ pub async fn touch(
     Ok((moved.rows_affected() == 1).then_some(seq))
 }
 
+pub async fn consumer_keys(conn: &mut PgConnection) -> anyhow::Result<Vec<(i64, Vec<u8>)>> {
+    sqlx::query_as("SELECT id, hash_key FROM consumers WHERE revoked_at IS NULL ORDER BY name")
+        .fetch_all(conn)
+        .await
+        .context("reading the live consumers' keys")
+}
+
+pub async fn add_erased_hash(
+    conn: &mut PgConnection,
+    person: i64,
+    consumer: i64,
+    kind: &str,
+    hash: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO feed_erased (person_id, consumer_id, kind, hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(person)
+    .bind(consumer)
+    .bind(kind)
+    .bind(hash)
+    .execute(conn)
+    .await
+    .context("keeping an erased identity as a consumer hashes it")?;
+    Ok(())
+}
+
 pub async fn webhook_consumers(conn: &mut PgConnection) -> anyhow::Result<Vec<i64>> {
     sqlx::query_scalar(
         "SELECT id FROM consumers WHERE revoked_at IS NULL AND webhook_url IS NOT NULL

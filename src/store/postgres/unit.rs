@@ -18,7 +18,7 @@ use crate::{
     db::{
         events::Event,
         identities::Identity,
-        log::{EventFacts, Item, Leaf},
+        log::{EventFacts, Item, Leaf, NewNotice},
         reply_tokens::ReplyToken,
         reports::MonthState,
         requests::{NewRequest, Request},
@@ -112,6 +112,43 @@ impl PgStore {
         })
         .await
         .context("a unit of work on PostgreSQL stopped")?
+    }
+}
+
+impl PgStore {
+    /// Runs `work` as one transaction, once: committed when it returns `Ok`, rolled back
+    /// otherwise (with the caller's error, as it gave it). For work that cannot be run twice
+    /// (a use-case that moves what it was given); a deadlock PostgreSQL breaks is returned.
+    pub async fn unit_once<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&PgUnit<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<anyhow::Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let wrapping = self.wrapping.clone();
+        let runtime = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut tx = runtime
+                .block_on(pool.begin())
+                .context("starting a transaction on PostgreSQL")?;
+            let unit = PgUnit {
+                conn: RefCell::new(&mut tx),
+                wrapping,
+                runtime: runtime.clone(),
+            };
+            let worked = work(&unit);
+            drop(unit);
+            let value = worked?;
+            runtime
+                .block_on(tx.commit())
+                .context("committing on PostgreSQL")?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| {
+            E::from(anyhow::Error::new(e).context("a unit of work on PostgreSQL stopped"))
+        })?
     }
 }
 
@@ -497,6 +534,10 @@ impl AuditLog for PgUnit<'_> {
         self.wait(async |c| log::leaf_for_event(c, event).await)
     }
 
+    fn add_notice_version(&self, notice: &NewNotice<'_>, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| log::add_notice_version(c, notice, now).await)
+    }
+
     fn notice_policy(&self, version: &str) -> anyhow::Result<Option<(String, String)>> {
         self.wait(async |c| log::notice_policy(c, version).await)
     }
@@ -521,6 +562,20 @@ impl Standings for PgUnit<'_> {
 
     fn feed_head(&self) -> anyhow::Result<i64> {
         self.wait(async |c| standings::head(c).await)
+    }
+
+    fn consumer_keys(&self) -> anyhow::Result<Vec<(i64, Vec<u8>)>> {
+        self.wait(async |c| standings::consumer_keys(c).await)
+    }
+
+    fn add_erased_hash(
+        &self,
+        person: i64,
+        consumer: i64,
+        kind: &str,
+        hash: &str,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| standings::add_erased_hash(c, person, consumer, kind, hash).await)
     }
 
     fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>> {
