@@ -92,6 +92,28 @@ impl Outbox<'_> {
     }
 }
 
+/// After an erasure committed: on SQLite the WAL is emptied ([`scrub_wal`]); with the units
+/// on PostgreSQL, the tables of data keys are rewritten once no snapshot from before it is
+/// held, so the deleted keys' old row versions leave their files (waiting up to 30 s; past
+/// that the rewrite is logged as owed, and the next erasure's rewrite does it).
+pub(super) async fn settle_erasure(shared: &Shared) {
+    let Some(pg) = &shared.units_on else {
+        return scrub_wal(shared).await;
+    };
+    let within = std::time::Duration::from_secs(30);
+    match crate::store::postgres::people::rewrite_keys_now(&pg.pool, within).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "the data keys' tables could not be rewritten after an erasure (an old snapshot is \
+             held); the next erasure's rewrite does it"
+        ),
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "the data keys' tables could not be rewritten after an erasure"
+        ),
+    }
+}
+
 /// See [`Outbox::scrub_wal`]; an erasure calls it too.
 pub(super) async fn scrub_wal(shared: &Shared) {
     let done = db::checkpoint(&shared.db.pool).await;

@@ -143,7 +143,7 @@ impl Requests<'_> {
                 completion::complete_deletion(uow, actor, request_id)
             })
             .await?;
-        outbox::scrub_wal(self.0).await;
+        outbox::settle_erasure(self.0).await;
         Ok(done)
     }
 

@@ -381,7 +381,7 @@ async fn an_erased_address_is_in_no_file_of_the_postgres_cluster() {
 }
 
 /// Flushes every dirty page to the heap and index files, so the search sees them.
-async fn checkpoint() {
+pub(crate) async fn checkpoint() {
     let mut admin =
         <sqlx::PgConnection as sqlx::Connection>::connect(&common::postgres::server_url())
             .await
@@ -390,7 +390,7 @@ async fn checkpoint() {
 }
 
 /// The files of the cluster (heap, indexes, WAL, everything) holding `needle`.
-fn files_holding(needle: &str) -> Vec<String> {
+pub(crate) fn files_holding(needle: &str) -> Vec<String> {
     let out = Command::new("grep")
         .args(["-r", "-l", "-F", "-a", "--", needle])
         .arg(common::postgres::pgdata())
@@ -407,7 +407,7 @@ fn files_holding(needle: &str) -> Vec<String> {
 }
 
 /// The files under `folder` that hold `needle`.
-fn files_under_holding(folder: &std::path::Path, needle: &[u8]) -> Vec<String> {
+pub(crate) fn files_under_holding(folder: &std::path::Path, needle: &[u8]) -> Vec<String> {
     std::fs::read_dir(folder)
         .unwrap()
         .filter_map(|entry| {

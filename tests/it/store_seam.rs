@@ -39,7 +39,7 @@ use dsr_bot::{
     },
 };
 
-use super::store::{Engine, KEY, on_both_engines};
+use super::store::{Engine, KEY, checkpoint, files_holding, files_under_holding, on_both_engines};
 use crate::common::postgres::fresh_database;
 
 /// A claimed mail as the tests compare it: Message-ID, recipient, reply token, In-Reply-To,
@@ -2656,7 +2656,8 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         .await
         .unwrap();
     let ada = Origin::new(&crate::common::console("ada"), Channel::Console);
-    let address = EmailAddress::parse("ada@example.org").unwrap();
+    let canary = format!("canary-{}@example.org", uuid::Uuid::new_v4().simple());
+    let address = EmailAddress::parse(&canary).unwrap();
 
     let out = services
         .file_request(&ada, RequestKind::OptOut, None)
@@ -2674,7 +2675,7 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         .await
         .unwrap();
     assert_eq!(mail.len(), 1, "the code, mailed to the address");
-    assert_eq!(mail[0].recipient, "ada@example.org");
+    assert_eq!(mail[0].recipient, canary);
     let code = crate::common::code_in(&mail[0].body_text);
     assert!(
         postgres::outbox::mark_sent(&pg.pool, mail[0].id, &mail[0].claim)
@@ -2706,10 +2707,36 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         )
         .await
         .unwrap();
+    let wrapped: Vec<u8> = sqlx::query_scalar("SELECT wrapped_key FROM person_keys")
+        .fetch_one(&pg.pool)
+        .await
+        .unwrap();
+    let oid: sqlx::postgres::types::Oid =
+        sqlx::query_scalar("SELECT oid FROM pg_database WHERE datname = current_database()")
+            .fetch_one(&pg.pool)
+            .await
+            .unwrap();
+    let tables = crate::common::postgres::pgdata()
+        .join("base")
+        .join(oid.0.to_string());
+    checkpoint().await;
+    assert!(
+        !files_under_holding(&tables, &wrapped).is_empty(),
+        "the person's wrapped key is found where it is kept"
+    );
     requests
         .complete(console(), &officer, deletion)
         .await
         .unwrap();
+    // The address was never in clear; after the erasure (and the keys' tables rewritten by
+    // it) the person's wrapped key is in none of the database's files either.
+    checkpoint().await;
+    assert_eq!(
+        files_holding(&canary),
+        Vec::<String>::new(),
+        "heap, indexes, WAL"
+    );
+    assert_eq!(files_under_holding(&tables, &wrapped), Vec::<String>::new());
 
     let on_pg = |sql: &'static str| {
         let pool = pg.pool.clone();
@@ -2756,8 +2783,8 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         .unwrap();
     let to: Vec<&str> = last.iter().map(|m| m.recipient.as_str()).collect();
     assert!(
-        !to.is_empty() && to.iter().all(|t| *t == "ada@example.org"),
-        "{to:?}"
+        !to.is_empty() && to.iter().all(|t| *t == canary),
+        "the last word still goes"
     );
     assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
 }

@@ -228,6 +228,19 @@ pub async fn erase(
     Ok(Erased { xid })
 }
 
+/// As [`rewrite_keys`], after whatever committed before now (an erasure a unit of work
+/// carried out): waits for every snapshot older than a transaction begun now.
+pub async fn rewrite_keys_now(
+    pool: &sqlx::PgPool,
+    within: std::time::Duration,
+) -> anyhow::Result<bool> {
+    let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+        .fetch_one(pool)
+        .await
+        .context("reading a transaction id to wait past")?;
+    rewrite_keys(pool, Erased { xid }, within).await
+}
+
 /// An erasure done: its transaction, which [`rewrite_keys`] must wait to be older than every
 /// snapshot before the deleted key can be left out of the rewritten table.
 #[derive(Debug, Clone, Copy)]
