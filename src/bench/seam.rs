@@ -1,10 +1,11 @@
-//! `dsr-bot bench seam`: the part of filing a request that runs on both engines so far,
-//! through the store seam (`store::Store`): meet a new member, take a place under their
-//! hourly limit, file their opt-out, append its audit event; one unit of work each. On
-//! SQLite (SQLCipher, the writer's group commit) and, with `--database-url`, on PostgreSQL
-//! (one transaction per unit, several at once), each beside its own single-row INSERT
-//! baseline measured in the same run. Not the whole rush: the log, the outbox and the report
-//! counters are not on the seam yet (`bench rush` measures them on SQLite).
+//! `dsr-bot bench seam`: filing an opt-out through the store seam (`store::Store`), the same
+//! statements on both engines: meet a new member, take a place under their hourly limit, file
+//! their opt-out, append its audit event, its leaf in the log and their standing in the feed
+//! (`--no-log` leaves the last two out); one unit of work each. On SQLite (SQLCipher, the
+//! writer's group commit) and, with `--database-url`, on PostgreSQL (one transaction per unit,
+//! several at once), each beside its own single-row INSERT baseline measured in the same run.
+//! Not the whole rush (no mail is rendered and no receipt signed): `bench rush` measures that,
+//! on SQLite.
 
 use std::{
     sync::{
@@ -20,9 +21,9 @@ use sqlx::{Connection as _, PgConnection};
 
 use super::{config, ms, percentile};
 use crate::{
-    db::{self, events::Event, requests::NewRequest},
+    db::{self, events::Event, log::Item, requests::NewRequest},
     domain::{Actor, Channel, DiscordId, Language, RequestKind, RequestState, deadline},
-    store::{Store, postgres},
+    store::{Store, postgres, standings::NewStanding},
 };
 
 #[derive(Debug, Clone, clap::Args)]
@@ -39,10 +40,14 @@ pub struct SeamOptions {
     /// drops it afterwards (the URL's own database is only connected to).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Leave out the log's leaf and the feed's standing (each a point every unit passes one
+    /// at a time on PostgreSQL), to see what they cost.
+    #[arg(long)]
+    pub no_log: bool,
 }
 
 /// One unit: what the start of `/optout` does, on either engine.
-fn unit(store: &dyn Store, member: u64) -> anyhow::Result<()> {
+fn unit(store: &dyn Store, member: u64, log: bool) -> anyhow::Result<()> {
     let now = Utc::now();
     let (person, _) = store.resolve(&Actor::Discord(DiscordId(member)), now)?;
     let key = format!("bench member {member}");
@@ -61,7 +66,7 @@ fn unit(store: &dyn Store, member: u64) -> anyhow::Result<()> {
     let crate::store::requests::Filed::New(request) = filed else {
         anyhow::bail!("member {member} had an open opt-out already");
     };
-    store.append_event(&Event {
+    let event = store.append_event(&Event {
         request_id: request.id,
         at: now,
         from_state: None,
@@ -70,6 +75,18 @@ fn unit(store: &dyn Store, member: u64) -> anyhow::Result<()> {
         note: Some("received".into()),
         notice: None,
     })?;
+    if log {
+        let record = format!("event {event} of request {} by {person}", request.id);
+        store.log_append(Item::Event(event), record.as_bytes())?;
+        store.set_standing(&NewStanding {
+            person,
+            state: "opted_out",
+            effective_from: now,
+            policy_version: "bench",
+            request: request.id,
+            now,
+        })?;
+    }
     Ok(())
 }
 
@@ -128,9 +145,12 @@ fn line(engine: &str, run: &Run, baseline: f64) -> String {
 }
 
 pub async fn seam(opts: SeamOptions) -> anyhow::Result<String> {
+    let log = !opts.no_log;
     let mut out = format!(
-        "seam: {} units (meet, limit, file, event), concurrency {}\n",
-        opts.units, opts.concurrency
+        "seam: {} units (meet, limit, file, event{}), concurrency {}\n",
+        opts.units,
+        if log { ", leaf, standing" } else { "" },
+        opts.concurrency
     );
     // SQLite: the encrypted default, through its writer.
     let dir = tempfile::tempdir().context("a temporary folder for the benchmark database")?;
@@ -139,7 +159,7 @@ pub async fn seam(opts: SeamOptions) -> anyhow::Result<String> {
     let database = db::connect(&cfg, db::Access::ReadWrite).await?;
     let run = drive(&opts, move |member| {
         let database = database.clone();
-        async move { database.write(move |c| unit(c, member)).await }
+        async move { database.write(move |c| unit(c, member, log)).await }
     })
     .await?;
     let baseline =
@@ -159,7 +179,7 @@ pub async fn seam(opts: SeamOptions) -> anyhow::Result<String> {
             let store = postgres::connect(&bench_url, &key).await?;
             let run = drive(&opts, move |member| {
                 let store = store.clone();
-                async move { store.unit(move |u| unit(u, member)).await }
+                async move { store.unit(move |u| unit(u, member, log)).await }
             })
             .await?;
             let baseline = pg_insert_rate(&bench_url, opts.units.min(5_000)).await?;

@@ -802,6 +802,10 @@ async fn bench_seam_measures_both_engines_and_leaves_no_database_behind() {
     );
     let text = crate::common::printed(&out);
     assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("(meet, limit, file, event, leaf, standing)"),
+        "{text}"
+    );
     for engine in ["sqlite (SQLCipher, synchronous=full): ", "postgres: "] {
         let line = text
             .lines()
