@@ -32,7 +32,9 @@ pub fn remind(uow: &mut Uow<'_>) -> anyhow::Result<usize> {
     let mut mails = 0;
     for req in uow.db.awaiting_unreminded(since)? {
         let expires = req.received_at + within;
-        uow.db.mark_reminded(req.id, now)?;
+        if !uow.db.mark_reminded(req.id, now)? {
+            continue;
+        }
         // Lapsed already: it expires on the next sweep, and a reminder would say otherwise.
         if expires <= now {
             continue;

@@ -3,7 +3,7 @@
 
 use super::{people, reply::Reply, texts::say, uow::Context, uow::Uow};
 use crate::{
-    db::{self, requests::Request},
+    db::requests::Request,
     domain::{Actor, Channel, EmailAddress, Language, RequestKind, RequestState, deadline},
     email::labels::Labels,
     error::ServiceError,
@@ -109,9 +109,7 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
     });
     let first = match (open.into_iter().next(), person) {
         (Some(r), _) => Some(r),
-        (None, Some(p)) => db::requests::for_person(uow.db.sqlite()?, p)?
-            .into_iter()
-            .next_back(),
+        (None, Some(p)) => uow.db.for_person(p)?.into_iter().next_back(),
         (None, None) => None,
     };
     Ok((lines.join("\n"), first))

@@ -74,7 +74,9 @@ pub trait Requests {
     /// first.
     fn awaiting_unreminded(&self, since: DateTime<Utc>) -> anyhow::Result<Vec<Request>>;
 
-    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()>;
+    /// Marks request `id` reminded; false when it was already (another unit reminded it
+    /// first), so it is reminded once.
+    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<bool>;
 
     /// Requests still to be answered (waiting for the person, or a confirmed deletion not yet
     /// carried out) due by `until`, soonest due first: their ids and due dates.
@@ -150,7 +152,7 @@ impl Requests for Conn {
         Ok(db::requests::awaiting_unreminded(self, since)?)
     }
 
-    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<bool> {
         Ok(db::requests::mark_reminded(self, id, now)?)
     }
 

@@ -1594,7 +1594,8 @@ async fn a_requests_later_life_reads_the_same_on_both_engines(engine: Engine) {
     let reminders = store
         .unit(move |s| {
             let before = s.awaiting_unreminded(at(60))?;
-            s.mark_reminded(waiting, at(61))?;
+            let once = s.mark_reminded(waiting, at(61))? && !s.mark_reminded(waiting, at(62))?;
+            anyhow::ensure!(once, "a request is marked reminded once");
             let after = s.awaiting_unreminded(at(120))?;
             let due = s.unanswered_due_by(at(60 * 24 * 31))?;
             let stale = s.awaiting_since_before(at(90))?;

@@ -258,10 +258,12 @@ pub fn awaiting_unreminded(
     .collect()
 }
 
-pub fn mark_reminded(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
-    db.prepare_cached("UPDATE requests SET reminded_at = ? WHERE id = ?")?
-        .execute(params![At(now), id])?;
-    Ok(())
+/// Marks request `id` reminded; false when it was already.
+pub fn mark_reminded(db: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    Ok(db
+        .prepare_cached("UPDATE requests SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL")?
+        .execute(params![At(now), id])?
+        == 1)
 }
 
 /// Requests still to be answered (waiting for the person, or a confirmed deletion not yet

@@ -31,6 +31,14 @@ pub async fn erase(
     e: &Erasing<'_>,
 ) -> anyhow::Result<()> {
     let person = e.person;
+    // Locked first: a unit sealing something under the person's key, or keeping a token for
+    // their request, finishes before the erasure looks for what names them, and one that
+    // comes after finds the key gone.
+    sqlx::query("SELECT 1 FROM person_keys WHERE person_id = $1 FOR UPDATE")
+        .bind(person)
+        .execute(&mut *tx)
+        .await
+        .context("locking an erased person's data key")?;
     for (kind, hash) in e.hashes {
         sqlx::query(
             "INSERT INTO erasure_receipts (person_id, request_id, kind, value_hash, erased_at)

@@ -43,8 +43,11 @@ fn read_frontier(bytes: Option<Vec<u8>>) -> anyhow::Result<Frontier> {
 }
 
 /// Appends under the head's row lock, taken as the head is read and held to the end of the
-/// unit: a unit appending at the same time waits, then reads the head this one left.
+/// unit: a unit appending at the same time waits, then reads the head this one left. The
+/// feed's lock is taken first, as every unit takes the two (an event moves the feed too), so
+/// two units never wait on each other's.
 pub async fn append(tx: &mut PgConnection, item: Item, record: &[u8]) -> anyhow::Result<Leaf> {
+    super::standings::lock(tx).await?;
     // The first append of a log makes the head's row, so there is a row to lock.
     sqlx::query("INSERT INTO log_head (id, frontier) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
         .bind(Frontier::default().to_bytes())

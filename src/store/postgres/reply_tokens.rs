@@ -25,6 +25,16 @@ pub async fn add(
     wrapping: &Wrapping,
     t: &NewToken<'_>,
 ) -> anyhow::Result<()> {
+    // The request's person's key, share-locked: a token for the request of someone being
+    // erased waits for the erasure, then is not kept (the erasure would have deleted it).
+    let person: i64 = sqlx::query_scalar("SELECT person_id FROM requests WHERE id = $1")
+        .bind(t.request)
+        .fetch_one(&mut *tx)
+        .await
+        .context("reading the request a reply token is for")?;
+    if super::people::key(tx, wrapping, person).await?.is_none() {
+        return Ok(());
+    }
     let token_hash = hash(t.token);
     let (key, wrapped) = wrapping.new_key(&owner(&token_hash));
     sqlx::query("INSERT INTO row_keys (owner, wrapped_key, created_at) VALUES ($1, $2, $3)")

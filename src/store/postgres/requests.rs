@@ -260,14 +260,15 @@ pub async fn mark_reminded(
     conn: &mut PgConnection,
     id: i64,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query("UPDATE requests SET reminded_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("recording a reminder")?;
-    Ok(())
+) -> anyhow::Result<bool> {
+    let marked =
+        sqlx::query("UPDATE requests SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(conn)
+            .await
+            .context("recording a reminder")?;
+    Ok(marked.rows_affected() == 1)
 }
 
 pub async fn unanswered_due_by(

@@ -9,8 +9,10 @@ use sqlx::PgConnection;
 
 use crate::store::standings::{NewStanding, Standing};
 
-/// The feed's transaction-level lock (taken again in the same transaction, it is held).
-async fn lock(tx: &mut PgConnection) -> anyhow::Result<()> {
+/// The feed's transaction-level lock (taken again in the same transaction, it is held). It is
+/// the first of the unit-wide locks a unit takes: the log takes it before the log's head (see
+/// [`super::log::append`]), so units logging and moving the feed take them in one order.
+pub(super) async fn lock(tx: &mut PgConnection) -> anyhow::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('feed', 0))")
         .execute(&mut *tx)
         .await
@@ -18,10 +20,13 @@ async fn lock(tx: &mut PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Read under the feed's lock, so the standing decided from it is still the person's when it
+/// is set.
 pub async fn latest_choice(
     conn: &mut PgConnection,
     person: i64,
 ) -> anyhow::Result<Option<(i64, bool, DateTime<Utc>)>> {
+    lock(conn).await?;
     sqlx::query_as(
         "SELECT id, kind = 'opt_out', confirmed_at FROM requests
           WHERE person_id = $1 AND kind IN ('opt_out', 'opt_in') AND confirmed_at IS NOT NULL

@@ -209,7 +209,7 @@ impl Requests for PgUnit<'_> {
         self.wait(async |c| requests::awaiting_unreminded(c, since).await)
     }
 
-    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    fn mark_reminded(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<bool> {
         self.wait(async |c| requests::mark_reminded(c, id, now).await)
     }
 
