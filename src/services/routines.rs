@@ -208,7 +208,7 @@ impl Routines<'_> {
         };
         let due = self
             .0
-            .read(move |conn, _| Ok(!db::requests::awaiting_unreminded(conn, since)?.is_empty()))
+            .read_store(move |store, _| Ok(!store.awaiting_unreminded(since)?.is_empty()))
             .await?;
         if !due {
             return Ok(0);

@@ -56,6 +56,21 @@ impl Shared {
         Ok(self.db.read(move |conn| f(conn, &ctx)).await?)
     }
 
+    /// Runs `f` on a consistent view of the store the units run on: one of SQLite's readers
+    /// (a snapshot, never the writer), or with the units on PostgreSQL a transaction there of
+    /// its own, which writes nothing.
+    pub(super) async fn read_store<T, F>(&self, f: F) -> Result<T, ServiceError>
+    where
+        F: FnOnce(&dyn crate::store::Store, &Context) -> anyhow::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let ctx = self.ctx.clone();
+        match &self.units_on {
+            Some(store) => Ok(store.unit_once(move |u| f(u, &ctx)).await?),
+            None => Ok(self.db.read(move |conn| f(conn, &ctx)).await?),
+        }
+    }
+
     /// A member's use-case: counted against the rate limits, run as one unit of work, and
     /// answered by mail in the same unit when the person wrote by mail.
     pub(super) async fn member<T, F>(&self, origin: &Origin, f: F) -> Result<T, ServiceError>

@@ -70,7 +70,7 @@ pub fn answer(uow: &mut Uow<'_>, person: Option<i64>) -> anyhow::Result<(String,
         ),
     });
     if let Some(p) = person {
-        let applied = super::feed::applied(uow.db.sqlite()?, uow.ctx, language, p)?;
+        let applied = super::feed::applied(uow.db, uow.ctx, language, p)?;
         if !applied.is_empty() {
             lines.push(say("status_applied", &[("list", &applied.join("; "))]));
         }

@@ -52,6 +52,10 @@ pub trait Standings {
         hash: &str,
     ) -> anyhow::Result<()>;
 
+    /// Per live consumer (by name), when it said it applied feed position `seq` or a later
+    /// one; none when it has not yet.
+    fn applied(&self, seq: i64) -> anyhow::Result<Vec<(String, Option<DateTime<Utc>>)>>;
+
     /// The consumers a change is pushed to: live, with a webhook that was not disabled.
     fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>>;
 
@@ -112,6 +116,10 @@ impl Standings for Conn {
         Ok(db::feed::add_erased_hash(
             self, person, consumer, kind, hash,
         )?)
+    }
+
+    fn applied(&self, seq: i64) -> anyhow::Result<Vec<(String, Option<DateTime<Utc>>)>> {
+        Ok(db::feed::applied(self, seq)?)
     }
 
     fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>> {

@@ -2669,6 +2669,14 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         .await
         .unwrap();
     assert!(out.request_id.is_some(), "{}", out.text);
+    let status = services.status(&ada).await.unwrap();
+    assert!(
+        status
+            .text
+            .contains(&format!("#{}", out.request_id.unwrap())),
+        "{}",
+        status.text
+    );
     let deletion = services
         .file_request(&ada, RequestKind::Deletion, Some(address))
         .await

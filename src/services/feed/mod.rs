@@ -23,7 +23,7 @@ pub use push::WebhookOutcome;
 use push::push;
 
 use super::{shared::Shared, uow::Call, uow::Context, uow::Uow};
-use crate::store::standings::NewStanding;
+use crate::store::{Store, standings::NewStanding};
 use crate::{
     db::{
         self, Conn,
@@ -408,15 +408,16 @@ impl Feed<'_> {
 
 /// For `/status`: per live consumer, whether it applied `person`'s latest change to the feed.
 pub(super) fn applied(
-    db: &Conn,
+    db: &dyn Store,
     ctx: &Context,
     language: crate::domain::Language,
     person: i64,
 ) -> anyhow::Result<Vec<String>> {
-    let Some(s) = db::feed::standing(db, person)? else {
+    let Some(s) = db.standing(person)? else {
         return Ok(Vec::new());
     };
-    Ok(db::feed::applied(db, s.seq)?
+    Ok(db
+        .applied(s.seq)?
         .into_iter()
         .map(|(name, at)| match at {
             Some(at) => super::texts::say(

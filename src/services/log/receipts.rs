@@ -131,7 +131,7 @@ pub(in crate::services) async fn stored_receipts(
         return Ok(Vec::new());
     }
     shared
-        .read(move |db, ctx| {
+        .read_store(move |db, ctx| {
             let mut out = Vec::new();
             for e in events {
                 out.extend(stored_receipt(db, ctx, e)?);

@@ -136,6 +136,21 @@ pub async fn add_erased_hash(
     Ok(())
 }
 
+pub async fn applied(
+    conn: &mut PgConnection,
+    seq: i64,
+) -> anyhow::Result<Vec<(String, Option<DateTime<Utc>>)>> {
+    sqlx::query_as(
+        "SELECT c.name, (SELECT a.applied_at FROM consumer_acks a
+                          WHERE a.consumer_id = c.id AND a.seq >= $1 ORDER BY a.seq, a.id LIMIT 1)
+           FROM consumers c WHERE c.revoked_at IS NULL ORDER BY c.name",
+    )
+    .bind(seq)
+    .fetch_all(conn)
+    .await
+    .context("reading which consumers applied a change")
+}
+
 pub async fn webhook_consumers(conn: &mut PgConnection) -> anyhow::Result<Vec<i64>> {
     sqlx::query_scalar(
         "SELECT id FROM consumers WHERE revoked_at IS NULL AND webhook_url IS NOT NULL

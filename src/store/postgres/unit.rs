@@ -578,6 +578,10 @@ impl Standings for PgUnit<'_> {
         self.wait(async |c| standings::add_erased_hash(c, person, consumer, kind, hash).await)
     }
 
+    fn applied(&self, seq: i64) -> anyhow::Result<Vec<(String, Option<DateTime<Utc>>)>> {
+        self.wait(async |c| standings::applied(c, seq).await)
+    }
+
     fn webhook_consumers(&self) -> anyhow::Result<Vec<i64>> {
         self.wait(async |c| standings::webhook_consumers(c).await)
     }
