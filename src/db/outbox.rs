@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::sql::At;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Mail {
     pub id: i64,
     pub message_id: String,
@@ -23,6 +23,18 @@ pub struct Mail {
     pub thread_root: Option<String>,
     pub attachment_name: Option<String>,
     pub attachment_body: Option<String>,
+}
+
+impl std::fmt::Debug for Mail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The address, the texts and the reply token name or reach a person: never in a log.
+        f.debug_struct("Mail")
+            .field("id", &self.id)
+            .field("message_id", &self.message_id)
+            .field("template", &self.template)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct NewMail<'a> {

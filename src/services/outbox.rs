@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{shared::Shared, uow::Call};
-use crate::{db, error::ServiceError, proof::receipt::Style};
+use crate::{db, error::ServiceError, proof::receipt::Style, store::outbox::Mail};
 
 pub struct Outbox<'a>(pub(super) &'a Shared);
 
@@ -12,16 +12,12 @@ impl Outbox<'_> {
     /// Claims the mail that has waited longest among those due now, for `MAIL_LEASE_SECONDS`:
     /// no other sender takes it meanwhile, and it is retried if this one dies mid-send.
     /// Its receipts are signed now, off the writer's thread.
-    pub async fn claim(&self) -> Result<Option<db::outbox::Mail>, ServiceError> {
+    pub async fn claim(&self) -> Result<Option<Mail>, ServiceError> {
         let mail = self
             .0
             .run(Call::system(), |uow| {
                 let lease = chrono::Duration::seconds(uow.config().mail_lease_seconds);
-                Ok(db::outbox::claim_next_due(
-                    uow.db.sqlite()?,
-                    uow.now,
-                    uow.now + lease,
-                )?)
+                Ok(uow.db.claim_mail(uow.now, uow.now + lease)?)
             })
             .await?;
         let Some(mut m) = mail else {
@@ -39,7 +35,7 @@ impl Outbox<'_> {
     pub async fn sent(&self, outbox_id: i64) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::outbox::mark_sent(uow.db.sqlite()?, outbox_id, uow.now)?)
+                Ok(uow.db.mail_sent(outbox_id, uow.now)?)
             })
             .await
     }
@@ -53,27 +49,20 @@ impl Outbox<'_> {
     ) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::outbox::mark_failed(
-                    uow.db.sqlite()?,
-                    outbox_id,
-                    &error,
-                    retry_at,
-                )?)
+                Ok(uow.db.mail_failed(outbox_id, &error, retry_at)?)
             })
             .await
     }
 
     /// Mails whose copy the transport kept is to be removed (their person was erased).
     pub async fn copies_to_forget(&self) -> Result<Vec<i64>, ServiceError> {
-        self.0
-            .read(|conn, _| Ok(db::outbox::copies_to_forget(conn)?))
-            .await
+        self.0.read_store(|store, _| store.copies_to_forget()).await
     }
 
     pub async fn copy_forgotten(&self, outbox_id: i64) -> Result<(), ServiceError> {
         self.0
             .run(Call::system(), move |uow| {
-                Ok(db::outbox::copy_forgotten(uow.db.sqlite()?, outbox_id)?)
+                Ok(uow.db.copy_forgotten(outbox_id)?)
             })
             .await
     }

@@ -82,7 +82,7 @@ impl<T> Store for T where
 pub trait Engine {
     /// SQLite's connection, for the operations not yet on the seam (the feed's consumers,
     /// pulls, acknowledgements and webhook deliveries, imports, inbound copies and held mail,
-    /// the mail worker's marks, reports' figures); on PostgreSQL an error saying so.
+    /// the digest's stale consumers); on PostgreSQL an error saying so.
     fn sqlite(&self) -> anyhow::Result<&crate::db::Conn>;
 
     /// Starts a savepoint inside the unit: what follows can be undone alone.

@@ -2683,18 +2683,34 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         .unwrap()
         .request_id
         .unwrap();
-    let lease = std::time::Duration::from_secs(60);
-    let mail = postgres::outbox::claim(&pg.pool, &pg.wrapping, "test", lease, 10)
-        .await
-        .unwrap();
-    assert_eq!(mail.len(), 1, "the code, mailed to the address");
-    assert_eq!(mail[0].recipient, canary);
-    let code = crate::common::code_in(&mail[0].body_text);
-    assert!(
-        postgres::outbox::mark_sent(&pg.pool, mail[0].id, &mail[0].claim)
-            .await
-            .unwrap()
+    // The mail worker delivers from PostgreSQL, into the outbox folder.
+    let folder = app.dir.path().join("delivered");
+    let worker = dsr_bot::workers::outbox::OutboxWorker::new(
+        services.clone(),
+        dsr_bot::email::Mailer::Folder(folder.clone()),
     );
+    let delivered = || {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&folder)
+            .map(|d| {
+                d.map(|e| {
+                    let path = e.unwrap().path();
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    (
+                        path.file_name().unwrap().to_string_lossy().into_owned(),
+                        text,
+                    )
+                })
+                .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    worker.flush().await.unwrap();
+    let mails = delivered();
+    assert_eq!(mails.len(), 1, "the code, mailed to the address");
+    assert!(mails[0].1.contains(&canary));
+    let code = crate::common::code_in(&mails[0].1);
     services.verify(&ada, &code).await.unwrap();
     services.confirm(&ada).await.unwrap();
 
@@ -2791,13 +2807,25 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         ["0 0 1"],
         "no identity and no data key left; the person erased"
     );
-    let last = postgres::outbox::claim(&pg.pool, &pg.wrapping, "test", lease, 10)
-        .await
-        .unwrap();
-    let to: Vec<&str> = last.iter().map(|m| m.recipient.as_str()).collect();
+    // The last word still goes; the copies of the earlier mail to them are removed, and the
+    // last one loses its address and text once handed over.
+    worker.flush().await.unwrap();
+    let after = delivered();
+    assert!(!after.is_empty(), "the last word still goes");
     assert!(
-        !to.is_empty() && to.iter().all(|t| *t == canary),
-        "the last word still goes"
+        after.iter().all(|(name, _)| *name != mails[0].0),
+        "the code mail's copy is removed"
+    );
+    assert!(after.iter().all(|(_, text)| text.contains(&canary)));
+    assert_eq!(
+        on_pg(
+            "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL) || ' ' ||
+                    (SELECT count(*) FROM outbox WHERE recipient_sealed != ''::bytea) || ' ' ||
+                    (SELECT count(*) FROM row_keys WHERE owner LIKE 'outbox:%')"
+        )
+        .await,
+        ["0 0 0"],
+        "all handed over; no address, text or key of a mail to them is left"
     );
     assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
 }

@@ -22,7 +22,7 @@ use crate::store::{
     seal::{PersonKey, Unsealable, Wrapping},
 };
 
-pub use crate::db::outbox::NewMail;
+pub use crate::db::outbox::{Mail, NewMail};
 
 /// A mail a worker holds the claim on, opened.
 #[derive(Clone, PartialEq, Eq)]
@@ -143,7 +143,7 @@ async fn write(
                              subject_sealed, body_text_sealed, body_html_sealed,
                              created_at, next_attempt_at, scrub_after_send, reply_token,
                              in_reply_to_sealed, thread_root, attachment_name, attachment_body_sealed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11, $12, $13, $14, $15, $16)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16)
          RETURNING id",
     )
     .bind(mail.message_id)
@@ -309,6 +309,9 @@ struct ClaimedRow {
     id: i64,
     message_id: String,
     person_id: Option<i64>,
+    request_id: Option<i64>,
+    template: String,
+    scrub_after_send: bool,
     attempts: i64,
     recipient_sealed: Vec<u8>,
     subject_sealed: Vec<u8>,
@@ -376,7 +379,8 @@ pub async fn claim(
             SET claimed_by = $1, next_attempt_at = now() + make_interval(secs => $2)
            FROM due
           WHERE o.id = due.id
-         RETURNING o.id, o.message_id, o.person_id, o.attempts, o.recipient_sealed, o.subject_sealed,
+         RETURNING o.id, o.message_id, o.person_id, o.request_id, o.template, o.scrub_after_send,
+                   o.attempts, o.recipient_sealed, o.subject_sealed,
                    o.body_text_sealed, o.body_html_sealed, o.reply_token, o.in_reply_to_sealed,
                    o.thread_root, o.attachment_name, o.attachment_body_sealed,
                    (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id)
@@ -538,4 +542,156 @@ pub async fn mark_failed(
     .await
     .context("recording a failed delivery")?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Claims, in a unit of work, the unsent mail due longest ago that no other worker holds; its
+/// next attempt moves to `lease_until` (the unit's clock, as on SQLite). One that cannot be
+/// opened is set aside for good and the next is claimed.
+pub async fn claim_in_unit(
+    tx: &mut PgConnection,
+    wrapping: &Wrapping,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> anyhow::Result<Option<Mail>> {
+    loop {
+        let row: Option<ClaimedRow> = sqlx::query_as(
+            "WITH due AS (
+                 SELECT id FROM outbox
+                  WHERE sent_at IS NULL AND next_attempt_at <= $1
+                  ORDER BY next_attempt_at, id
+                  LIMIT 1
+                  FOR UPDATE SKIP LOCKED)
+             UPDATE outbox o SET next_attempt_at = $2
+               FROM due
+              WHERE o.id = due.id
+             RETURNING o.id, o.message_id, o.person_id, o.request_id, o.template, o.attempts,
+                       o.scrub_after_send, o.recipient_sealed, o.subject_sealed,
+                       o.body_text_sealed, o.body_html_sealed, o.reply_token, o.in_reply_to_sealed,
+                       o.thread_root, o.attachment_name, o.attachment_body_sealed,
+                       (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id)
+                           AS own_key,
+                       (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)
+                           AS person_key",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("claiming due mail")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (id, person_id, request_id) = (row.id, row.person_id, row.request_id);
+        let (template, scrub_after_send) = (row.template.clone(), row.scrub_after_send);
+        match row.open(wrapping, "") {
+            Ok(m) => {
+                let (attachment_name, attachment_body) = m.attachment.unzip();
+                return Ok(Some(Mail {
+                    id,
+                    message_id: m.message_id,
+                    person_id,
+                    request_id,
+                    template,
+                    recipient: m.recipient,
+                    subject: m.subject,
+                    body_text: m.body_text,
+                    body_html: m.body_html,
+                    attempts: m.attempts,
+                    scrub_after_send,
+                    reply_token: m.reply_token,
+                    in_reply_to: m.in_reply_to,
+                    thread_root: m.thread_root,
+                    attachment_name,
+                    attachment_body,
+                }));
+            }
+            Err(_) => {
+                tracing::error!(
+                    mail = id,
+                    "a queued mail cannot be opened with its key; it is set aside"
+                );
+                sqlx::query(
+                    "UPDATE outbox SET next_attempt_at = 'infinity',
+                            last_error = 'cannot be opened with its data key'
+                      WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .context("setting aside a mail that cannot be opened")?;
+            }
+        }
+    }
+}
+
+/// Marks a mail delivered, in a unit of work; mail to an erased person loses its address,
+/// text and own key at once. A mail already marked sent (by a worker whose lease had run out
+/// and another's that took it) stays as it is.
+pub async fn sent_in_unit(
+    tx: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let done: Option<(String, bool)> = sqlx::query_as(
+        "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
+                recipient_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE recipient_sealed END,
+                recipient_hash = CASE WHEN scrub_after_send THEN NULL ELSE recipient_hash END,
+                subject_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE subject_sealed END,
+                body_text_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_text_sealed END,
+                body_html_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_html_sealed END,
+                reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END,
+                in_reply_to_sealed = CASE WHEN scrub_after_send THEN NULL ELSE in_reply_to_sealed END,
+                attachment_body_sealed =
+                    CASE WHEN scrub_after_send THEN NULL ELSE attachment_body_sealed END
+          WHERE id = $1 AND sent_at IS NULL
+         RETURNING message_id, scrub_after_send",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await
+    .context("marking a mail sent")?;
+    if let Some((message_id, true)) = &done {
+        sqlx::query("DELETE FROM row_keys WHERE owner = $1")
+            .bind(row_owner(message_id))
+            .execute(&mut *tx)
+            .await
+            .context("deleting a sent mail's own key")?;
+    }
+    Ok(())
+}
+
+pub async fn failed_in_unit(
+    tx: &mut PgConnection,
+    id: i64,
+    error: &str,
+    retry_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+          WHERE id = $1 AND sent_at IS NULL",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(retry_at)
+    .execute(&mut *tx)
+    .await
+    .context("recording a failed delivery")?;
+    Ok(())
+}
+
+pub async fn copies_to_forget(conn: &mut PgConnection) -> anyhow::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM outbox WHERE forget_copy ORDER BY id")
+        .fetch_all(conn)
+        .await
+        .context("finding mail copies to remove")
+}
+
+pub async fn copy_forgotten(conn: &mut PgConnection, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET forget_copy = FALSE WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("recording a mail copy removed")?;
+    Ok(())
 }

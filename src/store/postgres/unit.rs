@@ -34,7 +34,7 @@ use crate::{
         limits::Limits,
         log::{AuditLog, NewCheckpoint},
         notes::Notes,
-        outbox::{MailQueue, NewMail, Texts},
+        outbox::{Mail, MailQueue, NewMail, Texts},
         people::{Known, People},
         reply_tokens::{NewToken, ReplyTokens},
         requests::{Filed, Requests},
@@ -426,6 +426,30 @@ impl MailQueue for PgUnit<'_> {
 
     fn waiting_addresses(&self, request: i64, person: i64) -> anyhow::Result<Vec<String>> {
         self.wait(async |c| outbox::waiting_addresses(c, &self.wrapping, request, person).await)
+    }
+
+    fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Mail>> {
+        self.wait(async |c| outbox::claim_in_unit(c, &self.wrapping, now, lease_until).await)
+    }
+
+    fn mail_sent(&self, id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| outbox::sent_in_unit(c, id, now).await)
+    }
+
+    fn mail_failed(&self, id: i64, error: &str, retry_at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| outbox::failed_in_unit(c, id, error, retry_at).await)
+    }
+
+    fn copies_to_forget(&self) -> anyhow::Result<Vec<i64>> {
+        self.wait(async |c| outbox::copies_to_forget(c).await)
+    }
+
+    fn copy_forgotten(&self, id: i64) -> anyhow::Result<()> {
+        self.wait(async |c| outbox::copy_forgotten(c, id).await)
     }
 }
 
