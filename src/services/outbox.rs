@@ -73,9 +73,12 @@ impl Outbox<'_> {
         scrub_wal(self.0).await;
     }
 
-    /// Retries an owed checkpoint (every outbox flush calls this).
+    /// Retries an owed checkpoint (every outbox flush calls this); with the units on
+    /// PostgreSQL, an owed rewrite of the data keys' tables (a sent mail's own key deleted).
     pub async fn settle_wal_scrub(&self) {
-        if self.0.ctx.wal_scrub_owed() {
+        if self.0.units_on.is_some() {
+            settle_erasure(self.0).await;
+        } else if self.0.ctx.wal_scrub_owed() {
             scrub_wal(self.0).await;
         }
     }
@@ -84,17 +87,17 @@ impl Outbox<'_> {
 /// After an erasure committed: on SQLite the WAL is emptied ([`scrub_wal`]); with the units
 /// on PostgreSQL, the tables of data keys are rewritten once no snapshot from before it is
 /// held, so the deleted keys' old row versions leave their files (waiting up to 30 s; past
-/// that the rewrite is logged as owed, and the next erasure's rewrite does it).
+/// that the rewrite stays owed, and the next mail flush tries it again).
 pub(super) async fn settle_erasure(shared: &Shared) {
     let Some(pg) = &shared.units_on else {
         return scrub_wal(shared).await;
     };
     let within = std::time::Duration::from_secs(30);
-    match crate::store::postgres::people::rewrite_keys_now(&pg.pool, within).await {
+    match crate::store::postgres::people::settle_rewrite(&pg.pool, within).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
             "the data keys' tables could not be rewritten after an erasure (an old snapshot is \
-             held); the next erasure's rewrite does it"
+             held); the next mail flush tries again"
         ),
         Err(e) => tracing::warn!(
             error = format!("{e:#}"),

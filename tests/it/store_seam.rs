@@ -2808,8 +2808,26 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
         "no identity and no data key left; the person erased"
     );
     // The last word still goes; the copies of the earlier mail to them are removed, and the
-    // last one loses its address and text once handed over.
+    // last one loses its address and text once handed over, and the key of its own that it
+    // was sealed under again goes from the keys' table and its file.
+    let own_keys: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT wrapped_key FROM row_keys WHERE owner LIKE 'outbox:%'")
+            .fetch_all(&pg.pool)
+            .await
+            .unwrap();
+    assert!(
+        !own_keys.is_empty(),
+        "the last mail is sealed under a key of its own"
+    );
     worker.flush().await.unwrap();
+    checkpoint().await;
+    for key in &own_keys {
+        assert_eq!(
+            files_under_holding(&tables, key),
+            Vec::<String>::new(),
+            "a sent mail's own key is in none of the database's files"
+        );
+    }
     let after = delivered();
     assert!(!after.is_empty(), "the last word still goes");
     assert!(

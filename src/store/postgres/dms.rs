@@ -186,6 +186,7 @@ async fn done(
             .execute(&mut *tx)
             .await
             .context("deleting a scrubbed DM's own key")?;
+        super::people::owe_rewrite(tx).await?;
     }
     Ok(())
 }

@@ -514,6 +514,7 @@ pub async fn mark_sent(pool: &PgPool, id: i64, claim: &str) -> anyhow::Result<bo
             .execute(&mut *tx)
             .await
             .context("deleting a sent mail's own key")?;
+        super::people::owe_rewrite(&mut tx).await?;
     }
     tx.commit().await.context("marking a mail sent")?;
     Ok(done.is_some())
@@ -657,6 +658,7 @@ pub async fn sent_in_unit(
             .execute(&mut *tx)
             .await
             .context("deleting a sent mail's own key")?;
+        super::people::owe_rewrite(&mut *tx).await?;
     }
     Ok(())
 }

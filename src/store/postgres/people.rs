@@ -213,6 +213,7 @@ pub async fn erase(
         .execute(&mut *tx)
         .await
         .context("erasing a person's data key")?;
+    owe_rewrite(&mut *tx).await?;
     sqlx::query(
         "UPDATE people SET erased_at = $2, language = NULL WHERE id = $1 AND erased_at IS NULL",
     )
@@ -226,6 +227,51 @@ pub async fn erase(
         .await
         .context("reading the erasure's transaction id")?;
     Ok(Erased { xid })
+}
+
+/// The setting that says a data key was deleted since the keys' tables were last rewritten.
+const REWRITE_OWED: &str = "keys_rewrite_owed";
+
+/// Records, in the caller's transaction, that a data key was deleted (an erasure, a scrubbed
+/// mail's or DM's own key): its old row version stays in the table's file until the next
+/// rewrite, which [`settle_rewrite`] then owes.
+pub async fn owe_rewrite(tx: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (name, value) VALUES ($1, '1') ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(REWRITE_OWED)
+    .execute(&mut *tx)
+    .await
+    .context("recording that the data keys' tables are to be rewritten")?;
+    Ok(())
+}
+
+/// Rewrites the data keys' tables if a rewrite is owed; true when none is owed any more. The
+/// debt is cleared before the rewrite, so a key deleted meanwhile owes another; a rewrite that
+/// could not be done owes itself again.
+pub async fn settle_rewrite(
+    pool: &sqlx::PgPool,
+    within: std::time::Duration,
+) -> anyhow::Result<bool> {
+    let owed = sqlx::query("DELETE FROM settings WHERE name = $1")
+        .bind(REWRITE_OWED)
+        .execute(pool)
+        .await
+        .context("taking up the data keys' rewrite")?
+        .rows_affected()
+        > 0;
+    if !owed {
+        return Ok(true);
+    }
+    let done = rewrite_keys_now(pool, within).await;
+    if !matches!(done, Ok(true)) {
+        let mut conn = pool
+            .acquire()
+            .await
+            .context("owing the data keys' rewrite again")?;
+        owe_rewrite(&mut conn).await?;
+    }
+    done
 }
 
 /// As [`rewrite_keys`], after whatever committed before now (an erasure a unit of work
