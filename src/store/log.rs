@@ -35,6 +35,9 @@ pub trait AuditLog {
 
     fn add_checkpoint(&self, checkpoint: &NewCheckpoint<'_>) -> anyhow::Result<()>;
 
+    /// The size of the newest checkpoint kept (none before the first).
+    fn latest_checkpoint_size(&self) -> anyhow::Result<Option<u64>>;
+
     /// The newest event of request `request` that has a leaf.
     fn latest_logged_event(&self, request: i64) -> anyhow::Result<Option<i64>>;
 
@@ -63,6 +66,10 @@ impl AuditLog for Conn {
         Ok(db::log::add_checkpoint(
             self, c.size, c.root, c.key, c.note, c.now, c.why,
         )?)
+    }
+
+    fn latest_checkpoint_size(&self) -> anyhow::Result<Option<u64>> {
+        Ok(db::log::latest_checkpoint(self)?.map(|c| c.size))
     }
 
     fn latest_logged_event(&self, request: i64) -> anyhow::Result<Option<i64>> {

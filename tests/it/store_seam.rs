@@ -2797,6 +2797,19 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
             .contains(&"completed".to_owned()),
         "the deletion's completion is in the trail"
     );
+    // The log's head is signed there too: the timer's checkpoint, once it grew.
+    let signed = services.log().checkpoint("timer", true).await.unwrap();
+    assert_eq!(signed.map(|c| c.size.to_string()), Some(leaves.to_owned()));
+    assert!(
+        services
+            .log()
+            .checkpoint("timer", true)
+            .await
+            .unwrap()
+            .is_none(),
+        "not again until it grows"
+    );
+    assert_eq!(on_pg("SELECT size::text FROM checkpoints").await, [leaves]);
     assert_eq!(on_pg("SELECT state FROM feed").await, ["erased"]);
     assert_eq!(
         on_pg(

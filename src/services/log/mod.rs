@@ -423,13 +423,13 @@ impl Log<'_> {
         why: &'static str,
         only_if_grown: bool,
     ) -> Result<Option<SignedCheckpoint>, ServiceError> {
-        let head = self
+        let (head, last) = self
             .0
-            .read(|db, _| Ok((db::log::frontier(db)?, db::log::latest_checkpoint(db)?)))
+            .read_store(|store, _| Ok((store.log_frontier()?, store.latest_checkpoint_size()?)))
             .await?;
-        let grown = match &head.1 {
-            Some(last) => last.size != head.0.size(),
-            None => head.0.size() > 0,
+        let grown = match last {
+            Some(size) => size != head.size(),
+            None => head.size() > 0,
         };
         if only_if_grown && !grown {
             return Ok(None);

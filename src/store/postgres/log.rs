@@ -116,6 +116,15 @@ pub async fn add_checkpoint(conn: &mut PgConnection, c: &NewCheckpoint<'_>) -> a
     Ok(())
 }
 
+pub async fn latest_checkpoint_size(conn: &mut PgConnection) -> anyhow::Result<Option<u64>> {
+    let size: Option<i64> =
+        sqlx::query_scalar("SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1")
+            .fetch_optional(conn)
+            .await
+            .context("reading the newest checkpoint")?;
+    size.map(|s| Ok(u64::try_from(s)?)).transpose()
+}
+
 pub async fn latest_logged_event(
     conn: &mut PgConnection,
     request: i64,

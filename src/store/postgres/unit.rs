@@ -546,6 +546,10 @@ impl AuditLog for PgUnit<'_> {
         self.wait(async |c| log::add_checkpoint(c, checkpoint).await)
     }
 
+    fn latest_checkpoint_size(&self) -> anyhow::Result<Option<u64>> {
+        self.wait(async |c| log::latest_checkpoint_size(c).await)
+    }
+
     fn latest_logged_event(&self, request: i64) -> anyhow::Result<Option<i64>> {
         self.wait(async |c| log::latest_logged_event(c, request).await)
     }
