@@ -71,7 +71,7 @@ impl Inbound<'_> {
                 let d = email::handle(uow, &mail)?;
                 if let Some(c) = copy {
                     let sender = erasure::sender_hash(uow, mail.from.as_str());
-                    db::copies::record(uow.db.sqlite()?, &sender, c.source, &c.locator, uow.now)?;
+                    uow.db.record_copy(&sender, c.source, &c.locator, uow.now)?;
                 }
                 Ok(d)
             })
@@ -110,7 +110,7 @@ impl Inbound<'_> {
                     uow.now,
                 )?;
                 if let (Some(c), Some(sender)) = (copy, &sender) {
-                    db::copies::record(uow.db.sqlite()?, sender, c.source, &c.locator, uow.now)?;
+                    uow.db.record_copy(sender, c.source, &c.locator, uow.now)?;
                 }
                 Ok(Disposition::Held)
             })
@@ -154,9 +154,7 @@ impl Inbound<'_> {
 
     pub async fn copy_purged(&self, id: i64) -> Result<(), ServiceError> {
         self.0
-            .run(Call::system(), move |uow| {
-                Ok(db::copies::purged(uow.db.sqlite()?, id)?)
-            })
+            .run(Call::system(), move |uow| Ok(uow.db.copy_purged(id)?))
             .await
     }
 }

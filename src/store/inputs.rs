@@ -47,6 +47,19 @@ pub trait Inputs {
 
     /// The sender's request of `kind` still waiting for their confirmation.
     fn sender_waiting(&self, sender_hash: &str, kind: RequestKind) -> anyhow::Result<Option<i64>>;
+
+    /// Records where a copy of a mail from the sender `sender_hash` stays (`source` `imap` or
+    /// `maildir`, and where in it), so their erasure can have it removed.
+    fn record_copy(
+        &self,
+        sender_hash: &str,
+        source: &str,
+        locator: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()>;
+
+    /// The copy `id` was removed.
+    fn copy_purged(&self, id: i64) -> anyhow::Result<()>;
 }
 
 /// SQLite: the writer's connection, which runs one unit at a time.
@@ -92,5 +105,19 @@ impl Inputs for Conn {
 
     fn sender_waiting(&self, sender_hash: &str, kind: RequestKind) -> anyhow::Result<Option<i64>> {
         Ok(db::senders::sender_waiting(self, sender_hash, kind)?)
+    }
+
+    fn record_copy(
+        &self,
+        sender_hash: &str,
+        source: &str,
+        locator: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        Ok(db::copies::record(self, sender_hash, source, locator, now)?)
+    }
+
+    fn copy_purged(&self, id: i64) -> anyhow::Result<()> {
+        Ok(db::copies::purged(self, id)?)
     }
 }

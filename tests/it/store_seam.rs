@@ -1803,6 +1803,25 @@ async fn inputs_are_taken_once_and_a_sender_is_one_person(engine: Engine) {
         (None, Some(person)),
         "confirmed: no longer waiting, still theirs"
     );
+
+    // Where a copy of their mail stays, until it is removed.
+    store
+        .unit(|s| s.record_copy("sender-1", "imap", "INBOX 1 7", at(8)))
+        .await
+        .unwrap();
+    let copies = store
+        .texts("SELECT CAST(id AS TEXT) || ' ' || source || ' ' || locator FROM inbound_copies")
+        .await;
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].ends_with(" imap INBOX 1 7"), "{copies:?}");
+    let id: i64 = copies[0].split(' ').next().unwrap().parse().unwrap();
+    store.unit(move |s| s.copy_purged(id)).await.unwrap();
+    assert!(
+        store
+            .texts("SELECT locator FROM inbound_copies")
+            .await
+            .is_empty()
+    );
 }
 on_both_engines!(inputs_are_taken_once_and_a_sender_is_one_person);
 

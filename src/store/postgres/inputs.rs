@@ -126,3 +126,34 @@ pub async fn sender_waiting(
     .await
     .context("finding a sender's waiting request")
 }
+
+/// Where a copy of a sender's mail stays; nothing in it names them (a keyed hash, a mailbox
+/// position or a file name the bot chose), so it is kept in clear.
+pub async fn record_copy(
+    tx: &mut PgConnection,
+    sender_hash: &str,
+    source: &str,
+    locator: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO inbound_copies (sender_hash, source, locator, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(sender_hash)
+    .bind(source)
+    .bind(locator)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .context("recording where a copy of a mail stays")?;
+    Ok(())
+}
+
+pub async fn copy_purged(tx: &mut PgConnection, id: i64) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM inbound_copies WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .context("recording a copy removed")?;
+    Ok(())
+}

@@ -505,6 +505,20 @@ impl Inputs for PgUnit<'_> {
     fn sender_waiting(&self, sender_hash: &str, kind: RequestKind) -> anyhow::Result<Option<i64>> {
         self.wait(async |c| inputs::sender_waiting(c, sender_hash, kind).await)
     }
+
+    fn record_copy(
+        &self,
+        sender_hash: &str,
+        source: &str,
+        locator: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| inputs::record_copy(c, sender_hash, source, locator, now).await)
+    }
+
+    fn copy_purged(&self, id: i64) -> anyhow::Result<()> {
+        self.wait(async |c| inputs::copy_purged(c, id).await)
+    }
 }
 
 impl Dms for PgUnit<'_> {
