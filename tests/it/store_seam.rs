@@ -2879,3 +2879,77 @@ async fn the_use_cases_run_their_units_on_postgres_through_the_seam() {
     );
     assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
 }
+
+/// A request by mail, its units on PostgreSQL: the opt-out mailed in is filed there and asked
+/// to be confirmed by reply; the mail worker delivers that from PostgreSQL; the reply to its
+/// Reply-To (the token) confirms it, and the feed carries the choice. Nothing of it on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_by_mail_runs_its_units_on_postgres() {
+    use dsr_bot::email::intake::ingest_raw;
+
+    let app = crate::common::TestApp::spawn().await;
+    let pg = postgres::connect(&fresh_database().await, &KEY)
+        .await
+        .unwrap();
+    let services = app
+        .services
+        .with_units_on_postgres(pg.clone())
+        .await
+        .unwrap();
+    let sender = format!("mail-{}@example.net", uuid::Uuid::new_v4().simple());
+    let mail = |to: &str, headers: &str, body: &str, n: u32| {
+        format!(
+            "From: {sender}\r\nTo: {to}\r\nSubject: request\r\nMessage-ID: <pg-{n}-{sender}>\r\n\
+             {headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+        .into_bytes()
+    };
+    ingest_raw(&services, &mail("privacy@example.org", "", "stop", 1))
+        .await
+        .unwrap();
+    let folder = app.dir.path().join("delivered");
+    let worker = dsr_bot::workers::outbox::OutboxWorker::new(
+        services.clone(),
+        dsr_bot::email::Mailer::Folder(folder.clone()),
+    );
+    worker.flush().await.unwrap();
+    let files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "asked to confirm by reply");
+    let reply_to = crate::common::header(&files[0], "Reply-To")
+        .expect("a Reply-To")
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    assert!(
+        reply_to.contains('+'),
+        "the token is in the address: {reply_to}"
+    );
+    ingest_raw(&services, &mail(&reply_to, "", "yes", 2))
+        .await
+        .unwrap();
+
+    let on_pg = |sql: &'static str| {
+        let pool = pg.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        on_pg("SELECT kind || ' ' || channel || ' ' || state FROM requests").await,
+        ["opt_out email confirmed"]
+    );
+    assert_eq!(on_pg("SELECT state FROM feed").await, ["opted_out"]);
+    assert_eq!(
+        on_pg("SELECT CAST(count(*) AS TEXT) FROM processed_inputs").await,
+        ["2"],
+        "each mail taken once"
+    );
+    assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
+}
