@@ -4,10 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{erasure, mail, receipts, transitions, uow::Uow};
-use crate::store::requests::Requests as _;
+use crate::store::requests::Filed;
 use crate::{
     db::{
-        self,
         events::Event,
         requests::{NewRequest, Request},
     },
@@ -241,7 +240,11 @@ pub fn import_rows(
     // (inputs, identities): with SQLite's default 2 MB page cache, each row then rereads (and,
     // encrypted, decrypts) pages it dropped, and the time per row grows with the file. A
     // large cache for this unit alone keeps the import linear.
-    let _cache = CacheFor::import(uow.db.sqlite()?)?;
+    // SQLite's page cache, when the units run there.
+    let _cache = match uow.db.sqlite() {
+        Ok(conn) => Some(CacheFor::import(conn)?),
+        Err(_) => None,
+    };
     let mut summary = ImportSummary::default();
     for (done, row) in ordered.into_iter().enumerate() {
         progress(done);
@@ -263,20 +266,17 @@ fn import_row(
     id_kind: &str,
     id_value: &str,
 ) -> anyhow::Result<()> {
-    let db = uow.db.sqlite()?;
+    let db = uow.db;
     let cfg = uow.config();
-    let (person, live) = match db::identities::find(db, id_kind, id_value)? {
-        Some(i) => (i.person_id, has_live_requests(uow, i.person_id)?),
+    let (person, live) = match db.identity(id_kind, id_value)? {
+        Some(i) => (i.person, has_live_requests(uow, i.person)?),
         None => {
-            let p = db::people::insert(db, row.received_at)?;
-            db::identities::insert(
-                db,
-                p,
-                id_kind,
-                id_value,
-                Some(row.received_at),
-                row.received_at,
-            )?;
+            let p = db.new_person(row.received_at)?;
+            let at = Some(row.received_at);
+            anyhow::ensure!(
+                db.add_identity(p, id_kind, id_value, at, row.received_at)?,
+                "the imported identity was linked meanwhile"
+            );
             (p, false)
         }
     };
@@ -284,8 +284,8 @@ fn import_row(
     // A completed deletion of someone who has acted live since belongs to the person erased
     // then, not to the one here now.
     let owner = if erases && live {
-        let p = db::people::insert(db, row.received_at)?;
-        db::people::mark_erased(db, p, row.completed_at.unwrap_or(row.received_at))?;
+        let p = db.new_person(row.received_at)?;
+        db.mark_erased(p, row.completed_at.unwrap_or(row.received_at))?;
         p
     } else {
         person
@@ -350,7 +350,14 @@ fn import_row(
         _ => None,
     };
     let confirmed_at = (row.status != RequestState::Cancelled).then_some(row.received_at);
-    let imported = db::requests::insert_imported(db, &new, confirmed_at, closed_at)?;
+    let imported = match db.file_imported(&new, confirmed_at, closed_at)? {
+        Filed::New(request) => request,
+        Filed::Already(open) => anyhow::bail!(
+            "request #{} of this person is open already: an import records history, never a \
+             second open request",
+            open.id
+        ),
+    };
     let id = imported.id;
     super::log::append(
         uow,
@@ -386,7 +393,7 @@ fn import_row(
             erasure::erase(uow, person, id, row.completed_at.unwrap_or(row.received_at))?;
         } else {
             let hash = uow.ctx.keys.identity_hash(id_kind, id_value);
-            db::erasure::insert(db, owner, id, id_kind, &hash, uow.now)?;
+            db.record_erased_identity(owner, id, id_kind, &hash, uow.now)?;
         }
     }
     Ok(())
@@ -410,7 +417,9 @@ fn tell(uow: &mut Uow<'_>, req: &Request, id_kind: &str, id_value: &str) -> anyh
 
 /// Whether the person made any request other than by import.
 fn has_live_requests(uow: &Uow<'_>, person: i64) -> anyhow::Result<bool> {
-    Ok(db::requests::for_person(uow.db.sqlite()?, person)?
+    Ok(uow
+        .db
+        .for_person(person)?
         .iter()
         .any(|r| r.channel != Channel::Import))
 }

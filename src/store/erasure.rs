@@ -32,6 +32,17 @@ pub struct Erasing<'a> {
 /// Erasure in the store.
 pub trait Erasure {
     fn erase_person(&self, erasing: &Erasing<'_>) -> anyhow::Result<()>;
+
+    /// Records what remains of an identity erased by deletion `request` (imported: erased
+    /// elsewhere, before): its keyed hash, held by the person `person` stands for.
+    fn record_erased_identity(
+        &self,
+        person: i64,
+        request: i64,
+        kind: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()>;
 }
 
 impl Erasure for Conn {
@@ -55,5 +66,16 @@ impl Erasure for Conn {
         db::senders::forget_senders_of(self, e.person)?;
         db::people::mark_erased(self, e.person, e.at)?;
         Ok(())
+    }
+
+    fn record_erased_identity(
+        &self,
+        person: i64,
+        request: i64,
+        kind: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        Ok(db::erasure::insert(self, person, request, kind, hash, now)?)
     }
 }

@@ -34,8 +34,23 @@ pub trait People {
     /// PostgreSQL with a data key of their own.
     fn new_person(&self, now: DateTime<Utc>) -> anyhow::Result<i64>;
 
+    /// Marks `person` erased at `at`: one who had nothing here yet (an imported deletion of
+    /// someone who acted live since); on PostgreSQL their data key goes too.
+    fn mark_erased(&self, person: i64, at: DateTime<Utc>) -> anyhow::Result<()>;
+
     /// Whether `person` was erased (an unknown person was not).
     fn is_erased(&self, person: i64) -> anyhow::Result<bool>;
+
+    /// Links the identity `value` of `kind` to `person` (verified at `verified_at`, when it
+    /// is); false when that identity is someone's already.
+    fn add_identity(
+        &self,
+        person: i64,
+        kind: &str,
+        value: &str,
+        verified_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool>;
 
     /// Every identity of `person`, oldest first.
     fn identities_of(&self, person: i64) -> anyhow::Result<Vec<Identity>>;
@@ -95,12 +110,31 @@ impl People for Conn {
         Ok(db::people::insert(self, now)?)
     }
 
+    fn mark_erased(&self, person: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+        Ok(db::people::mark_erased(self, person, at)?)
+    }
+
     fn is_erased(&self, person: i64) -> anyhow::Result<bool> {
         Ok(db::people::is_erased(self, person)?)
     }
 
     fn identities_of(&self, person: i64) -> anyhow::Result<Vec<Identity>> {
         Ok(db::identities::for_person(self, person)?)
+    }
+
+    fn add_identity(
+        &self,
+        person: i64,
+        kind: &str,
+        value: &str,
+        verified_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        if db::identities::find(self, kind, value)?.is_some() {
+            return Ok(false);
+        }
+        db::identities::insert(self, person, kind, value, verified_at, now)?;
+        Ok(true)
     }
 
     fn assign_verified(

@@ -35,6 +35,15 @@ pub trait Requests {
     /// kind, on any engine and under any concurrency.
     fn file(&self, new: &NewRequest) -> anyhow::Result<Filed>;
 
+    /// As [`Self::file`], confirmed and closed when the caller says: a request imported from
+    /// elsewhere, whose history is older than its filing.
+    fn file_imported(
+        &self,
+        new: &NewRequest,
+        confirmed_at: Option<DateTime<Utc>>,
+        closed_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Filed>;
+
     fn request(&self, id: i64) -> anyhow::Result<Option<Request>>;
 
     /// The person's open request of `kind` (awaiting confirmation or confirmed).
@@ -97,6 +106,24 @@ pub trait Requests {
 impl Requests for Conn {
     fn file(&self, new: &NewRequest) -> anyhow::Result<Filed> {
         match db::requests::insert(self, new) {
+            Ok(request) => Ok(Filed::New(request)),
+            Err(e) if is_unique_violation(&e) && new.state.is_open() => {
+                match db::requests::find_open(self, new.person_id, new.kind)? {
+                    Some(open) => Ok(Filed::Already(open)),
+                    None => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn file_imported(
+        &self,
+        new: &NewRequest,
+        confirmed_at: Option<DateTime<Utc>>,
+        closed_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Filed> {
+        match db::requests::insert_imported(self, new, confirmed_at, closed_at) {
             Ok(request) => Ok(Filed::New(request)),
             Err(e) if is_unique_violation(&e) && new.state.is_open() => {
                 match db::requests::find_open(self, new.person_id, new.kind)? {

@@ -2953,3 +2953,65 @@ async fn a_request_by_mail_runs_its_units_on_postgres() {
     );
     assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
 }
+
+/// An import, its unit on PostgreSQL: a person's standing opt-out, a completed deletion of
+/// another (carried out here too: their identity erased, its keyed hash kept), and a choice
+/// in force, each with its original times, an audit event and a leaf; importing the same file
+/// again adds nothing. Nothing of it on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_runs_its_unit_on_postgres() {
+    let app = crate::common::TestApp::spawn().await;
+    let pg = postgres::connect(&fresh_database().await, &KEY)
+        .await
+        .unwrap();
+    let services = app
+        .services
+        .with_units_on_postgres(pg.clone())
+        .await
+        .unwrap();
+    let csv = "received_at,kind,email,status\n\
+               2025-03-01T10:00:00Z,opt_out,ida@example.org,confirmed\n\
+               2025-04-01T10:00:00Z,opt_out,gone@example.org,confirmed\n\
+               2025-05-01T10:00:00Z,delete,gone@example.org,completed\n";
+    let rows = || dsr_bot::services::import::parse_csv(csv, services.now()).unwrap();
+    let first = services.import_rows(rows(), |_| {}).await.unwrap();
+    assert_eq!((first.imported, first.already_there), (3, 0));
+    let again = services.import_rows(rows(), |_| {}).await.unwrap();
+    assert_eq!((again.imported, again.already_there), (0, 3), "taken once");
+
+    let on_pg = |sql: &'static str| {
+        let pool = pg.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        on_pg(
+            "SELECT kind || ' ' || state || ' ' || to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+               FROM requests ORDER BY id"
+        )
+        .await,
+        [
+            "opt_out confirmed 2025-03-01",
+            "opt_out cancelled 2025-04-01",
+            "deletion completed 2025-05-01"
+        ],
+        "the erased person's other choice is closed with the deletion"
+    );
+    assert_eq!(
+        on_pg(
+            "SELECT (SELECT count(*) FROM request_events) || ' ' ||
+                    (SELECT count(*) FROM log_leaves WHERE event_id IS NOT NULL) || ' ' ||
+                    (SELECT count(*) FROM identities) || ' ' ||
+                    (SELECT count(*) FROM erasure_receipts) || ' ' ||
+                    (SELECT count(*) FROM people WHERE erased_at IS NOT NULL)"
+        )
+        .await,
+        ["4 4 1 1 1"],
+        "an event and a leaf each; Ida's identity kept, the other erased with its hash kept"
+    );
+    assert_eq!(app.count("requests").await, 0, "nothing of it on SQLite");
+}

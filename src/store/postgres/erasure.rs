@@ -40,18 +40,7 @@ pub async fn erase(
         .await
         .context("locking an erased person's data key")?;
     for (kind, hash) in e.hashes {
-        sqlx::query(
-            "INSERT INTO erasure_receipts (person_id, request_id, kind, value_hash, erased_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(person)
-        .bind(e.request)
-        .bind(kind)
-        .bind(hash)
-        .bind(e.at)
-        .execute(&mut *tx)
-        .await
-        .context("keeping what remains of an erased identity")?;
+        record_erased_identity(tx, person, e.request, kind, hash, e.at).await?;
     }
     for (legacy, keyed) in e.rekeys {
         sqlx::query(
@@ -185,5 +174,28 @@ pub async fn erase(
             .with_context(|| format!("erasing a person's {what}"))?;
     }
     super::people::erase(tx, wrapping, person, e.at).await?;
+    Ok(())
+}
+
+pub async fn record_erased_identity(
+    tx: &mut PgConnection,
+    person: i64,
+    request: i64,
+    kind: &str,
+    hash: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO erasure_receipts (person_id, request_id, kind, value_hash, erased_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(person)
+    .bind(request)
+    .bind(kind)
+    .bind(hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .context("keeping what remains of an erased identity")?;
     Ok(())
 }

@@ -56,6 +56,17 @@ pub async fn file(conn: &mut PgConnection, new: &NewRequest) -> anyhow::Result<F
     let at_receipt = |yes: bool| yes.then_some(new.received_at);
     let confirmed_at = at_receipt(new.state == RequestState::Confirmed);
     let closed_at = at_receipt(!new.state.is_open());
+    file_with(conn, new, confirmed_at, closed_at).await
+}
+
+/// As [`file`], confirmed and closed when the caller says (an imported request, whose history
+/// is older than its filing).
+pub async fn file_with(
+    conn: &mut PgConnection,
+    new: &NewRequest,
+    confirmed_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+) -> anyhow::Result<Filed> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO requests (person_id, kind, channel, state, received_at, deadline_offset_secs, due_at,
                                updated_at, confirmed_at, closed_at, deadline_offset_us, language)

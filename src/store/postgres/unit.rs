@@ -165,6 +165,15 @@ impl Requests for PgUnit<'_> {
         self.wait(async |c| requests::file(c, new).await)
     }
 
+    fn file_imported(
+        &self,
+        new: &NewRequest,
+        confirmed_at: Option<DateTime<Utc>>,
+        closed_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<Filed> {
+        self.wait(async |c| requests::file_with(c, new, confirmed_at, closed_at).await)
+    }
+
     fn request(&self, id: i64) -> anyhow::Result<Option<Request>> {
         self.wait(async |c| requests::get(c, id).await)
     }
@@ -249,6 +258,10 @@ impl People for PgUnit<'_> {
         self.wait(async |c| Ok(people::create(c, &self.wrapping, now).await?.0))
     }
 
+    fn mark_erased(&self, person: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.wait(async |c| people::erase(c, &self.wrapping, person, at).await.map(drop))
+    }
+
     fn is_erased(&self, person: i64) -> anyhow::Result<bool> {
         self.wait(async |c| people::is_erased(c, person).await)
     }
@@ -266,6 +279,28 @@ impl People for PgUnit<'_> {
                 dm_closed: i.dm_closed,
             })
             .collect())
+    }
+
+    fn add_identity(
+        &self,
+        person: i64,
+        kind: &str,
+        value: &str,
+        verified_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        self.wait(async |c| {
+            let key = people::key(c, &self.wrapping, person)
+                .await?
+                .context("an identity cannot be given to an erased person")?;
+            let identity = people::NewIdentity {
+                kind,
+                value,
+                verified_at,
+            };
+            let added = people::add_identity(c, &self.wrapping, person, &key, &identity, now);
+            Ok(added.await?.is_some())
+        })
     }
 
     fn assign_verified(
@@ -642,6 +677,19 @@ impl Standings for PgUnit<'_> {
 impl Erasure for PgUnit<'_> {
     fn erase_person(&self, erasing: &Erasing<'_>) -> anyhow::Result<()> {
         self.wait(async |c| erasure::erase(c, &self.wrapping, erasing).await)
+    }
+
+    fn record_erased_identity(
+        &self,
+        person: i64,
+        request: i64,
+        kind: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        self.wait(async |c| {
+            erasure::record_erased_identity(c, person, request, kind, hash, now).await
+        })
     }
 }
 
