@@ -81,8 +81,9 @@ impl<T> Store for T where
 /// what is not on the seam yet.
 pub trait Engine {
     /// SQLite's connection, for the operations not yet on the seam (the feed's consumers,
-    /// pulls, acknowledgements and webhook deliveries, imports, inbound copies and held mail,
-    /// the digest's stale consumers); on PostgreSQL an error saying so.
+    /// pulls, acknowledgements and webhook deliveries, held mail, the digest's stale
+    /// consumers) and SQLite's own settings (an import's page cache); on PostgreSQL an error
+    /// saying so.
     fn sqlite(&self) -> anyhow::Result<&crate::db::Conn>;
 
     /// Starts a savepoint inside the unit: what follows can be undone alone.
