@@ -53,6 +53,7 @@ pub fn erase(
         discord_ids: &discord_ids,
         sender_hashes: &sender_hashes,
         rekeys: &legacy_imports(uow, person, &identities)?,
+        now: uow.now,
     })?;
     Ok(Erased { identities })
 }

@@ -27,6 +27,9 @@ pub struct Erasing<'a> {
     pub sender_hashes: &'a [String],
     /// Input hashes left unkeyed from before that name them, each with its keyed form.
     pub rekeys: &'a [(String, String)],
+    /// When the erasure runs (the unit's time): what the kept hashes are dated. `at` may be
+    /// older (an imported deletion, carried out elsewhere before).
+    pub now: DateTime<Utc>,
 }
 
 /// Erasure in the store.
@@ -48,7 +51,7 @@ pub trait Erasure {
 impl Erasure for Conn {
     fn erase_person(&self, e: &Erasing<'_>) -> anyhow::Result<()> {
         for (kind, hash) in e.hashes {
-            db::erasure::insert(self, e.person, e.request, kind, hash, e.at)?;
+            db::erasure::insert(self, e.person, e.request, kind, hash, e.now)?;
         }
         for (legacy, keyed) in e.rekeys {
             db::inputs::rekey(self, legacy, keyed)?;

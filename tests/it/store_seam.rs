@@ -2555,6 +2555,7 @@ async fn an_erasure_leaves_nothing_that_names_the_person(engine: Engine) {
                     "legacy-import-of-ada".to_owned(),
                     "keyed-import-of-ada".to_owned(),
                 )],
+                now: at(9),
             })
         })
         .await
@@ -2601,6 +2602,17 @@ async fn an_erasure_leaves_nothing_that_names_the_person(engine: Engine) {
             .await,
         ["discord hash-of-discord", "email hash-of-email"],
         "keyed hashes remain"
+    );
+    assert_eq!(
+        store
+            .texts(
+                "SELECT CAST(count(*) AS TEXT) FROM erasure_receipts r JOIN people p ON p.id = r.person_id
+                  WHERE r.erased_at > p.erased_at"
+            )
+            .await,
+        ["2"],
+        "the hashes are kept as of when this unit ran, the person erased as of when it was \
+         carried out (an imported deletion's is older)"
     );
     assert_eq!(
         store

@@ -40,7 +40,7 @@ pub async fn erase(
         .await
         .context("locking an erased person's data key")?;
     for (kind, hash) in e.hashes {
-        record_erased_identity(tx, person, e.request, kind, hash, e.at).await?;
+        record_erased_identity(tx, person, e.request, kind, hash, e.now).await?;
     }
     for (legacy, keyed) in e.rekeys {
         sqlx::query(
