@@ -30,15 +30,7 @@ async fn own_key(
     id: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<PersonKey> {
-    let (key, wrapped) = wrapping.new_key(&row_owner(id));
-    sqlx::query("INSERT INTO row_keys (owner, wrapped_key, created_at) VALUES ($1, $2, $3)")
-        .bind(row_owner(id))
-        .bind(wrapped)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("keeping a DM's own data key")?;
-    Ok(key)
+    super::row_keys::new_key(tx, wrapping, &row_owner(id), now).await
 }
 
 /// Queues `dm` in the unit: under its person's key when they have one; a DM about a person
@@ -181,12 +173,7 @@ async fn done(
     .await
     .context("recording how a DM went")?;
     if scrubbed == Some(true) {
-        sqlx::query("DELETE FROM row_keys WHERE owner = $1")
-            .bind(row_owner(id))
-            .execute(&mut *tx)
-            .await
-            .context("deleting a scrubbed DM's own key")?;
-        super::people::owe_rewrite(tx).await?;
+        super::row_keys::forget(tx, &[row_owner(id)]).await?;
     }
     Ok(())
 }

@@ -15,16 +15,6 @@ use sqlx::PgConnection;
 
 use crate::store::{erasure::Erasing, seal::Wrapping};
 
-/// Deletes the `row_keys` of `owners`.
-async fn forget_keys(tx: &mut PgConnection, owners: &[String]) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM row_keys WHERE owner = ANY($1)")
-        .bind(owners)
-        .execute(&mut *tx)
-        .await
-        .context("deleting the keys of erased rows")?;
-    Ok(())
-}
-
 pub async fn erase(
     tx: &mut PgConnection,
     wrapping: &Wrapping,
@@ -82,7 +72,7 @@ pub async fn erase(
         .iter()
         .map(|id| format!("email_verifications:{id}"))
         .collect();
-    forget_keys(tx, &owners).await?;
+    super::row_keys::forget(tx, &owners).await?;
     super::reply_tokens::forget(tx, wrapping, person, e.emails).await?;
 
     // Mail to their addresses or about them: what went is wiped (its copy in the outbox
@@ -101,7 +91,7 @@ pub async fn erase(
     .await
     .context("wiping mail sent to an erased person")?;
     let owners: Vec<String> = wiped.iter().map(|m| format!("outbox:{m}")).collect();
-    forget_keys(tx, &owners).await?;
+    super::row_keys::forget(tx, &owners).await?;
     sqlx::query(
         "UPDATE outbox SET scrub_after_send = TRUE
           WHERE sent_at IS NULL AND (person_id = $1 OR recipient_hash = ANY($2))",
@@ -126,7 +116,7 @@ pub async fn erase(
     .await
     .context("wiping DMs sent to an erased person")?;
     let owners: Vec<String> = done.iter().map(|id| format!("dm_outbox:{id}")).collect();
-    forget_keys(tx, &owners).await?;
+    super::row_keys::forget(tx, &owners).await?;
     sqlx::query(
         "UPDATE dm_outbox SET scrub_after_send = TRUE
           WHERE sent_at IS NULL AND gave_up_at IS NULL AND (person_id = $1 OR recipient_hash = ANY($2))",
@@ -145,7 +135,7 @@ pub async fn erase(
             .await
             .context("erasing held mail")?;
     let owners: Vec<String> = held.iter().map(|id| format!("held_mail:{id}")).collect();
-    forget_keys(tx, &owners).await?;
+    super::row_keys::forget(tx, &owners).await?;
     sqlx::query("UPDATE inbound_copies SET purge = TRUE WHERE sender_hash = ANY($1)")
         .bind(e.sender_hashes)
         .execute(&mut *tx)

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod people;
 pub mod reply_tokens;
 pub mod requests;
+pub mod row_keys;
 pub mod schedule;
 pub mod standings;
 pub mod unit;

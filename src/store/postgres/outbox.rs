@@ -77,16 +77,7 @@ async fn own_key(
     message_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<PersonKey> {
-    let owner = row_owner(message_id);
-    let (key, wrapped) = wrapping.new_key(&owner);
-    sqlx::query("INSERT INTO row_keys (owner, wrapped_key, created_at) VALUES ($1, $2, $3)")
-        .bind(&owner)
-        .bind(wrapped)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .context("keeping a mail's own data key")?;
-    Ok(key)
+    super::row_keys::new_key(tx, wrapping, &row_owner(message_id), now).await
 }
 
 /// Queues `mail` in the caller's transaction, sealed under `person_key` when it is about a
@@ -303,6 +294,13 @@ pub async fn waiting_addresses(
     Ok(addresses.into_iter().collect())
 }
 
+/// What a claim reads of a row of `outbox o`: [`ClaimedRow`]'s columns.
+const CLAIMED: &str = "o.id, o.message_id, o.person_id, o.request_id, o.template, o.scrub_after_send,
+     o.attempts, o.recipient_sealed, o.subject_sealed, o.body_text_sealed, o.body_html_sealed,
+     o.reply_token, o.in_reply_to_sealed, o.thread_root, o.attachment_name, o.attachment_body_sealed,
+     (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id) AS own_key,
+     (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id) AS person_key";
+
 /// A claimed row as read, sealed, with the keys that open it.
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
@@ -368,7 +366,7 @@ pub async fn claim(
     max: i64,
 ) -> anyhow::Result<Vec<Claimed>> {
     let claim = format!("{worker} {}", uuid::Uuid::new_v4().simple());
-    let rows: Vec<ClaimedRow> = sqlx::query_as(
+    let rows: Vec<ClaimedRow> = sqlx::query_as(&format!(
         "WITH due AS (
              SELECT id FROM outbox
               WHERE sent_at IS NULL AND next_attempt_at <= now()
@@ -379,15 +377,8 @@ pub async fn claim(
             SET claimed_by = $1, next_attempt_at = now() + make_interval(secs => $2)
            FROM due
           WHERE o.id = due.id
-         RETURNING o.id, o.message_id, o.person_id, o.request_id, o.template, o.scrub_after_send,
-                   o.attempts, o.recipient_sealed, o.subject_sealed,
-                   o.body_text_sealed, o.body_html_sealed, o.reply_token, o.in_reply_to_sealed,
-                   o.thread_root, o.attachment_name, o.attachment_body_sealed,
-                   (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id)
-                       AS own_key,
-                   (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)
-                       AS person_key",
-    )
+         RETURNING {CLAIMED}"
+    ))
     .bind(&claim)
     .bind(lease.as_secs_f64())
     .bind(max)
@@ -489,8 +480,23 @@ pub async fn reseal_unsent(
 /// version from its table's file).
 pub async fn mark_sent(pool: &PgPool, id: i64, claim: &str) -> anyhow::Result<bool> {
     let mut tx = pool.begin().await.context("marking a mail sent")?;
+    let done = sent(&mut tx, id, None, Some(claim)).await?;
+    tx.commit().await.context("marking a mail sent")?;
+    Ok(done)
+}
+
+/// Marks mail `id` sent at `at` (the database's clock when none), if it is unsent and, with a
+/// `claim`, still that claim's; scrubs it, and deletes its own key, when it was to go once
+/// sent. Whether it was marked.
+async fn sent(
+    tx: &mut PgConnection,
+    id: i64,
+    at: Option<DateTime<Utc>>,
+    claim: Option<&str>,
+) -> anyhow::Result<bool> {
     let done: Option<(String, bool)> = sqlx::query_as(
-        "UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
+        "UPDATE outbox SET sent_at = COALESCE($2, now()), attempts = attempts + 1, last_error = NULL,
+                claimed_by = NULL,
                 recipient_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE recipient_sealed END,
                 recipient_hash = CASE WHEN scrub_after_send THEN NULL ELSE recipient_hash END,
                 subject_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE subject_sealed END,
@@ -500,23 +506,18 @@ pub async fn mark_sent(pool: &PgPool, id: i64, claim: &str) -> anyhow::Result<bo
                 in_reply_to_sealed = CASE WHEN scrub_after_send THEN NULL ELSE in_reply_to_sealed END,
                 attachment_body_sealed =
                     CASE WHEN scrub_after_send THEN NULL ELSE attachment_body_sealed END
-          WHERE id = $1 AND claimed_by = $2 AND sent_at IS NULL
+          WHERE id = $1 AND sent_at IS NULL AND ($3::text IS NULL OR claimed_by = $3)
          RETURNING message_id, scrub_after_send",
     )
     .bind(id)
+    .bind(at)
     .bind(claim)
     .fetch_optional(&mut *tx)
     .await
     .context("marking a mail sent")?;
     if let Some((message_id, true)) = &done {
-        sqlx::query("DELETE FROM row_keys WHERE owner = $1")
-            .bind(row_owner(message_id))
-            .execute(&mut *tx)
-            .await
-            .context("deleting a sent mail's own key")?;
-        super::people::owe_rewrite(&mut tx).await?;
+        super::row_keys::forget(tx, &[row_owner(message_id)]).await?;
     }
-    tx.commit().await.context("marking a mail sent")?;
     Ok(done.is_some())
 }
 
@@ -555,7 +556,7 @@ pub async fn claim_in_unit(
     lease_until: DateTime<Utc>,
 ) -> anyhow::Result<Option<Mail>> {
     loop {
-        let row: Option<ClaimedRow> = sqlx::query_as(
+        let row: Option<ClaimedRow> = sqlx::query_as(&format!(
             "WITH due AS (
                  SELECT id FROM outbox
                   WHERE sent_at IS NULL AND next_attempt_at <= $1
@@ -565,15 +566,8 @@ pub async fn claim_in_unit(
              UPDATE outbox o SET next_attempt_at = $2
                FROM due
               WHERE o.id = due.id
-             RETURNING o.id, o.message_id, o.person_id, o.request_id, o.template, o.attempts,
-                       o.scrub_after_send, o.recipient_sealed, o.subject_sealed,
-                       o.body_text_sealed, o.body_html_sealed, o.reply_token, o.in_reply_to_sealed,
-                       o.thread_root, o.attachment_name, o.attachment_body_sealed,
-                       (SELECT wrapped_key FROM row_keys WHERE owner = 'outbox:' || o.message_id)
-                           AS own_key,
-                       (SELECT wrapped_key FROM person_keys WHERE person_id = o.person_id)
-                           AS person_key",
-        )
+             RETURNING {CLAIMED}"
+        ))
         .bind(now)
         .bind(lease_until)
         .fetch_optional(&mut *tx)
@@ -633,34 +627,7 @@ pub async fn sent_in_unit(
     id: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let done: Option<(String, bool)> = sqlx::query_as(
-        "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL, claimed_by = NULL,
-                recipient_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE recipient_sealed END,
-                recipient_hash = CASE WHEN scrub_after_send THEN NULL ELSE recipient_hash END,
-                subject_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE subject_sealed END,
-                body_text_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_text_sealed END,
-                body_html_sealed = CASE WHEN scrub_after_send THEN ''::bytea ELSE body_html_sealed END,
-                reply_token = CASE WHEN scrub_after_send THEN NULL ELSE reply_token END,
-                in_reply_to_sealed = CASE WHEN scrub_after_send THEN NULL ELSE in_reply_to_sealed END,
-                attachment_body_sealed =
-                    CASE WHEN scrub_after_send THEN NULL ELSE attachment_body_sealed END
-          WHERE id = $1 AND sent_at IS NULL
-         RETURNING message_id, scrub_after_send",
-    )
-    .bind(id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await
-    .context("marking a mail sent")?;
-    if let Some((message_id, true)) = &done {
-        sqlx::query("DELETE FROM row_keys WHERE owner = $1")
-            .bind(row_owner(message_id))
-            .execute(&mut *tx)
-            .await
-            .context("deleting a sent mail's own key")?;
-        super::people::owe_rewrite(&mut *tx).await?;
-    }
-    Ok(())
+    sent(tx, id, Some(now), None).await.map(drop)
 }
 
 pub async fn failed_in_unit(

@@ -36,14 +36,7 @@ pub async fn add(
         return Ok(());
     }
     let token_hash = hash(t.token);
-    let (key, wrapped) = wrapping.new_key(&owner(&token_hash));
-    sqlx::query("INSERT INTO row_keys (owner, wrapped_key, created_at) VALUES ($1, $2, $3)")
-        .bind(owner(&token_hash))
-        .bind(wrapped)
-        .bind(t.now)
-        .execute(&mut *tx)
-        .await
-        .context("keeping a reply token's own data key")?;
+    let key = super::row_keys::new_key(tx, wrapping, &owner(&token_hash), t.now).await?;
     sqlx::query(
         "INSERT INTO reply_tokens
              (token_hash, request_id, lists, email_sealed, email_hash, created_at, expires_at)
@@ -134,10 +127,6 @@ pub async fn forget(
     .await
     .context("erasing reply tokens")?;
     let owners: Vec<String> = gone.iter().map(|h| owner(h)).collect();
-    sqlx::query("DELETE FROM row_keys WHERE owner = ANY($1)")
-        .bind(&owners)
-        .execute(&mut *tx)
-        .await
-        .context("erasing reply tokens' data keys")?;
+    super::row_keys::forget(tx, &owners).await?;
     Ok(())
 }

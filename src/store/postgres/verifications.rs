@@ -30,14 +30,7 @@ pub async fn add_code(
             .fetch_one(&mut *tx)
             .await
             .context("numbering an email proof")?;
-    let (key, wrapped) = wrapping.new_key(&owner(id));
-    sqlx::query("INSERT INTO row_keys (owner, wrapped_key, created_at) VALUES ($1, $2, $3)")
-        .bind(owner(id))
-        .bind(wrapped)
-        .bind(code.now)
-        .execute(&mut *tx)
-        .await
-        .context("keeping an email proof's own data key")?;
+    let key = super::row_keys::new_key(tx, wrapping, &owner(id), code.now).await?;
     sqlx::query(
         "INSERT INTO email_verifications
              (id, person_id, request_id, email_sealed, email_hash, code_hash, created_at, expires_at)
