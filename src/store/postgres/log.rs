@@ -48,17 +48,29 @@ fn read_frontier(bytes: Option<Vec<u8>>) -> anyhow::Result<Frontier> {
 /// two units never wait on each other's.
 pub async fn append(tx: &mut PgConnection, item: Item, record: &[u8]) -> anyhow::Result<Leaf> {
     super::standings::lock(tx).await?;
-    // The first append of a log makes the head's row, so there is a row to lock.
-    sqlx::query("INSERT INTO log_head (id, frontier) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-        .bind(Frontier::default().to_bytes())
-        .execute(&mut *tx)
+    let lock_head = "SELECT frontier FROM log_head WHERE id = 1 FOR UPDATE";
+    let stored: Option<Vec<u8>> = sqlx::query_scalar(lock_head)
+        .fetch_optional(&mut *tx)
         .await
-        .context("starting the log")?;
-    let stored: Vec<u8> =
-        sqlx::query_scalar("SELECT frontier FROM log_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
+        .context("reading the log's head")?;
+    let stored = match stored {
+        Some(stored) => stored,
+        // The first append of a log makes the head's row (once, whoever comes first), so
+        // there is a row to lock.
+        None => {
+            sqlx::query(
+                "INSERT INTO log_head (id, frontier) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(Frontier::default().to_bytes())
+            .execute(&mut *tx)
             .await
-            .context("reading the log's head")?;
+            .context("starting the log")?;
+            sqlx::query_scalar(lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .context("reading the log's head")?
+        }
+    };
     let mut head = read_frontier(Some(stored))?;
     let hash = leaf_hash(record);
     let index = head.size();
